@@ -1,0 +1,214 @@
+#!/usr/bin/env bash
+# Build and cache the real upstream tools ("peers") that tcpc's tests check against.
+#
+#   tools/peers.sh all                 everything below
+#   tools/peers.sh sops kubeseal ...   only these
+#   tools/peers.sh --bin-dir           print the directory the binaries land in
+#   tools/peers.sh --list              print the known names
+#
+# Names: sops, kubeseal, sealed-secrets-controller, kustomize, kubernetes, debian.
+# Versions live in tools/peers/versions.env (the only place to change them).
+#
+# Binaries land in ${TCPC_PEERS_DIR:-$HOME/.cache/tcpc/peers}/bin as <name>-<version>
+# plus an unversioned symlink <name> -> <name>-<version> for the default version.
+# Each build writes a stamp file keyed by version and build inputs; when the stamp
+# matches and the binary is there, nothing is built and nothing is printed, so a
+# warm run takes well under a second. Go builds use the ordinary module cache
+# (GOMODCACHE) and build cache (GOCACHE), which persist under $HOME by default,
+# so a version bump only recompiles what changed. Build timings go to stderr.
+# Debian packages are installed with apt only when `dpkg-query` reports them missing.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=peers/versions.env
+source "$here/peers/versions.env"
+
+peers_dir=${TCPC_PEERS_DIR:-$HOME/.cache/tcpc/peers}
+bin_dir=$peers_dir/bin
+stamp_dir=$peers_dir/stamps
+all_names=(sops kubeseal sealed-secrets-controller kustomize kubernetes debian)
+k8s_commands=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubeadm kubectl)
+
+built=0  # set to 1 by any step that did work; only then is a summary printed
+
+log() { printf 'peers: %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1fs", b - a }'; }
+
+usage() {
+  sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  exit 2
+}
+
+# stamp_ok NAME KEY FILE... : the stamp for NAME holds KEY and every FILE exists.
+stamp_ok() {
+  local name=$1 key=$2 f; shift 2
+  [[ -f $stamp_dir/$name && "$(<"$stamp_dir/$name")" == "$key" ]] || return 1
+  for f in "$@"; do [[ -x $f ]] || return 1; done
+}
+stamp_write() { printf '%s' "$2" > "$stamp_dir/$1.tmp" && mv -f "$stamp_dir/$1.tmp" "$stamp_dir/$1"; }
+
+go_env() {
+  command -v go >/dev/null || die "go is not on PATH (needed to build the Go peers)"
+  # No toolchain downloads (only the module proxy is reachable); static binaries.
+  export GOTOOLCHAIN=local CGO_ENABLED=0
+  export GOFLAGS="${GOFLAGS:-} -buildvcs=false"
+}
+
+# go_tool NAME PACKAGE VERSION BINARY [LDFLAGS]: `go install PACKAGE@VERSION`, land the
+# result as bin/NAME-VERSION and point bin/NAME at it.
+go_tool() {
+  local name=$1 pkg=$2 version=$3 binary=$4 ldflags=${5:-}
+  local out="$bin_dir/$name-$version"
+  local key="go-install $pkg@$version ldflags=[-s -w $ldflags]"
+  if ! stamp_ok "$name" "$key" "$out"; then
+    go_env
+    local t0 tmp; t0=$(now); tmp=$(mktemp -d "$peers_dir/.build.XXXXXX")
+    log "building $name $version ($pkg) ..."
+    if ! (cd "$tmp" && GOBIN="$tmp/bin" go install -trimpath -ldflags "-s -w $ldflags" "$pkg@$version"); then
+      rm -rf "$tmp"; die "building $name $version failed"
+    fi
+    mv -f "$tmp/bin/$binary" "$out"
+    rm -rf "$tmp"
+    stamp_write "$name" "$key"
+    built=1
+    log "built $name $version in $(elapsed "$t0")"
+  fi
+  ln -sfn "$name-$version" "$bin_dir/$name"
+}
+
+# mod_tool NAME MODDIR VERSION PACKAGE BINARY [LDFLAGS]: build PACKAGE from the committed
+# tools module MODDIR (go.mod requires VERSION), land it as bin/NAME-VERSION, link bin/NAME.
+mod_tool() {
+  local name=$1 mod=$2 version=$3 pkg=$4 binary=$5 ldflags=${6:-}
+  local out="$bin_dir/$name-$version"
+  [[ -f $mod/go.mod && -f $mod/go.sum ]] || die "no tools module $mod"
+  grep -q " $version\$" <(grep -v '=>' "$mod/go.mod") ||
+    die "$mod/go.mod does not pin $version (versions.env); run $mod/gen.sh $version"
+  local key; key="go-build $pkg@$version ldflags=[-s -w $ldflags] $(cat "$mod/go.mod" "$mod/go.sum" | sha256sum | cut -c1-16)"
+  if ! stamp_ok "$name" "$key" "$out"; then
+    go_env
+    local t0 tmp; t0=$(now); tmp=$(mktemp -d "$peers_dir/.build.XXXXXX")
+    log "building $name $version ($pkg) ..."
+    if ! (cd "$mod" && go build -mod=readonly -trimpath -ldflags "-s -w $ldflags" -o "$tmp/$binary" "$pkg"); then
+      rm -rf "$tmp"; die "building $name $version failed"
+    fi
+    mv -f "$tmp/$binary" "$out"
+    rm -rf "$tmp"
+    stamp_write "$name" "$key"
+    built=1
+    log "built $name $version in $(elapsed "$t0")"
+  fi
+  ln -sfn "$name-$version" "$bin_dir/$name"
+}
+
+# k8s_build VERSION DEFAULT: build the Kubernetes commands of one release from its
+# tools module tools/peers/k8s/VERSION; DEFAULT=1 also points the unversioned names at it.
+k8s_build() {
+  local version=$1 default=$2
+  local mod="$here/peers/k8s/$version"
+  [[ -f $mod/go.mod && -f $mod/go.sum ]] || die "no tools module $mod; run tools/peers/k8s/gen.sh $version and commit it"
+  [[ $version =~ ^v([0-9]+)\.([0-9]+)\.[0-9]+$ ]] || die "bad Kubernetes version $version"
+  local major=${BASH_REMATCH[1]} minor=${BASH_REMATCH[2]} p ldflags="-s -w"
+  # kubeadm and the components parse their own version: set it as hack/lib/version.sh does.
+  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ldflags+=" -X $p.gitVersion=$version -X $p.gitMajor=$major -X $p.gitMinor=$minor"
+    ldflags+=" -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
+  done
+  local outs=() c
+  for c in "${k8s_commands[@]}"; do outs+=("$bin_dir/$c-$version"); done
+  local key; key="k8s $version ldflags=[$ldflags] $(cat "$mod/go.mod" "$mod/go.sum" | sha256sum | cut -c1-16)"
+  if ! stamp_ok "kubernetes-$version" "$key" "${outs[@]}"; then
+    go_env
+    local t0 tmp pkgs=(); t0=$(now); tmp=$(mktemp -d "$peers_dir/.build.XXXXXX")
+    for c in "${k8s_commands[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$c"); done
+    log "building Kubernetes $version (${k8s_commands[*]}) ..."
+    if ! (cd "$mod" && go build -mod=readonly -trimpath -ldflags "$ldflags" -o "$tmp/" "${pkgs[@]}"); then
+      rm -rf "$tmp"; die "building Kubernetes $version failed"
+    fi
+    for c in "${k8s_commands[@]}"; do mv -f "$tmp/$c" "$bin_dir/$c-$version"; done
+    rm -rf "$tmp"
+    stamp_write "kubernetes-$version" "$key"
+    built=1
+    log "built Kubernetes $version in $(elapsed "$t0")"
+  fi
+  if [[ $default == 1 ]]; then
+    for c in "${k8s_commands[@]}"; do ln -sfn "$c-$version" "$bin_dir/$c"; done
+  fi
+}
+
+debian_packages() {
+  local missing=() p
+  for p in $DEBIAN_PACKAGES; do
+    [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" == "install ok installed" ]] || missing+=("$p")
+  done
+  ((${#missing[@]})) || return 0
+  command -v apt-get >/dev/null || die "apt-get not found; install by hand: ${missing[*]}"
+  local sudo=; ((EUID == 0)) || sudo=sudo
+  local t0; t0=$(now)
+  log "installing Debian packages: ${missing[*]} ..."
+  # Never start the packaged daemons (etcd, containerd): tests start their own.
+  local policy=/usr/sbin/policy-rc.d made_policy=0
+  if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null && $sudo chmod +x "$policy" && made_policy=1
+  fi
+  local rc=0
+  {
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get -qq update &&
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get -qq install -y --no-install-recommends "${missing[@]}"
+  } >"$peers_dir/apt.log" 2>&1 || rc=$?
+  ((made_policy)) && $sudo rm -f "$policy"
+  ((rc == 0)) || { tail -n 30 "$peers_dir/apt.log" >&2; die "apt-get failed (full log: $peers_dir/apt.log)"; }
+  built=1
+  log "installed Debian packages in $(elapsed "$t0")"
+}
+
+build() {
+  case $1 in
+    sops)
+      go_tool sops github.com/getsops/sops/v3/cmd/sops "$SOPS_VERSION" sops ;;
+    kubeseal)
+      mod_tool kubeseal "$here/peers/sealed-secrets" "$SEALED_SECRETS_VERSION" \
+        github.com/bitnami/sealed-secrets/cmd/kubeseal kubeseal "-X main.VERSION=$SEALED_SECRETS_VERSION" ;;
+    sealed-secrets-controller)
+      mod_tool sealed-secrets-controller "$here/peers/sealed-secrets" "$SEALED_SECRETS_VERSION" \
+        github.com/bitnami/sealed-secrets/cmd/controller controller "-X main.VERSION=$SEALED_SECRETS_VERSION" ;;
+    kustomize)
+      go_tool kustomize sigs.k8s.io/kustomize/kustomize/v5 "$KUSTOMIZE_VERSION" kustomize ;;
+    kubernetes)
+      k8s_build "$KUBERNETES_VERSION" 1
+      local v
+      for v in $KUBERNETES_EXTRA_VERSIONS; do k8s_build "$v" 0; done ;;
+    debian)
+      debian_packages ;;
+    *) die "unknown peer '$1' (known: ${all_names[*]})" ;;
+  esac
+}
+
+(($#)) || usage
+case $1 in
+  --bin-dir) echo "$bin_dir"; exit 0 ;;
+  --list) printf '%s\n' "${all_names[@]}"; exit 0 ;;
+  -h|--help) usage ;;
+esac
+
+names=()
+for a in "$@"; do
+  if [[ $a == all ]]; then names+=("${all_names[@]}"); else names+=("$a"); fi
+done
+for a in "${names[@]}"; do
+  [[ " ${all_names[*]} " == *" $a "* ]] || die "unknown peer '$a' (known: ${all_names[*]})"
+done
+
+mkdir -p "$bin_dir" "$stamp_dir"
+# One builder at a time per cache directory (tests and developers may race).
+exec 9>"$peers_dir/.lock"
+flock 9
+
+t_all=$(now)
+for a in "${names[@]}"; do
+  build "$a"
+done
+((built)) && log "done in $(elapsed "$t_all"); binaries in $bin_dir"
+exit 0

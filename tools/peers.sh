@@ -155,8 +155,8 @@ debian_packages() {
   fi
   local rc=0
   {
-    $sudo env DEBIAN_FRONTEND=noninteractive apt-get -qq update &&
-    $sudo env DEBIAN_FRONTEND=noninteractive apt-get -qq install -y --no-install-recommends "${missing[@]}"
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get -qq -o DPkg::Lock::Timeout=600 update &&
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get -qq -o DPkg::Lock::Timeout=600 install -y --no-install-recommends "${missing[@]}"
   } >"$peers_dir/apt.log" 2>&1 || rc=$?
   ((made_policy)) && $sudo rm -f "$policy"
   ((rc == 0)) || { tail -n 30 "$peers_dir/apt.log" >&2; die "apt-get failed (full log: $peers_dir/apt.log)"; }
@@ -202,13 +202,14 @@ for a in "${names[@]}"; do
 done
 
 mkdir -p "$bin_dir" "$stamp_dir"
-# One builder at a time per cache directory (tests and developers may race).
-exec 9>"$peers_dir/.lock"
-flock 9
-
 t_all=$(now)
 for a in "${names[@]}"; do
+  # One builder per peer at a time (tests and developers may race); a run that
+  # waited finds the stamp written and builds nothing.
+  exec {lock_fd}>"$stamp_dir/.$a.lock"
+  flock "$lock_fd"
   build "$a"
+  exec {lock_fd}>&-
 done
 ((built)) && log "done in $(elapsed "$t_all"); binaries in $bin_dir"
 exit 0

@@ -1,0 +1,3 @@
+module tcpc.dev/e2e
+
+go 1.22

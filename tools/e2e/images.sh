@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# Container images for the e2e cluster, built without a registry or a container builder.
+#
+#   tools/e2e/images.sh tools          build our static Go helpers (pause, probe, netnsfwd); print their dir
+#   tools/e2e/images.sh build          build every image tarball (cached); print "REF TARBALL" lines
+#   tools/e2e/images.sh import DIR     build, then import into the containerd of cluster DIR
+#   tools/e2e/images.sh refs           print the image references
+#
+# Each image is a docker-archive tarball (one layer tar + config JSON + manifest.json with
+# RepoTags), imported with `ctr -n k8s.io images import`. Tarballs are cached under
+# ${TCPC_E2E_CACHE:-$HOME/.cache/tcpc/e2e}/images, keyed by the sha256 of every file in the
+# image, so a warm run only hashes and imports.
+#
+# Images (Kubernetes and sealed-secrets versions from tools/peers/versions.env):
+#   registry.k8s.io/kube-apiserver:vX.Y.Z            /usr/local/bin/kube-apiserver
+#   registry.k8s.io/kube-controller-manager:vX.Y.Z   /usr/local/bin/kube-controller-manager
+#   registry.k8s.io/kube-scheduler:vX.Y.Z            /usr/local/bin/kube-scheduler
+#     (like upstream: no ENTRYPOINT, so pods must set `command:`; the host's
+#      /etc/ssl/certs/ca-certificates.crt is the public trust bundle)
+#   registry.k8s.io/pause:3.10.2 (also :3.10)        /pause, our own static Go pause
+#   docker.io/bitnami/sealed-secrets-controller:X.Y.Z (also :vX.Y.Z)  /usr/local/bin/controller, user 1001
+#   localhost/tcpc-e2e/probe:v1                      /usr/local/bin/probe, our static HTTPS probe
+set -euo pipefail
+
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+CACHE=${TCPC_E2E_CACHE:-$HOME/.cache/tcpc/e2e}
+FORMAT=1  # bump to invalidate every cached tarball
+PATH_ENV="PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt
+
+# build_tools: the static Go helpers, cached by the hash of their sources.
+build_tools() {
+  local src=$e2e_here/go key out
+  key=$( (cd "$src" && find . -type f \( -name '*.go' -o -name go.mod \) | sort | xargs sha256sum; go version) | sha256sum | cut -c1-16)
+  out=$CACHE/tools/$key
+  if [[ ! -x $out/probe || ! -x $out/pause || ! -x $out/netnsfwd ]]; then
+    local t0; t0=$(now)
+    mkdir -p "$out.tmp"
+    (cd "$src" && CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-buildvcs=false \
+      go build -trimpath -ldflags '-s -w' -o "$out.tmp/" ./pause ./probe ./netnsfwd) >&2
+    rm -rf "$out"; mv "$out.tmp" "$out"
+    log "built e2e tools in $(elapsed "$t0")s"
+  fi
+  printf '%s\n' "$out"
+}
+
+# image_tarball OUTVAR USER ENTRYPOINT_JSON REFS FILE_SPEC...
+#   REFS: space-separated image references (RepoTags)
+#   FILE_SPEC: SRC:DST[:MODE] copied into the single layer
+# Sets OUTVAR to the cached tarball path, building it when missing.
+image_tarball() {
+  local -n _out=$1
+  local user=$2 entrypoint=$3 refs=$4; shift 4
+  local spec key
+  key=$( {
+    echo "format=$FORMAT user=$user entrypoint=$entrypoint refs=$refs"
+    for spec in "$@"; do
+      IFS=: read -r s d m <<< "$spec"
+      echo "$d ${m:-0755} $(sha256sum < "$s" | cut -c1-64)"
+    done
+  } | sha256sum | cut -c1-32)
+  _out=$CACHE/images/$key.tar
+  [[ -f $_out ]] && return 0
+
+  local work; work=$(mktemp -d)
+  mkdir -p "$work/rootfs/tmp" "$work/rootfs/etc" "$work/rootfs/etc/ssl/certs" "$CACHE/images"
+  chmod 1777 "$work/rootfs/tmp"
+  printf 'root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\nnonroot:x:1001:1001:nonroot:/home/nonroot:/sbin/nologin\n' > "$work/rootfs/etc/passwd"
+  printf 'root:x:0:\nnobody:x:65534:\nnonroot:x:1001:\n' > "$work/rootfs/etc/group"
+  for spec in "$@"; do
+    IFS=: read -r s d m <<< "$spec"
+    mkdir -p "$work/rootfs$(dirname "$d")"
+    cp -L "$s" "$work/rootfs$d"
+    chmod "${m:-0755}" "$work/rootfs$d"
+  done
+  tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$work/rootfs" -cf "$work/layer.tar" .
+  local diff_id; diff_id=$(sha256sum "$work/layer.tar" | cut -c1-64)
+  mkdir "$work/$diff_id"; mv "$work/layer.tar" "$work/$diff_id/layer.tar"
+  jq -n --arg user "$user" --argjson ep "$entrypoint" --arg path "$PATH_ENV" --arg diff "sha256:$diff_id" '{
+      architecture: "amd64", os: "linux", created: "1970-01-01T00:00:00Z",
+      config: ({Env: [$path], User: $user, WorkingDir: "/"} + (if $ep == null then {} else {Entrypoint: $ep} end)),
+      rootfs: {type: "layers", diff_ids: [$diff]},
+      history: [{created: "1970-01-01T00:00:00Z", created_by: "tools/e2e/images.sh"}]
+    }' > "$work/config.json"
+  local cfg; cfg=$(sha256sum "$work/config.json" | cut -c1-64)
+  mv "$work/config.json" "$work/$cfg.json"
+  jq -n --arg cfg "$cfg.json" --arg layer "$diff_id/layer.tar" --arg refs "$refs" \
+    '[{Config: $cfg, RepoTags: ($refs | split(" ")), Layers: [$layer]}]' > "$work/manifest.json"
+  tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$work" \
+    -cf "$_out.tmp" manifest.json "$cfg.json" "$diff_id/layer.tar"
+  mv -f "$_out.tmp" "$_out"
+  rm -rf "$work"
+}
+
+# build_images: print "REFS<TAB>TARBALL" for every image.
+build_images() {
+  local t0; t0=$(now)
+  local bin tools kver ssver tar
+  bin=$(peers_bin_dir)
+  tools=$(build_tools)
+  kver=$(kubernetes_version)
+  ssver=$(sealed_secrets_version)
+  local c
+  for c in kube-apiserver kube-controller-manager kube-scheduler; do
+    [[ -x $bin/$c ]] || die "$bin/$c missing: run tools/peers.sh kubernetes"
+    image_tarball tar 0 null "registry.k8s.io/$c:$kver" \
+      "$bin/$c:/usr/local/bin/$c" "$CA_BUNDLE:/etc/ssl/certs/ca-certificates.crt:0644"
+    printf '%s\t%s\n' "registry.k8s.io/$c:$kver" "$tar"
+  done
+  local pause_refs=$E2E_PAUSE_IMAGE
+  [[ $E2E_PAUSE_IMAGE == registry.k8s.io/pause:3.10 ]] || pause_refs+=" registry.k8s.io/pause:3.10"
+  image_tarball tar 0 '["/pause"]' "$pause_refs" "$tools/pause:/pause"
+  printf '%s\t%s\n' "$pause_refs" "$tar"
+  image_tarball tar 0 '["/usr/local/bin/probe"]' "localhost/tcpc-e2e/probe:v1" \
+    "$tools/probe:/usr/local/bin/probe" "$CA_BUNDLE:/etc/ssl/certs/ca-certificates.crt:0644"
+  printf '%s\t%s\n' "localhost/tcpc-e2e/probe:v1" "$tar"
+  if [[ -x $bin/sealed-secrets-controller ]]; then
+    local refs="docker.io/bitnami/sealed-secrets-controller:${ssver#v} docker.io/bitnami/sealed-secrets-controller:$ssver"
+    image_tarball tar 1001 '["controller"]' "$refs" \
+      "$bin/sealed-secrets-controller:/usr/local/bin/controller" "$CA_BUNDLE:/etc/ssl/certs/ca-certificates.crt:0644"
+    printf '%s\t%s\n' "$refs" "$tar"
+  else
+    log "no $bin/sealed-secrets-controller (tools/peers.sh sealed-secrets-controller): skipping its image"
+  fi
+  log "images ready in $(elapsed "$t0")s"
+}
+
+# import_images DIR: import every image into the cluster's containerd (skips ones already imported).
+import_images() {
+  local dir; dir=$(realpath -m "$1")
+  local sock=$dir/containerd/containerd.sock marks=$dir/containerd/imported
+  [[ -S $sock ]] || die "no containerd socket at $sock (is the cluster up?)"
+  mkdir -p "$marks"
+  local t0 refs tar key; t0=$(now)
+  while IFS=$'\t' read -r refs tar; do
+    key=$(basename "$tar" .tar)
+    [[ -f $marks/$key ]] && continue
+    ctr --address "$sock" -n k8s.io images import "$tar" >/dev/null ||
+      die "importing $tar ($refs) failed"
+    touch "$marks/$key"
+    log "imported $refs"
+  done < <(build_images)
+  log "images imported in $(elapsed "$t0")s"
+}
+
+print_refs() {
+  local kver ssver; kver=$(kubernetes_version); ssver=$(sealed_secrets_version)
+  printf '%s\n' "registry.k8s.io/kube-apiserver:$kver" "registry.k8s.io/kube-controller-manager:$kver" \
+    "registry.k8s.io/kube-scheduler:$kver" "$E2E_PAUSE_IMAGE" "localhost/tcpc-e2e/probe:v1" \
+    "docker.io/bitnami/sealed-secrets-controller:${ssver#v}"
+}
+
+case ${1:-} in
+  tools) build_tools ;;
+  build) build_images ;;
+  import) [[ -n ${2:-} ]] || die "usage: images.sh import DIR"; import_images "$2" ;;
+  refs) print_refs ;;
+  *) sed -n '2,7p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+esac

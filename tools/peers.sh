@@ -103,6 +103,25 @@ mod_tool() {
   ln -sfn "$name-$version" "$bin_dir/$name"
 }
 
+# The SealedSecret CRD of the pinned release, copied out of the module cache (never
+# committed) to share/sealedsecrets.bitnami.com.yaml beside bin/ for tests that
+# need the CRD installed in a throwaway apiserver.
+sealed_secrets_crd() {
+  local share=$peers_dir/share out
+  out=$share/sealedsecrets.bitnami.com-$SEALED_SECRETS_VERSION.yaml
+  if [[ ! -s $out ]]; then
+    go_env
+    local dir
+    dir=$(cd "$here/peers/sealed-secrets" && go mod download -json github.com/bitnami-labs/sealed-secrets@"$SEALED_SECRETS_VERSION" |
+      sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+    [[ -f $dir/helm/sealed-secrets/crds/bitnami.com_sealedsecrets.yaml ]] || die "SealedSecret CRD not found in $dir"
+    mkdir -p "$share"
+    cp "$dir/helm/sealed-secrets/crds/bitnami.com_sealedsecrets.yaml" "$out.tmp"
+    chmod 644 "$out.tmp" && mv -f "$out.tmp" "$out"
+  fi
+  ln -sfn "$(basename "$out")" "$share/sealedsecrets.bitnami.com.yaml"
+}
+
 # k8s_build VERSION DEFAULT: build the Kubernetes commands of one release from its
 # tools module tools/peers/k8s/VERSION; DEFAULT=1 also points the unversioned names at it.
 k8s_build() {
@@ -170,10 +189,12 @@ build() {
       go_tool sops github.com/getsops/sops/v3/cmd/sops "$SOPS_VERSION" sops ;;
     kubeseal)
       mod_tool kubeseal "$here/peers/sealed-secrets" "$SEALED_SECRETS_VERSION" \
-        github.com/bitnami/sealed-secrets/cmd/kubeseal kubeseal "-X main.VERSION=$SEALED_SECRETS_VERSION" ;;
+        github.com/bitnami/sealed-secrets/cmd/kubeseal kubeseal "-X main.VERSION=$SEALED_SECRETS_VERSION"
+      sealed_secrets_crd ;;
     sealed-secrets-controller)
       mod_tool sealed-secrets-controller "$here/peers/sealed-secrets" "$SEALED_SECRETS_VERSION" \
-        github.com/bitnami/sealed-secrets/cmd/controller controller "-X main.VERSION=$SEALED_SECRETS_VERSION" ;;
+        github.com/bitnami/sealed-secrets/cmd/controller controller "-X main.VERSION=$SEALED_SECRETS_VERSION"
+      sealed_secrets_crd ;;
     kustomize)
       go_tool kustomize sigs.k8s.io/kustomize/kustomize/v5 "$KUSTOMIZE_VERSION" kustomize ;;
     kubernetes)

@@ -1,0 +1,241 @@
+//! Every rendered manifest must be accepted by a real kube-apiserver.
+//!
+//! Starts a throwaway loopback control plane (`tools/apiserver.sh`: Debian's etcd and
+//! our kube-apiserver from `tools/peers.sh`), installs the SealedSecret CRD, creates
+//! the namespaces the manifests use (for real: server-side dry-run needs them), then
+//! runs `kubectl apply --dry-run=server -R -f <dir>` over `golden/` — or, while
+//! `golden/` has no YAML yet, over `tests/fixtures/dry-run/`. Anything the apiserver
+//! rejects fails the test with kubectl's own message.
+//!
+//! Missing peers: see `tests/common/peers.rs` (skip loudly, or fail under
+//! `TCPC_REQUIRE_PEERS=1`).
+
+#[path = "common/peers.rs"]
+mod peers;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A running `tools/apiserver.sh` instance; stopped (processes killed, data removed)
+/// on drop, also when the test panics.
+struct ControlPlane {
+    dir: tempfile::TempDir,
+    kubeconfig: PathBuf,
+}
+
+impl ControlPlane {
+    fn start(kube_apiserver: &Path, etcd: &Path) -> ControlPlane {
+        let dir = tempfile::Builder::new().prefix("tcpc-apiserver-").tempdir().expect("temp dir");
+        let out = Command::new("bash")
+            .arg(peers::repo_root().join("tools/apiserver.sh"))
+            .arg("start")
+            .arg(dir.path())
+            .env("KUBE_APISERVER", kube_apiserver)
+            .env("ETCD", etcd)
+            .output()
+            .expect("run tools/apiserver.sh");
+        // Guard first, so that a failed start still stops whatever did start.
+        let cp = ControlPlane { kubeconfig: dir.path().join("kubeconfig"), dir };
+        if !out.status.success() {
+            panic!(
+                "tools/apiserver.sh start failed ({}):\n{}{}",
+                out.status,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        cp
+    }
+}
+
+impl Drop for ControlPlane {
+    fn drop(&mut self) {
+        let status = Command::new("bash")
+            .arg(peers::repo_root().join("tools/apiserver.sh"))
+            .arg("stop")
+            .arg(self.dir.path())
+            .status();
+        if !matches!(status, Ok(s) if s.success()) {
+            eprintln!("warning: tools/apiserver.sh stop {} failed: {status:?}", self.dir.path().display());
+        }
+    }
+}
+
+struct Kubectl<'a> {
+    bin: PathBuf,
+    cp: &'a ControlPlane,
+}
+
+impl Kubectl<'_> {
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(&self.bin)
+            .arg("--kubeconfig")
+            .arg(&self.cp.kubeconfig)
+            .arg("--cache-dir")
+            .arg(self.cp.dir.path().join("kube-cache"))
+            .args(args)
+            .output()
+            .expect("run kubectl")
+    }
+
+    /// Runs kubectl and panics with its output unless it succeeds.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        if !out.status.success() {
+            panic!(
+                "kubectl {} failed ({}):\n{}{}",
+                args.join(" "),
+                out.status,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+fn has_yaml(dir: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else { return false };
+    entries.flatten().any(|e| {
+        let p = e.path();
+        if p.is_dir() {
+            has_yaml(&p)
+        } else {
+            matches!(p.extension().and_then(|x| x.to_str()), Some("yaml" | "yml" | "json"))
+        }
+    })
+}
+
+/// `golden/` once it holds rendered output, else the stand-in fixtures.
+fn manifest_dir() -> PathBuf {
+    let golden = peers::repo_root().join("golden");
+    if has_yaml(&golden) {
+        golden
+    } else {
+        eprintln!("note: golden/ has no YAML yet; dry-running tests/fixtures/dry-run/ instead");
+        peers::repo_root().join("tests/fixtures/dry-run")
+    }
+}
+
+/// The SealedSecret CRD: the upstream one that `tools/peers.sh kubeseal` copies out of
+/// the Go module cache next to the bin dir, else a minimal structural CRD of our own.
+fn sealed_secret_crd(scratch: &Path) -> PathBuf {
+    if let Some(p) = peers::bin_dir()
+        .and_then(|b| b.parent().map(|d| d.join("share/sealedsecrets.bitnami.com.yaml")))
+        .filter(|p| p.is_file())
+    {
+        return p;
+    }
+    eprintln!("note: upstream SealedSecret CRD not found (tools/peers.sh kubeseal); using a minimal one");
+    let p = scratch.join("sealedsecrets-crd.yaml");
+    std::fs::write(&p, MINIMAL_SEALED_SECRET_CRD).expect("write CRD");
+    p
+}
+
+/// Namespaces the manifests live in (and Namespace objects they declare), as kubectl
+/// itself reads them (client-side dry run, so multi-document files and lists count).
+fn namespaces(kubectl: &Kubectl, dir: &Path) -> BTreeSet<String> {
+    let dir = dir.to_str().expect("utf-8 path");
+    let json = kubectl.ok(&["apply", "--dry-run=client", "-R", "-f", dir, "-o", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&json).expect("kubectl -o json output");
+    let items = match v.get("items").and_then(|i| i.as_array()) {
+        Some(items) if v["kind"] == "List" => items.clone(),
+        _ => vec![v],
+    };
+    let mut out = BTreeSet::new();
+    for item in &items {
+        if item["kind"] == "Namespace" {
+            out.extend(item["metadata"]["name"].as_str().map(String::from));
+        }
+        out.extend(item["metadata"]["namespace"].as_str().map(String::from));
+    }
+    out
+}
+
+#[test]
+fn manifests_pass_server_side_dry_run() {
+    let (Some(kubectl), Some(apiserver), Some(etcd)) = (
+        peers::require_peer("kubectl"),
+        peers::require_peer("kube-apiserver"),
+        peers::require_peer("etcd"),
+    ) else {
+        return;
+    };
+    let dir = manifest_dir();
+    let cp = ControlPlane::start(&apiserver, &etcd);
+    let k = Kubectl { bin: kubectl, cp: &cp };
+
+    let crd = sealed_secret_crd(cp.dir.path());
+    k.ok(&["apply", "-f", crd.to_str().unwrap()]);
+    k.ok(&["wait", "--for=condition=Established", "--timeout=60s", "crd/sealedsecrets.bitnami.com"]);
+
+    for ns in namespaces(&k, &dir) {
+        let out = k.run(&["create", "namespace", &ns]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success() || err.contains("AlreadyExists"), "kubectl create namespace {ns}: {err}");
+    }
+
+    let out = k.run(&["apply", "--dry-run=server", "-R", "-f", dir.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "kube-apiserver rejected manifests under {}:\n{stderr}\n(accepted:\n{stdout})",
+        dir.display()
+    );
+    assert!(stdout.contains("(server dry run)"), "kubectl applied nothing:\n{stdout}{stderr}");
+    eprintln!("{stdout}");
+}
+
+/// Our own minimal structural schema for SealedSecret (fallback only).
+const MINIMAL_SEALED_SECRET_CRD: &str = r#"apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: sealedsecrets.bitnami.com
+spec:
+  group: bitnami.com
+  scope: Namespaced
+  names:
+    kind: SealedSecret
+    listKind: SealedSecretList
+    plural: sealedsecrets
+    singular: sealedsecret
+  versions:
+    - name: v1alpha1
+      served: true
+      storage: true
+      subresources:
+        status: {}
+      schema:
+        openAPIV3Schema:
+          type: object
+          required: [spec]
+          properties:
+            apiVersion: {type: string}
+            kind: {type: string}
+            metadata: {type: object}
+            spec:
+              type: object
+              required: [encryptedData]
+              properties:
+                encryptedData:
+                  type: object
+                  additionalProperties: {type: string}
+                data: {type: string}
+                template:
+                  type: object
+                  properties:
+                    metadata:
+                      type: object
+                      x-kubernetes-preserve-unknown-fields: true
+                    type: {type: string}
+                    immutable: {type: boolean}
+                    data:
+                      type: object
+                      additionalProperties: {type: string}
+                      nullable: true
+            status:
+              type: object
+              x-kubernetes-preserve-unknown-fields: true
+"#;

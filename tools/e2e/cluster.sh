@@ -545,7 +545,7 @@ pids_using_dir() {
   while [[ $a -gt 1 ]]; do ancestors+="$a "; a=$(awk '{print $4}' "/proc/$a/stat" 2>/dev/null || echo 1); done
   for p in /proc/[0-9]*; do
     [[ $ancestors == *" ${p#/proc/} "* || ${p#/proc/} == "$BASHPID" ]] && continue
-    if tr '\0' ' ' < "$p/cmdline" 2>/dev/null | grep -qF -- "$DIR/"; then echo "${p#/proc/}"; fi
+    if { tr '\0' ' ' < "$p/cmdline"; } 2>/dev/null | grep -qF -- "$DIR/"; then echo "${p#/proc/}"; fi
   done
 }
 
@@ -671,15 +671,12 @@ leftovers() {
 cmd_down() {
   check_root_only
   local t0; t0=$(now)
-  kill_everything
-  unmount_everything
-  iptables_clean
-  network_down
-  cgroups_down
-  remove_runtime_state
-  # a second pass for anything that appeared while we worked
-  unmount_everything
-  cgroups_down
+  # each step runs with errexit off (the `||` context): a failing step never stops the rest
+  local step
+  for step in kill_everything unmount_everything iptables_clean network_down cgroups_down \
+      remove_runtime_state unmount_everything cgroups_down; do
+    "$step" || log "down: $step reported an error (continuing)"
+  done
   local left; left=$(leftovers)
   if [[ -n $left ]]; then
     log "down left these behind:"
@@ -737,4 +734,4 @@ main() {
   esac
 }
 
-main "$@"
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then main "$@"; fi

@@ -132,7 +132,8 @@ import_images() {
   local sock=$dir/containerd/containerd.sock marks=$dir/containerd/imported
   [[ -S $sock ]] || die "no containerd socket at $sock (is the cluster up?)"
   mkdir -p "$marks"
-  local t0 refs tar key; t0=$(now)
+  local t0 refs tar key list; t0=$(now)
+  list=$(build_images) || die "building images failed"
   while IFS=$'\t' read -r refs tar; do
     key=$(basename "$tar" .tar)
     [[ -f $marks/$key ]] && continue
@@ -140,7 +141,7 @@ import_images() {
       die "importing $tar ($refs) failed"
     touch "$marks/$key"
     log "imported $refs"
-  done < <(build_images)
+  done <<< "$list"
   log "images imported in $(elapsed "$t0")s"
 }
 

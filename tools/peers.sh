@@ -52,7 +52,7 @@ stamp_write() { printf '%s' "$2" > "$stamp_dir/$1.tmp" && mv -f "$stamp_dir/$1.t
 go_env() {
   command -v go >/dev/null || die "go is not on PATH (needed to build the Go peers)"
   # No toolchain downloads (only the module proxy is reachable); static binaries.
-  export GOTOOLCHAIN=local CGO_ENABLED=0
+  export GOTOOLCHAIN=local CGO_ENABLED=0 GOWORK=off
   export GOFLAGS="${GOFLAGS:-} -buildvcs=false"
 }
 

@@ -119,15 +119,12 @@ tenant_apiserver() {
 
 # ---- sealed secrets ----------------------------------------------------------------------
 
+# sealed_secrets_crd: the SealedSecret CRD from the sealed-secrets Go module that
+# tools/peers/sealed-secrets pins (downloaded into the module cache if needed; never committed).
 sealed_secrets_crd() {
-  local ver mod f
-  ver=$(sealed_secrets_version)
-  mod=$(go env GOMODCACHE)/github.com/bitnami/sealed-secrets@$ver
-  if [[ ! -d $mod ]]; then
-    (cd "$repo/tools/peers/sealed-secrets" && GOFLAGS=-mod=mod go mod download github.com/bitnami/sealed-secrets) >&2
-  fi
-  for f in "$mod/helm/sealed-secrets/crds/bitnami.com_sealedsecrets.yaml" \
-           "$mod/schema-v1alpha1.yaml" $(find "$mod" -name '*sealedsecrets*.yaml' 2>/dev/null); do
+  local mod f
+  mod=$(cd "$repo/tools/peers/sealed-secrets" && GOFLAGS=-mod=mod go mod download -json github.com/bitnami/sealed-secrets | jq -r .Dir)
+  for f in "$mod/helm/sealed-secrets/crds/bitnami.com_sealedsecrets.yaml" $(find "$mod" -name '*sealedsecrets*.yaml' 2>/dev/null); do
     if [[ -f $f ]] && grep -q 'kind: CustomResourceDefinition' "$f"; then printf '%s\n' "$f"; return 0; fi
   done
   die "no SealedSecret CRD found under $mod"

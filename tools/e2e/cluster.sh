@@ -430,6 +430,7 @@ start_kubelet() {
 kubectl_() { "$BIN/kubectl" --kubeconfig "$KUBECONFIG_FILE" "$@"; }
 
 node_pod_cidr() { kubectl_ get node "$NODE_NAME" -o jsonpath='{.spec.podCIDR}' 2>/dev/null; }
+node_has_pod_cidr() { [[ -n $(node_pod_cidr) ]]; }
 
 write_cni_config() {
   local cidr=$1
@@ -517,9 +518,9 @@ cmd_up() {
   wait_for "containerd" 30 containerd_ready || die "containerd not up; see $LOGS/containerd.log"
   "$e2e_here/images.sh" import "$DIR"
   start_kubelet
-  wait_for "node $NODE_NAME registered with a podCIDR" 60 node_pod_cidr || die "node not registered; see $LOGS/kubelet.log"
+  wait_for "node $NODE_NAME registered" 60 node_pod_cidr || die "node not registered; see $LOGS/kubelet.log"
+  wait_for "podCIDR of node $NODE_NAME" 30 node_has_pod_cidr || die "no podCIDR; see $LOGS/kube-controller-manager.log"
   local cidr; cidr=$(node_pod_cidr)
-  [[ -n $cidr ]] || { wait_for "podCIDR" 30 test -n "$(node_pod_cidr)"; cidr=$(node_pod_cidr); }
   write_cni_config "$cidr"
   start_kube_proxy
   wait_for "node $NODE_NAME Ready" 120 node_ready || die "node not Ready; see $LOGS/kubelet.log"
@@ -644,6 +645,19 @@ cgroups_down() {
   done
 }
 
+# remove_stale_shim_sockets: containerd 1.6 puts shim sockets in /run/containerd/s whatever
+# its state dir; a SIGKILLed shim leaves its socket. Remove sockets nobody listens on.
+remove_stale_shim_sockets() {
+  [[ -d /run/containerd/s ]] || return 0
+  local listening f
+  listening=$(awk 'NR > 1 && $8 != "" { print $8 }' /proc/net/unix | sed 's/^@//' | sort -u)
+  for f in /run/containerd/s/*; do
+    [[ -S $f ]] || continue
+    grep -qxF "$f" <<< "$listening" || rm -f "$f"
+  done
+  rmdir /run/containerd/s /run/containerd 2>/dev/null || true
+}
+
 # remove_runtime_state: everything but pki/ and logs/ (a new `up` starts from an empty etcd).
 remove_runtime_state() {
   rm -rf "$DIR/etcd" "$DIR/containerd" "$DIR/kubelet" "$DIR/cni" "$DIR/kube-proxy" "$PIDS"
@@ -674,7 +688,7 @@ cmd_down() {
   # each step runs with errexit off (the `||` context): a failing step never stops the rest
   local step
   for step in kill_everything unmount_everything iptables_clean network_down cgroups_down \
-      remove_runtime_state unmount_everything cgroups_down; do
+      remove_runtime_state remove_stale_shim_sockets unmount_everything cgroups_down; do
     "$step" || log "down: $step reported an error (continuing)"
   done
   local left; left=$(leftovers)

@@ -1,0 +1,423 @@
+//! Parse: YAML documents → typed inputs that remember where they came from.
+//!
+//! Each document goes through three gates, and every failure becomes a diagnostic pointing at
+//! the exact key or value:
+//! 1. YAML syntax (with spans, duplicate keys refused);
+//! 2. the JSON Schema generated from the Rust types (unknown fields, enums, types);
+//! 3. typed deserialisation, then a round trip back to JSON that must equal the input — this is
+//!    what catches unknown fields inside embedded Kubernetes types, which do not deny them.
+//!
+//! Documents of other kinds are reported as warnings and skipped; v1 ConfigMaps are kept aside
+//! because a TenantControlPlane may reference one (`internalCACertificatesConfigMap`).
+//!
+//! Invariant: pure; output order is the order of (kind, namespace, name), never file order.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tcpc_spec::{Config, DataStore, TenantControlPlane};
+use tcpc_yaml::{Node, PathSeg, Span};
+
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::source::{SourceId, Sources};
+
+/// A typed document and where it came from.
+#[derive(Debug, Clone)]
+pub struct Doc<T> {
+    pub value: T,
+    pub file: SourceId,
+    pub node: Node,
+}
+
+impl<T> Doc<T> {
+    /// The span of the value at a JSON pointer (`/spec/networkProfile/port`), or of its nearest
+    /// existing parent.
+    pub fn span(&self, pointer: &str) -> Span {
+        self.node.span_at(&tcpc_yaml::path_from_pointer(pointer), false)
+    }
+
+    /// The span of the key at a JSON pointer (for "unknown/unsupported field" messages).
+    pub fn key_span(&self, pointer: &str) -> Span {
+        self.node.span_at(&tcpc_yaml::path_from_pointer(pointer), true)
+    }
+}
+
+/// A ConfigMap found in the repository (only its identity and data matter to tcpc).
+#[derive(Debug, Clone)]
+pub struct ConfigMapDoc {
+    pub namespace: String,
+    pub name: String,
+    pub data: BTreeMap<String, String>,
+    pub file: SourceId,
+    pub span: Span,
+}
+
+/// Everything the repository holds that tcpc understands.
+#[derive(Debug, Clone)]
+pub struct Inputs {
+    pub config: Config,
+    pub config_doc: Option<Doc<()>>,
+    pub tcps: Vec<Doc<TenantControlPlane>>,
+    pub datastores: Vec<Doc<DataStore>>,
+    pub configmaps: Vec<ConfigMapDoc>,
+}
+
+struct Schemas {
+    tcp: jsonschema::Validator,
+    datastore: jsonschema::Validator,
+    config: jsonschema::Validator,
+}
+
+fn schemas() -> &'static Schemas {
+    static SCHEMAS: OnceLock<Schemas> = OnceLock::new();
+    SCHEMAS.get_or_init(|| {
+        let all = tcpc_spec::schemas();
+        let compile = |name: &str| jsonschema::validator_for(&all[name]).unwrap_or_else(|e| panic!("generated schema {name} is invalid: {e}"));
+        Schemas {
+            tcp: compile("tenantcontrolplane.schema.json"),
+            datastore: compile("datastore.schema.json"),
+            config: compile("config.schema.json"),
+        }
+    })
+}
+
+/// Parses `tcpc.yaml` (if present) and every input document.
+pub fn parse(sources: &Sources, config_file: Option<SourceId>, diags: &mut Diagnostics) -> Inputs {
+    let (config, config_doc) = match config_file {
+        Some(id) => parse_config(sources, id, diags),
+        None => (Config::empty(), None),
+    };
+    let mut inputs = Inputs { config, config_doc, tcps: Vec::new(), datastores: Vec::new(), configmaps: Vec::new() };
+    for (id, file) in sources.iter() {
+        if Some(id) == config_file {
+            continue;
+        }
+        let docs = match tcpc_yaml::parse_stream(&file.text) {
+            Ok(docs) => docs,
+            Err(e) => {
+                diags.push(yaml_error(id, &e));
+                continue;
+            }
+        };
+        for doc in docs {
+            classify(id, doc.root, &mut inputs, diags);
+        }
+    }
+    let ns = inputs.config.default_namespace().to_string();
+    inputs.tcps.sort_by(|a, b| {
+        let key = |d: &Doc<TenantControlPlane>| (d.value.metadata.namespace.clone().unwrap_or_else(|| ns.clone()), d.value.metadata.name.clone());
+        key(a).cmp(&key(b))
+    });
+    inputs.datastores.sort_by(|a, b| a.value.metadata.name.cmp(&b.value.metadata.name));
+    inputs.configmaps.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    inputs
+}
+
+fn yaml_error(id: SourceId, e: &tcpc_yaml::YamlError) -> Diagnostic {
+    let mut d = Diagnostic::error(format!("invalid YAML: {}", e.message)).at(id, e.span, "here");
+    if let Some((label, span)) = &e.related {
+        d = d.also(id, *span, label.clone());
+    }
+    d
+}
+
+fn parse_config(sources: &Sources, id: SourceId, diags: &mut Diagnostics) -> (Config, Option<Doc<()>>) {
+    let docs = match tcpc_yaml::parse_stream(&sources.get(id).text) {
+        Ok(d) => d,
+        Err(e) => {
+            diags.push(yaml_error(id, &e));
+            return (Config::empty(), None);
+        }
+    };
+    let Some(doc) = docs.into_iter().next() else {
+        return (Config::empty(), None);
+    };
+    let node = doc.root;
+    let config = typed::<Config>(&schemas().config, id, &node, "tcpc.yaml", diags).unwrap_or_else(Config::empty);
+    (config, Some(Doc { value: (), file: id, node }))
+}
+
+fn classify(id: SourceId, node: Node, inputs: &mut Inputs, diags: &mut Diagnostics) {
+    let api_version = node.get("apiVersion").and_then(Node::as_str).unwrap_or_default().to_string();
+    let kind = node.get("kind").and_then(Node::as_str).unwrap_or_default().to_string();
+    match (api_version.as_str(), kind.as_str()) {
+        (tcpc_spec::API_VERSION, "TenantControlPlane") => {
+            if let Some(value) = typed::<TenantControlPlane>(&schemas().tcp, id, &node, "TenantControlPlane", diags) {
+                inputs.tcps.push(Doc { value, file: id, node });
+            }
+        }
+        (tcpc_spec::API_VERSION, "DataStore") => {
+            if let Some(value) = typed::<DataStore>(&schemas().datastore, id, &node, "DataStore", diags) {
+                inputs.datastores.push(Doc { value, file: id, node });
+            }
+        }
+        ("v1", "ConfigMap") => {
+            let json = node.to_json();
+            let name = json.pointer("/metadata/name").and_then(Value::as_str);
+            let data = json.get("data").and_then(|d| serde_json::from_value::<BTreeMap<String, String>>(d.clone()).ok());
+            match (name, data) {
+                (Some(name), data) => inputs.configmaps.push(ConfigMapDoc {
+                    namespace: json.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or(inputs.config.default_namespace()).to_string(),
+                    name: name.to_string(),
+                    data: data.unwrap_or_default(),
+                    file: id,
+                    span: node.span,
+                }),
+                (None, _) => diags.push(Diagnostic::warning("ConfigMap without metadata.name is ignored").at(id, node.span, "this document")),
+            }
+        }
+        (_, "") | ("", _) => diags.push(
+            Diagnostic::warning("document without apiVersion/kind is ignored")
+                .at(id, node.span, "this document")
+                .help("tcpc reads kamaji.clastix.io/v1alpha1 TenantControlPlane and DataStore documents"),
+        ),
+        (av, k) if av.starts_with("kamaji.clastix.io/") && (k == "TenantControlPlane" || k == "DataStore") => diags.push(
+            Diagnostic::error(format!("unsupported apiVersion `{av}` for {k}"))
+                .at(id, node.get("apiVersion").map_or(node.span, |n| n.span), "unsupported version")
+                .help(format!("use `apiVersion: {}`", tcpc_spec::API_VERSION)),
+        ),
+        (av, k) => diags.push(
+            Diagnostic::warning(format!("skipping {k} ({av}): tcpc only compiles TenantControlPlane and DataStore"))
+                .at(id, node.get("kind").map_or(node.span, |n| n.span), "not an input kind"),
+        ),
+    }
+}
+
+/// Schema validation, typed deserialisation and the strict round trip.
+fn typed<T: DeserializeOwned + Serialize>(schema: &jsonschema::Validator, id: SourceId, node: &Node, what: &str, diags: &mut Diagnostics) -> Option<T> {
+    let json = node.to_json();
+    let mut failed = false;
+    for err in schema.iter_errors(&json) {
+        failed = true;
+        let pointer = err.instance_path.to_string();
+        let path = tcpc_yaml::path_from_pointer(&pointer);
+        let shown = display_or_root(&path, what);
+        match &err.kind {
+            jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } => {
+                for key in unexpected {
+                    let mut key_path = path.clone();
+                    key_path.push(PathSeg::Key(key.clone()));
+                    let known = known_fields(&json, &pointer, schema);
+                    let mut d = Diagnostic::error(format!("unknown field `{key}` in {shown}"))
+                        .at(id, node.span_at(&key_path, true), "unknown field");
+                    if let Some(best) = closest(key, &known) {
+                        d = d.help(format!("did you mean `{best}`?"));
+                    } else if !known.is_empty() {
+                        d = d.note(format!("expected one of: {}", known.join(", ")));
+                    }
+                    diags.push(d);
+                }
+            }
+            jsonschema::error::ValidationErrorKind::Required { property } => {
+                let field = property.as_str().unwrap_or_default();
+                diags.push(
+                    Diagnostic::error(format!("missing required field `{field}` in {shown}"))
+                        .at(id, node.span_at(&path, !path.is_empty()), format!("`{field}` is required here")),
+                );
+            }
+            _ => {
+                diags.push(
+                    Diagnostic::error(format!("invalid value for `{shown}`"))
+                        .at(id, node.span_at(&path, false), schema_message(&err.to_string())),
+                );
+            }
+        }
+    }
+    if failed {
+        return None;
+    }
+    let value: T = match serde_path_to_error::deserialize(&json) {
+        Ok(v) => v,
+        Err(e) => {
+            let path = serde_path(&e.path().to_string());
+            diags.push(
+                Diagnostic::error(format!("invalid value for `{}`", display_or_root(&path, what)))
+                    .at(id, node.span_at(&path, false), e.inner().to_string()),
+            );
+            return None;
+        }
+    };
+    let back = serde_json::to_value(&value).expect("spec types serialise");
+    if let Some(diff) = crate::check::first_difference(&json, &back, &mut String::new()) {
+        let path = serde_path(diff.trim_start_matches('.'));
+        let in_back = back.pointer(&to_pointer(&path)).is_some();
+        let msg = if in_back { "value is not understood as written" } else { "unknown field" };
+        diags.push(
+            Diagnostic::error(format!("{msg}: `{}`", display_or_root(&path, what)))
+                .at(id, node.span_at(&path, !in_back), msg)
+                .help("check the spelling against the Kubernetes API reference for this type"),
+        );
+        return None;
+    }
+    Some(value)
+}
+
+fn display_or_root(path: &[PathSeg], what: &str) -> String {
+    if path.is_empty() { what.to_string() } else { tcpc_yaml::display_path(path) }
+}
+
+/// Field names the schema allows at `pointer` (for "did you mean").
+fn known_fields(_json: &Value, pointer: &str, _schema: &jsonschema::Validator) -> Vec<String> {
+    let all = tcpc_spec::schemas();
+    let mut found = Vec::new();
+    for schema in all.values() {
+        if let Some(props) = resolve_properties(schema, schema, &tcpc_yaml::path_from_pointer(pointer)) {
+            found = props;
+            break;
+        }
+    }
+    found
+}
+
+fn resolve_properties(root: &Value, schema: &Value, path: &[PathSeg]) -> Option<Vec<String>> {
+    let schema = deref(root, schema);
+    if let Some(options) = schema.get("anyOf").or_else(|| schema.get("oneOf")).and_then(Value::as_array) {
+        return options.iter().find_map(|s| resolve_properties(root, s, path));
+    }
+    match path.split_first() {
+        None => schema.get("properties").and_then(Value::as_object).map(|p| p.keys().cloned().collect()),
+        Some((PathSeg::Key(k), rest)) => resolve_properties(root, schema.get("properties")?.get(k)?, rest),
+        Some((PathSeg::Index(_), rest)) => resolve_properties(root, schema.get("items")?, rest),
+    }
+}
+
+fn deref<'a>(root: &'a Value, schema: &'a Value) -> &'a Value {
+    match schema.get("$ref").and_then(Value::as_str) {
+        Some(r) => r.strip_prefix('#').and_then(|p| root.pointer(p)).map_or(schema, |s| deref(root, s)),
+        None => schema,
+    }
+}
+
+/// The known name within edit distance 2 (or a case-insensitive match), if unique enough.
+fn closest(key: &str, known: &[String]) -> Option<String> {
+    known
+        .iter()
+        .map(|k| (edit_distance(&key.to_lowercase(), &k.to_lowercase()), k))
+        .filter(|(d, _)| *d <= 2)
+        .min()
+        .map(|(_, k)| k.clone())
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur.push((prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// jsonschema messages quote whole values; keep them short.
+fn schema_message(msg: &str) -> String {
+    if msg.len() > 160 { format!("{}…", &msg[..msg.char_indices().nth(157).map_or(msg.len(), |(i, _)| i)]) } else { msg.to_string() }
+}
+
+/// serde_path_to_error paths look like `spec.controlPlane.service.additionalPorts[0].port`.
+fn serde_path(s: &str) -> Vec<PathSeg> {
+    let mut out = Vec::new();
+    for part in s.split('.').filter(|p| !p.is_empty() && *p != "?") {
+        let mut rest = part;
+        if let Some(i) = rest.find('[') {
+            out.push(PathSeg::Key(rest[..i].to_string()));
+            rest = &rest[i..];
+            while let Some(end) = rest.find(']') {
+                if let Ok(n) = rest[1..end].parse() {
+                    out.push(PathSeg::Index(n));
+                }
+                rest = &rest[end + 1..];
+            }
+        } else {
+            out.push(PathSeg::Key(rest.to_string()));
+        }
+    }
+    out
+}
+
+fn to_pointer(path: &[PathSeg]) -> String {
+    path.iter()
+        .map(|s| match s {
+            PathSeg::Key(k) => format!("/{}", k.replace('~', "~0").replace('/', "~1")),
+            PathSeg::Index(i) => format!("/{i}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(text: &str) -> (Inputs, Diagnostics, Sources) {
+        let mut sources = Sources::default();
+        sources.add("t.yaml".into(), text.into());
+        let mut diags = Diagnostics::default();
+        let inputs = parse(&sources, None, &mut diags);
+        (inputs, diags, sources)
+    }
+
+    const MINIMAL: &str = "apiVersion: kamaji.clastix.io/v1alpha1
+kind: TenantControlPlane
+metadata:
+  name: alpha
+  namespace: tenants
+spec:
+  controlPlane:
+    service:
+      serviceType: ClusterIP
+  kubernetes:
+    version: v1.36.3
+    kubelet:
+      cgroupfs: systemd
+";
+
+    #[test]
+    fn parses_a_minimal_tcp() {
+        let (inputs, diags, sources) = run(MINIMAL);
+        assert!(!diags.has_errors(), "{}", diags.render(&sources));
+        assert_eq!(inputs.tcps.len(), 1);
+        assert_eq!(inputs.tcps[0].value.metadata.name, "alpha");
+    }
+
+    #[test]
+    fn unknown_fields_point_at_the_key_with_a_suggestion() {
+        let text = MINIMAL.replace("      serviceType: ClusterIP", "      serviceTyp: ClusterIP");
+        let (_, diags, sources) = run(&text);
+        let out = diags.render(&sources);
+        assert!(out.contains("unknown field `serviceTyp` in spec.controlPlane.service"), "{out}");
+        assert!(out.contains("t.yaml:9:7"), "{out}");
+        assert!(out.contains("did you mean `serviceType`?"), "{out}");
+    }
+
+    #[test]
+    fn unknown_fields_inside_kubernetes_types_are_caught_by_the_round_trip() {
+        let text = MINIMAL.replace(
+            "    service:\n",
+            "    deployment:\n      tolerations:\n      - key: a\n        operater: Exists\n    service:\n",
+        );
+        let (_, diags, sources) = run(&text);
+        let out = diags.render(&sources);
+        assert!(diags.has_errors(), "{out}");
+        assert!(out.contains("operater"), "{out}");
+    }
+
+    #[test]
+    fn bad_enum_values_and_other_kinds() {
+        let text = format!("{}---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: x\n", MINIMAL.replace("ClusterIP", "Internal"));
+        let (_, diags, sources) = run(&text);
+        let out = diags.render(&sources);
+        assert!(out.contains("invalid value for `spec.controlPlane.service.serviceType`"), "{out}");
+        assert!(out.contains("warning: skipping Pod (v1)"), "{out}");
+    }
+
+    #[test]
+    fn edit_distance_suggestions() {
+        assert_eq!(closest("serviceCIDR", &["serviceCidr".into(), "podCidr".into()]), Some("serviceCidr".into()));
+        assert_eq!(closest("zzz", &["serviceCidr".into()]), None);
+    }
+}

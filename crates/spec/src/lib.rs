@@ -1,1 +1,129 @@
-//! placeholder
+//! Input types of tcpc: Kamaji-compatible `TenantControlPlane` and
+//! `DataStore` (`kamaji.clastix.io/v1alpha1`) and the repository-wide
+//! `tcpc.yaml` [`Config`].
+//!
+//! Invariants of this crate:
+//! - It never does IO and never applies defaults. Absent fields stay `None`;
+//!   Kamaji's defaults are values in [`defaults`], tcpc's config defaults are
+//!   accessor methods on [`Config`].
+//! - Every struct of ours denies unknown fields, and every value re-serialises
+//!   to exactly the JSON it was read from. Embedded k8s-openapi types do not
+//!   deny unknown fields; callers detect those by comparing the re-serialised
+//!   value with the input (see [`round_trip_mismatch`]).
+//! - Enums serialise exactly as Kamaji spells them.
+
+#[macro_use]
+mod macros;
+
+pub mod config;
+pub mod datastore;
+pub mod defaults;
+pub mod meta;
+pub mod pki;
+pub mod tcp;
+
+use std::collections::BTreeMap;
+
+use schemars::generate::SchemaSettings;
+use schemars::JsonSchema;
+
+pub use config::{
+    Check, Config, ConfigDefaults, Images, PkiConfig, SealedSecretsConfig, SealedSecretsScope,
+    Sealing, SealingMode, SopsConfig,
+};
+pub use datastore::{
+    BasicAuth, CertKeyPair, ClientCertificate, ContentRef, DataStore, DataStoreSpec, Driver,
+    SecretReference, TlsConfig,
+};
+pub use macros::UnknownVariant;
+pub use meta::{AdditionalMetadata, ClusterObjectMeta, ObjectMeta, StringMap};
+pub use pki::{KeyAlgorithm, TcpPki};
+pub use tcp::{
+    AdditionalPort, AdditionalVolumeMounts, AdmissionController, Addons, CgroupDriver,
+    ComponentExtraArgs, ComponentProbes, ComponentResources, ComponentSecurityContexts,
+    ControlPlane, ControlPlaneProbes, DataStoreOverride, DeploymentSpec, GatewaySpec,
+    ImageOverride, IngressSpec, JsonPatch, JsonPatchOp, KonnectivityAgentMode,
+    KonnectivityAgentSpec, KonnectivityServerSpec, KubeletAddressType, KubeletSpec,
+    KubernetesSpec, NetworkProfile, ParentReference, ProbeSpec, Protocol, RegistrySettings,
+    ServiceSpec, ServiceType, TenantControlPlane, TenantControlPlaneSpec, WritePermissions,
+};
+
+/// `apiVersion` of TenantControlPlane and DataStore.
+pub const API_VERSION: &str = "kamaji.clastix.io/v1alpha1";
+/// `apiVersion` of `tcpc.yaml`.
+pub const CONFIG_API_VERSION: &str = "tcpc.dev/v1alpha1";
+
+/// File name of the TenantControlPlane schema in [`schemas`].
+pub const TCP_SCHEMA_FILE: &str = "tenantcontrolplane.schema.json";
+/// File name of the DataStore schema in [`schemas`].
+pub const DATASTORE_SCHEMA_FILE: &str = "datastore.schema.json";
+/// File name of the `tcpc.yaml` schema in [`schemas`].
+pub const CONFIG_SCHEMA_FILE: &str = "config.schema.json";
+
+/// JSON Schemas (draft 2020-12, self-contained with `$defs`) of the three
+/// input kinds, keyed by file name: [`TCP_SCHEMA_FILE`],
+/// [`DATASTORE_SCHEMA_FILE`], [`CONFIG_SCHEMA_FILE`]. Our structs carry
+/// `additionalProperties: false`.
+pub fn schemas() -> BTreeMap<&'static str, serde_json::Value> {
+    BTreeMap::from([
+        (TCP_SCHEMA_FILE, schema_of::<TenantControlPlane>()),
+        (DATASTORE_SCHEMA_FILE, schema_of::<DataStore>()),
+        (CONFIG_SCHEMA_FILE, schema_of::<Config>()),
+    ])
+}
+
+fn schema_of<T: JsonSchema>() -> serde_json::Value {
+    let schema = SchemaSettings::draft2020_12()
+        .into_generator()
+        .into_root_schema_for::<T>();
+    schema.to_value()
+}
+
+/// Deserialises `input` as `T`, re-serialises it and returns the first JSON
+/// pointer where the two differ (`None` when they are identical). A
+/// difference means a field was dropped or rewritten, typically an unknown
+/// field inside an embedded Kubernetes type. Deserialisation errors are
+/// returned as `Err`.
+pub fn round_trip_mismatch<T>(input: &serde_json::Value) -> Result<Option<String>, serde_json::Error>
+where
+    T: serde::de::DeserializeOwned + serde::Serialize,
+{
+    let typed: T = serde_json::from_value(input.clone())?;
+    let output = serde_json::to_value(&typed)?;
+    Ok(first_difference(input, &output, String::new()))
+}
+
+fn first_difference(a: &serde_json::Value, b: &serde_json::Value, path: String) -> Option<String> {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            for (k, va) in x {
+                let p = format!("{path}/{}", escape_pointer(k));
+                match y.get(k) {
+                    Some(vb) => {
+                        if let Some(d) = first_difference(va, vb, p) {
+                            return Some(d);
+                        }
+                    }
+                    None => return Some(p),
+                }
+            }
+            y.keys()
+                .find(|k| !x.contains_key(*k))
+                .map(|k| format!("{path}/{}", escape_pointer(k)))
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            for (i, (va, vb)) in x.iter().zip(y).enumerate() {
+                if let Some(d) = first_difference(va, vb, format!("{path}/{i}")) {
+                    return Some(d);
+                }
+            }
+            (x.len() != y.len()).then(|| format!("{path}/{}", x.len().min(y.len())))
+        }
+        _ => (a != b).then_some(path),
+    }
+}
+
+fn escape_pointer(key: &str) -> String {
+    key.replace('~', "~0").replace('/', "~1")
+}

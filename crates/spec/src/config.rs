@@ -1,0 +1,342 @@
+//! `tcpc.yaml` (`tcpc.dev/v1alpha1`, kind `Config`): repository-wide settings.
+//!
+//! Every field except `apiVersion`/`kind` is optional and nothing is defaulted
+//! during deserialisation. The defaults are the `DEFAULT_*` consts of this
+//! module, applied by the accessor methods on [`Config`] (e.g.
+//! [`Config::leaf_validity_days`]), so the parsed file still round-trips.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::pki::KeyAlgorithm;
+
+/// Default output directory, relative to the repository root.
+pub const DEFAULT_OUTPUT: &str = "rendered";
+/// Default namespace for TenantControlPlanes without `metadata.namespace`.
+pub const DEFAULT_NAMESPACE: &str = "default";
+/// Default validity of leaf certificates, in days.
+pub const DEFAULT_LEAF_VALIDITY_DAYS: u32 = 365;
+/// Default validity of CA certificates, in days.
+pub const DEFAULT_CA_VALIDITY_DAYS: u32 = 3650;
+/// Default share of a certificate's lifetime left when it is renewed.
+pub const DEFAULT_RENEW_BEFORE_FRACTION: f64 = 1.0 / 3.0;
+/// Default directory of the age-encrypted PKI state, relative to the repo root.
+pub const DEFAULT_STATE_DIR: &str = ".tcpc/state";
+/// Default lock file path, relative to the repository root.
+pub const DEFAULT_LOCK_FILE: &str = "tcpc.lock";
+/// Default SealedSecret scope.
+pub const DEFAULT_SEALED_SECRETS_SCOPE: SealedSecretsScope = SealedSecretsScope::Strict;
+/// `tcpc check` warns when a certificate expires within this many days.
+pub const DEFAULT_CHECK_WARN_DAYS: u32 = 30;
+/// `tcpc check` fails when a certificate expires within this many days.
+pub const DEFAULT_CHECK_FAIL_DAYS: u32 = 7;
+
+/// The `tcpc.yaml` file at the repository root.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Config {
+    /// Always `tcpc.dev/v1alpha1`.
+    #[schemars(extend("const" = crate::CONFIG_API_VERSION))]
+    pub api_version: String,
+    /// Always `Config`.
+    #[schemars(extend("const" = Config::KIND))]
+    pub kind: String,
+    /// Output directory, relative to the repository root. Default: `rendered`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+    /// Glob patterns, relative to the repository root, of paths not scanned
+    /// for inputs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exclude: Option<Vec<String>>,
+    /// Values filled into TenantControlPlanes that omit them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub defaults: Option<ConfigDefaults>,
+    /// Image settings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub images: Option<Images>,
+    /// Certificate generation, state and lock.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pki: Option<PkiConfig>,
+    /// How Secrets are encrypted in the output.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sealing: Option<Sealing>,
+    /// Thresholds of `tcpc check`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub check: Option<Check>,
+}
+
+/// `defaults`: values for TenantControlPlanes that omit them.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConfigDefaults {
+    /// Used when `spec.kubernetes.version` is empty. No default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kubernetes_version: Option<String>,
+    /// Used when `metadata.namespace` is absent. Default: `default`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+}
+
+/// `images`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Images {
+    /// Registry replacing Kamaji's `registry.k8s.io` default for control-plane
+    /// images when a TCP sets no `registrySettings.registry`. No default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registry: Option<String>,
+}
+
+/// `pki`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PkiConfig {
+    /// Key algorithm. Default: [`KeyAlgorithm::DEFAULT`] (`RSA-2048`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_algorithm: Option<KeyAlgorithm>,
+    /// Leaf certificate validity in days. Default: 365.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub leaf_validity_days: Option<u32>,
+    /// CA certificate validity in days. Default: 3650.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub ca_validity_days: Option<u32>,
+    /// Renew a certificate once less than this share of its lifetime is
+    /// left (0 < x < 1). Default: 1/3.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.0, max = 1.0))]
+    pub renew_before_fraction: Option<f64>,
+    /// age recipients (`age1…`, `ssh-ed25519 …`) the PKI state is encrypted to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recipients: Option<Vec<String>>,
+    /// Directory of the encrypted PKI state. Default: `.tcpc/state`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_dir: Option<String>,
+    /// Lock file path. Default: `tcpc.lock`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lock_file: Option<String>,
+}
+
+/// `sealing`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Sealing {
+    /// Which sealing backend to use. When absent, see [`Config::sealing_mode`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<SealingMode>,
+    /// Settings for `mode: sealedSecrets`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sealed_secrets: Option<SealedSecretsConfig>,
+    /// Settings for `mode: sops`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sops: Option<SopsConfig>,
+}
+
+string_enum! {
+    /// Sealing backend.
+    pub enum SealingMode {
+        /// Bitnami sealed-secrets `SealedSecret` objects.
+        SealedSecrets = "sealedSecrets",
+        /// SOPS-encrypted Secret manifests (age).
+        Sops = "sops",
+    }
+}
+
+/// `sealing.sealedSecrets`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SealedSecretsConfig {
+    /// Path (relative to the repository root) of the controller's public
+    /// certificate PEM (`kubeseal --fetch-cert`). Required.
+    pub certificate: String,
+    /// Sealing scope. Default: `strict`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<SealedSecretsScope>,
+    /// Controller name (informational, as for `kubeseal --controller-name`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub controller_name: Option<String>,
+    /// Controller namespace (as for `kubeseal --controller-namespace`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub controller_namespace: Option<String>,
+}
+
+string_enum! {
+    /// sealed-secrets scope: what the ciphertext is bound to.
+    pub enum SealedSecretsScope {
+        /// Bound to namespace and name.
+        Strict = "strict",
+        /// Bound to namespace only.
+        NamespaceWide = "namespace-wide",
+        /// Not bound.
+        ClusterWide = "cluster-wide",
+    }
+}
+
+/// `sealing.sops`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SopsConfig {
+    /// age recipients the data key is encrypted to. Required.
+    #[schemars(length(min = 1))]
+    pub age_recipients: Vec<String>,
+}
+
+/// `check`: certificate expiry thresholds of `tcpc check`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Check {
+    /// Warn below this many days. Default: 30.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warn_days: Option<u32>,
+    /// Fail below this many days. Default: 7.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fail_days: Option<u32>,
+}
+
+impl Config {
+    /// The `kind` of this file.
+    pub const KIND: &'static str = "Config";
+
+    /// An empty config (all defaults), as used when `tcpc.yaml` is absent.
+    pub fn empty() -> Self {
+        Config {
+            api_version: crate::CONFIG_API_VERSION.to_owned(),
+            kind: Self::KIND.to_owned(),
+            output: None,
+            exclude: None,
+            defaults: None,
+            images: None,
+            pki: None,
+            sealing: None,
+            check: None,
+        }
+    }
+
+    /// Output directory. Default: [`DEFAULT_OUTPUT`].
+    pub fn output_dir(&self) -> &str {
+        self.output.as_deref().unwrap_or(DEFAULT_OUTPUT)
+    }
+
+    /// Exclude globs (empty when unset).
+    pub fn exclude_globs(&self) -> &[String] {
+        self.exclude.as_deref().unwrap_or_default()
+    }
+
+    /// `defaults.kubernetesVersion` (no default).
+    pub fn default_kubernetes_version(&self) -> Option<&str> {
+        self.defaults.as_ref()?.kubernetes_version.as_deref()
+    }
+
+    /// `defaults.namespace`. Default: [`DEFAULT_NAMESPACE`].
+    pub fn default_namespace(&self) -> &str {
+        self.defaults
+            .as_ref()
+            .and_then(|d| d.namespace.as_deref())
+            .unwrap_or(DEFAULT_NAMESPACE)
+    }
+
+    /// `images.registry` (no default; Kamaji's own default applies after it).
+    pub fn image_registry(&self) -> Option<&str> {
+        self.images.as_ref()?.registry.as_deref()
+    }
+
+    fn pki(&self) -> Option<&PkiConfig> {
+        self.pki.as_ref()
+    }
+
+    /// `pki.keyAlgorithm`. Default: [`KeyAlgorithm::DEFAULT`].
+    pub fn key_algorithm(&self) -> KeyAlgorithm {
+        self.pki()
+            .and_then(|p| p.key_algorithm)
+            .unwrap_or(KeyAlgorithm::DEFAULT)
+    }
+
+    /// `pki.leafValidityDays`. Default: [`DEFAULT_LEAF_VALIDITY_DAYS`].
+    pub fn leaf_validity_days(&self) -> u32 {
+        self.pki()
+            .and_then(|p| p.leaf_validity_days)
+            .unwrap_or(DEFAULT_LEAF_VALIDITY_DAYS)
+    }
+
+    /// `pki.caValidityDays`. Default: [`DEFAULT_CA_VALIDITY_DAYS`].
+    pub fn ca_validity_days(&self) -> u32 {
+        self.pki()
+            .and_then(|p| p.ca_validity_days)
+            .unwrap_or(DEFAULT_CA_VALIDITY_DAYS)
+    }
+
+    /// `pki.renewBeforeFraction`. Default: [`DEFAULT_RENEW_BEFORE_FRACTION`].
+    pub fn renew_before_fraction(&self) -> f64 {
+        self.pki()
+            .and_then(|p| p.renew_before_fraction)
+            .unwrap_or(DEFAULT_RENEW_BEFORE_FRACTION)
+    }
+
+    /// `pki.recipients` (empty when unset).
+    pub fn pki_recipients(&self) -> &[String] {
+        self.pki()
+            .and_then(|p| p.recipients.as_deref())
+            .unwrap_or_default()
+    }
+
+    /// `pki.stateDir`. Default: [`DEFAULT_STATE_DIR`].
+    pub fn state_dir(&self) -> &str {
+        self.pki()
+            .and_then(|p| p.state_dir.as_deref())
+            .unwrap_or(DEFAULT_STATE_DIR)
+    }
+
+    /// `pki.lockFile`. Default: [`DEFAULT_LOCK_FILE`].
+    pub fn lock_file(&self) -> &str {
+        self.pki()
+            .and_then(|p| p.lock_file.as_deref())
+            .unwrap_or(DEFAULT_LOCK_FILE)
+    }
+
+    /// Effective sealing mode: `sealing.mode` if set; otherwise inferred from
+    /// which of `sealing.sealedSecrets` / `sealing.sops` is present (only when
+    /// exactly one is); otherwise `None` (no sealing configured).
+    pub fn sealing_mode(&self) -> Option<SealingMode> {
+        let s = self.sealing.as_ref()?;
+        if let Some(mode) = s.mode {
+            return Some(mode);
+        }
+        match (&s.sealed_secrets, &s.sops) {
+            (Some(_), None) => Some(SealingMode::SealedSecrets),
+            (None, Some(_)) => Some(SealingMode::Sops),
+            _ => None,
+        }
+    }
+
+    /// `sealing.sealedSecrets.scope`. Default: [`DEFAULT_SEALED_SECRETS_SCOPE`].
+    pub fn sealed_secrets_scope(&self) -> SealedSecretsScope {
+        self.sealing
+            .as_ref()
+            .and_then(|s| s.sealed_secrets.as_ref())
+            .and_then(|s| s.scope)
+            .unwrap_or(DEFAULT_SEALED_SECRETS_SCOPE)
+    }
+
+    /// `check.warnDays`. Default: [`DEFAULT_CHECK_WARN_DAYS`].
+    pub fn check_warn_days(&self) -> u32 {
+        self.check
+            .as_ref()
+            .and_then(|c| c.warn_days)
+            .unwrap_or(DEFAULT_CHECK_WARN_DAYS)
+    }
+
+    /// `check.failDays`. Default: [`DEFAULT_CHECK_FAIL_DAYS`].
+    pub fn check_fail_days(&self) -> u32 {
+        self.check
+            .as_ref()
+            .and_then(|c| c.fail_days)
+            .unwrap_or(DEFAULT_CHECK_FAIL_DAYS)
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self::empty()
+    }
+}

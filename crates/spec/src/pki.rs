@@ -1,0 +1,43 @@
+//! tcpc's PKI knobs that are shared between `tcpc.yaml` and the per-TCP
+//! extension `spec.pki`. Kamaji has no such fields.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+string_enum! {
+    /// Key algorithm for generated private keys.
+    pub enum KeyAlgorithm {
+        /// ECDSA on NIST P-256.
+        EcdsaP256 = "ECDSA-P256",
+        /// ECDSA on NIST P-384.
+        EcdsaP384 = "ECDSA-P384",
+        /// RSA, 2048-bit modulus (kubeadm's and therefore Kamaji's choice).
+        Rsa2048 = "RSA-2048",
+        /// RSA, 3072-bit modulus.
+        Rsa3072 = "RSA-3072",
+        /// RSA, 4096-bit modulus.
+        Rsa4096 = "RSA-4096",
+    }
+}
+
+impl KeyAlgorithm {
+    /// Used when neither `spec.pki.keyAlgorithm` nor `tcpc.yaml`
+    /// `pki.keyAlgorithm` is set: RSA-2048, the algorithm kubeadm (and so
+    /// Kamaji) uses, keeping generated material interchangeable.
+    pub const DEFAULT: KeyAlgorithm = KeyAlgorithm::Rsa2048;
+}
+
+/// Per-TenantControlPlane PKI overrides (`spec.pki`, a tcpc extension).
+/// Each field overrides the matching `tcpc.yaml` `pki` setting for this TCP.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TcpPki {
+    /// Key algorithm for this TCP's keys. Default: `tcpc.yaml` `pki.keyAlgorithm`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_algorithm: Option<KeyAlgorithm>,
+    /// Validity of leaf certificates, in days. Default: `tcpc.yaml`
+    /// `pki.leafValidityDays` (365).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub leaf_validity_days: Option<u32>,
+}

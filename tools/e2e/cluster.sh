@@ -372,7 +372,7 @@ EOF
 ctr_() { ctr --address "$CTR_SOCK" "$@"; }
 
 start_containerd() {
-  write_containerd_config
+  pid_alive containerd || write_containerd_config
   start_daemon containerd containerd --config "$DIR/containerd/config.toml"
 }
 
@@ -421,7 +421,7 @@ EOF
 }
 
 start_kubelet() {
-  write_kubelet_config
+  pid_alive kubelet || write_kubelet_config
   start_daemon kubelet "$BIN/kubelet" --config="$DIR/kubelet/config.yaml" \
     --kubeconfig="$DIR/kubeconfigs/kubelet.kubeconfig" --root-dir="$DIR/kubelet" \
     --cert-dir="$DIR/kubelet/pki" --hostname-override="$NODE_NAME" --node-ip="$HOST_IP" --v=1
@@ -435,7 +435,8 @@ node_has_pod_cidr() { [[ -n $(node_pod_cidr) ]]; }
 write_cni_config() {
   local cidr=$1
   mkdir -p "$DIR/cni/net.d" "$DIR/cni/ipam"
-  cat > "$DIR/cni/net.d/10-tcpc-e2e.conflist.tmp" <<EOF
+  # written beside, then renamed in: containerd reloads on every event in conf_dir
+  cat > "$DIR/cni/conflist.tmp" <<EOF
 {
   "cniVersion": "0.4.0",
   "name": "tcpc-e2e-$ID",
@@ -457,10 +458,20 @@ write_cni_config() {
   ]
 }
 EOF
-  mv -f "$DIR/cni/net.d/10-tcpc-e2e.conflist.tmp" "$DIR/cni/net.d/10-tcpc-e2e.conflist"
+  if cmp -s "$DIR/cni/conflist.tmp" "$DIR/cni/net.d/10-tcpc-e2e.conflist"; then
+    rm -f "$DIR/cni/conflist.tmp"
+  else
+    mv -f "$DIR/cni/conflist.tmp" "$DIR/cni/net.d/10-tcpc-e2e.conflist"
+  fi
 }
 
 start_kube_proxy() {
+  # kube-proxy exits when its config file changes under it: never rewrite it while it runs
+  pid_alive kube-proxy || write_kube_proxy_config
+  start_daemon kube-proxy "$BIN/kube-proxy" --config="$DIR/kube-proxy/config.yaml" --v=1
+}
+
+write_kube_proxy_config() {
   mkdir -p "$DIR/kube-proxy"
   cat > "$DIR/kube-proxy/config.yaml" <<EOF
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
@@ -485,7 +496,6 @@ conntrack:
   tcpEstablishedTimeout: 0s
   tcpCloseWaitTimeout: 0s
 EOF
-  start_daemon kube-proxy "$BIN/kube-proxy" --config="$DIR/kube-proxy/config.yaml" --v=1
 }
 
 node_ready() {
@@ -495,10 +505,32 @@ node_ready() {
 # ---------------------------------------------------------------------------------------
 # up
 
+# Host directories the node components create outside DIR (paths fixed in their code).
+HOST_DIRS=(/var/log/containers /var/lib/cni/results /var/lib/cni /run/netns /run/containerd/s /run/containerd)
+
+# remember_host_dirs: note which of HOST_DIRS exist before our first `up`.
+remember_host_dirs() {
+  [[ -f $DIR/preexisting-dirs ]] && return 0
+  local d
+  for d in "${HOST_DIRS[@]}"; do [[ -d $d ]] && echo "$d"; done > "$DIR/preexisting-dirs"
+}
+
+# remove_new_host_dirs: our CNI cache entries, then HOST_DIRS we created, if empty.
+remove_new_host_dirs() {
+  rm -f /var/lib/cni/results/"tcpc-e2e-$ID"-* 2>/dev/null
+  [[ -f $DIR/preexisting-dirs ]] || return 0
+  local d
+  for d in "${HOST_DIRS[@]}"; do
+    grep -qxF "$d" "$DIR/preexisting-dirs" || rmdir "$d" 2>/dev/null || true
+  done
+  rm -f "$DIR/preexisting-dirs"
+}
+
 cmd_up() {
   local t0; t0=$(now)
   check_prerequisites
   mkdir -p "$DIR" "$LOGS" "$PIDS"
+  remember_host_dirs
   E2E_TOOLS=$("$e2e_here/images.sh" tools)  # builds netnsfwd, probe, pause (cached)
   make_pki
   make_kubeconfigs
@@ -526,6 +558,11 @@ cmd_up() {
   wait_for "node $NODE_NAME Ready" 120 node_ready || die "node not Ready; see $LOGS/kubelet.log"
   wait_for "default ServiceAccount" 60 kubectl_ get serviceaccount default -n default ||
     die "no default ServiceAccount; see $LOGS/kube-controller-manager.log"
+  sleep 1
+  local name
+  for name in etcd netnsfwd kube-apiserver kube-controller-manager kube-scheduler containerd kubelet kube-proxy; do
+    pid_alive "$name" || die "$name exited; see $LOGS/$name.log"
+  done
   log "cluster up: node $NODE_NAME Ready (podCIDR $cidr) in $(elapsed "$t0")s; KUBECONFIG=$KUBECONFIG_FILE"
 }
 
@@ -544,9 +581,8 @@ cgroup_tree_pids() {
 pids_using_dir() {
   local p ancestors=" " a=$$
   while [[ $a -gt 1 ]]; do ancestors+="$a "; a=$(awk '{print $4}' "/proc/$a/stat" 2>/dev/null || echo 1); done
-  for p in /proc/[0-9]*; do
-    [[ $ancestors == *" ${p#/proc/} "* || ${p#/proc/} == "$BASHPID" ]] && continue
-    if { tr '\0' ' ' < "$p/cmdline"; } 2>/dev/null | grep -qF -- "$DIR/"; then echo "${p#/proc/}"; fi
+  grep -laF -- "$DIR/" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3 | while read -r p; do
+    [[ $ancestors == *" $p "* || $p == "$BASHPID" ]] || echo "$p"
   done
 }
 
@@ -688,8 +724,10 @@ cmd_down() {
   # each step runs with errexit off (the `||` context): a failing step never stops the rest
   local step
   for step in kill_everything unmount_everything iptables_clean network_down cgroups_down \
-      remove_runtime_state remove_stale_shim_sockets unmount_everything cgroups_down; do
+      remove_runtime_state remove_stale_shim_sockets unmount_everything cgroups_down remove_new_host_dirs; do
+    local ts; ts=$(now)
     "$step" || log "down: $step reported an error (continuing)"
+    [[ ${E2E_DEBUG:-0} == 1 ]] && log "down: $step took $(elapsed "$ts")s"
   done
   local left; left=$(leftovers)
   if [[ -n $left ]]; then

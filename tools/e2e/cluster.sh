@@ -96,7 +96,7 @@ new_cert() {
     echo "basicConstraints=critical,CA:FALSE"
     echo "keyUsage=critical,digitalSignature,keyEncipherment"
     echo "extendedKeyUsage=$eku"
-    [[ -n $san ]] && echo "subjectAltName=$san"
+    if [[ -n $san ]]; then echo "subjectAltName=$san"; fi
   } > "$ext"
   openssl req -new -key "$PKI/$name.key" -subj "$subj" 2>/dev/null |
     openssl x509 -req -CA "$PKI/$ca.crt" -CAkey "$PKI/$ca.key" -CAcreateserial -days 3650 \
@@ -202,7 +202,8 @@ cgroup_controllers() {
   local d
   for d in /sys/fs/cgroup/*/; do
     d=${d%/}
-    [[ -f $d/cgroup.procs && $(basename "$d") != unified ]] && printf '%s\n' "$d"
+    # every v1 hierarchy, and the hybrid v2 one at unified/ (runc and the kubelet use it too)
+    if [[ -f $d/cgroup.procs ]]; then printf '%s\n' "$d"; fi
   done
 }
 
@@ -435,7 +436,8 @@ node_has_pod_cidr() { [[ -n $(node_pod_cidr) ]]; }
 write_cni_config() {
   local cidr=$1
   mkdir -p "$DIR/cni/net.d" "$DIR/cni/ipam"
-  # written beside, then renamed in: containerd reloads on every event in conf_dir
+  # containerd 1.6 reloads its CNI config on WRITE events in conf_dir and ignores CREATE
+  # (so a file renamed in is never seen): write it in place, and only when it changes.
   cat > "$DIR/cni/conflist.tmp" <<EOF
 {
   "cniVersion": "0.4.0",
@@ -461,7 +463,8 @@ EOF
   if cmp -s "$DIR/cni/conflist.tmp" "$DIR/cni/net.d/10-tcpc-e2e.conflist"; then
     rm -f "$DIR/cni/conflist.tmp"
   else
-    mv -f "$DIR/cni/conflist.tmp" "$DIR/cni/net.d/10-tcpc-e2e.conflist"
+    cat "$DIR/cni/conflist.tmp" > "$DIR/cni/net.d/10-tcpc-e2e.conflist"
+    rm -f "$DIR/cni/conflist.tmp"
   fi
 }
 
@@ -512,16 +515,24 @@ HOST_DIRS=(/var/log/containers /var/lib/cni/results /var/lib/cni /run/netns /run
 remember_host_dirs() {
   [[ -f $DIR/preexisting-dirs ]] && return 0
   local d
-  for d in "${HOST_DIRS[@]}"; do [[ -d $d ]] && echo "$d"; done > "$DIR/preexisting-dirs"
+  for d in "${HOST_DIRS[@]}"; do if [[ -d $d ]]; then echo "$d"; fi; done > "$DIR/preexisting-dirs"
 }
 
 # remove_new_host_dirs: our CNI cache entries, then HOST_DIRS we created, if empty.
 remove_new_host_dirs() {
-  rm -f /var/lib/cni/results/"tcpc-e2e-$ID"-* 2>/dev/null
+  local f cid
+  for f in /var/lib/cni/results/"tcpc-e2e-$ID"-*; do
+    [[ -f $f ]] || continue
+    cid=${f#/var/lib/cni/results/tcpc-e2e-$ID-}; cid=${cid%-eth0}
+    rm -f "$f" "/var/lib/cni/results/cni-loopback-$cid-lo"
+  done
   [[ -f $DIR/preexisting-dirs ]] || return 0
   local d
   for d in "${HOST_DIRS[@]}"; do
-    grep -qxF "$d" "$DIR/preexisting-dirs" || rmdir "$d" 2>/dev/null || true
+    grep -qxF "$d" "$DIR/preexisting-dirs" && continue
+    [[ -d $d && -z $(ls -A "$d") ]] || continue
+    mountpoint -q "$d" && umount "$d" 2>/dev/null  # `ip netns add` bind-mounts /run/netns on itself
+    rmdir "$d" 2>/dev/null || true
   done
   rm -f "$DIR/preexisting-dirs"
 }
@@ -573,7 +584,7 @@ cmd_up() {
 cgroup_tree_pids() {
   local c
   for c in $(cgroup_controllers); do
-    [[ -d $c/$CGROUP ]] && find "$c/$CGROUP" -name cgroup.procs -exec cat {} + 2>/dev/null
+    if [[ -d $c/$CGROUP ]]; then find "$c/$CGROUP" -name cgroup.procs -exec cat {} + 2>/dev/null || true; fi
   done | sort -un
 }
 

@@ -177,6 +177,9 @@ verify_nothing_left() {
   if ip link show | grep -qE ': te2e'; then log "links left"; bad=1; fi
   if { iptables-save; ip6tables-save; } 2>/dev/null | grep -qE '^:(KUBE-|CNI-|TCPCE2E-)'; then log "iptables chains left"; bad=1; fi
   if ls -d /sys/fs/cgroup/*/tcpc-e2e-* >/dev/null 2>&1; then log "cgroups left"; bad=1; fi
+  if ls /var/lib/cni/results/tcpc-e2e-* >/dev/null 2>&1; then log "CNI results left"; bad=1; fi
+  if find /var/log/containers -lname "$DIR/*" 2>/dev/null | grep -q .; then log "container log links left"; bad=1; fi
+  if [[ $(sysctl -n net.ipv4.ip_forward) != "$IP_FORWARD_BEFORE" ]]; then log "ip_forward not restored"; bad=1; fi
   (( bad == 0 )) || die "teardown left state behind"
   log "teardown verified: no processes, mounts, netns, links, chains or cgroups left"
 }
@@ -184,6 +187,7 @@ verify_nothing_left() {
 main() {
   [[ $(id -u) == 0 ]] || die "must run as root"
   : > "$DIR/timings"
+  IP_FORWARD_BEFORE=$(sysctl -n net.ipv4.ip_forward)
   trap cleanup EXIT
   mkdir -p "$WORK"
   TOOLS=$("$repo/tools/e2e/images.sh" tools)

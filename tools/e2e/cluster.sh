@@ -550,6 +550,10 @@ cmd_up() {
 
   start_etcd
   start_containerd
+  # images are hashed/imported in the background while the control plane comes up
+  wait_for "containerd" 30 containerd_ready || die "containerd not up; see $LOGS/containerd.log"
+  "$e2e_here/images.sh" import "$DIR" >> "$LOGS/images.log" 2>&1 &
+  local import_pid=$!
   wait_for "etcd health" 30 etcd_healthy || die "etcd not healthy; see $LOGS/etcd.log"
   start_forwarder
   start_apiserver
@@ -558,8 +562,6 @@ cmd_up() {
   start_controller_manager
   start_scheduler
 
-  wait_for "containerd" 30 containerd_ready || die "containerd not up; see $LOGS/containerd.log"
-  "$e2e_here/images.sh" import "$DIR"
   start_kubelet
   wait_for "node $NODE_NAME registered" 60 node_pod_cidr || die "node not registered; see $LOGS/kubelet.log"
   wait_for "podCIDR of node $NODE_NAME" 30 node_has_pod_cidr || die "no podCIDR; see $LOGS/kube-controller-manager.log"
@@ -569,6 +571,8 @@ cmd_up() {
   wait_for "node $NODE_NAME Ready" 120 node_ready || die "node not Ready; see $LOGS/kubelet.log"
   wait_for "default ServiceAccount" 60 kubectl_ get serviceaccount default -n default ||
     die "no default ServiceAccount; see $LOGS/kube-controller-manager.log"
+  wait "$import_pid" || die "image import failed; see $LOGS/images.log"
+  grep -h 'images imported' "$LOGS/images.log" | tail -n 1 >&2
   sleep 1
   local name
   for name in etcd netnsfwd kube-apiserver kube-controller-manager kube-scheduler containerd kubelet kube-proxy; do
@@ -611,12 +615,19 @@ kill_everything() {
   for name in kube-proxy kube-scheduler kube-controller-manager kube-apiserver netnsfwd containerd etcd; do
     stop_daemon "$name"
   done
+  # pod processes are throwaway: SIGKILL them now (containerd shims then exit by themselves)
+  local c
+  for c in $(cgroup_controllers); do
+    if [[ -d $c/$CGROUP/kubepods ]]; then
+      find "$c/$CGROUP/kubepods" -name cgroup.procs -exec cat {} + 2>/dev/null | xargs -r kill -KILL 2>/dev/null
+    fi
+  done
   local i pids
   for i in $(seq 1 20); do
     pids=$( { cgroup_tree_pids; pids_using_dir; for name in "$PIDS"/*.pid; do [[ -f $name ]] && cat "$name"; done; } |
       sort -un | while read -r p; do kill -0 "$p" 2>/dev/null && echo "$p"; done || true)
     [[ -z $pids ]] && return 0
-    (( i > 8 )) && { kill -KILL $pids 2>/dev/null || true; }
+    (( i > 6 )) && { kill -KILL $pids 2>/dev/null || true; }
     sleep 0.25
   done
   log "still alive after SIGKILL: $pids"

@@ -301,6 +301,20 @@ fn sops_round_trip(writer: Writer) {
     // Our own decryptor agrees.
     assert_eq!(sops::decrypt_document(&doc, &id).unwrap(), secret());
 
+    // Flux's kustomize-controller path: the resource as Go's json.Marshal writes it (map keys
+    // sorted, the `sops` key included) through sops' JSON store.
+    let json_path = dir.path().join("flux-style.json");
+    std::fs::write(&json_path, serde_json::to_vec(&sort_keys(&doc)).unwrap()).unwrap();
+    let (ok, out, err) = run(
+        Command::new(&sops_bin)
+            .args(["-d", "--input-type", "json", "--output-type", "json"])
+            .arg(&json_path)
+            .env("SOPS_AGE_KEY_FILE", &key_file),
+        None,
+    );
+    assert!(ok, "sops -d (json store) failed: {err}");
+    assert_eq!(serde_json::from_slice::<Value>(&out).unwrap(), secret());
+
     // Tamper an UNENCRYPTED value: only the MAC can catch that.
     let mut t = doc.clone();
     t["metadata"]["namespace"] = json!("tenant-b");

@@ -189,8 +189,7 @@ pub const KONNECTIVITY_ADMIN_PORT: i32 = 8133;
 /// konnectivity-server `--health-port` / agent `--health-server-port`.
 pub const KONNECTIVITY_HEALTH_PORT: i32 = 8134;
 /// `konnectivity.agent.image` (CRD).
-pub const DEFAULT_KONNECTIVITY_AGENT_IMAGE: &str =
-    "registry.k8s.io/kas-network-proxy/proxy-agent";
+pub const DEFAULT_KONNECTIVITY_AGENT_IMAGE: &str = "registry.k8s.io/kas-network-proxy/proxy-agent";
 /// `konnectivity.agent.mode` (CRD).
 pub const DEFAULT_KONNECTIVITY_AGENT_MODE: KonnectivityAgentMode = KonnectivityAgentMode::DaemonSet;
 /// `konnectivity.agent.hostNetwork` (CRD).
@@ -209,7 +208,9 @@ pub fn default_konnectivity_agent_tolerations() -> Vec<Toleration> {
 /// `v0.<minor>.0` of the tenant Kubernetes version. Accepts a leading `v`;
 /// returns `None` when no minor version can be read.
 pub fn konnectivity_version_for(kubernetes_version: &str) -> Option<String> {
-    let v = kubernetes_version.strip_prefix('v').unwrap_or(kubernetes_version);
+    let v = kubernetes_version
+        .strip_prefix('v')
+        .unwrap_or(kubernetes_version);
     let mut parts = v.split('.');
     parts.next()?.parse::<u64>().ok()?;
     let minor: u64 = parts.next()?.parse().ok()?;
@@ -222,14 +223,23 @@ mod tests {
 
     #[test]
     fn admission_lists_agree() {
-        let names: Vec<&str> = DEFAULT_ADMISSION_CONTROLLER_VALUES.iter().map(|a| a.as_str()).collect();
+        let names: Vec<&str> = DEFAULT_ADMISSION_CONTROLLER_VALUES
+            .iter()
+            .map(|a| a.as_str())
+            .collect();
         assert_eq!(names, DEFAULT_ADMISSION_CONTROLLERS);
     }
 
     #[test]
     fn konnectivity_version() {
-        assert_eq!(konnectivity_version_for("v1.35.7").as_deref(), Some("v0.35.0"));
-        assert_eq!(konnectivity_version_for("1.36.0").as_deref(), Some("v0.36.0"));
+        assert_eq!(
+            konnectivity_version_for("v1.35.7").as_deref(),
+            Some("v0.35.0")
+        );
+        assert_eq!(
+            konnectivity_version_for("1.36.0").as_deref(),
+            Some("v0.36.0")
+        );
         assert_eq!(konnectivity_version_for("latest"), None);
     }
 

@@ -24,8 +24,8 @@ pub mod tcp;
 
 use std::collections::BTreeMap;
 
-use schemars::generate::SchemaSettings;
 use schemars::JsonSchema;
+use schemars::generate::SchemaSettings;
 
 pub use config::{
     Check, Config, ConfigDefaults, Images, PkiConfig, SealedSecretsConfig, SealedSecretsScope,
@@ -39,13 +39,13 @@ pub use macros::UnknownVariant;
 pub use meta::{AdditionalMetadata, ClusterObjectMeta, ObjectMeta, StringMap};
 pub use pki::{KeyAlgorithm, TcpPki};
 pub use tcp::{
-    AdditionalPort, AdditionalVolumeMounts, AdmissionController, Addons, CgroupDriver,
+    AdditionalPort, AdditionalVolumeMounts, Addons, AdmissionController, CgroupDriver,
     ComponentExtraArgs, ComponentProbes, ComponentResources, ComponentSecurityContexts,
     ControlPlane, ControlPlaneProbes, DataStoreOverride, DeploymentSpec, GatewaySpec,
     ImageOverride, IngressSpec, JsonPatch, JsonPatchOp, KonnectivityAgentMode,
-    KonnectivityAgentSpec, KonnectivityServerSpec, KubeletAddressType, KubeletSpec,
-    KubernetesSpec, NetworkProfile, ParentReference, ProbeSpec, Protocol, RegistrySettings,
-    ServiceSpec, ServiceType, TenantControlPlane, TenantControlPlaneSpec, WritePermissions,
+    KonnectivityAgentSpec, KonnectivityServerSpec, KubeletAddressType, KubeletSpec, KubernetesSpec,
+    NetworkProfile, ParentReference, ProbeSpec, Protocol, RegistrySettings, ServiceSpec,
+    ServiceType, TenantControlPlane, TenantControlPlaneSpec, WritePermissions,
 };
 
 /// `apiVersion` of TenantControlPlane and DataStore.
@@ -76,7 +76,45 @@ fn schema_of<T: JsonSchema>() -> serde_json::Value {
     let schema = SchemaSettings::draft2020_12()
         .into_generator()
         .into_root_schema_for::<T>();
-    schema.to_value()
+    let mut value = schema.to_value();
+    drop_null_alternatives(&mut value);
+    value
+}
+
+/// Removes the `null` alternative schemars adds for `Option<T>` fields
+/// (`"type": [T, "null"]` and `anyOf: [X, {"type": "null"}]`). An explicit
+/// `null` never round-trips (it reads as `None` and is then omitted), so the
+/// schema rejects it, and validators report the real type instead of an
+/// `anyOf` failure.
+fn drop_null_alternatives(schema: &mut serde_json::Value) {
+    use serde_json::Value;
+    let null = serde_json::json!({"type": "null"});
+    match schema {
+        Value::Object(map) => {
+            if let Some(Value::Array(types)) = map.get_mut("type") {
+                types.retain(|t| t != "null");
+                if types.len() == 1 {
+                    let only = types.remove(0);
+                    map.insert("type".to_owned(), only);
+                }
+            }
+            let single = match map.get("anyOf") {
+                Some(Value::Array(alts)) if alts.len() == 2 && alts.contains(&null) => {
+                    alts.iter().find(|a| **a != null).cloned()
+                }
+                _ => None,
+            };
+            if let Some(Value::Object(inner)) = single {
+                map.remove("anyOf");
+                for (k, v) in inner {
+                    map.entry(k).or_insert(v);
+                }
+            }
+            map.values_mut().for_each(drop_null_alternatives);
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_null_alternatives),
+        _ => {}
+    }
 }
 
 /// Deserialises `input` as `T`, re-serialises it and returns the first JSON
@@ -84,7 +122,9 @@ fn schema_of<T: JsonSchema>() -> serde_json::Value {
 /// difference means a field was dropped or rewritten, typically an unknown
 /// field inside an embedded Kubernetes type. Deserialisation errors are
 /// returned as `Err`.
-pub fn round_trip_mismatch<T>(input: &serde_json::Value) -> Result<Option<String>, serde_json::Error>
+pub fn round_trip_mismatch<T>(
+    input: &serde_json::Value,
+) -> Result<Option<String>, serde_json::Error>
 where
     T: serde::de::DeserializeOwned + serde::Serialize,
 {

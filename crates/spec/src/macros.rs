@@ -28,15 +28,15 @@ impl std::error::Error for UnknownVariant {}
 
 macro_rules! string_enum {
     (
-        $(#[$meta:meta])*
+        $(#[doc = $doc:literal])*
         $vis:vis enum $name:ident {
             $( $(#[$vmeta:meta])* $variant:ident = $value:literal, )+
         }
     ) => {
-        $(#[$meta])*
+        $(#[doc = $doc])*
         #[derive(
             Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord,
-            serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+            serde::Serialize, serde::Deserialize,
         )]
         $vis enum $name {
             $( $(#[$vmeta])* #[serde(rename = $value)] $variant, )+
@@ -53,6 +53,27 @@ macro_rules! string_enum {
                 match self {
                     $( $name::$variant => $value, )+
                 }
+            }
+        }
+
+        /// A flat `{"type": "string", "enum": [...]}` schema, so validators
+        /// report "not one of [...]" instead of a `oneOf` failure.
+        impl schemars::JsonSchema for $name {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($name).into()
+            }
+
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                let description = [$($doc),*]
+                    .iter()
+                    .map(|line| line.trim())
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                schemars::json_schema!({
+                    "description": description.trim(),
+                    "type": "string",
+                    "enum": Self::NAMES,
+                })
             }
         }
 

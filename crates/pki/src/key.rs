@@ -225,8 +225,8 @@ impl PrivateKey {
     /// [`PrivateKey::to_pkcs8_pem`] for `PRIVATE KEY`.
     pub fn to_pem(&self) -> Zeroizing<String> {
         match self.parsed() {
-            Parsed::P256(sk) => pem::encode("EC PRIVATE KEY", &sk.to_sec1_der().expect("sec1 encode")),
-            Parsed::P384(sk) => pem::encode("EC PRIVATE KEY", &sk.to_sec1_der().expect("sec1 encode")),
+            Parsed::P256(sk) => pem::encode("EC PRIVATE KEY", &sec1_with_curve(&sk.to_sec1_der().expect("sec1"), OID_P256)),
+            Parsed::P384(sk) => pem::encode("EC PRIVATE KEY", &sec1_with_curve(&sk.to_sec1_der().expect("sec1"), OID_P384)),
             Parsed::Rsa(sk) => pem::encode("RSA PRIVATE KEY", sk.to_pkcs1_der().expect("pkcs1 encode").as_bytes()),
         }
     }
@@ -278,6 +278,20 @@ impl PrivateKey {
             )),
         }
     }
+}
+
+const OID_P256: &str = "1.2.840.10045.3.1.7";
+const OID_P384: &str = "1.3.132.0.34";
+
+/// Re-encode a SEC1 `ECPrivateKey` with the `parameters [0] namedCurve`
+/// field set. The `p256`/`p384` crates omit it (it is redundant inside
+/// PKCS#8), but stand-alone `EC PRIVATE KEY` files need it: Go's
+/// `x509.ParseECPrivateKey` fails with "unknown elliptic curve" without it.
+fn sec1_with_curve(der: &[u8], curve_oid: &str) -> Zeroizing<Vec<u8>> {
+    use sec1::der::Encode as _;
+    let mut k = sec1::EcPrivateKey::try_from(der).expect("sec1 produced by p256/p384");
+    k.parameters = Some(sec1::EcParameters::NamedCurve(sec1::der::asn1::ObjectIdentifier::new_unwrap(curve_oid)));
+    Zeroizing::new(k.to_der().expect("sec1 encode"))
 }
 
 fn der_to_vec(r: Result<rsa::pkcs8::SecretDocument, rsa::pkcs8::Error>) -> Result<Zeroizing<Vec<u8>>, Error> {

@@ -1,0 +1,3 @@
+module tcpc.local/goverify
+
+go 1.22

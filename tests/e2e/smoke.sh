@@ -18,6 +18,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
+# shellcheck source=tools/e2e/lib.sh
 source "$repo/tools/e2e/lib.sh"
 cluster=$repo/tools/e2e/cluster.sh
 
@@ -92,7 +93,8 @@ tenant_apiserver() {
   step "tenant kube-apiserver as a Deployment"
   tenant_pki
   export TENANT_CLUSTER_IP TENANT_NODE_PORT ETCD_URL=$E2E_ETCD_URL
-  export KUBE_APISERVER_IMAGE="registry.k8s.io/kube-apiserver:$(kubernetes_version)"
+  KUBE_APISERVER_IMAGE="registry.k8s.io/kube-apiserver:$(kubernetes_version)"
+  export KUBE_APISERVER_IMAGE
   export PROBE_IMAGE=localhost/tcpc-e2e/probe:v1
   kubectl create namespace e2e-tenant
   wait_for "default ServiceAccount in e2e-tenant" 30 kubectl -n e2e-tenant get serviceaccount default
@@ -167,6 +169,9 @@ sealed_secrets() {
 
 verify_nothing_left() {
   step "down + nothing left"
+  # the value before the cluster's first `up`, which `down` must restore
+  local ip_forward_before
+  ip_forward_before=$(sed -n 's/^net.ipv4.ip_forward=//p' "$DIR/saved-sysctls")
   local t0; t0=$(now)
   "$cluster" down "$DIR"
   timing cluster_down "$(elapsed "$t0")"
@@ -179,7 +184,7 @@ verify_nothing_left() {
   if ls -d /sys/fs/cgroup/*/tcpc-e2e-* >/dev/null 2>&1; then log "cgroups left"; bad=1; fi
   if ls /var/lib/cni/results/tcpc-e2e-* >/dev/null 2>&1; then log "CNI results left"; bad=1; fi
   if find /var/log/containers -lname "$DIR/*" 2>/dev/null | grep -q .; then log "container log links left"; bad=1; fi
-  if [[ $(sysctl -n net.ipv4.ip_forward) != "$IP_FORWARD_BEFORE" ]]; then log "ip_forward not restored"; bad=1; fi
+  if [[ $(sysctl -n net.ipv4.ip_forward) != "$ip_forward_before" ]]; then log "ip_forward not restored"; bad=1; fi
   (( bad == 0 )) || die "teardown left state behind"
   log "teardown verified: no processes, mounts, netns, links, chains or cgroups left"
 }
@@ -187,7 +192,6 @@ verify_nothing_left() {
 main() {
   [[ $(id -u) == 0 ]] || die "must run as root"
   : > "$DIR/timings"
-  IP_FORWARD_BEFORE=$(sysctl -n net.ipv4.ip_forward)
   trap cleanup EXIT
   mkdir -p "$WORK"
   TOOLS=$("$repo/tools/e2e/images.sh" tools)

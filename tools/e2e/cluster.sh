@@ -5,6 +5,7 @@
 #   tools/e2e/cluster.sh down DIR    tear everything down, even after a failed `up`; checks nothing is left
 #   tools/e2e/cluster.sh logs DIR [COMPONENT]   tail every component's log (or one log whole)
 #   tools/e2e/cluster.sh env DIR     print shell exports (KUBECONFIG, addresses) for the cluster
+#   tools/e2e/cluster.sh kubectl DIR ARGS...   the peers' kubectl against the cluster
 #
 # Everything lives under DIR: pki/, kubeconfig, logs/, etcd/, containerd/, kubelet/, cni/, pids/.
 # Control plane: etcd, kube-apiserver, kube-controller-manager, kube-scheduler run as host
@@ -18,6 +19,7 @@
 # containerd, runc, CNI plugins, iptables, conntrack. Must run as root.
 set -euo pipefail
 
+# shellcheck source=tools/e2e/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # ---------------------------------------------------------------------------------------
@@ -30,7 +32,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 NODE_NAME=${E2E_NODE_NAME:-tcpc-e2e}
 HOST_IP=10.213.0.1
 ADV_IP=10.213.0.2
-LINK_CIDR=10.213.0.0/24
 CLUSTER_CIDR=10.214.0.0/16
 SERVICE_CIDR=10.215.0.0/24
 KUBERNETES_SVC_IP=10.215.0.1
@@ -619,7 +620,8 @@ kill_everything() {
   local c
   for c in $(cgroup_controllers); do
     if [[ -d $c/$CGROUP/kubepods ]]; then
-      find "$c/$CGROUP/kubepods" -name cgroup.procs -exec cat {} + 2>/dev/null | xargs -r kill -KILL 2>/dev/null
+      # shellcheck disable=SC2046
+      kill -KILL $(find "$c/$CGROUP/kubepods" -name cgroup.procs -exec cat {} + 2>/dev/null) 2>/dev/null
     fi
   done
   local i pids
@@ -792,18 +794,20 @@ export E2E_ETCD_URL=https://$ADV_IP:$ETCD_PORT
 export E2E_ETCD_CA=$PKI/etcd-ca.crt
 export E2E_ETCD_CA_KEY=$PKI/etcd-ca.key
 export E2E_CONTAINERD_SOCK=$CTR_SOCK
+export E2E_BIN_DIR=$(peers_bin_dir)
 EOF
 }
 
 main() {
   local cmd=${1:-}; shift || true
-  [[ -n $cmd && -n ${1:-} ]] || { sed -n '2,7p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+  [[ -n $cmd && -n ${1:-} ]] || { sed -n '2,8p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
   cluster_vars "$1"; shift
   case $cmd in
     up) cmd_up ;;
     down) cmd_down ;;
     logs) cmd_logs "$@" ;;
     env) cmd_env ;;
+    kubectl) BIN=$(peers_bin_dir); kubectl_ "$@" ;;
     *) die "unknown command $cmd" ;;
   esac
 }

@@ -22,6 +22,7 @@
 #   localhost/tcpc-e2e/probe:v1                      /usr/local/bin/probe, our static HTTPS probe
 set -euo pipefail
 
+# shellcheck source=tools/e2e/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 CACHE=${TCPC_E2E_CACHE:-$HOME/.cache/tcpc/e2e}
@@ -50,7 +51,7 @@ build_tools() {
 file_sha256() {
   local f; f=$(readlink -f "$1")
   local id; id=$(stat -c '%s %Y %i' "$f")
-  local memo=$CACHE/hashes/$(printf '%s' "$f" | sha256sum | cut -c1-32)
+  local memo; memo=$CACHE/hashes/$(printf '%s' "$f" | sha256sum | cut -c1-32)
   if [[ -f $memo && $(head -n 1 "$memo") == "$id" ]]; then
     sed -n 2p "$memo"
     return 0

@@ -527,7 +527,7 @@ pub struct KubeletSpec {
     /// `--kubelet-preferred-address-types`, a set (min 1 item). Default
     /// (CRD): `InternalIP, ExternalIP, Hostname`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1))]
+    #[schemars(length(min = 1), extend("uniqueItems" = true))]
     pub preferred_address_types: Option<Vec<KubeletAddressType>>,
     /// Kubelet cgroup driver (deprecated in Kamaji, still honoured).
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -206,10 +206,7 @@ fn is_plain_safe(s: &str) -> bool {
     if s.contains(": ") || s.contains(" #") || s.ends_with(':') {
         return false;
     }
-    if s.contains(['{', '}', '[', ']', ',']) {
-        // Safe in block context, but flow indicators confuse humans and some tools; quote.
-        return false;
-    }
+    // Flow indicators inside a plain scalar are fine in block context (`--mode=Node,RBAC`).
     !looks_like_non_string(s)
 }
 
@@ -220,6 +217,12 @@ fn looks_like_non_string(s: &str) -> bool {
         lower.as_str(),
         "~" | "null" | "true" | "false" | "yes" | "no" | "y" | "n" | "on" | "off" | ".inf" | "-.inf" | "+.inf" | ".nan" | "<<" | "="
     ) {
+        return true;
+    }
+    // YAML 1.1 timestamps (`2024-05-01`, `2024-05-01T12:34:56Z`): go-yaml v2 and sops read
+    // them as time values.
+    let b = s.as_bytes();
+    if b.len() >= 8 && b[..4].iter().all(u8::is_ascii_digit) && b[4] == b'-' && b[5].is_ascii_digit() {
         return true;
     }
     // Numbers in any base, with YAML 1.1 underscores and sexagesimal colons: be conservative and
@@ -266,13 +269,13 @@ spec:
 
     #[test]
     fn ambiguous_strings_are_quoted() {
-        for s in ["true", "yes", "No", "on", "1", "0755", "1.5", "1e3", "", " x", "a: b", "- x", "#c", "null", "~", "0x1F", "1_000", "12:30", "*x", "[a]"] {
+        for s in ["true", "yes", "No", "on", "1", "0755", "1.5", "1e3", "", " x", "a: b", "- x", "#c", "null", "~", "0x1F", "1_000", "12:30", "*x", "[a]", "2024-05-01T12:34:56Z", "2024-05-01"] {
             let out = emit(&json!({ "k": s }));
             assert!(out.starts_with("k: \""), "{s:?} -> {out}");
         }
-        for s in ["v1.30.2", "--flag=value", "registry.k8s.io/kube-apiserver:v1.36.3", "10.96.0.0/16", "a b", "Node,RBAC", "x:y"] {
+        for s in ["v1.30.2", "--flag=value", "registry.k8s.io/kube-apiserver:v1.36.3", "10.96.0.0/16", "a b", "--mode=Node,RBAC", "x:y", "*,bootstrapsigner"] {
             let out = emit(&json!({ "k": s }));
-            if s.contains(',') {
+            if s.starts_with('*') {
                 assert!(out.starts_with("k: \""), "{s:?} -> {out}");
             } else {
                 assert_eq!(out, format!("k: {s}\n"), "{s:?}");

@@ -20,6 +20,10 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# CI may run with a minimal environment: make HOME and the usual Go install visible.
+: "${HOME:=$(getent passwd "$(id -u)" | cut -d: -f6)}"
+export HOME
+command -v go >/dev/null || { [[ -x /usr/local/go/bin/go ]] && PATH=$PATH:/usr/local/go/bin; }
 # shellcheck source=peers/versions.env
 source "$here/peers/versions.env"
 

@@ -10,6 +10,9 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
+: "${HOME:=$(getent passwd "$(id -u)" | cut -d: -f6)}"
+export HOME
+command -v cargo >/dev/null || PATH=$PATH:$HOME/.cargo/bin
 
 t0=$SECONDS
 tools/peers.sh all

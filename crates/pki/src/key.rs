@@ -107,6 +107,10 @@ impl FromStr for KeyAlgorithm {
 pub struct PrivateKey {
     alg: KeyAlgorithm,
     pkcs8: Zeroizing<Vec<u8>>,
+    /// Cached public halves (SPKI DER, raw subjectPublicKey bits): deriving
+    /// them costs a scalar multiplication / RSA parse each time.
+    spki: Vec<u8>,
+    raw_pub: Vec<u8>,
 }
 
 impl fmt::Debug for PrivateKey {
@@ -134,6 +138,30 @@ pub(crate) enum Parsed {
 }
 
 impl PrivateKey {
+    fn build(alg: KeyAlgorithm, pkcs8: Zeroizing<Vec<u8>>) -> Self {
+        let mut k = PrivateKey { alg, pkcs8, spki: vec![], raw_pub: vec![] };
+        let (spki, raw) = match k.parsed() {
+            Parsed::P256(sk) => {
+                let pk = sk.public_key();
+                (pk.to_public_key_der().expect("spki").into_vec(), pk.to_sec1_bytes().to_vec())
+            }
+            Parsed::P384(sk) => {
+                let pk = sk.public_key();
+                (pk.to_public_key_der().expect("spki").into_vec(), pk.to_sec1_bytes().to_vec())
+            }
+            Parsed::Rsa(sk) => {
+                let pk = sk.to_public_key();
+                (
+                    rsa::pkcs8::EncodePublicKey::to_public_key_der(&pk).expect("spki").into_vec(),
+                    pk.to_pkcs1_der().expect("pkcs1 pub").into_vec(),
+                )
+            }
+        };
+        k.spki = spki;
+        k.raw_pub = raw;
+        k
+    }
+
     /// Generate a fresh key of `alg` from `rng`.
     ///
     /// RSA generation is deterministic given the RNG state but slow (seconds
@@ -154,7 +182,7 @@ impl PrivateKey {
                 der_to_vec(rsa::pkcs8::EncodePrivateKey::to_pkcs8_der(&sk))?
             }
         };
-        Ok(PrivateKey { alg, pkcs8 })
+        Ok(Self::build(alg, pkcs8))
     }
 
     /// The key's algorithm.
@@ -170,10 +198,10 @@ impl PrivateKey {
     /// Build from PKCS#8 DER (algorithm detected).
     pub fn from_pkcs8_der(der: &[u8]) -> Result<Self, Error> {
         if let Ok(sk) = p256::SecretKey::from_pkcs8_der(der) {
-            return Ok(PrivateKey { alg: KeyAlgorithm::EcdsaP256, pkcs8: der_to_vec(sk.to_pkcs8_der())? });
+            return Ok(Self::build(KeyAlgorithm::EcdsaP256, der_to_vec(sk.to_pkcs8_der())?));
         }
         if let Ok(sk) = p384::SecretKey::from_pkcs8_der(der) {
-            return Ok(PrivateKey { alg: KeyAlgorithm::EcdsaP384, pkcs8: der_to_vec(sk.to_pkcs8_der())? });
+            return Ok(Self::build(KeyAlgorithm::EcdsaP384, der_to_vec(sk.to_pkcs8_der())?));
         }
         match <rsa::RsaPrivateKey as rsa::pkcs8::DecodePrivateKey>::from_pkcs8_der(der) {
             Ok(sk) => Self::from_rsa(sk),
@@ -186,7 +214,7 @@ impl PrivateKey {
     fn from_rsa(sk: rsa::RsaPrivateKey) -> Result<Self, Error> {
         sk.validate().map_err(|e| Error::Key(format!("RSA key failed validation: {e}")))?;
         let alg = KeyAlgorithm::from_rsa_bits(sk.size() * 8)?;
-        Ok(PrivateKey { alg, pkcs8: der_to_vec(rsa::pkcs8::EncodePrivateKey::to_pkcs8_der(&sk))? })
+        Ok(Self::build(alg, der_to_vec(rsa::pkcs8::EncodePrivateKey::to_pkcs8_der(&sk))?))
     }
 
     /// Parse a PEM private key: `PRIVATE KEY` (PKCS#8), `EC PRIVATE KEY`
@@ -198,9 +226,9 @@ impl PrivateKey {
             "PRIVATE KEY" => Self::from_pkcs8_der(&block.der),
             "EC PRIVATE KEY" => {
                 if let Ok(sk) = p256::SecretKey::from_sec1_der(&block.der) {
-                    Ok(PrivateKey { alg: KeyAlgorithm::EcdsaP256, pkcs8: der_to_vec(sk.to_pkcs8_der())? })
+                    Ok(Self::build(KeyAlgorithm::EcdsaP256, der_to_vec(sk.to_pkcs8_der())?))
                 } else if let Ok(sk) = p384::SecretKey::from_sec1_der(&block.der) {
-                    Ok(PrivateKey { alg: KeyAlgorithm::EcdsaP384, pkcs8: der_to_vec(sk.to_pkcs8_der())? })
+                    Ok(Self::build(KeyAlgorithm::EcdsaP384, der_to_vec(sk.to_pkcs8_der())?))
                 } else {
                     Err(Error::Key("SEC1 EC key is not on P-256/P-384 (or is malformed)".into()))
                 }
@@ -238,34 +266,24 @@ impl PrivateKey {
 
     /// SubjectPublicKeyInfo DER of the public half.
     pub fn public_key_der(&self) -> Vec<u8> {
-        match self.parsed() {
-            Parsed::P256(sk) => sk.public_key().to_public_key_der().expect("spki").into_vec(),
-            Parsed::P384(sk) => sk.public_key().to_public_key_der().expect("spki").into_vec(),
-            Parsed::Rsa(sk) => rsa::pkcs8::EncodePublicKey::to_public_key_der(&sk.to_public_key())
-                .expect("spki")
-                .into_vec(),
-        }
+        self.spki.clone()
     }
 
     /// PKIX `PUBLIC KEY` PEM of the public half (what kubeadm writes as `sa.pub`).
     pub fn public_key_pem(&self) -> String {
-        pem::encode("PUBLIC KEY", &self.public_key_der()).to_string()
+        pem::encode("PUBLIC KEY", &self.spki).to_string()
     }
 
     /// The raw subjectPublicKey bits as they appear in a certificate:
     /// uncompressed SEC1 point for ECDSA, PKCS#1 `RSAPublicKey` for RSA.
     pub(crate) fn raw_public_key(&self) -> Vec<u8> {
-        match self.parsed() {
-            Parsed::P256(sk) => sk.public_key().to_sec1_bytes().to_vec(),
-            Parsed::P384(sk) => sk.public_key().to_sec1_bytes().to_vec(),
-            Parsed::Rsa(sk) => sk.to_public_key().to_pkcs1_der().expect("pkcs1 pub").into_vec(),
-        }
+        self.raw_pub.clone()
     }
 
     /// Hex SHA-256 over the SubjectPublicKeyInfo DER (safe to log).
     pub fn public_key_fingerprint(&self) -> String {
         use sha2::Digest as _;
-        hex::encode(sha2::Sha256::digest(self.public_key_der()))
+        hex::encode(sha2::Sha256::digest(&self.spki))
     }
 
     pub(crate) fn parsed(&self) -> Parsed {

@@ -23,7 +23,19 @@ const TEMPLATES: &[(&str, &str, Bundle)] = &[
     ("management/poddisruptionbudget.yaml.j2", include_str!("../templates/management/poddisruptionbudget.yaml.j2"), Bundle::Management),
     ("management/ingress.yaml.j2", include_str!("../templates/management/ingress.yaml.j2"), Bundle::Management),
     ("management/tlsroute.yaml.j2", include_str!("../templates/management/tlsroute.yaml.j2"), Bundle::Management),
+    ("tenant/_macros.j2", include_str!("../templates/tenant/_macros.j2"), Bundle::Tenant),
+    ("tenant/rbac.yaml.j2", include_str!("../templates/tenant/rbac.yaml.j2"), Bundle::Tenant),
+    ("tenant/kubeadm-config.yaml.j2", include_str!("../templates/tenant/kubeadm-config.yaml.j2"), Bundle::Tenant),
+    ("tenant/kubelet-config.yaml.j2", include_str!("../templates/tenant/kubelet-config.yaml.j2"), Bundle::Tenant),
+    ("tenant/cluster-info.yaml.j2", include_str!("../templates/tenant/cluster-info.yaml.j2"), Bundle::Tenant),
+    ("tenant/coredns.yaml.j2", include_str!("../templates/tenant/coredns.yaml.j2"), Bundle::Tenant),
+    ("tenant/kube-proxy.yaml.j2", include_str!("../templates/tenant/kube-proxy.yaml.j2"), Bundle::Tenant),
 ];
+
+/// Tenant-bundle helpers (kubelet configuration, RFC 6902 patches). Declared here so the
+/// module stays within the render stage's files.
+#[path = "tenant.rs"]
+pub mod tenant;
 
 fn env() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
@@ -46,6 +58,36 @@ struct Context<'a> {
     ssl_cert_dir: &'static str,
     /// Pod-template annotations (user's, the internal-CA checksum, the PKI checksum).
     pod_annotations: &'a std::collections::BTreeMap<String, String>,
+    /// Derived values for the tenant bundle.
+    x: Extras,
+    /// The kubelet-config ConfigMap's `kubelet` value: canonical YAML of the (patched)
+    /// KubeletConfiguration.
+    kubelet_config: String,
+    /// Base64 of the tenant CA certificate PEM (see `templates/tenant/cluster-info.yaml.j2`);
+    /// `None` until the PKI stage provides it, and then `cluster-info` is not rendered.
+    ca_cert_b64: Option<&'a str>,
+}
+
+/// Values the tenant templates need that are computed in Rust.
+#[derive(Debug, Serialize)]
+struct Extras {
+    api_server_cert_sans: Vec<String>,
+}
+
+impl<'a> Context<'a> {
+    fn new(t: &'a Tenant, pod_annotations: &'a std::collections::BTreeMap<String, String>, ca_cert_b64: Option<&'a str>) -> Result<Self, String> {
+        // The resolver does not carry configurationJSONPatches yet (it refuses them), so no
+        // patches are applied here; see `tenant::kubelet_configuration`.
+        let kubelet = tenant::kubelet_configuration(t, &[]).map_err(|e| e.to_string())?;
+        Ok(Context {
+            t,
+            ssl_cert_dir: SSL_CERT_DIR,
+            pod_annotations,
+            x: Extras { api_server_cert_sans: tenant::api_server_cert_sans(t) },
+            kubelet_config: tcpc_yaml::emit(&kubelet),
+            ca_cert_b64,
+        })
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -58,7 +100,7 @@ pub struct RenderError {
 }
 
 /// Which templates apply to this tenant.
-fn selected(t: &Tenant) -> Vec<&'static str> {
+fn selected(t: &Tenant, has_ca_cert: bool) -> Vec<&'static str> {
     let mut names = vec!["management/deployment.yaml.j2", "management/service.yaml.j2"];
     if t.deployment.pdb {
         names.push("management/poddisruptionbudget.yaml.j2");
@@ -69,14 +111,31 @@ fn selected(t: &Tenant) -> Vec<&'static str> {
     if t.gateway.is_some() {
         names.push("management/tlsroute.yaml.j2");
     }
+    names.extend(["tenant/rbac.yaml.j2", "tenant/kubeadm-config.yaml.j2", "tenant/kubelet-config.yaml.j2"]);
+    if has_ca_cert {
+        names.push("tenant/cluster-info.yaml.j2");
+    }
+    if t.addons.core_dns.is_some() {
+        names.push("tenant/coredns.yaml.j2");
+    }
+    if t.addons.kube_proxy.is_some() {
+        names.push("tenant/kube-proxy.yaml.j2");
+    }
     names
 }
 
 /// Renders every object of one tenant's bundles, unchecked.
 pub fn render(t: &Tenant, pod_annotations: &std::collections::BTreeMap<String, String>) -> Result<Vec<Rendered>, RenderError> {
-    let ctx = Context { t, ssl_cert_dir: SSL_CERT_DIR, pod_annotations };
+    render_with(t, pod_annotations, None)
+}
+
+/// [`render`], with the tenant CA certificate (base64 of its PEM) when the PKI stage has it:
+/// then the tenant bundle also holds `kube-public/cluster-info`.
+pub fn render_with(t: &Tenant, pod_annotations: &std::collections::BTreeMap<String, String>, ca_cert_b64: Option<&str>) -> Result<Vec<Rendered>, RenderError> {
+    let ctx = Context::new(t, pod_annotations, ca_cert_b64)
+        .map_err(|message| RenderError { template: "tenant/kubelet-config.yaml.j2".to_string(), namespace: t.namespace.clone(), tcp: t.name.clone(), message })?;
     let mut out = Vec::new();
-    for name in selected(t) {
+    for name in selected(t, ca_cert_b64.is_some()) {
         let fail = |message: String| RenderError { template: name.to_string(), namespace: t.namespace.clone(), tcp: t.name.clone(), message };
         let bundle = TEMPLATES.iter().find(|(n, _, _)| *n == name).map(|(_, _, b)| *b).expect("selected templates exist");
         let text = env().get_template(name).and_then(|tpl| tpl.render(&ctx)).map_err(|e| fail(format!("{e:#}")))?;
@@ -91,5 +150,190 @@ pub fn render(t: &Tenant, pod_annotations: &std::collections::BTreeMap<String, S
 /// For tests and debugging: the raw text a template produces.
 pub fn render_text(template: &str, t: &Tenant) -> Result<String, minijinja::Error> {
     let empty = Default::default();
-    env().get_template(template)?.render(Context { t, ssl_cert_dir: SSL_CERT_DIR, pod_annotations: &empty })
+    let ctx = Context::new(t, &empty, None).map_err(|e| minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, e))?;
+    env().get_template(template)?.render(ctx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    const DATASTORE: &str = "apiVersion: kamaji.clastix.io/v1alpha1
+kind: DataStore
+metadata:
+  name: default
+spec:
+  driver: etcd
+  endpoints:
+  - etcd-0.etcd.kamaji-system.svc:2379
+  tlsConfig:
+    certificateAuthority:
+      certificate:
+        secretReference:
+          name: etcd-certs
+          namespace: kamaji-system
+          keyPath: ca.crt
+";
+
+    fn tenant(network: &str, addons: bool) -> Tenant {
+        let tcp = format!(
+            "apiVersion: kamaji.clastix.io/v1alpha1
+kind: TenantControlPlane
+metadata:
+  name: alpha
+  namespace: tenants
+spec:
+  controlPlane:
+    service:
+      serviceType: ClusterIP
+  kubernetes:
+    version: v1.36.3
+    kubelet:
+      cgroupfs: cgroupfs
+{}  networkProfile:
+    port: 6443
+{network}",
+            if addons { "  addons:\n    coreDNS: {}\n    kubeProxy: {}\n" } else { "" }
+        );
+        let mut sources = crate::source::Sources::default();
+        sources.add("ds.yaml".into(), DATASTORE.into());
+        sources.add("tcp.yaml".into(), tcp);
+        let mut diags = crate::diag::Diagnostics::default();
+        let inputs = crate::parse::parse(&sources, None, &mut diags);
+        let mut tenants = crate::resolve::resolve(&inputs, &mut diags);
+        assert!(!diags.has_errors(), "{diags:?}");
+        tenants.remove(0)
+    }
+
+    /// Renders and type-checks; returns the tenant bundle by (kind, namespace/name).
+    fn tenant_bundle(t: &Tenant, ca: Option<&str>) -> std::collections::BTreeMap<(String, String), Value> {
+        let objects = render_with(t, &Default::default(), ca).unwrap();
+        objects
+            .into_iter()
+            .filter(|r| r.bundle == Bundle::Tenant)
+            .map(|r| {
+                let o = crate::check::check(r.object).unwrap();
+                let kind = o["kind"].as_str().unwrap().to_string();
+                let ns = o.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
+                let id = format!("{ns}/{}", o["metadata"]["name"].as_str().unwrap());
+                ((kind, id), o)
+            })
+            .collect()
+    }
+
+    fn get<'a>(b: &'a std::collections::BTreeMap<(String, String), Value>, kind: &str, id: &str) -> &'a Value {
+        b.get(&(kind.to_string(), id.to_string())).unwrap_or_else(|| panic!("no {kind} {id}; have {:?}", b.keys().collect::<Vec<_>>()))
+    }
+
+    fn subjects(o: &Value) -> Vec<(String, String)> {
+        o["subjects"].as_array().unwrap().iter().map(|s| (s["kind"].as_str().unwrap().to_string(), s["name"].as_str().unwrap().to_string())).collect()
+    }
+
+    const BOOTSTRAP: &str = "system:bootstrappers:kubeadm:default-node-token";
+
+    #[test]
+    fn join_rbac_is_kubeadms() {
+        let b = tenant_bundle(&tenant("", false), None);
+        let g = |n: &str| ("Group".to_string(), n.to_string());
+        assert_eq!(subjects(get(&b, "RoleBinding", "kube-system/kubeadm:nodes-kubeadm-config")), vec![g(BOOTSTRAP), g("system:nodes")]);
+        assert_eq!(subjects(get(&b, "RoleBinding", "kube-system/kubeadm:kubelet-config")), vec![g("system:nodes"), g(BOOTSTRAP)]);
+        assert_eq!(subjects(get(&b, "RoleBinding", "kube-public/kubeadm:bootstrap-signer-clusterinfo")), vec![("User".into(), "system:anonymous".into())]);
+        let role = get(&b, "Role", "kube-public/kubeadm:bootstrap-signer-clusterinfo");
+        assert_eq!(role["rules"], serde_json::json!([{"apiGroups": [""], "resources": ["configmaps"], "resourceNames": ["cluster-info"], "verbs": ["get"]}]));
+        assert_eq!(get(&b, "Role", "kube-system/kubeadm:kubelet-config")["rules"][0]["resourceNames"], serde_json::json!(["kubelet-config"]));
+        assert_eq!(get(&b, "ClusterRole", "/kubeadm:get-nodes")["rules"], serde_json::json!([{"apiGroups": [""], "resources": ["nodes"], "verbs": ["get"]}]));
+        for (crb, role, subject) in [
+            ("kubeadm:get-nodes", "kubeadm:get-nodes", g(BOOTSTRAP)),
+            ("kubeadm:kubelet-bootstrap", "system:node-bootstrapper", g(BOOTSTRAP)),
+            ("kubeadm:node-autoapprove-bootstrap", "system:certificates.k8s.io:certificatesigningrequests:nodeclient", g(BOOTSTRAP)),
+            ("kubeadm:node-autoapprove-certificate-rotation", "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient", g("system:nodes")),
+            ("kubeadm:apiserver-kubelet-client", "system:kubelet-api-admin", ("User".into(), "kube-apiserver-kubelet-client".into())),
+            ("kubeadm:cluster-admins", "cluster-admin", g("kubeadm:cluster-admins")),
+        ] {
+            let o = get(&b, "ClusterRoleBinding", &format!("/{crb}"));
+            assert_eq!(o["roleRef"]["name"], role, "{crb}");
+            assert_eq!(subjects(o), vec![subject], "{crb}");
+        }
+        // No addons, no CA: nothing else.
+        assert_eq!(b.len(), 3 * 2 + 1 + 6 + 2, "{:?}", b.keys().collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn kubeadm_and_kubelet_config() {
+        let t = tenant("    serviceCidr: 10.32.0.0/16\n    podCidr: 10.244.0.0/16\n    clusterDomain: tenant.example\n", false);
+        let b = tenant_bundle(&t, None);
+        let cc = get(&b, "ConfigMap", "kube-system/kubeadm-config")["data"]["ClusterConfiguration"].as_str().unwrap().to_string();
+        let cc = tcpc_yaml::parse_stream(&cc).unwrap().remove(0).root.to_json();
+        assert_eq!(cc["apiVersion"], "kubeadm.k8s.io/v1beta4");
+        assert_eq!(cc["clusterName"], "alpha");
+        assert_eq!(cc["kubernetesVersion"], "v1.36.3");
+        assert_eq!(cc["controlPlaneEndpoint"], t.control_plane_endpoint.as_str());
+        assert_eq!(cc["networking"], serde_json::json!({"dnsDomain": "tenant.example", "podSubnet": "10.244.0.0/16", "serviceSubnet": "10.32.0.0/16"}));
+        assert_eq!(cc["etcd"]["external"]["endpoints"], serde_json::json!(["https://etcd-0.etcd.kamaji-system.svc:2379"]));
+        let sans = cc["apiServer"]["certSANs"].as_array().unwrap();
+        assert_eq!(&sans[..2], &[serde_json::json!("127.0.0.1"), serde_json::json!("localhost")]);
+        assert!(sans.contains(&serde_json::json!("alpha.tenants.svc.cluster.local")));
+
+        let kc = get(&b, "ConfigMap", "kube-system/kubelet-config")["data"]["kubelet"].as_str().unwrap().to_string();
+        let kc = tcpc_yaml::parse_stream(&kc).unwrap().remove(0).root.to_json();
+        assert_eq!(kc["kind"], "KubeletConfiguration");
+        assert_eq!(kc["clusterDNS"], serde_json::json!(["10.32.0.10"]));
+        assert_eq!(kc["clusterDomain"], "tenant.example");
+        assert_eq!(kc["cgroupDriver"], "cgroupfs");
+        assert_eq!(kc["authentication"]["x509"]["clientCAFile"], "/etc/kubernetes/pki/ca.crt");
+        assert_eq!(kc["rotateCertificates"], true);
+        assert!(kc.get("resolvConf").is_none());
+    }
+
+    #[test]
+    fn cluster_info_only_with_the_ca() {
+        let t = tenant("", false);
+        assert!(!tenant_bundle(&t, None).keys().any(|(_, id)| id == "kube-public/cluster-info"));
+        let b = tenant_bundle(&t, Some("Q0EK"));
+        let kc = get(&b, "ConfigMap", "kube-public/cluster-info")["data"]["kubeconfig"].as_str().unwrap().to_string();
+        let kc = tcpc_yaml::parse_stream(&kc).unwrap().remove(0).root.to_json();
+        assert_eq!(kc["clusters"][0]["name"], "");
+        assert_eq!(kc["clusters"][0]["cluster"]["server"], t.server_url.as_str());
+        assert_eq!(kc["clusters"][0]["cluster"]["certificate-authority-data"], "Q0EK");
+    }
+
+    #[test]
+    fn addons() {
+        let t = tenant("    serviceCidr: 10.32.0.0/16\n    podCidr: 10.244.0.0/16\n    clusterDomain: tenant.example\n", true);
+        let b = tenant_bundle(&t, None);
+        let svc = get(&b, "Service", "kube-system/kube-dns");
+        assert_eq!(svc["spec"]["clusterIP"], "10.32.0.10");
+        assert!(svc["spec"].get("clusterIPs").is_none());
+        assert_eq!(svc["metadata"]["labels"]["kamaji.clastix.io/project"], "kamaji");
+        let corefile = get(&b, "ConfigMap", "kube-system/coredns")["data"]["Corefile"].as_str().unwrap();
+        assert!(corefile.contains("kubernetes tenant.example in-addr.arpa ip6.arpa {"), "{corefile}");
+        assert!(corefile.contains("disable success tenant.example\n"), "{corefile}");
+        let dep = get(&b, "Deployment", "kube-system/coredns");
+        assert_eq!(dep["spec"]["replicas"], 2);
+        assert_eq!(dep["spec"]["template"]["spec"]["containers"][0]["image"], t.addons.core_dns.as_ref().unwrap().image.as_str());
+        assert_eq!(subjects(get(&b, "ClusterRoleBinding", "/system:coredns")), vec![("ServiceAccount".into(), "coredns".into())]);
+
+        let cm = get(&b, "ConfigMap", "kube-system/kube-proxy");
+        let conf = tcpc_yaml::parse_stream(cm["data"]["config.conf"].as_str().unwrap()).unwrap().remove(0).root.to_json();
+        assert_eq!(conf["clusterCIDR"], "10.244.0.0/16");
+        let kubeconfig = tcpc_yaml::parse_stream(cm["data"]["kubeconfig.conf"].as_str().unwrap()).unwrap().remove(0).root.to_json();
+        assert_eq!(kubeconfig["clusters"][0]["cluster"]["server"], t.server_url.as_str());
+        let ds = get(&b, "DaemonSet", "kube-system/kube-proxy");
+        assert_eq!(ds["spec"]["template"]["spec"]["containers"][0]["image"], t.addons.kube_proxy.as_ref().unwrap().image.as_str());
+        assert_eq!(subjects(get(&b, "RoleBinding", "kube-system/kube-proxy")), vec![("Group".into(), BOOTSTRAP.into())]);
+        assert_eq!(get(&b, "ClusterRoleBinding", "/kubeadm:node-proxier")["roleRef"]["name"], "system:node-proxier");
+    }
+
+    #[test]
+    fn dual_stack_kube_dns() {
+        let t = tenant("    serviceCidrs: [10.32.0.0/16, fd00:10::/108]\n    podCidrs: [10.244.0.0/16, fd00:244::/56]\n    dnsServiceIPs: [10.32.0.10, fd00:10::a]\n", true);
+        let b = tenant_bundle(&t, None);
+        let spec = &get(&b, "Service", "kube-system/kube-dns")["spec"];
+        assert_eq!(spec["clusterIPs"], serde_json::json!(["10.32.0.10", "fd00:10::a"]));
+        assert_eq!(spec["ipFamilies"], serde_json::json!(["IPv4", "IPv6"]));
+        assert_eq!(spec["ipFamilyPolicy"], "PreferDualStack");
+        let cm = get(&b, "ConfigMap", "kube-system/kube-proxy");
+        assert!(cm["data"]["config.conf"].as_str().unwrap().contains("clusterCIDR: \"10.244.0.0/16,fd00:244::/56\""));
+    }
 }

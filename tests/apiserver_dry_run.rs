@@ -3,9 +3,10 @@
 //! Starts a throwaway loopback control plane (`tools/apiserver.sh`: Debian's etcd and
 //! our kube-apiserver from `tools/peers.sh`), installs the SealedSecret CRD, creates
 //! the namespaces the manifests use (for real: server-side dry-run needs them), then
-//! runs `kubectl apply --dry-run=server -R -f <dir>` over `golden/` — or, while
-//! `golden/` has no YAML yet, over `tests/fixtures/dry-run/`. Anything the apiserver
-//! rejects fails the test with kubectl's own message.
+//! runs `kubectl apply --dry-run=server -f <file>...` over every YAML/JSON file under
+//! `golden/` (kustomization files excepted) — or, while `golden/` has no YAML yet, over
+//! `tests/fixtures/dry-run/`. Anything the apiserver rejects fails the test with
+//! kubectl's own message.
 //!
 //! Missing peers: see `tests/common/peers.rs` (skip loudly, or fail under
 //! `TCPC_REQUIRE_PEERS=1`).
@@ -95,27 +96,41 @@ impl Kubectl<'_> {
     }
 }
 
-fn has_yaml(dir: &Path) -> bool {
-    let Ok(entries) = std::fs::read_dir(dir) else { return false };
-    entries.flatten().any(|e| {
-        let p = e.path();
+/// Kustomize's own files are not Kubernetes objects; the objects they list are checked directly.
+const NOT_MANIFESTS: &[&str] = &["kustomization.yaml", "kustomization.yml", "Kustomization"];
+
+/// Every YAML/JSON file under `dir`, recursively, sorted, symlinks resolved.
+fn manifest_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let Ok(p) = e.path().canonicalize() else { continue };
+        let name = e.file_name();
         if p.is_dir() {
-            has_yaml(&p)
-        } else {
-            matches!(p.extension().and_then(|x| x.to_str()), Some("yaml" | "yml" | "json"))
+            manifest_files(&p, out);
+        } else if matches!(p.extension().and_then(|x| x.to_str()), Some("yaml" | "yml" | "json"))
+            && !NOT_MANIFESTS.contains(&name.to_str().unwrap_or(""))
+        {
+            out.push(p);
         }
-    })
+    }
+    out.sort();
 }
 
-/// `golden/` once it holds rendered output, else the stand-in fixtures.
-fn manifest_dir() -> PathBuf {
-    let golden = peers::repo_root().join("golden");
-    if has_yaml(&golden) {
-        golden
-    } else {
+/// The files of `golden/` once it holds rendered output, else the stand-in fixtures.
+fn manifests() -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    manifest_files(&peers::repo_root().join("golden"), &mut files);
+    if files.is_empty() {
         eprintln!("note: golden/ has no YAML yet; dry-running tests/fixtures/dry-run/ instead");
-        peers::repo_root().join("tests/fixtures/dry-run")
+        manifest_files(&peers::repo_root().join("tests/fixtures/dry-run"), &mut files);
     }
+    assert!(!files.is_empty(), "no manifests to check");
+    files
+}
+
+/// `-f FILE` for each file.
+fn file_args(files: &[PathBuf]) -> Vec<&str> {
+    files.iter().flat_map(|f| ["-f", f.to_str().expect("utf-8 path")]).collect()
 }
 
 /// The SealedSecret CRD: the upstream one that `tools/peers.sh kubeseal` copies out of
@@ -135,9 +150,10 @@ fn sealed_secret_crd(scratch: &Path) -> PathBuf {
 
 /// Namespaces the manifests live in (and Namespace objects they declare), as kubectl
 /// itself reads them (client-side dry run, so multi-document files and lists count).
-fn namespaces(kubectl: &Kubectl, dir: &Path) -> BTreeSet<String> {
-    let dir = dir.to_str().expect("utf-8 path");
-    let json = kubectl.ok(&["apply", "--dry-run=client", "-R", "-f", dir, "-o", "json"]);
+fn namespaces(kubectl: &Kubectl, files: &[PathBuf]) -> BTreeSet<String> {
+    let mut args = vec!["apply", "--dry-run=client", "-o", "json"];
+    args.extend(file_args(files));
+    let json = kubectl.ok(&args);
     let v: serde_json::Value = serde_json::from_str(&json).expect("kubectl -o json output");
     let items = match v.get("items").and_then(|i| i.as_array()) {
         Some(items) if v["kind"] == "List" => items.clone(),
@@ -162,8 +178,7 @@ fn manifests_pass_server_side_dry_run() {
     ) else {
         return;
     };
-    // kubectl does not descend into a symlinked directory given with -f.
-    let dir = manifest_dir().canonicalize().expect("manifest dir");
+    let files = manifests();
     let cp = ControlPlane::start(&apiserver, &etcd);
     let k = Kubectl { bin: kubectl, cp: &cp };
 
@@ -171,19 +186,20 @@ fn manifests_pass_server_side_dry_run() {
     k.ok(&["apply", "-f", crd.to_str().unwrap()]);
     k.ok(&["wait", "--for=condition=Established", "--timeout=60s", "crd/sealedsecrets.bitnami.com"]);
 
-    for ns in namespaces(&k, &dir) {
+    for ns in namespaces(&k, &files) {
         let out = k.run(&["create", "namespace", &ns]);
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success() || err.contains("AlreadyExists"), "kubectl create namespace {ns}: {err}");
     }
 
-    let out = k.run(&["apply", "--dry-run=server", "-R", "-f", dir.to_str().unwrap()]);
+    let mut args = vec!["apply", "--dry-run=server"];
+    args.extend(file_args(&files));
+    let out = k.run(&args);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success(),
-        "kube-apiserver rejected manifests under {}:\n{stderr}\n(accepted:\n{stdout})",
-        dir.display()
+        "kube-apiserver rejected manifests:\n{stderr}\n(accepted:\n{stdout})"
     );
     assert!(stdout.contains("(server dry run)"), "kubectl applied nothing:\n{stdout}{stderr}");
     eprintln!("{stdout}");

@@ -20,7 +20,7 @@ cd "$(dirname "$0")/.."
 
 ALGORITHMS=${ALGORITHMS:-ECDSA-P256}
 NS=${NS:-1 1000}
-K8S_VERSION=${K8S_VERSION:-v1.34.0}
+K8S_VERSION=${K8S_VERSION:-v1.36.3}
 
 if [[ -z "${KUBEADM:-}" ]]; then
   if [[ -x tools/peers.sh ]]; then

@@ -286,7 +286,7 @@ fn is_dns_name(s: &str) -> bool {
 /// | ca | kubernetes | | CA | self |
 /// | front-proxy-ca | front-proxy-ca | | CA | self |
 /// | apiserver | kube-apiserver | | server | ca |
-/// | apiserver-kubelet-client | kube-apiserver-kubelet-client | kubeadm:cluster-admins | client | ca |
+/// | apiserver-kubelet-client | kube-apiserver-kubelet-client | (none, as kubeadm ≥ 1.32) | client | ca |
 /// | front-proxy-client | front-proxy-client | | client | front-proxy-ca |
 /// | datastore-client | *datastore user* | | client | datastore CA |
 /// | admin | kubernetes-admin | kubeadm:cluster-admins | client | ca |
@@ -308,7 +308,11 @@ pub fn tenant_cert_specs(p: &TenantPkiParams) -> Result<BTreeMap<Artefact, CertS
         Artefact::Apiserver,
         CertSpec::leaf("kube-apiserver", vec![], CertKind::Server, dns, ips, alg).with_validity(p.leaf_validity),
     );
-    m.insert(Artefact::ApiserverKubeletClient, client("kube-apiserver-kubelet-client", Some(CLUSTER_ADMINS_GROUP)));
+    // kubeadm ≥ 1.32 (checked against v1.36.3) issues this cert without an
+    // O and authorizes the user through the `kubeadm:kubelet-api-admin`
+    // ClusterRoleBinding (User kube-apiserver-kubelet-client → ClusterRole
+    // system:kubelet-api-admin); the tenant needs that binding.
+    m.insert(Artefact::ApiserverKubeletClient, client("kube-apiserver-kubelet-client", None));
     m.insert(Artefact::FrontProxyClient, client("front-proxy-client", None));
     if let Some(user) = &p.datastore_user {
         m.insert(Artefact::DatastoreClient, client(user, None));

@@ -220,7 +220,7 @@ fn openssl_shows_kubeadm_extensions() {
         }
         let expect_subjects = [
             (Artefact::FrontProxyCa, "subject=CN = front-proxy-ca"),
-            (Artefact::ApiserverKubeletClient, "subject=O = kubeadm:cluster-admins, CN = kube-apiserver-kubelet-client"),
+            (Artefact::ApiserverKubeletClient, "subject=CN = kube-apiserver-kubelet-client"),
             (Artefact::SuperAdmin, "subject=O = system:masters, CN = kubernetes-super-admin"),
             (Artefact::ControllerManager, "subject=CN = system:kube-controller-manager"),
             (Artefact::Scheduler, "subject=CN = system:kube-scheduler"),

@@ -96,6 +96,9 @@ pub fn first_difference(a: &Value, b: &Value, path: &mut String) -> Option<Strin
             None
         }
         (Value::Number(x), Value::Number(y)) => (x.as_f64() != y.as_f64()).then(|| path.clone()),
+        // Quantities and int-or-string fields read a YAML number and give back its text
+        // (`cpu: 1` → "1"): the same value, not a difference.
+        (Value::Number(x), Value::String(y)) => (x.to_string() != *y).then(|| path.clone()),
         _ => (a != b).then(|| path.clone()),
     }
 }

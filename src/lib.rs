@@ -3,11 +3,13 @@
 //! The pipeline, top to bottom, one module per stage:
 //!
 //! ```text
-//! discover (IO) → parse → resolve → render (templates) → check (typed) → emit::layout → emit::write_tree (IO)
+//! discover (IO) → parse → resolve → pki → render (templates) → check (typed) → emit::layout → emit::write_tree (IO)
 //! ```
 //!
-//! [`compile`] is the pure core: it takes the files already read and returns the output tree
-//! and every diagnostic. It touches no file system, clock or randomness.
+//! [`compile`] is the pure core: it takes the files already read, the lock, the encrypted state
+//! and what the IO edge hands it (time, a random seed, identities) and returns the output tree,
+//! the new lock and state, and every diagnostic. It touches no file system and reads no clock
+//! or randomness of its own.
 
 pub mod check;
 pub mod crd;
@@ -15,7 +17,9 @@ pub mod diag;
 pub mod diff;
 pub mod discover;
 pub mod emit;
+pub mod lock;
 pub mod parse;
+pub mod pki;
 pub mod render;
 pub mod resolve;
 pub mod source;
@@ -32,17 +36,35 @@ pub fn schema_text(schema: &serde_json::Value) -> String {
 }
 
 /// The result of a successful compile.
-#[derive(Debug)]
 pub struct Compiled {
     pub tree: Tree,
     /// Warnings (a successful compile has no errors).
     pub diagnostics: Diagnostics,
     pub tenants: usize,
+    /// The lock to write (equal to the old one when nothing changed).
+    pub lock: lock::Lock,
+    /// Encrypted state files that changed, by state key.
+    pub new_states: std::collections::BTreeMap<String, String>,
+    /// What was issued or sealed, one line each.
+    pub report: Vec<String>,
+}
+
+/// What the IO edge hands the core for key material. Without it (`validate`), Secrets are
+/// not produced.
+pub struct Keys<'a> {
+    pub lock: &'a lock::Lock,
+    pub now: time::OffsetDateTime,
+    /// Seed of all randomness of this run; each tenant derives its own stream from it, so
+    /// output never depends on thread scheduling.
+    pub seed: [u8; 32],
+    pub identities: &'a [age::x25519::Identity],
+    pub states: &'a std::collections::BTreeMap<String, String>,
+    pub sealer: Option<&'a pki::Sealer>,
 }
 
 /// Compiles the repository held in `sources` (`config` is `tcpc.yaml`, if present).
 /// On failure, returns every diagnostic found, errors and warnings.
-pub fn compile(sources: &Sources, config: Option<SourceId>) -> Result<Compiled, Diagnostics> {
+pub fn compile(sources: &Sources, config: Option<SourceId>, keys: Option<&Keys<'_>>) -> Result<Compiled, Diagnostics> {
     let mut diags = Diagnostics::default();
     let inputs = parse::parse(sources, config, &mut diags);
     let tenants = resolve::resolve(&inputs, &mut diags);
@@ -50,14 +72,56 @@ pub fn compile(sources: &Sources, config: Option<SourceId>) -> Result<Compiled, 
         diags.sort();
         return Err(diags);
     }
-    let objects = render_all(&tenants, &mut diags);
+    let pki_env = match keys {
+        None => None,
+        Some(k) => match k.sealer {
+            Some(sealer) => Some(pki::PkiEnv {
+                now: k.now,
+                identities: k.identities,
+                states: k.states,
+                recipients: inputs.config.pki_recipients(),
+                sealer,
+                renew_before_fraction: inputs.config.renew_before_fraction(),
+            }),
+            None => {
+                let d = Diagnostic::error("tcpc.yaml configures no sealing: tcpc never writes plaintext Secrets")
+                    .help("add `sealing: {sealedSecrets: {certificate: sealed-secrets.crt}}` or `sealing: {sops: {ageRecipients: [age1…]}}`");
+                let d = match &inputs.config_doc {
+                    Some(doc) => d.at(doc.file, doc.node.span, "in this file"),
+                    None => d.note("there is no tcpc.yaml at the repository root"),
+                };
+                diags.push(d);
+                return Err(diags);
+            }
+        },
+    };
+    let results = render_all(&tenants, keys, pki_env.as_ref());
+    let mut objects = Vec::new();
+    let mut new_lock = lock::Lock::new();
+    let mut new_states = std::collections::BTreeMap::new();
+    let mut report = Vec::new();
+    for (t, r) in tenants.iter().zip(results) {
+        match r {
+            Ok(out) => {
+                objects.extend(out.objects);
+                if let Some(l) = out.lock {
+                    new_lock.tenants.insert(format!("{}/{}", t.namespace, t.name), l);
+                }
+                if let Some(s) = out.new_state {
+                    new_states.insert(pki::tenant_state_key(t), s);
+                }
+                report.extend(out.report);
+            }
+            Err(e) => diags.push(Diagnostic::error(e)),
+        }
+    }
     if diags.has_errors() {
         return Err(diags);
     }
     match emit::layout(&objects) {
         Ok(tree) => {
             diags.sort();
-            Ok(Compiled { tree, diagnostics: diags, tenants: tenants.len() })
+            Ok(Compiled { tree, diagnostics: diags, tenants: tenants.len(), lock: new_lock, new_states, report })
         }
         Err(e) => {
             diags.push(Diagnostic::error(e));
@@ -66,33 +130,55 @@ pub fn compile(sources: &Sources, config: Option<SourceId>) -> Result<Compiled, 
     }
 }
 
-/// Renders and type-checks every tenant, spread over the available cores. Output order is
-/// the tenants' order, whatever the scheduling.
-fn render_all(tenants: &[resolve::Tenant], diags: &mut Diagnostics) -> Vec<Rendered> {
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(tenants.len().max(1));
-    let chunk = tenants.len().div_ceil(workers).max(1);
-    let results: Vec<Result<Vec<Rendered>, String>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = tenants.chunks(chunk).map(|part| scope.spawn(move || part.iter().map(render_one).collect::<Vec<_>>())).collect();
-        handles.into_iter().flat_map(|h| h.join().expect("render worker panicked")).collect()
-    });
-    let mut out = Vec::new();
-    for r in results {
-        match r {
-            Ok(objects) => out.extend(objects),
-            Err(e) => diags.push(Diagnostic::error(e)),
-        }
-    }
-    out
+struct TenantOutput {
+    objects: Vec<Rendered>,
+    lock: Option<lock::TenantLock>,
+    new_state: Option<String>,
+    report: Vec<String>,
 }
 
-fn render_one(t: &resolve::Tenant) -> Result<Vec<Rendered>, String> {
-    let annotations = t.deployment.pod_annotations.clone();
-    let objects = render::render(t, &annotations).map_err(|e| e.to_string())?;
-    objects
-        .into_iter()
-        .map(|mut r| {
-            r.object = check::check(r.object).map_err(|e| e.to_string())?;
-            Ok(r)
-        })
-        .collect()
+/// Runs PKI, templates and the typed check for every tenant, spread over the available cores.
+/// Results come back in the tenants' order, whatever the scheduling.
+fn render_all(tenants: &[resolve::Tenant], keys: Option<&Keys<'_>>, pki_env: Option<&pki::PkiEnv<'_>>) -> Vec<Result<TenantOutput, String>> {
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(tenants.len().max(1));
+    let chunk = tenants.len().div_ceil(workers).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = tenants
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(|t| render_one(t, keys, pki_env)).collect::<Vec<_>>()))
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().expect("render worker panicked")).collect()
+    })
+}
+
+fn render_one(t: &resolve::Tenant, keys: Option<&Keys<'_>>, pki_env: Option<&pki::PkiEnv<'_>>) -> Result<TenantOutput, String> {
+    let mut annotations = t.deployment.pod_annotations.clone();
+    let mut out = TenantOutput { objects: Vec::new(), lock: None, new_state: None, report: Vec::new() };
+    let mut ca_cert_b64 = None;
+    if let (Some(keys), Some(env)) = (keys, pki_env) {
+        use rand_core::SeedableRng as _;
+        use sha2::Digest as _;
+        let mut h = sha2::Sha256::new();
+        h.update(keys.seed);
+        h.update(format!("{}/{}", t.namespace, t.name).as_bytes());
+        let mut rng = rand_chacha::ChaCha20Rng::from_seed(h.finalize().into());
+        let prev = keys.lock.tenants.get(&format!("{}/{}", t.namespace, t.name));
+        let p = pki::tenant_pki(t, prev, env, &mut rng)?;
+        annotations.insert("tcpc.dev/pki-checksum".into(), p.pod_checksum.clone());
+        for s in p.secrets {
+            // SOPS documents carry a `sops` key no Kubernetes type has; their plaintext form
+            // was checked before encryption.
+            let checked = if s.object.get("sops").is_some() { s.object } else { check::check(s.object).map_err(|e| e.to_string())? };
+            out.objects.push(Rendered { object: checked, ..s });
+        }
+        ca_cert_b64 = Some(p.ca_cert_b64);
+        out.lock = Some(p.lock);
+        out.new_state = p.new_state;
+        out.report = p.report;
+    }
+    for mut r in render::render_with(t, &annotations, ca_cert_b64.as_deref()).map_err(|e| e.to_string())? {
+        r.object = check::check(r.object).map_err(|e| e.to_string())?;
+        out.objects.push(r);
+    }
+    Ok(out)
 }

@@ -78,7 +78,7 @@ impl<'a> Context<'a> {
     fn new(t: &'a Tenant, pod_annotations: &'a std::collections::BTreeMap<String, String>, ca_cert_b64: Option<&'a str>) -> Result<Self, String> {
         // The resolver does not carry configurationJSONPatches yet (it refuses them), so no
         // patches are applied here; see `tenant::kubelet_configuration`.
-        let kubelet = tenant::kubelet_configuration(t, &[]).map_err(|e| e.to_string())?;
+        let kubelet = tenant::kubelet_configuration(t, &t.kubelet.configuration_json_patches).map_err(|e| e.to_string())?;
         Ok(Context {
             t,
             ssl_cert_dir: SSL_CERT_DIR,

@@ -165,6 +165,8 @@ pub struct InternalCa {
 pub struct KubeletPlan {
     pub cgroup_driver: Option<String>,
     pub preferred_address_types: Vec<String>,
+    /// RFC 6902 patches applied to the KubeletConfiguration (checked while resolving).
+    pub configuration_json_patches: Vec<tcpc_spec::tcp::JsonPatch>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -194,8 +196,12 @@ pub const SSL_CERT_DIR: &str = "/etc/ssl/certs:/etc/pki/tls/certs:/etc/ca-certif
 pub fn resolve(inputs: &Inputs, diags: &mut Diagnostics) -> Vec<Tenant> {
     check_duplicates(inputs, diags);
     let datastores: BTreeMap<&str, &Doc<DataStore>> = inputs.datastores.iter().map(|d| (d.value.metadata.name.as_str(), d)).collect();
+    let referenced: std::collections::BTreeSet<String> =
+        inputs.tcps.iter().map(|t| t.value.spec.data_store.clone().unwrap_or_else(|| d::DEFAULT_DATASTORE.to_string())).collect();
     for ds in &inputs.datastores {
-        check_datastore(ds, diags);
+        if referenced.contains(&ds.value.metadata.name) {
+            check_datastore(ds, diags);
+        }
     }
     let mut out = Vec::new();
     for doc in &inputs.tcps {
@@ -267,6 +273,22 @@ fn check_datastore(ds: &Doc<DataStore>, diags: &mut Diagnostics) {
                 .at(ds.file, ds.key_span("/spec"), "tlsConfig missing")
                 .help("set spec.tlsConfig.certificateAuthority.certificate; its key is imported with `tcpc import datastore-ca`"),
         );
+    }
+    // Private keys never live in specs: they are imported into the encrypted state.
+    let tls = spec.tls_config.as_ref();
+    let inline_keys = [
+        ("/spec/tlsConfig/certificateAuthority/privateKey/content", tls.and_then(|t| t.certificate_authority.private_key.as_ref()).and_then(|k| k.content.as_ref())),
+        ("/spec/tlsConfig/clientCertificate/privateKey/content", tls.and_then(|t| t.client_certificate.as_ref()).and_then(|c| c.private_key.content.as_ref())),
+        ("/spec/basicAuth/password/content", spec.basic_auth.as_ref().and_then(|b| b.password.content.as_ref())),
+    ];
+    for (pointer, content) in inline_keys {
+        if content.is_some() {
+            diags.push(
+                Diagnostic::error("a DataStore in Git must not carry a private key or password in plaintext")
+                    .at(ds.file, ds.span(pointer), "secret material inline")
+                    .help(format!("remove `content` and run `tcpc import datastore-ca {} --cert CA.crt --key CA.key`; the key is stored age-encrypted", ds.value.metadata.name)),
+            );
+        }
     }
     if spec.driver == Driver::Etcd && spec.basic_auth.is_some() {
         diags.push(Diagnostic::error("`basicAuth` cannot be used with etcd").at(ds.file, ds.key_span("/spec/basicAuth"), "not for etcd"));
@@ -405,12 +427,13 @@ impl Resolver<'_> {
                 .clone()
                 .map(|v| v.iter().map(|t| t.as_str().to_string()).collect())
                 .unwrap_or_else(|| d::DEFAULT_PREFERRED_ADDRESS_TYPES.iter().map(|t| t.as_str().to_string()).collect()),
+            configuration_json_patches: spec.kubernetes.kubelet.configuration_json_patches.clone().unwrap_or_default(),
         };
         let addons = self.addons(version.as_ref());
         let pki = self.pki();
 
         let version = version?;
-        Some(Tenant {
+        let tenant = Tenant {
             secrets: secret_names(&name),
             labels: Labels { selector: BTreeMap::from([("kamaji.clastix.io/name".to_string(), name.clone())]) },
             name,
@@ -437,7 +460,14 @@ impl Resolver<'_> {
             kubelet,
             addons,
             pki,
-        })
+        };
+        if let Err(e) = crate::render::tenant::kubelet_configuration(&tenant, &tenant.kubelet.configuration_json_patches) {
+            let d = self.error("/spec/kubernetes/kubelet/configurationJSONPatches", "a kubelet configuration patch does not apply", e.to_string())
+                .help("patches apply to the KubeletConfiguration tcpc generates (kubelet.config.k8s.io/v1beta1)");
+            self.push(d);
+            return None;
+        }
+        Some(tenant)
     }
 
     /// Fields tcpc models but does not render yet: refused, never dropped.
@@ -453,9 +483,6 @@ impl Resolver<'_> {
         }
         if spec.addons.as_ref().is_some_and(|a| a.konnectivity.is_some()) {
             self.unsupported("/spec/addons/konnectivity", "spec.addons.konnectivity", "the konnectivity server sidecar and agent are planned; without them the tenant API server reaches kubelets directly");
-        }
-        if spec.kubernetes.kubelet.configuration_json_patches.as_ref().is_some_and(|p| !p.is_empty()) {
-            self.unsupported("/spec/kubernetes/kubelet/configurationJSONPatches", "spec.kubernetes.kubelet.configurationJSONPatches", "the tenant kubelet-config ConfigMap is rendered without patches for now");
         }
         if let Some(dep) = &spec.control_plane.deployment {
             if dep.resources.as_ref().is_some_and(|r| r.kine.is_some()) {

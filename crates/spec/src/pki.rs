@@ -22,9 +22,9 @@ string_enum! {
 
 impl KeyAlgorithm {
     /// Used when neither `spec.pki.keyAlgorithm` nor `tcpc.yaml`
-    /// `pki.keyAlgorithm` is set: RSA-2048, the algorithm kubeadm (and so
-    /// Kamaji) uses, keeping generated material interchangeable.
-    pub const DEFAULT: KeyAlgorithm = KeyAlgorithm::Rsa2048;
+    /// `pki.keyAlgorithm` is set: ECDSA-P256 — small keys, fast issuance, and
+    /// accepted by every Kubernetes component and client.
+    pub const DEFAULT: KeyAlgorithm = KeyAlgorithm::EcdsaP256;
 }
 
 /// Per-TenantControlPlane PKI overrides (`spec.pki`, a tcpc extension).

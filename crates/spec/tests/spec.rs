@@ -188,7 +188,7 @@ fn config_round_trips_and_defaults_are_methods() {
     assert!((empty.renew_before_fraction() - 1.0 / 3.0).abs() < 1e-12);
     assert_eq!(empty.state_dir(), ".tcpc/state");
     assert_eq!(empty.lock_file(), "tcpc.lock");
-    assert_eq!(empty.key_algorithm(), KeyAlgorithm::Rsa2048);
+    assert_eq!(empty.key_algorithm(), KeyAlgorithm::EcdsaP256);
     assert_eq!(empty.sealing_mode(), None);
     assert_eq!(empty.sealed_secrets_scope(), SealedSecretsScope::Strict);
     assert_eq!((empty.check_warn_days(), empty.check_fail_days()), (30, 7));

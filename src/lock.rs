@@ -1,0 +1,89 @@
+//! `tcpc.lock`: what was issued and emitted, so an unchanged render needs no secret.
+//!
+//! Per tenant the lock records, for every PKI artefact, a hash of the *public* inputs it was
+//! made from (its certificate spec and its issuer's fingerprint), its validity window and its
+//! fingerprint; and for every Secret, a hash of its public inputs, a keyed fingerprint of its
+//! plaintext (HMAC with a key held in the encrypted state) and the sealed object last emitted.
+//!
+//! Invariant: nothing in the lock reveals secret material. Hashes of public inputs are plain
+//! SHA-256; anything derived from secret bytes is an HMAC under a key only the state holds.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub const API_VERSION: &str = "tcpc.dev/v1alpha1";
+pub const KIND: &str = "Lock";
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Lock {
+    pub api_version: String,
+    pub kind: String,
+    /// Keyed by `<namespace>/<name>`.
+    #[serde(default)]
+    pub tenants: BTreeMap<String, TenantLock>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TenantLock {
+    /// SHA-256 of the encrypted state file this entry was written with.
+    pub state: String,
+    /// The tenant CA bundle (public), for objects that publish it (cluster-info).
+    pub ca_bundle: String,
+    pub artefacts: BTreeMap<String, ArtefactLock>,
+    pub secrets: BTreeMap<String, SecretLock>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ArtefactLock {
+    /// `sha256:` of the public inputs (certificate spec, issuer fingerprint).
+    pub inputs: String,
+    /// SHA-256 of the certificate DER (or of the public key, for `sa`).
+    pub fingerprint: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_after: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub serial: Option<String>,
+    /// Imported (bring-your-own) material is never re-issued by tcpc.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub imported: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SecretLock {
+    /// `sha256:` of the public inputs (artefact fingerprints, layout, seal target).
+    pub inputs: String,
+    /// `hmac-sha256:` of the plaintext data under the tenant's state key.
+    pub plaintext: String,
+    /// The sealed object exactly as emitted.
+    pub object: Value,
+}
+
+impl Lock {
+    pub fn new() -> Lock {
+        Lock { api_version: API_VERSION.into(), kind: KIND.into(), tenants: BTreeMap::new() }
+    }
+
+    /// Parses a lock file (YAML or JSON).
+    pub fn parse(text: &str) -> Result<Lock, String> {
+        let docs = tcpc_yaml::parse_stream(text).map_err(|e| format!("invalid lock file: {e}"))?;
+        let Some(doc) = docs.first() else { return Ok(Lock::new()) };
+        let lock: Lock = serde_json::from_value(doc.root.to_json()).map_err(|e| format!("invalid lock file: {e}"))?;
+        if lock.api_version != API_VERSION || lock.kind != KIND {
+            return Err(format!("invalid lock file: expected apiVersion {API_VERSION}, kind {KIND}"));
+        }
+        Ok(lock)
+    }
+
+    /// Canonical YAML of the lock.
+    pub fn to_text(&self) -> String {
+        tcpc_yaml::emit(&serde_json::to_value(self).expect("lock serialises"))
+    }
+}

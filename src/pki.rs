@@ -1,0 +1,516 @@
+//! PKI stage: decides, per tenant, which certificates must be (re-)issued, issues them, builds
+//! the Secrets the control plane mounts and seals them for the cluster — reusing the sealed
+//! objects recorded in the lock whenever their inputs are unchanged.
+//!
+//! The decision needs only public information (the lock and the resolved tenant), so a render
+//! with unchanged inputs needs no identity and produces byte-identical output. Only when
+//! something must be issued or re-sealed is the age identity used to open the tenant's state.
+//!
+//! Invariants: pure (time, randomness, identities and state files are handed in); private keys
+//! only exist in zeroizing buffers and leave this module sealed or age-encrypted; messages name
+//! artefacts, never their content.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+use rand_core::{CryptoRng, RngCore};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use tcpc_pki::{Artefact, CertInfo, IssuerRef, Issued, Issuer, PrivateKey, TenantPkiParams, Validity};
+use time::OffsetDateTime;
+use zeroize::Zeroizing;
+
+use crate::emit::{Bundle, Rendered};
+use crate::lock::{ArtefactLock, SecretLock, TenantLock};
+use crate::resolve::{Tenant, kamaji_labels};
+
+/// How Secrets are sealed for the cluster.
+pub enum Sealer {
+    SealedSecrets { cert: tcpc_seal::sealedsecrets::ControllerCert, scope: tcpc_seal::sealedsecrets::Scope, cert_sha256: String },
+    Sops { recipients: Vec<age::x25519::Recipient>, recipient_strings: Vec<String> },
+}
+
+impl Sealer {
+    /// A public identity of the seal target: changing it re-seals everything.
+    fn id(&self) -> String {
+        match self {
+            Sealer::SealedSecrets { scope, cert_sha256, .. } => format!("sealedsecrets:{}:{cert_sha256}", scope.as_str()),
+            Sealer::Sops { recipient_strings, .. } => format!("sops:{}", recipient_strings.join(",")),
+        }
+    }
+}
+
+/// What the PKI stage is handed from the IO edge.
+pub struct PkiEnv<'a> {
+    pub now: OffsetDateTime,
+    pub identities: &'a [age::x25519::Identity],
+    /// Encrypted state files by key (`tenants/<ns>/<tcp>`, `datastores/<name>`).
+    pub states: &'a BTreeMap<String, String>,
+    /// age recipients new state is encrypted to.
+    pub recipients: &'a [String],
+    pub sealer: &'a Sealer,
+    pub renew_before_fraction: f64,
+}
+
+/// A tenant's key material, as stored (age-encrypted) in the state directory.
+#[derive(Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TenantState {
+    /// Artefact name → certificate PEM (absent for `sa`) and private key PEM.
+    pub artefacts: BTreeMap<String, StoredPair>,
+    /// Extra certificates to publish with an imported CA (its chain up to the root).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_chain: Option<String>,
+    /// The CA was imported (`tcpc import ca`): tcpc never re-issues it.
+    #[serde(default)]
+    pub imported_ca: bool,
+    /// 32 random bytes (hex) keying this tenant's lock fingerprints.
+    pub fingerprint_secret: String,
+}
+
+#[derive(Serialize, Deserialize, Clone)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StoredPair {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert: Option<String>,
+    pub key: String,
+}
+
+impl Drop for TenantState {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        for pair in self.artefacts.values_mut() {
+            pair.key.zeroize();
+        }
+        self.fingerprint_secret.zeroize();
+    }
+}
+
+/// A DataStore's CA, imported with `tcpc import datastore-ca`.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DataStoreState {
+    pub cert: String,
+    pub key: String,
+}
+
+impl Drop for DataStoreState {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.key.zeroize();
+    }
+}
+
+pub fn tenant_state_key(t: &Tenant) -> String {
+    format!("tenants/{}/{}", t.namespace, t.name)
+}
+
+pub fn datastore_state_key(name: &str) -> String {
+    format!("datastores/{name}")
+}
+
+/// The PKI stage's result for one tenant.
+pub struct TenantPkiOutput {
+    pub secrets: Vec<Rendered>,
+    /// Checksum of the fingerprints the pod mounts (rolls the Deployment when they change).
+    pub pod_checksum: String,
+    /// Base64 of the tenant CA bundle (for cluster-info in the tenant bundle).
+    pub ca_cert_b64: String,
+    pub lock: TenantLock,
+    /// New encrypted state to write, when it changed.
+    pub new_state: Option<String>,
+    /// What was (re-)issued or re-sealed, and why — for the user.
+    pub report: Vec<String>,
+}
+
+/// Artefacts whose fingerprints the control-plane pod mounts.
+const MOUNTED: &[Artefact] = &[
+    Artefact::Ca,
+    Artefact::FrontProxyCa,
+    Artefact::Apiserver,
+    Artefact::ApiserverKubeletClient,
+    Artefact::FrontProxyClient,
+    Artefact::DatastoreClient,
+    Artefact::ControllerManager,
+    Artefact::Scheduler,
+    Artefact::Sa,
+];
+
+fn sha256(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+}
+
+/// Why an artefact needs issuing, if it does.
+fn reason(prev: Option<&ArtefactLock>, inputs: &str, now: OffsetDateTime, fraction: f64, state_replaced: bool) -> Option<String> {
+    let Some(prev) = prev else { return Some("new".into()) };
+    if prev.imported {
+        return None;
+    }
+    if state_replaced {
+        return Some("the state file changed outside tcpc render (import)".into());
+    }
+    if prev.inputs != inputs {
+        return Some("its inputs changed".into());
+    }
+    let parse = |s: &Option<String>| s.as_deref().and_then(|v| OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339).ok());
+    if let (Some(nb), Some(na)) = (parse(&prev.not_before), parse(&prev.not_after)) {
+        let life = na - nb;
+        if na - now < life * fraction {
+            return Some(format!("less than {:.0}% of its lifetime is left", fraction * 100.0));
+        }
+    }
+    None
+}
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339).expect("formats")
+}
+
+/// One Secret: its name, component label and keys (key → which artefact and part it holds).
+struct SecretPlan {
+    name: String,
+    component: &'static str,
+    inputs: String,
+}
+
+/// Runs the PKI stage for one tenant.
+pub fn tenant_pki(t: &Tenant, prev: Option<&TenantLock>, env: &PkiEnv<'_>, rng: &mut (impl RngCore + CryptoRng)) -> Result<TenantPkiOutput, String> {
+    let who = format!("{}/{}", t.namespace, t.name);
+    let key_alg = tcpc_pki::KeyAlgorithm::from_str(&t.pki.key_algorithm).map_err(|e| format!("{who}: {e}"))?;
+    let mut params = TenantPkiParams::new(&t.name, &t.namespace);
+    params.service_dns_names = t.service_dns_names.clone();
+    params.cluster_domain = t.cluster_domain.clone();
+    params.service_ips = t.kubernetes_service_ips.iter().filter_map(|s| s.parse().ok()).collect();
+    params.advertise_address = t.advertise_address.as_deref().and_then(|a| a.parse().ok());
+    params.cert_sans = t.cert_sans.clone();
+    params.key_algorithm = key_alg;
+    params.leaf_validity = Validity::Days(t.pki.leaf_validity_days);
+    params.ca_validity = Validity::Days(t.pki.ca_validity_days);
+    params.datastore_user = Some(t.datastore.user.clone());
+    let mut specs = tcpc_pki::tenant_cert_specs(&params).map_err(|e| format!("{who}: {e}"))?;
+    // Konnectivity is not rendered yet: issue nothing for it.
+    specs.remove(&Artefact::Konnectivity);
+
+    let state_key = tenant_state_key(t);
+    let state_text = env.states.get(&state_key);
+    let state_hash = state_text.map(|s| sha256(s.as_bytes()));
+    let state_replaced = prev.is_some_and(|p| Some(&p.state) != state_hash.as_ref());
+    let ds_key = datastore_state_key(&t.datastore.name);
+    let Some(ds_state_text) = env.states.get(&ds_key) else {
+        return Err(format!(
+            "{who}: the CA of DataStore `{ds}` has not been imported; run `tcpc import datastore-ca {ds} --cert CA.crt --key CA.key`",
+            ds = t.datastore.name
+        ));
+    };
+    let ds_fingerprint = sha256(ds_state_text.as_bytes());
+
+    // Decide, in issuance order (CAs first): the inputs of a leaf include its issuer's
+    // fingerprint, so a re-issued CA re-issues everything it signed.
+    let mut fingerprints: BTreeMap<Artefact, String> = BTreeMap::new();
+    let mut due: BTreeMap<Artefact, String> = BTreeMap::new();
+    let order: Vec<Artefact> = specs.keys().copied().chain([Artefact::Sa]).collect();
+    let input_of = |a: Artefact, fingerprints: &BTreeMap<Artefact, String>| -> String {
+        let issuer_fp = match a.issuer() {
+            IssuerRef::Ca => fingerprints.get(&Artefact::Ca).cloned().unwrap_or_default(),
+            IssuerRef::FrontProxyCa => fingerprints.get(&Artefact::FrontProxyCa).cloned().unwrap_or_default(),
+            IssuerRef::DatastoreCa => ds_fingerprint.clone(),
+            IssuerRef::SelfSigned | IssuerRef::None => String::new(),
+        };
+        let spec_json = match specs.get(&a) {
+            Some(spec) => serde_json::to_string(spec).expect("spec serialises"),
+            None => format!("{{\"sa\":\"{key_alg}\"}}"),
+        };
+        sha256(format!("{spec_json}\n{issuer_fp}").as_bytes())
+    };
+    for a in &order {
+        let input = input_of(*a, &fingerprints);
+        let prev_a = prev.and_then(|p| p.artefacts.get(a.as_str()));
+        match reason(prev_a, &input, env.now, env.renew_before_fraction, state_replaced) {
+            Some(why) => {
+                due.insert(*a, why);
+                // Placeholder until issued: dependents see their issuer as changed.
+                fingerprints.insert(*a, format!("pending:{input}"));
+            }
+            None => {
+                fingerprints.insert(*a, prev_a.map(|p| p.fingerprint.clone()).unwrap_or_default());
+            }
+        }
+    }
+
+    let secrets = secret_plans(t, &fingerprints, &ds_fingerprint, env.sealer);
+    let all_reusable = due.is_empty()
+        && prev.is_some_and(|p| secrets.iter().all(|s| p.secrets.get(&s.name).is_some_and(|l| l.inputs == s.inputs)));
+    if all_reusable {
+        let p = prev.expect("checked above");
+        let objects = secrets.iter().map(|s| rendered(t, p.secrets[&s.name].object.clone())).collect();
+        use base64::Engine as _;
+        let ca_b64 = base64::engine::general_purpose::STANDARD.encode(p.ca_bundle.as_bytes());
+        return Ok(TenantPkiOutput {
+            secrets: objects,
+            pod_checksum: pod_checksum(&fingerprints),
+            ca_cert_b64: ca_b64,
+            lock: p.clone(),
+            new_state: None,
+            report: vec![],
+        });
+    }
+
+    // Something must be issued or sealed: that needs the key material.
+    if env.identities.is_empty() {
+        let mut why: Vec<String> = due.iter().map(|(a, r)| format!("  - {} must be issued: {r}", a.as_str())).collect();
+        if why.is_empty() {
+            why.push("  - its Secrets must be sealed again (their inputs or the seal target changed)".into());
+        }
+        return Err(format!(
+            "{who}: new key material is needed, which requires the age identity\n{}\nhelp: pass `--identity FILE` or set TCPC_AGE_IDENTITY",
+            why.join("\n")
+        ));
+    }
+    let mut state: TenantState = match state_text {
+        Some(text) => decrypt_json(text, env.identities).map_err(|e| format!("{who}: cannot open the state: {e}"))?,
+        None => TenantState::default(),
+    };
+    if state.fingerprint_secret.is_empty() {
+        let mut secret = Zeroizing::new([0u8; 32]);
+        rng.fill_bytes(secret.as_mut());
+        state.fingerprint_secret = hex::encode(secret.as_ref());
+    }
+    let ds_state: DataStoreState = decrypt_json(ds_state_text, env.identities).map_err(|e| format!("{who}: cannot open the DataStore CA state: {e}"))?;
+
+    let mut report = Vec::new();
+    let mut lock = TenantLock { state: String::new(), ca_bundle: String::new(), artefacts: BTreeMap::new(), secrets: BTreeMap::new() };
+    let mut issued: BTreeMap<Artefact, Issued> = BTreeMap::new();
+    let mut sa_key: Option<PrivateKey> = None;
+    for a in &order {
+        let input = input_of(*a, &fingerprints);
+        let stored = state.artefacts.get(a.as_str()).cloned();
+        let imported = *a == Artefact::Ca && state.imported_ca;
+        let needs = !imported && (due.contains_key(a) || stored.is_none());
+        if *a == Artefact::Sa {
+            let key = match (&stored, needs) {
+                (Some(s), false) => PrivateKey::from_pem(&s.key).map_err(|e| format!("{who}: sa: {e}"))?,
+                _ => PrivateKey::generate(key_alg, rng).map_err(|e| format!("{who}: sa: {e}"))?,
+            };
+            if needs {
+                report.push(format!("{who}: issued sa ({})", due.get(a).map_or("missing from state", String::as_str)));
+            }
+            let fp = sha256(&key.public_key_der());
+            fingerprints.insert(*a, fp.clone());
+            lock.artefacts.insert("sa".into(), ArtefactLock { inputs: input.clone(), fingerprint: fp, not_before: None, not_after: None, serial: None, imported: false });
+            state.artefacts.insert("sa".into(), StoredPair { cert: None, key: key.to_pem().to_string() });
+            sa_key = Some(key);
+            continue;
+        }
+        let spec = &specs[a];
+        let pair = match (&stored, needs) {
+            (Some(StoredPair { cert: Some(cert), key }), false) => Issued { cert_pem: cert.clone(), key: PrivateKey::from_pem(key).map_err(|e| format!("{who}: {a}: {e}"))? },
+            _ => {
+                let new = match a.issuer() {
+                    IssuerRef::SelfSigned => tcpc_pki::self_signed_ca(spec, None, env.now, rng),
+                    IssuerRef::Ca => tcpc_pki::issue(spec, None, &issuer(&issued, Artefact::Ca)?, env.now, rng),
+                    IssuerRef::FrontProxyCa => tcpc_pki::issue(spec, None, &issuer(&issued, Artefact::FrontProxyCa)?, env.now, rng),
+                    IssuerRef::DatastoreCa => {
+                        let ds_key = PrivateKey::from_pem(&ds_state.key).map_err(|e| format!("{who}: DataStore CA key: {e}"))?;
+                        let ds_issuer = Issuer::new(&ds_state.cert, ds_key).map_err(|e| format!("{who}: DataStore CA: {e}"))?;
+                        tcpc_pki::issue(spec, None, &ds_issuer, env.now, rng)
+                    }
+                    IssuerRef::None => unreachable!("sa handled above"),
+                }
+                .map_err(|e| format!("{who}: issuing {a}: {e}"))?;
+                report.push(format!("{who}: issued {a} ({})", due.get(a).map_or("missing from state", String::as_str)));
+                new
+            }
+        };
+        let info = CertInfo::parse(&pair.cert_pem).map_err(|e| format!("{who}: {a}: {e}"))?;
+        let fp = format!("sha256:{}", info.sha256_fingerprint_hex);
+        fingerprints.insert(*a, fp.clone());
+        lock.artefacts.insert(
+            a.as_str().into(),
+            ArtefactLock {
+                inputs: if imported { format!("imported:{fp}") } else { input.clone() },
+                fingerprint: fp,
+                not_before: Some(rfc3339(info.not_before)),
+                not_after: Some(rfc3339(info.not_after)),
+                serial: Some(info.serial_hex.clone()),
+                imported,
+            },
+        );
+        state.artefacts.insert(a.as_str().into(), StoredPair { cert: Some(pair.cert_pem.clone()), key: pair.key.to_pem().to_string() });
+        issued.insert(*a, pair);
+    }
+
+    // Recompute Secret inputs with the final fingerprints, then build, compare and seal.
+    let plans = secret_plans(t, &fingerprints, &ds_fingerprint, env.sealer);
+    let fkey = tcpc_seal::fingerprint::FingerprintKey::derive(&decode_secret(&state.fingerprint_secret)?, &format!("tcpc/secrets/{who}"));
+    let ca_bundle = format!("{}{}", issued[&Artefact::Ca].cert_pem, state.ca_chain.clone().unwrap_or_default());
+    lock.ca_bundle = ca_bundle.clone();
+    let data = secret_data(t, &issued, sa_key.as_ref().expect("sa issued"), &ds_state.cert, &ca_bundle);
+    let mut objects = Vec::new();
+    for plan in &plans {
+        let payload = &data[&plan.name];
+        let mut canon = Vec::new();
+        for (k, v) in payload {
+            canon.extend_from_slice(k.as_bytes());
+            canon.push(0);
+            canon.extend_from_slice(v);
+            canon.push(0);
+        }
+        let plaintext_fp = tcpc_seal::fingerprint::fingerprint(&fkey, &canon);
+        canon.iter_mut().for_each(|b| *b = 0);
+        let reuse = prev.and_then(|p| p.secrets.get(&plan.name)).filter(|l| l.inputs == plan.inputs && l.plaintext == plaintext_fp);
+        let object = match reuse {
+            Some(l) => l.object.clone(),
+            None => {
+                report.push(format!("{who}: sealed Secret {}", plan.name));
+                seal(t, plan, payload, env, rng).map_err(|e| format!("{who}: sealing {}: {e}", plan.name))?
+            }
+        };
+        lock.secrets.insert(plan.name.clone(), SecretLock { inputs: plan.inputs.clone(), plaintext: plaintext_fp, object: object.clone() });
+        objects.push(rendered(t, object));
+    }
+
+    let state_json = Zeroizing::new(serde_json::to_vec(&state).expect("state serialises"));
+    let unchanged = report.iter().all(|r| r.contains("sealed Secret")) && state_text.is_some();
+    let new_state = if unchanged {
+        None
+    } else {
+        if env.recipients.is_empty() {
+            return Err(format!("{who}: new key material must be stored, but tcpc.yaml lists no `pki.recipients`"));
+        }
+        Some(tcpc_seal::state::encrypt_to_recipients(&state_json, env.recipients).map_err(|e| format!("{who}: encrypting the state: {e}"))?)
+    };
+    lock.state = sha256(new_state.as_deref().or(state_text.map(String::as_str)).unwrap_or_default().as_bytes());
+    use base64::Engine as _;
+    Ok(TenantPkiOutput {
+        secrets: objects,
+        pod_checksum: pod_checksum(&fingerprints),
+        ca_cert_b64: base64::engine::general_purpose::STANDARD.encode(ca_bundle.as_bytes()),
+        lock,
+        new_state,
+        report,
+    })
+}
+
+fn issuer(issued: &BTreeMap<Artefact, Issued>, a: Artefact) -> Result<Issuer, String> {
+    issued.get(&a).ok_or_else(|| format!("{a} missing"))?.to_issuer().map_err(|e| e.to_string())
+}
+
+fn decode_secret(hex_secret: &str) -> Result<[u8; 32], String> {
+    let bytes = Zeroizing::new(hex::decode(hex_secret).map_err(|_| "corrupt state: fingerprint secret".to_string())?);
+    bytes.as_slice().try_into().map_err(|_| "corrupt state: fingerprint secret".to_string())
+}
+
+fn decrypt_json<T: for<'de> Deserialize<'de>>(armored: &str, identities: &[age::x25519::Identity]) -> Result<T, String> {
+    let plain = tcpc_seal::state::decrypt_with_identities(armored, identities).map_err(|e| e.to_string())?;
+    serde_json::from_slice(&plain).map_err(|_| "the decrypted state is not valid".to_string())
+}
+
+fn pod_checksum(fingerprints: &BTreeMap<Artefact, String>) -> String {
+    let mut text = String::new();
+    for a in MOUNTED {
+        if let Some(fp) = fingerprints.get(a) {
+            text.push_str(a.as_str());
+            text.push('=');
+            text.push_str(fp);
+            text.push('\n');
+        }
+    }
+    sha256(text.as_bytes())
+}
+
+/// The Secrets and the public facts each one's content depends on.
+fn secret_plans(t: &Tenant, fp: &BTreeMap<Artefact, String>, ds_fp: &str, sealer: &Sealer) -> Vec<SecretPlan> {
+    let s = &t.secrets;
+    let f = |a: Artefact| fp.get(&a).cloned().unwrap_or_default();
+    let seal_id = sealer.id();
+    let plan = |name: &str, component: &'static str, facts: Vec<String>| SecretPlan {
+        name: name.to_string(),
+        component,
+        inputs: sha256(format!("{}/{name}\n{seal_id}\n{}", t.namespace, facts.join("\n")).as_bytes()),
+    };
+    let local = format!("https://127.0.0.1:{}", t.port);
+    let svc = format!("https://{}.{}.svc:{}", t.name, t.namespace, t.port);
+    vec![
+        plan(&s.ca, "ca", vec![f(Artefact::Ca)]),
+        plan(&s.front_proxy_ca, "front-proxy-ca-certificate", vec![f(Artefact::FrontProxyCa)]),
+        plan(&s.sa, "sa-certificate", vec![f(Artefact::Sa)]),
+        plan(&s.apiserver, "api-server-certificate", vec![f(Artefact::Apiserver)]),
+        plan(&s.apiserver_kubelet_client, "api-server-kubelet-client-certificate", vec![f(Artefact::ApiserverKubeletClient)]),
+        plan(&s.front_proxy_client, "front-proxy-client-certificate", vec![f(Artefact::FrontProxyClient)]),
+        plan(&s.datastore, "datastore-certificate", vec![f(Artefact::DatastoreClient), ds_fp.to_string()]),
+        plan(&s.admin_kubeconfig, "admin-kubeconfig", vec![f(Artefact::Ca), f(Artefact::Admin), f(Artefact::SuperAdmin), t.server_url.clone(), svc]),
+        plan(&s.controller_manager_kubeconfig, "controller-manager-kubeconfig", vec![f(Artefact::Ca), f(Artefact::ControllerManager), local.clone()]),
+        plan(&s.scheduler_kubeconfig, "scheduler-kubeconfig", vec![f(Artefact::Ca), f(Artefact::Scheduler), local]),
+    ]
+}
+
+type Payload = BTreeMap<String, Zeroizing<Vec<u8>>>;
+
+/// The plaintext content of every Secret, by name (Kamaji's key names).
+fn secret_data(t: &Tenant, issued: &BTreeMap<Artefact, Issued>, sa: &PrivateKey, ds_ca_cert: &str, ca_bundle: &str) -> BTreeMap<String, Payload> {
+    let s = &t.secrets;
+    let bytes = |v: &str| Zeroizing::new(v.as_bytes().to_vec());
+    let pair = |a: Artefact, base: &str| -> Payload {
+        let i = &issued[&a];
+        BTreeMap::from([(format!("{base}.crt"), bytes(&i.cert_pem)), (format!("{base}.key"), Zeroizing::new(i.key.to_pem().as_bytes().to_vec()))])
+    };
+    let kubeconfig = |a: Artefact, server: &str| -> Zeroizing<Vec<u8>> {
+        let i = &issued[&a];
+        let user = a.kubeconfig().map_or("user", |(u, _)| u);
+        Zeroizing::new(tcpc_pki::kubeconfig(&t.name, server, ca_bundle, user, &i.cert_pem, &i.key).as_bytes().to_vec())
+    };
+    let local = format!("https://127.0.0.1:{}", t.port);
+    let svc = format!("https://{}.{}.svc:{}", t.name, t.namespace, t.port);
+    let mut ca = pair(Artefact::Ca, "ca");
+    ca.insert("ca.crt".into(), bytes(ca_bundle));
+    let ds = &issued[&Artefact::DatastoreClient];
+    BTreeMap::from([
+        (s.ca.clone(), ca),
+        (s.front_proxy_ca.clone(), pair(Artefact::FrontProxyCa, "front-proxy-ca")),
+        (s.sa.clone(), BTreeMap::from([("sa.key".to_string(), Zeroizing::new(sa.to_pem().as_bytes().to_vec())), ("sa.pub".to_string(), bytes(&sa.public_key_pem()))])),
+        (s.apiserver.clone(), pair(Artefact::Apiserver, "apiserver")),
+        (s.apiserver_kubelet_client.clone(), pair(Artefact::ApiserverKubeletClient, "apiserver-kubelet-client")),
+        (s.front_proxy_client.clone(), pair(Artefact::FrontProxyClient, "front-proxy-client")),
+        (
+            s.datastore.clone(),
+            BTreeMap::from([("ca.crt".to_string(), bytes(ds_ca_cert)), ("server.crt".to_string(), bytes(&ds.cert_pem)), ("server.key".to_string(), Zeroizing::new(ds.key.to_pem().as_bytes().to_vec()))]),
+        ),
+        (
+            s.admin_kubeconfig.clone(),
+            BTreeMap::from([
+                ("admin.conf".to_string(), kubeconfig(Artefact::Admin, &t.server_url)),
+                ("admin.svc".to_string(), kubeconfig(Artefact::Admin, &svc)),
+                ("super-admin.conf".to_string(), kubeconfig(Artefact::SuperAdmin, &t.server_url)),
+                ("super-admin.svc".to_string(), kubeconfig(Artefact::SuperAdmin, &svc)),
+            ]),
+        ),
+        (s.controller_manager_kubeconfig.clone(), BTreeMap::from([("controller-manager.conf".to_string(), kubeconfig(Artefact::ControllerManager, &local))])),
+        (s.scheduler_kubeconfig.clone(), BTreeMap::from([("scheduler.conf".to_string(), kubeconfig(Artefact::Scheduler, &local))])),
+    ])
+}
+
+fn seal(t: &Tenant, plan: &SecretPlan, payload: &Payload, env: &PkiEnv<'_>, rng: &mut (impl RngCore + CryptoRng)) -> Result<Value, String> {
+    let labels = kamaji_labels(&t.name, plan.component);
+    match env.sealer {
+        Sealer::SealedSecrets { cert, scope, .. } => {
+            tcpc_seal::sealedsecrets::sealed_secret(cert, *scope, &plan.name, &t.namespace, "Opaque", &labels, &BTreeMap::new(), payload, rng).map_err(|e| e.to_string())
+        }
+        Sealer::Sops { recipients, .. } => {
+            use base64::Engine as _;
+            let data: serde_json::Map<String, Value> = payload.iter().map(|(k, v)| (k.clone(), Value::String(base64::engine::general_purpose::STANDARD.encode(v.as_slice())))).collect();
+            let secret = json!({
+                "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                "metadata": {"name": plan.name, "namespace": t.namespace, "labels": labels},
+                "data": data,
+            });
+            crate::check::check(secret.clone()).map_err(|e| e.to_string())?;
+            let lastmodified = env.now.format(&time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z")).expect("formats");
+            tcpc_seal::sops::encrypt_secret(&secret, recipients, &lastmodified, rng).map_err(|e| e.to_string())
+        }
+    }
+}
+
+fn rendered(t: &Tenant, object: Value) -> Rendered {
+    Rendered { namespace: t.namespace.clone(), tcp: t.name.clone(), bundle: Bundle::Management, object }
+}

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Container images for the e2e cluster, built without a registry or a container builder.
 #
-#   tools/e2e/images.sh tools          build our static Go helpers (pause, probe, netnsfwd); print their dir
+#   tools/e2e/images.sh tools          build our static Go helpers (pause, probe, netnsfwd, oidc); print their dir
 #   tools/e2e/images.sh build          build every image tarball (cached); print "REF TARBALL" lines
 #   tools/e2e/images.sh import DIR     build, then import into the containerd of cluster DIR
 #   tools/e2e/images.sh refs           print the image references
@@ -20,6 +20,9 @@
 #   registry.k8s.io/pause:3.10.2 (also :3.10)        /pause, our own static Go pause
 #   docker.io/bitnami/sealed-secrets-controller:X.Y.Z (also :vX.Y.Z)  /usr/local/bin/controller, user 1001
 #   localhost/tcpc-e2e/probe:v1                      /usr/local/bin/probe, our static HTTPS probe
+#   localhost/tcpc-e2e/oidc:v1                       /usr/local/bin/oidc, our static OIDC issuer (discovery + JWKS)
+# The three control-plane images are also built for every KUBERNETES_EXTRA_VERSIONS release whose
+# binaries (bin/<name>-<version>) tools/peers.sh built; missing ones are skipped with a note.
 set -euo pipefail
 
 # shellcheck source=tools/e2e/lib.sh
@@ -35,11 +38,11 @@ build_tools() {
   local src=$e2e_here/go key out
   key=$( (cd "$src" && find . -type f \( -name '*.go' -o -name go.mod \) | sort | xargs sha256sum; go version) | sha256sum | cut -c1-16)
   out=$CACHE/tools/$key
-  if [[ ! -x $out/probe || ! -x $out/pause || ! -x $out/netnsfwd ]]; then
+  if [[ ! -x $out/probe || ! -x $out/pause || ! -x $out/netnsfwd || ! -x $out/oidc ]]; then
     local t0; t0=$(now)
     mkdir -p "$out.tmp"
     (cd "$src" && CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-buildvcs=false \
-      go build -trimpath -ldflags '-s -w' -o "$out.tmp/" ./pause ./probe ./netnsfwd) >&2
+      go build -trimpath -ldflags '-s -w' -o "$out.tmp/" ./pause ./probe ./netnsfwd ./oidc) >&2
     rm -rf "$out"; mv "$out.tmp" "$out"
     log "built e2e tools in $(elapsed "$t0")s"
   fi
@@ -125,6 +128,18 @@ build_images() {
       "$bin/$c:/usr/local/bin/$c" "$CA_BUNDLE:/etc/ssl/certs/ca-certificates.crt:0644"
     printf '%s\t%s\n' "registry.k8s.io/$c:$kver" "$tar"
   done
+  local xver
+  for xver in $(kubernetes_extra_versions); do
+    for c in kube-apiserver kube-controller-manager kube-scheduler; do
+      if [[ ! -x $bin/$c-$xver ]]; then
+        log "no $bin/$c-$xver (KUBERNETES_EXTRA_VERSIONS; tools/peers.sh kubernetes): skipping its image"
+        continue
+      fi
+      image_tarball tar 0 null "registry.k8s.io/$c:$xver" \
+        "$bin/$c-$xver:/usr/local/bin/$c" "$CA_BUNDLE:/etc/ssl/certs/ca-certificates.crt:0644"
+      printf '%s\t%s\n' "registry.k8s.io/$c:$xver" "$tar"
+    done
+  done
   local pause_refs=$E2E_PAUSE_IMAGE
   [[ $E2E_PAUSE_IMAGE == registry.k8s.io/pause:3.10 ]] || pause_refs+=" registry.k8s.io/pause:3.10"
   image_tarball tar 0 '["/pause"]' "$pause_refs" "$tools/pause:/pause"
@@ -132,6 +147,8 @@ build_images() {
   image_tarball tar 0 '["/usr/local/bin/probe"]' "localhost/tcpc-e2e/probe:v1" \
     "$tools/probe:/usr/local/bin/probe" "$CA_BUNDLE:/etc/ssl/certs/ca-certificates.crt:0644"
   printf '%s\t%s\n' "localhost/tcpc-e2e/probe:v1" "$tar"
+  image_tarball tar 0 '["/usr/local/bin/oidc"]' "localhost/tcpc-e2e/oidc:v1" "$tools/oidc:/usr/local/bin/oidc"
+  printf '%s\t%s\n' "localhost/tcpc-e2e/oidc:v1" "$tar"
   if [[ -x $bin/sealed-secrets-controller ]]; then
     local refs="docker.io/bitnami/sealed-secrets-controller:${ssver#v} docker.io/bitnami/sealed-secrets-controller:$ssver"
     image_tarball tar 1001 '["controller"]' "$refs" \
@@ -170,8 +187,12 @@ import_images() {
 print_refs() {
   local kver ssver; kver=$(kubernetes_version); ssver=$(sealed_secrets_version)
   printf '%s\n' "registry.k8s.io/kube-apiserver:$kver" "registry.k8s.io/kube-controller-manager:$kver" \
-    "registry.k8s.io/kube-scheduler:$kver" "$E2E_PAUSE_IMAGE" "localhost/tcpc-e2e/probe:v1" \
+    "registry.k8s.io/kube-scheduler:$kver" "$E2E_PAUSE_IMAGE" "localhost/tcpc-e2e/probe:v1" "localhost/tcpc-e2e/oidc:v1" \
     "docker.io/bitnami/sealed-secrets-controller:${ssver#v}"
+  local xver
+  for xver in $(kubernetes_extra_versions); do
+    printf '%s\n' "registry.k8s.io/kube-apiserver:$xver" "registry.k8s.io/kube-controller-manager:$xver" "registry.k8s.io/kube-scheduler:$xver"
+  done
 }
 
 case ${1:-} in

@@ -23,6 +23,10 @@ peers_bin_dir() {
 kubernetes_version() {
   (source "$e2e_repo/tools/peers/versions.env" && printf '%s\n' "$KUBERNETES_VERSION")
 }
+# kubernetes_extra_versions: KUBERNETES_EXTRA_VERSIONS, one per line (may be empty).
+kubernetes_extra_versions() {
+  (source "$e2e_repo/tools/peers/versions.env" && printf '%s\n' ${KUBERNETES_EXTRA_VERSIONS:-})
+}
 sealed_secrets_version() {
   (source "$e2e_repo/tools/peers/versions.env" && printf '%s\n' "$SEALED_SECRETS_VERSION")
 }

@@ -1,0 +1,313 @@
+//! The command line as users meet it: each invalid repository is written to a temp dir and
+//! run through the real binary, which must exit 1 and point at the offending `file:line:col`
+//! with a message and a hint; usage and IO errors exit 2; a failing render writes nothing.
+//!
+//! The repositories start from `examples/tenants/minimal.yaml` and
+//! `examples/datastores/default.yaml`, edited by exact text replacement (a replacement that
+//! no longer matches fails the test, so a changed example cannot silently void a case).
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::{Run, root, run, snapshot, snapshot_changes, tcpc};
+
+const MINIMAL: &str = "tenants/minimal.yaml";
+const DATASTORE: &str = "datastores/default.yaml";
+
+/// `tcpc.yaml` of every case: sealing configured, so `render` gets as far as `validate`.
+const CONFIG: &str = "apiVersion: tcpc.dev/v1alpha1\nkind: Config\noutput: rendered\nsealing:\n  sealedSecrets:\n    certificate: sealed-secrets.crt\n";
+
+fn example(rel: &str) -> String {
+    std::fs::read_to_string(root().join("examples").join(rel)).unwrap_or_else(|e| panic!("reading examples/{rel}: {e}"))
+}
+
+/// `examples/<rel>` with each `(from, to)` replaced once; panics if `from` is not there.
+fn edited(rel: &str, edits: &[(&str, &str)]) -> String {
+    let mut text = example(rel);
+    for (from, to) in edits {
+        assert!(text.contains(from), "examples/{rel} no longer contains {from:?}: update this case");
+        text = text.replacen(from, to, 1);
+    }
+    text
+}
+
+/// The minimal TenantControlPlane with edits.
+fn tcp(edits: &[(&str, &str)]) -> String {
+    edited(MINIMAL, edits)
+}
+
+/// A temp repository: tcpc.yaml, the sealing certificate, the example DataStore and the
+/// minimal TenantControlPlane, with `files` added or replacing them.
+fn repo(files: &[(&str, String)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let mut all = vec![
+        ("tcpc.yaml".to_string(), CONFIG.to_string()),
+        ("sealed-secrets.crt".to_string(), example("sealed-secrets.crt")),
+        (DATASTORE.to_string(), example(DATASTORE)),
+        (MINIMAL.to_string(), example(MINIMAL)),
+    ];
+    for (path, text) in files {
+        all.retain(|(p, _)| p != path);
+        all.push((path.to_string(), text.clone()));
+    }
+    for (path, text) in all {
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    dir
+}
+
+/// An invalid repository and what `tcpc validate` and `tcpc render` must say about it.
+struct Case {
+    name: &'static str,
+    files: Vec<(&'static str, String)>,
+    /// Substrings stderr must contain: locations (`file:line:col`), messages, hints.
+    expect: Vec<&'static str>,
+    /// How many errors the run must report.
+    errors: usize,
+}
+
+fn cases() -> Vec<Case> {
+    let extra_args = |arg: &str| {
+        tcp(&[("    service:\n", &format!("    deployment:\n      extraArgs:\n        apiServer:\n        - {arg}\n    service:\n"))])
+    };
+    let network = |lines: &str| tcp(&[("  kubernetes:\n", &format!("  networkProfile:\n{lines}  kubernetes:\n"))]);
+    vec![
+        Case {
+            name: "malformed YAML",
+            files: vec![(MINIMAL, tcp(&[("  namespace: tenants", " namespace: tenants")]))],
+            expect: vec!["invalid YAML", "--> tenants/minimal.yaml:6:2", "namespace: tenants"],
+            errors: 1,
+        },
+        Case {
+            name: "wrong type",
+            files: vec![(MINIMAL, network("    port: \"x\"\n"))],
+            expect: vec!["invalid value for `spec.networkProfile.port`", "--> tenants/minimal.yaml:12:11", "not of type \"integer\""],
+            errors: 1,
+        },
+        Case {
+            name: "unknown field with a did-you-mean",
+            files: vec![(MINIMAL, tcp(&[("    service:\n", "    deployment:\n      replica: 3\n    service:\n")]))],
+            expect: vec!["unknown field `replica` in spec.controlPlane.deployment", "--> tenants/minimal.yaml:10:7", "help: did you mean `replicas`?"],
+            errors: 1,
+        },
+        Case {
+            name: "CIDR with host bits set",
+            files: vec![(MINIMAL, network("    serviceCidr: 10.96.0.1/12\n"))],
+            expect: vec!["invalid CIDR `10.96.0.1/12`", "--> tenants/minimal.yaml:12:18", "host bits are set; the network is `10.96.0.0/12`"],
+            errors: 1,
+        },
+        Case {
+            name: "CIDR prefix longer than 32",
+            files: vec![(MINIMAL, network("    podCidr: 10.244.0.0/33\n"))],
+            expect: vec!["invalid CIDR `10.244.0.0/33`", "--> tenants/minimal.yaml:12:14", "at most 32"],
+            errors: 1,
+        },
+        Case {
+            name: "dnsServiceIPs outside the service CIDR",
+            files: vec![(MINIMAL, network("    serviceCidr: 10.96.0.0/16\n    dnsServiceIPs:\n    - 10.97.0.10\n"))],
+            expect: vec![
+                "DNS service IP 10.97.0.10 is outside the service CIDR",
+                "--> tenants/minimal.yaml:14:7",
+                "not in 10.96.0.0/16",
+                "help: the conventional choice is 10.96.0.10",
+            ],
+            errors: 1,
+        },
+        Case {
+            name: "duplicate TenantControlPlane across two files",
+            files: vec![("tenants/copy.yaml", format!("# the same tenant again\n{}", example(MINIMAL)))],
+            expect: vec![
+                "duplicate TenantControlPlane `tenants/minimal`",
+                // the second definition, and the first one
+                "--> tenants/minimal.yaml:5:9",
+                "::: tenants/copy.yaml:6:9",
+                "names must be unique within a namespace",
+            ],
+            errors: 1,
+        },
+        Case {
+            name: "Kubernetes version without v",
+            files: vec![(MINIMAL, tcp(&[("version: v1.36.3", "version: 1.36.3")]))],
+            expect: vec!["invalid Kubernetes version `1.36.3`", "--> tenants/minimal.yaml:12:14", "help: write `v1.36.3`"],
+            errors: 1,
+        },
+        Case {
+            name: "unsupported Kubernetes minor",
+            files: vec![(MINIMAL, tcp(&[("version: v1.36.3", "version: v1.30.2")]))],
+            expect: vec!["invalid Kubernetes version `v1.30.2`", "--> tenants/minimal.yaml:12:14", "supported: v1.34 to v1.37"],
+            errors: 1,
+        },
+        Case {
+            name: "name not a DNS-1035 label",
+            files: vec![(MINIMAL, tcp(&[("name: minimal", "name: 1st_tenant")]))],
+            expect: vec!["invalid TenantControlPlane name `1st_tenant`", "--> tenants/minimal.yaml:5:9", "not a DNS-1035 label", "help: use at most 63"],
+            errors: 1,
+        },
+        Case {
+            name: "konnectivity is not supported yet",
+            files: vec![(MINIMAL, tcp(&[("  kubernetes:\n", "  addons:\n    konnectivity:\n      server:\n        port: 8132\n  kubernetes:\n")]))],
+            expect: vec!["`spec.addons.konnectivity` is not supported yet", "--> tenants/minimal.yaml:12:5", "tcpc never drops a field silently"],
+            errors: 1,
+        },
+        Case {
+            name: "removed flag in extraArgs",
+            files: vec![(MINIMAL, extra_args("--insecure-port=8080"))],
+            expect: vec!["`--insecure-port` does not exist in v1.36", "--> tenants/minimal.yaml:12:11", "removed in v1.24", "help: remove the flag"],
+            errors: 1,
+        },
+        Case {
+            name: "managed flag in extraArgs",
+            files: vec![(MINIMAL, extra_args("--secure-port=7443"))],
+            expect: vec!["`--secure-port` is managed by tcpc", "--> tenants/minimal.yaml:12:11", "help: set spec.networkProfile.port instead"],
+            errors: 1,
+        },
+        Case {
+            name: "DataStore with an inline private key",
+            files: vec![(
+                DATASTORE,
+                edited(DATASTORE, &[("          keyPath: ca.crt\n", "          keyPath: ca.crt\n      privateKey:\n        content: LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0tCg==\n")]),
+            )],
+            expect: vec![
+                "a DataStore in Git must not carry a private key or password in plaintext",
+                "--> datastores/default.yaml:22:18",
+                "tcpc import datastore-ca default --cert CA.crt --key CA.key",
+            ],
+            errors: 1,
+        },
+        Case {
+            name: "every error of a run is reported",
+            files: vec![
+                (MINIMAL, tcp(&[("name: minimal", "name: Minimal"), ("version: v1.36.3", "version: 1.36.3")])),
+                ("tenants/b.yaml", tcp(&[("name: minimal", "name: b"), ("  kubernetes:\n", "  networkProfile:\n    port: \"x\"\n  kubernetes:\n")])),
+                ("tenants/c.yaml", tcp(&[("name: minimal", "name: c"), ("  kubernetes:\n", "  networkProfile:\n    serviceCidr: 10.96.0.1/12\n  kubernetes:\n")])),
+            ],
+            expect: vec![
+                "--> tenants/minimal.yaml:5:9",
+                "--> tenants/minimal.yaml:12:14",
+                "--> tenants/b.yaml:12:11",
+                "--> tenants/c.yaml:12:18",
+                "4 errors found",
+            ],
+            errors: 4,
+        },
+    ]
+}
+
+/// Error diagnostics in stderr, not counting the closing summary.
+fn error_count(stderr: &str) -> usize {
+    stderr.lines().filter(|l| l.starts_with("error: ") && !l.ends_with(" found")).count()
+}
+
+fn check_case(case: &Case, command: &str, r: &Run) -> Vec<String> {
+    let mut problems = Vec::new();
+    if r.code != 1 {
+        problems.push(format!("exit code {} (expected 1)", r.code));
+    }
+    for e in &case.expect {
+        if !r.stderr.contains(e) {
+            problems.push(format!("stderr lacks {e:?}"));
+        }
+    }
+    if error_count(&r.stderr) != case.errors {
+        problems.push(format!("{} error(s) reported (expected {})", error_count(&r.stderr), case.errors));
+    }
+    problems.into_iter().map(|p| format!("[{}] tcpc {command}: {p}\n{}", case.name, r.stderr)).collect()
+}
+
+#[test]
+fn invalid_repositories_are_reported_with_locations_and_hints() {
+    let mut failures = Vec::new();
+    for case in cases() {
+        let dir = repo(&case.files);
+        let validate = run(tcpc().arg("validate").arg(dir.path()));
+        failures.extend(check_case(&case, "validate", &validate));
+        // render reports the same, and writes nothing
+        let render = run(tcpc().arg("render").arg(dir.path()));
+        failures.extend(check_case(&case, "render", &render));
+        if dir.path().join("rendered").exists() {
+            failures.push(format!("[{}] tcpc render: a failing render created the output directory", case.name));
+        }
+    }
+    assert!(failures.is_empty(), "{} problem(s):\n\n{}", failures.len(), failures.join("\n\n"));
+}
+
+/// The repository the cases start from is valid, so each case fails for its own edit only.
+#[test]
+fn the_base_repository_is_valid() {
+    let dir = repo(&[]);
+    let r = run(tcpc().arg("validate").arg(dir.path())).expect_code(0, "tcpc validate on the unedited base");
+    assert!(r.stderr.contains("1 TenantControlPlane(s) valid"), "{}", r.describe());
+}
+
+#[test]
+fn usage_and_io_errors_exit_2() {
+    let missing = root().join("tests/fixtures/does-not-exist");
+    for cmd in ["validate", "render", "check"] {
+        let r = run(tcpc().arg(cmd).arg(&missing)).expect_code(2, &format!("tcpc {cmd} on a missing directory"));
+        assert!(r.stderr.contains("does-not-exist is not a directory"), "tcpc {cmd}: {}", r.describe());
+    }
+    let r = run(tcpc().args(["validate", "--no-such-flag", "examples"])).expect_code(2, "an unknown flag");
+    assert!(r.stderr.contains("unexpected argument '--no-such-flag'"), "{}", r.describe());
+    run(tcpc().arg("no-such-command")).expect_code(2, "an unknown subcommand");
+    run(tcpc().args(["render", "examples", "--stdout", "-o", "x"])).expect_code(2, "conflicting flags");
+}
+
+#[test]
+fn render_without_sealing_configured_fails_clearly() {
+    let config = "apiVersion: tcpc.dev/v1alpha1\nkind: Config\noutput: rendered\n";
+    let dir = repo(&[("tcpc.yaml", config.to_string())]);
+    run(tcpc().arg("validate").arg(dir.path())).expect_code(0, "validate needs no sealing");
+    let r = run(tcpc().arg("render").arg(dir.path())).expect_code(1, "render without sealing");
+    for e in ["configures no sealing", "tcpc never writes plaintext Secrets", "--> tcpc.yaml:1:1", "sealing: {sealedSecrets: {certificate: sealed-secrets.crt}}"] {
+        assert!(r.stderr.contains(e), "stderr lacks {e:?}\n{}", r.describe());
+    }
+    assert!(!dir.path().join("rendered").exists(), "a failing render created its output directory");
+}
+
+/// A copy of `examples/` (lock, encrypted state, certificate) whose output is `rendered`
+/// in the copy; rendered once without identity, so the tree exists.
+fn rendered_examples_copy() -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("examples");
+    common::copy_dir(&root().join("examples"), &dir);
+    let out = tmp.path().join("rendered");
+    run(tcpc().arg("render").arg(&dir).arg("-o").arg(&out)).expect_code(0, "rendering a copy of the examples");
+    (tmp, out)
+}
+
+#[test]
+fn a_failing_render_leaves_the_output_and_the_lock_untouched() {
+    let (tmp, out) = rendered_examples_copy();
+    let dir = tmp.path().join("examples");
+    std::fs::write(dir.join("tenants/broken.yaml"), tcp(&[("name: minimal", "name: broken"), ("version: v1.36.3", "version: v1.99.0")])).unwrap();
+    let before = snapshot(tmp.path());
+    let r = run(tcpc().arg("render").arg(&dir).arg("-o").arg(&out)).expect_code(1, "render with an invalid tenant");
+    assert!(r.stderr.contains("--> tenants/broken.yaml:12:14"), "{}", r.describe());
+    let changes = snapshot_changes(&before, &snapshot(tmp.path()));
+    assert!(changes.is_empty(), "a failing render changed files:\n{}", changes.join("\n"));
+}
+
+#[test]
+fn new_material_without_identity_names_the_tenant_and_artefacts() {
+    let (tmp, out) = rendered_examples_copy();
+    let dir = tmp.path().join("examples");
+    std::fs::write(dir.join("tenants/newcomer.yaml"), tcp(&[("name: minimal", "name: newcomer")])).unwrap();
+    let before = snapshot(tmp.path());
+    let r = run(tcpc().arg("render").arg(&dir).arg("-o").arg(&out)).expect_code(1, "render of a new tenant without identity");
+    for e in ["tenants/newcomer", "requires the age identity", "ca must be issued", "apiserver must be issued", "sa must be issued", "--identity"] {
+        assert!(r.stderr.contains(e), "stderr lacks {e:?}\n{}", r.describe());
+    }
+    assert!(!r.stderr.contains("tenants/minimal:"), "only the new tenant needs material:\n{}", r.stderr);
+    let changes = snapshot_changes(&before, &snapshot(tmp.path()));
+    assert!(changes.is_empty(), "a failing render changed files:\n{}", changes.join("\n"));
+
+    // With the identity, the same render succeeds and records the new tenant.
+    let r = run(tcpc().arg("render").arg(&dir).arg("-o").arg(&out).arg("--identity").arg(root().join(common::EXAMPLES_IDENTITY)));
+    let r = r.expect_code(0, "render of a new tenant with the identity");
+    assert!(std::fs::read_to_string(dir.join("tcpc.lock")).unwrap().contains("tenants/newcomer:"), "{}", r.describe());
+    assert!(dir.join(".tcpc/state/tenants/tenants/newcomer.age").exists(), "no encrypted state for the new tenant");
+    assert!(out.join("tenants/newcomer").is_dir(), "no output for the new tenant");
+}

@@ -1,0 +1,502 @@
+#!/usr/bin/env bash
+# Tenant scenarios: what `tcpc render` produced, running on the e2e harness cluster.
+# Needs root, the peers (tools/peers.sh kubernetes debian sealed-secrets-controller kubeseal;
+# KUBERNETES_EXTRA_VERSIONS for the upgrade), Go, openssl, jq, curl, envsubst.
+#
+#   tests/e2e/tenants.sh [DIR]     DIR defaults to a fresh /tmp/tcpc-e2e.XXXXXX
+#
+# Scenarios (each one PASS/FAIL in the summary; a failure does not stop the later ones):
+#   render      a test repo (fresh age identity, sealing certificate of the controller key we
+#               install, DataStore `default` = the harness etcd with its CA imported) -> tcpc render
+#   apply       management bundles (kubectl apply -k) -> Deployments Available; apply -> /readyz time
+#   service     tenant /readyz through the ClusterIP (TLS-verified against the svc DNS SAN), the
+#               address (externalIP) and the NodePort on 127.0.0.1
+#   kubeconfig  the unsealed admin.conf creates and reads a namespace; the tenant bundle applied
+#               with it; kubeadm RBAC and kube-public/cluster-info exist
+#   internal-ca the internalCACertificatesConfigMap certificate in all three paths of every
+#               control-plane container, SSL_CERT_DIR set; kube-apiserver trusts it: an OIDC
+#               issuer served with a certificate of that CA authenticates our JWT (kubectl --token)
+#   upgrade     alpha re-rendered one minor up (or with another spec change when no second
+#               version is built) and re-applied; /readyz polled every 200 ms: zero failures
+#   delete      kubectl delete -k; nothing of the tenant left in its namespace
+#   teardown    cluster down, nothing left
+# Timings as "TIMING name value" lines in DIR/timings. E2E_KEEP=1 keeps the cluster.
+# E2E_BREAK=address|internal-ca|... renders deliberately broken tenants (see tests/e2e/repo.sh).
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo_root=$(cd "$here/../.." && pwd)
+# shellcheck source=tools/e2e/lib.sh
+source "$repo_root/tools/e2e/lib.sh"
+# shellcheck source=tests/e2e/repo.sh
+source "$here/repo.sh"
+cluster=$repo_root/tools/e2e/cluster.sh
+
+DIR=$(realpath -m "${1:-$(mktemp -d /tmp/tcpc-e2e.XXXXXX)}")
+mkdir -p "$DIR"
+WORK=$DIR/tenants
+REPO=$WORK/repo
+OUT=$REPO/out
+E2E_K8S_VERSION=$(kubernetes_version)
+TENANTS=(e2e-alpha/alpha e2e-edge/edge e2e-trust/trusting)
+
+timing() { printf 'TIMING %s %s\n' "$1" "$2" | tee -a "$DIR/timings" >&2; }
+step() { log "---- $*"; }
+
+# ---- scenario bookkeeping ------------------------------------------------------------------
+
+declare -a RESULTS=()
+FAILED=0
+# scenario NAME FUNCTION: run FUNCTION with errexit in a subshell; record PASS/FAIL; go on.
+scenario() {
+  local name=$1 fn=$2 rc t0
+  step "scenario $name"
+  t0=$(now)
+  set +e
+  ( set -e; "$fn" )
+  rc=$?
+  set -e
+  if (( rc == 0 )); then
+    RESULTS+=("PASS $name ($(elapsed "$t0")s)")
+  else
+    RESULTS+=("FAIL $name ($(elapsed "$t0")s, exit $rc)")
+    FAILED=1
+    log "scenario $name FAILED"
+    diagnostics
+  fi
+}
+note() { printf '%s\n' "$*" | tee -a "$WORK/notes" >&2; }
+
+diagnostics() {
+  {
+    kubectl get pods -A -o wide
+    kubectl get events -A --sort-by=.lastTimestamp | tail -n 25
+  } >&2 2>&1 || true
+}
+
+cleanup() {
+  local rc=$?
+  if [[ ${E2E_KEEP:-0} == 1 ]]; then
+    log "E2E_KEEP=1: cluster left running; stop it with: $cluster down $DIR"
+  else
+    "$cluster" down "$DIR" >/dev/null 2>&1 || true
+  fi
+  exit "$rc"
+}
+
+# ---- helpers -------------------------------------------------------------------------------
+
+ns_of() { printf '%s\n' "${1%%/*}"; }
+tcp_of() { printf '%s\n' "${1##*/}"; }
+
+# admin_conf NS TCP FILE: the admin.conf of the Secret the controller unsealed.
+admin_conf() {
+  wait_for "Secret $1/$2-admin-kubeconfig" 60 kubectl -n "$1" get secret "$2-admin-kubeconfig"
+  kubectl -n "$1" get secret "$2-admin-kubeconfig" -o jsonpath='{.data.admin\.conf}' | base64 -d > "$3"
+  grep -q 'client-certificate-data' "$3"
+}
+
+# tenant_ca NS TCP FILE: the tenant CA certificate (from the admin kubeconfig).
+tenant_ca() {
+  local kc=$WORK/$2-admin.conf
+  [[ -s $kc ]] || admin_conf "$1" "$2" "$kc"
+  kubectl --kubeconfig "$kc" config view --raw -o jsonpath='{.clusters[0].cluster.certificate-authority-data}' | base64 -d > "$3"
+}
+
+cluster_ip() { kubectl -n "$1" get service "$2" -o jsonpath='{.spec.clusterIP}'; }
+
+# readyz_via_clusterip NS TCP CA: one TLS-verified GET /readyz through the Service's ClusterIP,
+# verified against the Service DNS name (a SAN of every tenant apiserver certificate).
+readyz_via_clusterip() {
+  local ns=$1 tcp=$2 ca=$3 ip port
+  ip=$(cluster_ip "$ns" "$tcp"); port=$(kubectl -n "$ns" get service "$tcp" -o jsonpath='{.spec.ports[0].port}')
+  curl -sS --fail --max-time 2 --cacert "$ca" --resolve "$tcp.$ns.svc:$port:$ip" "https://$tcp.$ns.svc:$port/readyz" | grep -qx ok
+}
+
+rss_of_pids_kb() {
+  local p kb total=0
+  for p in "$@"; do
+    kb=$(awk '/^VmRSS/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0)
+    total=$(( total + ${kb:-0} ))
+  done
+  echo "$total"
+}
+
+# pod_rss_mb POD_UID: RSS of every process in the pod's cgroup (memory hierarchy).
+pod_rss_mb() {
+  local d pids
+  d=$(find /sys/fs/cgroup/memory/ -maxdepth 6 -type d -name "pod$1" 2>/dev/null | head -n 1)
+  [[ -n $d ]] || { echo 0; return; }
+  # shellcheck disable=SC2046
+  pids=$(find "$d" -name cgroup.procs -exec cat {} + | sort -un)
+  # shellcheck disable=SC2086
+  echo $(( $(rss_of_pids_kb $pids) / 1024 ))
+}
+
+# container_pid NS POD CONTAINER: host PID of the container's init process.
+container_pid() {
+  local id
+  id=$(kubectl -n "$1" get pod "$2" -o jsonpath="{.status.containerStatuses[?(@.name=='$3')].containerID}")
+  id=${id#containerd://}
+  [[ -n $id ]] || return 1
+  ctr --address "$E2E_CONTAINERD_SOCK" -n k8s.io tasks ls | awk -v id="$id" '$1 == id { print $2 }'
+}
+
+# ---- setup ---------------------------------------------------------------------------------
+
+build_tcpc() {
+  if [[ -z ${TCPC_BIN:-} ]]; then
+    (cd "$repo_root" && cargo build -q --bin tcpc)
+    TCPC_BIN=$repo_root/target/debug/tcpc
+  fi
+  export TCPC_BIN
+}
+
+cluster_up() {
+  step "cluster up in $DIR"
+  local t0; t0=$(now)
+  "$cluster" up "$DIR"
+  eval "$("$cluster" env "$DIR")"
+  BIN=$(peers_bin_dir)
+  PATH=$BIN:$PATH
+  export PATH KUBECONFIG
+  # extra-version and oidc images (up imports in the background; this waits and fills gaps)
+  "$repo_root/tools/e2e/images.sh" import "$DIR" 2> "$WORK/images.log" || { cat "$WORK/images.log" >&2; die "image import failed"; }
+  timing cluster_up_and_images "$(elapsed "$t0")"
+}
+
+# upgrade_from: the older release to start alpha at (KUBERNETES_EXTRA_VERSIONS with images), or empty.
+upgrade_from() {
+  local v refs
+  refs=$(ctr --address "$E2E_CONTAINERD_SOCK" -n k8s.io images ls -q)
+  for v in $(kubernetes_extra_versions); do
+    [[ $v == "$E2E_K8S_VERSION" ]] && continue
+    grep -qx "registry.k8s.io/kube-apiserver:$v" <<< "$refs" &&
+      grep -qx "registry.k8s.io/kube-controller-manager:$v" <<< "$refs" &&
+      grep -qx "registry.k8s.io/kube-scheduler:$v" <<< "$refs" && { echo "$v"; return; }
+  done
+  return 0
+}
+
+# test_pki: sealed-secrets key pair, internal CA, OIDC serving certificate + signing key.
+test_pki() {
+  local d=$WORK/pki
+  mkdir -p "$d"
+  openssl req -x509 -newkey rsa:4096 -nodes -keyout "$d/sealed-secrets.key" -out "$d/sealed-secrets.crt" -days 1 \
+    -subj "/O=sealed-secret/CN=sealed-secret" 2>/dev/null
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$d/internal-ca.key" -out "$d/internal-ca.crt" \
+    -subj "/CN=tcpc e2e internal CA" -days 1 -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign 2>/dev/null
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$d/oidc-tls.key" -subj "/CN=tcpc-e2e-oidc" 2>/dev/null |
+    openssl x509 -req -CA "$d/internal-ca.crt" -CAkey "$d/internal-ca.key" -CAcreateserial -days 1 -out "$d/oidc-tls.crt" \
+      -extfile <(printf 'basicConstraints=critical,CA:FALSE\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:%s\n' "$OIDC_CLUSTER_IP") 2>/dev/null
+  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$d/oidc-signing.key" 2>/dev/null
+  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$d/rogue-signing.key" 2>/dev/null
+}
+
+sealed_secrets_crd() {
+  local mod f
+  mod=$(cd "$repo_root/tools/peers/sealed-secrets" && GOFLAGS=-mod=mod go mod download -json github.com/bitnami/sealed-secrets | jq -r .Dir)
+  for f in "$mod/helm/sealed-secrets/crds/bitnami.com_sealedsecrets.yaml" $(find "$mod" -name '*sealedsecrets*.yaml' 2>/dev/null); do
+    if [[ -f $f ]] && grep -q 'kind: CustomResourceDefinition' "$f"; then printf '%s\n' "$f"; return 0; fi
+  done
+  die "no SealedSecret CRD found under $mod"
+}
+
+sealed_secrets_controller() {
+  step "sealed-secrets controller with the test key"
+  local d=$WORK/pki ver t0
+  ver=$(sealed_secrets_version)
+  export SEALED_SECRETS_IMAGE="docker.io/bitnami/sealed-secrets-controller:${ver#v}"
+  kubectl -n kube-system create secret tls e2e-sealed-secrets-key --cert="$d/sealed-secrets.crt" --key="$d/sealed-secrets.key"
+  kubectl -n kube-system label secret e2e-sealed-secrets-key sealedsecrets.bitnami.com/sealed-secrets-key=active
+  kubectl apply -f "$(sealed_secrets_crd)" >/dev/null
+  kubectl wait crd/sealedsecrets.bitnami.com --for=condition=Established --timeout=30s
+  t0=$(now)
+  envsubst < "$here/fixtures/sealed-secrets-controller.yaml" | kubectl apply -f - >/dev/null
+  kubectl -n kube-system wait deployment/sealed-secrets-controller --for=condition=Available --timeout=90s
+  timing sealed_secrets_controller_available "$(elapsed "$t0")"
+}
+
+create_namespace() {
+  kubectl create namespace "$1" >/dev/null
+  wait_for "default ServiceAccount in $1" 30 kubectl -n "$1" get serviceaccount default
+}
+
+# oidc_issuer: the OIDC discovery endpoint, served with a certificate of the internal CA,
+# behind a Service with a pinned ClusterIP (the tenant apiserver has no cluster DNS).
+oidc_issuer() {
+  step "OIDC issuer at $OIDC_ISSUER (certificate from the internal CA)"
+  local d=$WORK/pki
+  kubectl -n e2e-trust create secret generic e2e-oidc \
+    --from-file=tls.crt="$d/oidc-tls.crt" --from-file=tls.key="$d/oidc-tls.key" --from-file=signing.key="$d/oidc-signing.key" >/dev/null
+  OIDC_CLUSTER_IP=$OIDC_CLUSTER_IP OIDC_ISSUER=$OIDC_ISSUER envsubst < "$here/fixtures/oidc-issuer.yaml" | kubectl apply -f - >/dev/null
+}
+
+# ---- scenarios -----------------------------------------------------------------------------
+
+s_render() {
+  local from=${UPGRADE_FROM:-$E2E_K8S_VERSION}
+  make_repo "$REPO" "${E2E_ETCD_URL#https://}" "$E2E_ETCD_CA" "$E2E_ETCD_CA_KEY" \
+    "$WORK/pki/sealed-secrets.crt" "$WORK/pki/internal-ca.crt" "$from" 2> "$WORK/import.log" ||
+    { cat "$WORK/import.log" >&2; return 1; }
+  local t0; t0=$(now)
+  render_repo "$REPO" 2> "$WORK/render.log" || { cat "$WORK/render.log" >&2; return 1; }
+  timing render_3_tenants "$(elapsed "$t0")"
+  local t
+  for t in "${TENANTS[@]}"; do
+    [[ -f $OUT/$t/management/kustomization.yaml && -f $OUT/$t/tenant/kustomization.yaml ]] || { log "no bundles for $t"; return 1; }
+  done
+  grep -q "image: registry.k8s.io/kube-apiserver:$from" "$OUT/e2e-alpha/alpha/management/deployment-alpha.yaml"
+}
+
+# The ConfigMap named by internalCACertificatesConfigMap must reach the cluster for the pods to
+# start. If the management bundle does not carry it, apply it from the repository (noted).
+ensure_internal_ca_configmap() {
+  if grep -rqs 'name: e2e-internal-ca' --include='configmap-*.yaml' "$OUT/e2e-trust/trusting/management/"; then
+    return 0
+  fi
+  note "NOTE renderer: the management bundle of e2e-trust/trusting lacks ConfigMap e2e-internal-ca (internalCACertificatesConfigMap); applied it from the repo"
+  awk 'BEGIN{RS="\n---\n"} /kind: ConfigMap/' "$REPO/tenants/trusting.yaml" | kubectl apply -f - >/dev/null
+}
+
+s_apply() {
+  local t ns tcp pids=() t0
+  for t in "${TENANTS[@]}"; do create_namespace "$(ns_of "$t")"; done
+  oidc_issuer
+  broken internal-ca || ensure_internal_ca_configmap
+  t0=$(now)
+  for t in "${TENANTS[@]}"; do
+    kubectl apply -k "$OUT/$t/management" > "$WORK/apply-${t//\//_}.log"
+  done
+  # /readyz through the Service (ClusterIP, TLS-verified), one waiter per tenant, in parallel
+  for t in "${TENANTS[@]}"; do
+    ns=$(ns_of "$t"); tcp=$(tcp_of "$t")
+    (
+      deadline=$(( $(date +%s) + 180 ))
+      until [[ -s $WORK/$tcp-ca.crt ]] && readyz_via_clusterip "$ns" "$tcp" "$WORK/$tcp-ca.crt" 2>/dev/null; do
+        [[ -s $WORK/$tcp-ca.crt ]] || tenant_ca "$ns" "$tcp" "$WORK/$tcp-ca.crt" 2>/dev/null || true
+        (( $(date +%s) < deadline )) || { log "$t: no /readyz within 180 s"; exit 1; }
+        sleep 0.2
+      done
+      timing "apply_to_readyz_$tcp" "$(elapsed "$t0")"
+    ) &
+    pids+=($!)
+  done
+  local p bad=0
+  for p in "${pids[@]}"; do wait "$p" || bad=1; done
+  for t in "${TENANTS[@]}"; do
+    kubectl -n "$(ns_of "$t")" wait "deployment/$(tcp_of "$t")" --for=condition=Available --timeout=120s >/dev/null || bad=1
+  done
+  timing apply_to_all_available "$(elapsed "$t0")"
+  (( bad == 0 ))
+  # memory per tenant control plane (RSS of all processes of each pod)
+  local uid name
+  for t in "${TENANTS[@]}"; do
+    while read -r name uid; do
+      timing "rss_mb_${name}" "$(pod_rss_mb "$uid")"
+    done < <(kubectl -n "$(ns_of "$t")" get pods -l "kamaji.clastix.io/name=$(tcp_of "$t")" \
+      -o jsonpath='{range .items[*]}{.metadata.name} {.metadata.uid}{"\n"}{end}')
+  done
+}
+
+s_service() {
+  local ca=$WORK/alpha-ca.crt
+  readyz_via_clusterip e2e-alpha alpha "$ca"
+  log "alpha /readyz via ClusterIP $(cluster_ip e2e-alpha alpha):6443 (SNI alpha.e2e-alpha.svc)"
+  # negative control: the certificate must not verify for a name it does not carry
+  if curl -sS --max-time 2 --cacert "$ca" --resolve "wrong.example:6443:$(cluster_ip e2e-alpha alpha)" \
+      https://wrong.example:6443/readyz >/dev/null 2>&1; then
+    log "TLS verification accepted a name that is not a SAN: the check is void"; return 1
+  fi
+  curl -sS --fail --max-time 2 --cacert "$ca" "https://$ALPHA_ADDR:6443/readyz" | grep -qx ok
+  log "alpha /readyz via its address https://$ALPHA_ADDR:6443 (externalIP)"
+  curl -sS --fail --max-time 2 --cacert "$WORK/edge-ca.crt" "https://127.0.0.1:$EDGE_PORT/readyz" | grep -qx ok
+  log "edge /readyz via NodePort https://127.0.0.1:$EDGE_PORT"
+  readyz_via_clusterip e2e-edge edge "$WORK/edge-ca.crt"
+  readyz_via_clusterip e2e-trust trusting "$WORK/trusting-ca.crt"
+}
+
+s_kubeconfig() {
+  local t ns tcp kc server
+  for t in e2e-alpha/alpha e2e-edge/edge; do
+    ns=$(ns_of "$t"); tcp=$(tcp_of "$t"); kc=$WORK/$tcp-admin.conf
+    admin_conf "$ns" "$tcp" "$kc"
+    server=$(kubectl --kubeconfig "$kc" config view -o jsonpath='{.clusters[0].cluster.server}')
+    log "$t admin.conf server $server"
+    # the rendered kubeconfig as it is: no --server/--insecure overrides
+    kubectl --kubeconfig "$kc" --request-timeout=10s create namespace e2e-hello >/dev/null
+    [[ $(kubectl --kubeconfig "$kc" get namespace e2e-hello -o jsonpath='{.status.phase}') == Active ]]
+    [[ $(kubectl --kubeconfig "$kc" auth whoami -o jsonpath='{.status.userInfo.username}') == kubernetes-admin ]]
+    kubectl --kubeconfig "$kc" apply -k "$OUT/$t/tenant" > "$WORK/tenant-apply-$tcp.log"
+    kubectl --kubeconfig "$kc" -n kube-public get configmap cluster-info -o jsonpath='{.data.kubeconfig}' > "$WORK/$tcp-cluster-info"
+    grep -q "server: \"\{0,1\}$server\"\{0,1\}$" "$WORK/$tcp-cluster-info" ||
+      { log "cluster-info does not point at $server"; cat "$WORK/$tcp-cluster-info" >&2; return 1; }
+    kubectl --kubeconfig "$kc" get clusterrolebinding kubeadm:get-nodes kubeadm:kubelet-bootstrap \
+      kubeadm:node-autoapprove-bootstrap kubeadm:node-autoapprove-certificate-rotation >/dev/null
+    kubectl --kubeconfig "$kc" -n kube-public get role kubeadm:bootstrap-signer-clusterinfo >/dev/null
+    kubectl --kubeconfig "$kc" -n kube-public get rolebinding kubeadm:bootstrap-signer-clusterinfo >/dev/null
+    kubectl --kubeconfig "$kc" -n kube-system get configmap kubeadm-config kubelet-config >/dev/null
+    # anonymous clients (kubeadm join discovery) may read cluster-info
+    curl -sS --fail --max-time 2 --cacert "$WORK/$tcp-ca.crt" "$server/api/v1/namespaces/kube-public/configmaps/cluster-info" >/dev/null
+    log "$t: namespace created/read with admin.conf; tenant bundle applied; kubeadm RBAC + cluster-info present"
+  done
+}
+
+s_internal_ca() {
+  local pod c p pid want got
+  want=$WORK/pki/internal-ca.crt
+  pod=$(kubectl -n e2e-trust get pods -l kamaji.clastix.io/name=trusting -o jsonpath='{.items[0].metadata.name}')
+  for c in kube-apiserver kube-controller-manager kube-scheduler; do
+    pid=$(container_pid e2e-trust "$pod" "$c")
+    [[ -n $pid ]] || { log "no task for container $c"; return 1; }
+    for p in /etc/ca-certificates /usr/share/ca-certificates /usr/local/share/ca-certificates; do
+      got=/proc/$pid/root$p/e2e-internal-ca.crt
+      [[ -f $got ]] || { log "$c: $p/e2e-internal-ca.crt missing"; return 1; }
+      cmp -s "$got" "$want" || { log "$c: $p/e2e-internal-ca.crt differs from the ConfigMap's certificate"; return 1; }
+    done
+    tr '\0' '\n' < "/proc/$pid/environ" | grep -q '^SSL_CERT_DIR=.*/usr/local/share/ca-certificates' ||
+      { log "$c: SSL_CERT_DIR not set"; return 1; }
+    [[ -f /proc/$pid/root/etc/ssl/certs/ca-certificates.crt ]] || { log "$c: public bundle gone"; return 1; }
+  done
+  log "internal CA present in all 3 paths of all 3 containers (pod $pod), SSL_CERT_DIR set"
+
+  # the apiserver trusts it: a JWT of our issuer authenticates
+  local kc=$WORK/trusting-token.conf token rogue user=""
+  token=$("$TOOLS/oidc" token -issuer "$OIDC_ISSUER" -signing-key "$WORK/pki/oidc-signing.key" -audience "$OIDC_AUDIENCE" -subject alice)
+  rogue=$("$TOOLS/oidc" token -issuer "$OIDC_ISSUER" -signing-key "$WORK/pki/rogue-signing.key" -audience "$OIDC_AUDIENCE" -subject mallory)
+  kubectl config --kubeconfig "$kc" set-cluster trusting --server "https://$TRUST_ADDR:6443" \
+    --certificate-authority "$WORK/trusting-ca.crt" --embed-certs >/dev/null
+  kubectl config --kubeconfig "$kc" set-context trusting --cluster trusting --user oidc >/dev/null
+  kubectl config --kubeconfig "$kc" use-context trusting >/dev/null
+  local deadline=$(( $(date +%s) + 60 ))
+  while :; do
+    user=$(kubectl --kubeconfig "$kc" --token "$token" auth whoami -o jsonpath='{.status.userInfo.username}' 2> "$WORK/whoami.err") || true
+    [[ $user == oidc:alice ]] && break
+    (( $(date +%s) < deadline )) || {
+      log "JWT of our issuer not accepted: $(cat "$WORK/whoami.err")"
+      grep -h -i -E 'oidc|x509|jwt' "$DIR"/logs/pods/e2e-trust_trusting-*/kube-apiserver/*.log 2>/dev/null | tail -n 5 >&2 || true
+      return 1
+    }
+    sleep 1
+  done
+  log "kubectl --token <JWT from $OIDC_ISSUER> auth whoami -> $user"
+  if kubectl --kubeconfig "$kc" --token "$rogue" auth whoami >/dev/null 2>&1; then
+    log "a JWT signed by an unknown key was accepted: the check is void"; return 1
+  fi
+  if grep -h 'x509: certificate signed by unknown authority' "$DIR"/logs/pods/e2e-trust_trusting-*/kube-apiserver/*.log 2>/dev/null | grep -q .; then
+    log "kube-apiserver logged x509 unknown authority"; return 1
+  fi
+  kubectl -n e2e-trust logs deploy/e2e-oidc | grep -q '/keys'
+  log "kube-apiserver fetched discovery + JWKS over TLS from the internal-CA-signed issuer"
+}
+
+# poll_readyz NS TCP CA OUT STOPFILE: GET /readyz through the ClusterIP every 200 ms until STOPFILE.
+poll_readyz() {
+  local ns=$1 tcp=$2 ca=$3 out=$4 stop=$5 ip port code
+  ip=$(cluster_ip "$ns" "$tcp"); port=$(kubectl -n "$ns" get service "$tcp" -o jsonpath='{.spec.ports[0].port}')
+  : > "$out"
+  while [[ ! -e $stop ]]; do
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 --cacert "$ca" \
+      --resolve "$tcp.$ns.svc:$port:$ip" "https://$tcp.$ns.svc:$port/readyz" 2>/dev/null) || true
+    printf '%s %s\n' "$(date +%s.%N)" "${code:-000}" >> "$out"
+    sleep 0.2
+  done
+}
+
+s_upgrade() {
+  local from to change
+  from=${UPGRADE_FROM:-}
+  to=$E2E_K8S_VERSION
+  if [[ -n $from ]]; then
+    change="version $from -> $to"
+    tcp_alpha "$to" > "$REPO/tenants/alpha.yaml"
+  else
+    change="spec change (no second Kubernetes version built): apiServer extraArgs --v=2"
+    note "NOTE upgrade: no KUBERNETES_EXTRA_VERSIONS images; rolled alpha by an extraArgs change instead"
+    tcp_alpha "$to" | sed 's/^      replicas: 2$/      replicas: 2\n      extraArgs:\n        apiServer:\n        - --v=2/' > "$REPO/tenants/alpha.yaml"
+  fi
+  render_repo "$REPO" 2> "$WORK/render-upgrade.log" || { cat "$WORK/render-upgrade.log" >&2; return 1; }
+  local old_rs stop=$WORK/poll.stop log_=$WORK/poll.log t0
+  old_rs=$(kubectl -n e2e-alpha get pods -l kamaji.clastix.io/name=alpha -o jsonpath='{.items[*].metadata.labels.pod-template-hash}')
+  rm -f "$stop"
+  poll_readyz e2e-alpha alpha "$WORK/alpha-ca.crt" "$log_" "$stop" &
+  local poller=$!
+  sleep 2
+  t0=$(now)
+  kubectl apply -k "$OUT/e2e-alpha/alpha/management" > "$WORK/apply-upgrade.log"
+  kubectl -n e2e-alpha rollout status deployment/alpha --timeout=240s >/dev/null
+  timing upgrade_rollout "$(elapsed "$t0")"
+  # keep polling until every old pod is gone (terminating ones still serve or refuse)
+  wait_for "old alpha pods gone" 120 bash -c "[[ \$(kubectl -n e2e-alpha get pods -l kamaji.clastix.io/name=alpha -o name | wc -l) == 2 ]]"
+  sleep 3
+  touch "$stop"; wait "$poller" || true
+  timing upgrade_rollout_to_old_pods_gone "$(elapsed "$t0")"
+  local total fails
+  total=$(wc -l < "$log_"); fails=$(awk '$2 != "200"' "$log_" | wc -l)
+  timing upgrade_polls "$total"
+  timing upgrade_poll_failures "$fails"
+  log "$change: $total polls of /readyz through the ClusterIP, $fails failed (old pods: $old_rs)"
+  if (( fails > 0 )); then awk '$2 != "200"' "$log_" | head -n 20 >&2; fi
+  local images
+  images=$(kubectl -n e2e-alpha get deployment alpha -o jsonpath='{.spec.template.spec.containers[*].image}')
+  [[ -z $from ]] || [[ $images == *"kube-apiserver:$to"* && $images == *"kube-scheduler:$to"* && $images == *"kube-controller-manager:$to"* ]]
+  local v
+  v=$(curl -sS --fail --max-time 2 --cacert "$WORK/alpha-ca.crt" "https://$ALPHA_ADDR:6443/version" | jq -r .gitVersion)
+  log "alpha now serves $v"
+  [[ $v == "$to" ]]
+  (( total >= 20 && fails == 0 ))
+}
+
+s_delete() {
+  local t ns tcp left types
+  types=$(kubectl api-resources --verbs=list --namespaced -o name | grep -v '^events' | paste -sd, -)
+  for t in "${TENANTS[@]}"; do
+    ns=$(ns_of "$t"); tcp=$(tcp_of "$t")
+    kubectl delete -k "$OUT/$t/management" --wait=true --timeout=120s >/dev/null
+    wait_for "pods of $t gone" 90 bash -c "[[ -z \$(kubectl -n $ns get pods -l kamaji.clastix.io/name=$tcp -o name) ]]"
+    wait_for "Secrets of $t gone" 30 bash -c "[[ -z \$(kubectl -n $ns get secrets -l kamaji.clastix.io/name=$tcp -o name) ]]"
+    left=$(kubectl -n "$ns" get "$types" -o name 2>/dev/null |
+      grep -v -E '^(configmap/kube-root-ca.crt|serviceaccount/default|configmap/e2e-internal-ca|secret/e2e-oidc|(deployment|replicaset|pod|service|endpoints|endpointslice)[a-z.]*/e2e-oidc)' || true)
+    if [[ -n $left ]]; then log "$t: left in $ns:"; printf '%s\n' "$left" >&2; return 1; fi
+    log "$t: nothing of the tenant left in $ns"
+  done
+}
+
+s_teardown() {
+  trap - EXIT
+  local t0; t0=$(now)
+  "$cluster" down "$DIR"
+  timing cluster_down "$(elapsed "$t0")"
+}
+
+main() {
+  [[ $(id -u) == 0 ]] || die "must run as root"
+  mkdir -p "$WORK"
+  : > "$DIR/timings"; : > "$WORK/notes"
+  trap cleanup EXIT
+  local t_all; t_all=$(now)
+  build_tcpc
+  TOOLS=$("$repo_root/tools/e2e/images.sh" tools)
+  cluster_up
+  UPGRADE_FROM=$(upgrade_from)
+  log "alpha starts at ${UPGRADE_FROM:-$E2E_K8S_VERSION}, upgrade target $E2E_K8S_VERSION"
+  test_pki
+  sealed_secrets_controller
+  scenario render s_render
+  scenario apply s_apply
+  scenario service s_service
+  scenario kubeconfig s_kubeconfig
+  scenario internal-ca s_internal_ca
+  scenario upgrade s_upgrade
+  scenario delete s_delete
+  if [[ ${E2E_KEEP:-0} != 1 ]]; then scenario teardown s_teardown; fi
+  timing e2e_total "$(elapsed "$t_all")"
+  log "==== summary (E2E_BREAK=${E2E_BREAK:-none})"
+  printf '%s\n' "${RESULTS[@]}" >&2
+  cat "$WORK/notes" >&2
+  grep '^TIMING' "$DIR/timings" >&2 || true
+  (( FAILED == 0 )) || die "some scenarios failed"
+  log "TENANT SCENARIOS PASSED"
+}
+
+main

@@ -1,0 +1,659 @@
+//! The PKI tcpc renders is checked by the real tools that consume it.
+//!
+//! - `golden_pki_agrees_with_kubeseal_openssl_kubectl_kubeadm`: every committed SealedSecret
+//!   unseals with kubeseal into the Secret Kamaji expects (name, namespace, keys); with
+//!   openssl every leaf verifies against its CA, keys match certificates, SANs, key usages,
+//!   EKUs and Os match what the peers' kubeadm issues for the same algorithm; every kubeconfig
+//!   loads in kubectl and its client certificate verifies; the P-384 tenant has P-384 keys.
+//! - `sops_sealing_agrees_with_sops`: with `sealing.sops`, `sops -d` verifies the MAC and yields
+//!   v1 Secrets whose certificates verify; a tampered file is rejected.
+//! - `render_without_identity_is_byte_stable`, `certsan_change_reissues_only_the_apiserver_cert`,
+//!   `renewal_reissues_leaves_only`, `imported_intermediate_ca_publishes_its_chain`: the reuse
+//!   and re-issue logic, observed on the rendered tree, the lock and tcpc's report.
+//!
+//! Missing peers: see `tests/common/peers.rs` (skip loudly, or fail under `TCPC_REQUIRE_PEERS=1`).
+
+#[path = "common/peers.rs"]
+mod peers;
+#[path = "fixtures/pki/harness.rs"]
+mod harness;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::Command;
+
+use harness::*;
+
+/// What a tenant of `examples/` must get.
+struct TenantExp {
+    ns: &'static str,
+    tcp: &'static str,
+    /// openssl's `NIST CURVE:` of every key.
+    curve: &'static str,
+    port: u16,
+    /// SANs the apiserver certificate must carry, as openssl prints them.
+    sans: &'static [&'static str],
+    datastore_user: &'static str,
+}
+
+const TENANTS: &[TenantExp] = &[
+    TenantExp {
+        ns: "platform",
+        tcp: "full",
+        curve: "P-384",
+        port: 6443,
+        sans: &[
+            "DNS:kubernetes.default.svc.tenant.local",
+            "DNS:full.platform.svc",
+            "DNS:api.full.example.com",
+            "IP Address:198.51.100.7",
+            "IP Address:203.0.113.20",
+            "IP Address:10.96.0.1",
+            "IP Address:127.0.0.1",
+            "DNS:localhost",
+        ],
+        datastore_user: "platform_full",
+    },
+    TenantExp {
+        ns: "tenants",
+        tcp: "edge",
+        curve: "P-256",
+        port: 31443,
+        sans: &[
+            "DNS:kubernetes.default.svc.cluster.local",
+            "DNS:edge.tenants.svc",
+            "DNS:edge.k8s.example.com",
+            "IP Address:192.0.2.10",
+            "IP Address:10.96.0.1",
+            "IP Address:127.0.0.1",
+            "DNS:localhost",
+        ],
+        datastore_user: "tenants_edge",
+    },
+    TenantExp {
+        ns: "tenants",
+        tcp: "minimal",
+        curve: "P-256",
+        port: 6443,
+        sans: &["DNS:kubernetes.default.svc.cluster.local", "DNS:minimal.tenants.svc", "IP Address:10.96.0.1", "IP Address:127.0.0.1", "DNS:localhost"],
+        datastore_user: "tenants_minimal",
+    },
+    TenantExp {
+        ns: "tenants",
+        tcp: "trusting",
+        curve: "P-256",
+        port: 6443,
+        sans: &["DNS:kubernetes.default.svc.cluster.local", "DNS:trusting.tenants.svc", "IP Address:10.100.0.1", "IP Address:127.0.0.1", "DNS:localhost"],
+        datastore_user: "tenants_trusting",
+    },
+];
+
+fn tenant(ns: &str, tcp: &str) -> &'static TenantExp {
+    TENANTS.iter().find(|t| t.ns == ns && t.tcp == tcp).unwrap()
+}
+
+/// The Secrets Kamaji's control plane mounts, with their keys.
+fn expected_secrets(tcp: &str) -> BTreeMap<String, BTreeSet<&'static str>> {
+    [
+        ("ca", &["ca.crt", "ca.key"][..]),
+        ("front-proxy-ca-certificate", &["front-proxy-ca.crt", "front-proxy-ca.key"]),
+        ("sa-certificate", &["sa.key", "sa.pub"]),
+        ("api-server-certificate", &["apiserver.crt", "apiserver.key"]),
+        ("api-server-kubelet-client-certificate", &["apiserver-kubelet-client.crt", "apiserver-kubelet-client.key"]),
+        ("front-proxy-client-certificate", &["front-proxy-client.crt", "front-proxy-client.key"]),
+        ("datastore-certificate", &["ca.crt", "server.crt", "server.key"]),
+        ("admin-kubeconfig", &["admin.conf", "admin.svc", "super-admin.conf", "super-admin.svc"]),
+        ("controller-manager-kubeconfig", &["controller-manager.conf"]),
+        ("scheduler-kubeconfig", &["scheduler.conf"]),
+    ]
+    .into_iter()
+    .map(|(suffix, keys)| (format!("{tcp}-{suffix}"), keys.iter().copied().collect()))
+    .collect()
+}
+
+/// Collects every disagreement, so one run reports all of them.
+#[derive(Default)]
+struct Problems(Vec<String>);
+
+impl Problems {
+    fn check(&mut self, ok: bool, msg: impl FnOnce() -> String) {
+        if !ok {
+            self.0.push(msg());
+        }
+    }
+    fn assert_none(self, what: &str) {
+        assert!(self.0.is_empty(), "{what}: {} problem(s):\n  - {}", self.0.len(), self.0.join("\n  - "));
+    }
+}
+
+/// What kubeadm issues, per artefact, for one key algorithm.
+struct KubeadmRef {
+    certs: BTreeMap<&'static str, CertText>,
+}
+
+/// `kubeadm init phase certs all` + `kubeconfig all` with `encryptionAlgorithm: alg`.
+fn kubeadm_reference(p: &Peers, kubeadm: &Path, dir: &Path, alg: &str) -> KubeadmRef {
+    let pki = dir.join("pki");
+    let kc = dir.join("kc");
+    std::fs::create_dir_all(&kc).unwrap();
+    let cfg = dir.join("kubeadm.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nlocalAPIEndpoint:\n  advertiseAddress: 192.0.2.10\n  bindPort: 6443\nnodeRegistration:\n  name: tenant-0\n---\n\
+             apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nkubernetesVersion: v1.36.3\nclusterName: tenant-0\ncontrolPlaneEndpoint: tenant-0.example.com:6443\n\
+             encryptionAlgorithm: {alg}\ncertificatesDir: {}\nnetworking:\n  serviceSubnet: 10.96.0.0/16\n  dnsDomain: cluster.local\netcd:\n  external:\n    endpoints: [https://etcd.example.com:2379]\n",
+            pki.display()
+        ),
+    )
+    .unwrap();
+    run_ok(Command::new(kubeadm).args(["init", "phase", "certs", "all", "--config"]).arg(&cfg));
+    run_ok(Command::new(kubeadm).args(["init", "phase", "kubeconfig", "all", "--config"]).arg(&cfg).arg("--kubeconfig-dir").arg(&kc));
+    let mut certs = BTreeMap::new();
+    for a in ["ca", "front-proxy-ca", "apiserver", "apiserver-kubelet-client", "front-proxy-client"] {
+        certs.insert(a, cert_text(&p.openssl, &std::fs::read(pki.join(format!("{a}.crt"))).unwrap()));
+    }
+    for a in ["admin", "super-admin", "controller-manager", "scheduler"] {
+        let k = kubeconfig(&p.kubectl, &kc.join(format!("{a}.conf")));
+        certs.insert(a, cert_text(&p.openssl, &k.cert));
+    }
+    KubeadmRef { certs }
+}
+
+/// kubeadm's key usage for `artefact`, adjusted by tcpc's one documented deviation
+/// (crates/pki/src/cert.rs): ECDSA leaves carry digitalSignature only, since keyEncipherment
+/// has meaning only for RSA key transport (RFC 5480 §3); kubeadm sets it on every leaf.
+fn kubeadm_key_usage(r: &KubeadmRef, artefact: &str, ecdsa: bool) -> String {
+    let ku = r.certs[artefact].key_usage.clone();
+    let is_ca = r.certs[artefact].basic_constraints.contains("CA:TRUE");
+    if ecdsa && !is_ca { ku.replace(", Key Encipherment", "") } else { ku }
+}
+
+/// Checks one tenant's decoded Secrets (from kubeseal or sops) with openssl and kubectl.
+fn check_tenant(p: &Peers, scratch: &Path, secrets: &BTreeMap<String, Unsealed>, t: &TenantExp, kubeadm: Option<&KubeadmRef>, probs: &mut Problems) {
+    let who = format!("{}/{}", t.ns, t.tcp);
+    let get = |suffix: &str| -> &Unsealed {
+        let name = format!("{}/{}-{suffix}", t.ns, t.tcp);
+        secrets.get(&name).unwrap_or_else(|| panic!("{who}: Secret {name} missing (have {:?})", secrets.keys()))
+    };
+    let o = &p.openssl;
+
+    // Names, namespaces, keys.
+    for (name, keys) in expected_secrets(t.tcp) {
+        let Some(s) = secrets.get(&format!("{}/{name}", t.ns)) else {
+            probs.check(false, || format!("{who}: Secret {name} missing"));
+            continue;
+        };
+        let have: BTreeSet<&str> = s.data.keys().map(String::as_str).collect();
+        probs.check(have == keys, || format!("{who}: Secret {name} has keys {have:?}, expected {keys:?}"));
+        probs.check(s.object["type"] == "Opaque", || format!("{who}: Secret {name} type {}", s.object["type"]));
+        probs.check(s.object["metadata"]["labels"]["kamaji.clastix.io/name"] == t.tcp, || format!("{who}: Secret {name} lacks the kamaji.clastix.io/name label"));
+    }
+
+    let ca_secret = get("ca");
+    let ca_bundle = ca_secret.data["ca.crt"].clone();
+    let ca_blocks = pem_blocks(&String::from_utf8_lossy(&ca_bundle));
+    probs.check(!ca_blocks.is_empty(), || format!("{who}: ca.crt has no certificate"));
+    let ca_cert = ca_blocks[0].as_bytes().to_vec();
+    let fp_ca = get("front-proxy-ca-certificate").data["front-proxy-ca.crt"].clone();
+    let ds = get("datastore-certificate");
+
+    // Every (artefact, cert, key, issuer bundle) pair tcpc emits.
+    struct Pair {
+        artefact: &'static str,
+        cert: Vec<u8>,
+        key: Vec<u8>,
+        issuer: Vec<u8>,
+    }
+    let data = |suffix: &str, key: &str| get(suffix).data[key].clone();
+    let mut pairs = vec![
+        Pair { artefact: "ca", cert: ca_cert.clone(), key: data("ca", "ca.key"), issuer: ca_cert.clone() },
+        Pair { artefact: "front-proxy-ca", cert: fp_ca.clone(), key: data("front-proxy-ca-certificate", "front-proxy-ca.key"), issuer: fp_ca.clone() },
+        Pair { artefact: "apiserver", cert: data("api-server-certificate", "apiserver.crt"), key: data("api-server-certificate", "apiserver.key"), issuer: ca_bundle.clone() },
+        Pair {
+            artefact: "apiserver-kubelet-client",
+            cert: data("api-server-kubelet-client-certificate", "apiserver-kubelet-client.crt"),
+            key: data("api-server-kubelet-client-certificate", "apiserver-kubelet-client.key"),
+            issuer: ca_bundle.clone(),
+        },
+        Pair {
+            artefact: "front-proxy-client",
+            cert: data("front-proxy-client-certificate", "front-proxy-client.crt"),
+            key: data("front-proxy-client-certificate", "front-proxy-client.key"),
+            issuer: fp_ca.clone(),
+        },
+        Pair { artefact: "datastore-client", cert: ds.data["server.crt"].clone(), key: ds.data["server.key"].clone(), issuer: ds.data["ca.crt"].clone() },
+    ];
+
+    // Kubeconfigs: kubectl loads them; their CA is the tenant CA bundle; their servers.
+    let svc = format!("https://{}.{}.svc:{}", t.tcp, t.ns, t.port);
+    let local = format!("https://127.0.0.1:{}", t.port);
+    for (suffix, key, artefact, server) in [
+        ("admin-kubeconfig", "admin.conf", "admin", None),
+        ("admin-kubeconfig", "admin.svc", "admin", Some(svc.as_str())),
+        ("admin-kubeconfig", "super-admin.conf", "super-admin", None),
+        ("admin-kubeconfig", "super-admin.svc", "super-admin", Some(svc.as_str())),
+        ("controller-manager-kubeconfig", "controller-manager.conf", "controller-manager", Some(local.as_str())),
+        ("scheduler-kubeconfig", "scheduler.conf", "scheduler", Some(local.as_str())),
+    ] {
+        let path = scratch.join(format!("{}-{}-{key}", t.ns, t.tcp));
+        std::fs::write(&path, &get(suffix).data[key]).unwrap();
+        let k = kubeconfig(&p.kubectl, &path);
+        probs.check(k.ca == ca_bundle, || format!("{who}: {key}: certificate-authority-data is not the tenant CA bundle"));
+        if let Some(server) = server {
+            probs.check(k.server == server, || format!("{who}: {key}: server {} != {server}", k.server));
+        }
+        pairs.push(Pair { artefact, cert: k.cert, key: k.key, issuer: k.ca });
+    }
+
+    for pair in &pairs {
+        let what = format!("{who}: {}", pair.artefact);
+        // The key belongs to the certificate.
+        probs.check(cert_pubkey(o, &pair.cert) == key_pubkey(o, &pair.key), || format!("{what}: private key does not match the certificate"));
+        // The certificate verifies against its CA.
+        let (ok, msg) = verify(o, scratch, &pair.issuer, None, &pair.cert, EPOCH);
+        probs.check(ok, || format!("{what}: openssl verify failed: {msg}"));
+        // Key algorithm.
+        let c = cert_text(o, &pair.cert);
+        probs.check(c.text.contains(&format!("NIST CURVE: {}", t.curve)), || format!("{what}: certificate key is not {}", t.curve));
+        let key_text = openssl_ok(o, &["pkey", "-noout", "-text"], Some(&pair.key));
+        probs.check(key_text.contains(&format!("NIST CURVE: {}", t.curve)), || format!("{what}: private key is not {}", t.curve));
+
+        // Usages and subject, explicitly ...
+        let is_ca = pair.artefact.ends_with("ca");
+        if is_ca {
+            probs.check(c.basic_constraints == "critical: CA:TRUE", || format!("{what}: basicConstraints {:?}", c.basic_constraints));
+            probs.check(c.key_usage.contains("Certificate Sign"), || format!("{what}: CA without keyCertSign: {:?}", c.key_usage));
+        } else {
+            probs.check(c.basic_constraints == "critical: CA:FALSE", || format!("{what}: basicConstraints {:?}", c.basic_constraints));
+            let eku = if pair.artefact == "apiserver" { "TLS Web Server Authentication" } else { "TLS Web Client Authentication" };
+            probs.check(c.ext_key_usage == eku, || format!("{what}: extendedKeyUsage {:?}, expected {eku:?}", c.ext_key_usage));
+            probs.check(c.key_usage.starts_with("critical: Digital Signature"), || format!("{what}: keyUsage {:?}", c.key_usage));
+        }
+        let (cn, orgs): (&str, &[&str]) = match pair.artefact {
+            "ca" => ("kubernetes", &[]),
+            "front-proxy-ca" => ("front-proxy-ca", &[]),
+            "apiserver" => ("kube-apiserver", &[]),
+            "apiserver-kubelet-client" => ("kube-apiserver-kubelet-client", &[]),
+            "front-proxy-client" => ("front-proxy-client", &[]),
+            "datastore-client" => (t.datastore_user, &[]),
+            "admin" => ("kubernetes-admin", &["kubeadm:cluster-admins"]),
+            "super-admin" => ("kubernetes-super-admin", &["system:masters"]),
+            "controller-manager" => ("system:kube-controller-manager", &[]),
+            "scheduler" => ("system:kube-scheduler", &[]),
+            other => unreachable!("{other}"),
+        };
+        probs.check(c.cn() == cn, || format!("{what}: CN {:?}, expected {cn:?}", c.cn()));
+        probs.check(c.organizations() == orgs, || format!("{what}: O {:?}, expected {orgs:?}", c.organizations()));
+
+        // ... and against what kubeadm issues for the same algorithm.
+        if let Some(r) = kubeadm {
+            let reference = if pair.artefact == "datastore-client" { "front-proxy-client" } else { pair.artefact };
+            let k = &r.certs[reference];
+            let want_ku = kubeadm_key_usage(r, reference, true);
+            probs.check(c.key_usage == want_ku, || format!("{what}: keyUsage {:?}, kubeadm: {want_ku:?}", c.key_usage));
+            probs.check(c.ext_key_usage == k.ext_key_usage, || format!("{what}: extendedKeyUsage {:?}, kubeadm: {:?}", c.ext_key_usage, k.ext_key_usage));
+            probs.check(c.basic_constraints == k.basic_constraints, || format!("{what}: basicConstraints {:?}, kubeadm: {:?}", c.basic_constraints, k.basic_constraints));
+            if pair.artefact != "datastore-client" {
+                probs.check(c.organizations() == k.organizations(), || format!("{what}: O {:?}, kubeadm: {:?}", c.organizations(), k.organizations()));
+                probs.check(c.cn() == k.cn(), || format!("{what}: CN {:?}, kubeadm: {:?}", c.cn(), k.cn()));
+            }
+        }
+
+        if pair.artefact == "apiserver" {
+            for san in t.sans {
+                probs.check(c.sans.iter().any(|x| x == san), || format!("{what}: SAN {san} missing (has {:?})", c.sans));
+            }
+        }
+    }
+
+    // sa.pub is the public half of sa.key.
+    let sa = get("sa-certificate");
+    let sa_pub = key_pubkey(o, &sa.data["sa.key"]);
+    let published = openssl_ok(o, &["pkey", "-pubin", "-pubout"], Some(&sa.data["sa.pub"]));
+    probs.check(sa_pub == published, || format!("{who}: sa.pub does not match sa.key"));
+    let sa_text = openssl_ok(o, &["pkey", "-noout", "-text"], Some(&sa.data["sa.key"]));
+    probs.check(sa_text.contains(&format!("NIST CURVE: {}", t.curve)), || format!("{who}: sa.key is not {}", t.curve));
+}
+
+#[test]
+fn golden_pki_agrees_with_kubeseal_openssl_kubectl_kubeadm() {
+    let Some(p) = require_base_peers() else { return };
+    let Some(kubeadm) = peers::require_peer("kubeadm") else { return };
+    let scratch = tempfile::tempdir().unwrap();
+    let golden = repo().join("golden");
+
+    // kubeseal: every SealedSecret unseals, into a Secret named like its file and directory.
+    let mut secrets = BTreeMap::new();
+    let mut probs = Problems::default();
+    for rel in read_tree(&golden).keys() {
+        let file = Path::new(rel).file_name().unwrap().to_string_lossy().into_owned();
+        if !(file.starts_with("sealedsecret-") && file.ends_with(".yaml")) {
+            continue;
+        }
+        let u = unseal_file(&p.kubeseal, &golden.join(rel));
+        let parts: Vec<&str> = rel.split('/').collect();
+        probs.check(
+            parts.len() == 4 && parts[0] == u.namespace && parts[2] == "management" && file == format!("sealedsecret-{}.yaml", u.name),
+            || format!("{rel}: unsealed Secret {}/{} does not match its path", u.namespace, u.name),
+        );
+        let sealed = yaml_file(&golden.join(rel));
+        probs.check(sealed["metadata"]["name"] == u.name.as_str() && sealed["metadata"]["namespace"] == u.namespace.as_str(), || format!("{rel}: SealedSecret metadata differs from its Secret"));
+        secrets.insert(format!("{}/{}", u.namespace, u.name), u);
+    }
+    let want: BTreeSet<String> = TENANTS.iter().flat_map(|t| expected_secrets(t.tcp).into_keys().map(move |n| format!("{}/{n}", t.ns))).collect();
+    let have: BTreeSet<String> = secrets.keys().cloned().collect();
+    assert_eq!(have, want, "the SealedSecrets under golden/ are not exactly the Secrets Kamaji mounts");
+
+    let refs: BTreeMap<&str, KubeadmRef> = ["P-256", "P-384"]
+        .into_iter()
+        .map(|c| {
+            let dir = scratch.path().join(format!("kubeadm-{c}"));
+            (c, kubeadm_reference(&p, &kubeadm, &dir, &format!("ECDSA-{}", c.replace('-', ""))))
+        })
+        .collect();
+    for t in TENANTS {
+        check_tenant(&p, scratch.path(), &secrets, t, Some(&refs[t.curve]), &mut probs);
+    }
+    // One DataStore CA for all four tenants.
+    let ds_cas: BTreeSet<Vec<u8>> = TENANTS.iter().map(|t| secrets[&format!("{}/{}-datastore-certificate", t.ns, t.tcp)].data["ca.crt"].clone()).collect();
+    probs.check(ds_cas.len() == 1, || "the tenants of DataStore `default` publish different DataStore CAs".into());
+    probs.assert_none("golden/ PKI");
+}
+
+/// A single-tenant copy of the examples (only `tenants/minimal.yaml`), with no key material,
+/// a DataStore CA made with openssl and imported, and `tcpc.yaml` from `config`.
+fn minimal_repo(p: &Peers, config: &str) -> Workspace {
+    let ws = Workspace::examples();
+    std::fs::remove_dir_all(ws.golden()).unwrap();
+    std::fs::remove_dir_all(ws.state()).unwrap();
+    std::fs::remove_file(ws.lock()).unwrap();
+    for f in ["tenants/full.yaml", "tenants/internal-ca.yaml", "tenants/nodeport.yaml"] {
+        std::fs::remove_file(ws.path(f)).unwrap();
+    }
+    std::fs::write(ws.path("tcpc.yaml"), config).unwrap();
+    let ca = openssl_ca(&p.openssl, &ws.root().join("ds-ca"), "etcd-ca", "etcd-ca");
+    import_datastore_ca(&ws.examples_dir(), "default", &ca);
+    ws
+}
+
+/// A new age identity from `tcpc identity`: (identity file, recipient).
+fn new_identity(dir: &Path) -> (std::path::PathBuf, String) {
+    let run = tcpc(&["identity".into()], EPOCH).expect_ok();
+    let recipient = run.stderr.lines().find_map(|l| l.strip_prefix("recipient: ")).expect("recipient on stderr").trim().to_string();
+    assert!(recipient.starts_with("age1"), "{recipient}");
+    assert!(run.stdout.contains("AGE-SECRET-KEY-1"), "identity on stdout");
+    let path = dir.join("age-identity.txt");
+    std::fs::write(&path, &run.stdout).unwrap();
+    (path, recipient)
+}
+
+#[test]
+fn sops_sealing_agrees_with_sops() {
+    let Some(p) = require_base_peers() else { return };
+    let Some(sops) = peers::require_peer("sops") else { return };
+    let keys = tempfile::tempdir().unwrap();
+    let (identity, recipient) = new_identity(keys.path());
+    let config = format!(
+        "apiVersion: tcpc.dev/v1alpha1\nkind: Config\noutput: ../golden\nexclude:\n- kamaji/**\npki:\n  keyAlgorithm: ECDSA-P256\n  recipients:\n  - {recipient}\n\
+         sealing:\n  sops:\n    ageRecipients:\n    - {recipient}\n"
+    );
+    let ws = minimal_repo(&p, &config);
+    ws.render(Some(&identity), EPOCH).expect_ok();
+
+    // sops, offline: no version check, no proxies that could reach anything.
+    let sops_cmd = |file: &Path| {
+        let mut c = Command::new(&sops);
+        c.args(["-d", "--input-type", "yaml", "--output-type", "json"])
+            .arg(file)
+            .env("SOPS_AGE_KEY_FILE", &identity)
+            .env("SOPS_DISABLE_VERSION_CHECK", "1")
+            .env("HTTPS_PROXY", "http://127.0.0.1:9")
+            .env("HTTP_PROXY", "http://127.0.0.1:9")
+            .env_remove("SOPS_AGE_KEY")
+            .env_remove("SOPS_AGE_KEY_CMD")
+            .env("HOME", keys.path());
+        c
+    };
+    let tree = read_tree(&ws.golden());
+    let mut secrets = BTreeMap::new();
+    let mut encrypted_files = Vec::new();
+    for (rel, bytes) in &tree {
+        let text = String::from_utf8_lossy(bytes);
+        if !text.lines().any(|l| l.starts_with("sops:")) {
+            continue;
+        }
+        assert!(!text.contains("PRIVATE KEY"), "{rel}: plaintext key material");
+        let out = run_ok(&mut sops_cmd(&ws.golden().join(rel)));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let u = secret_from_json(v, rel);
+        assert!(rel.starts_with(&format!("tenants/minimal/management/")), "{rel}");
+        encrypted_files.push(rel.clone());
+        secrets.insert(format!("{}/{}", u.namespace, u.name), u);
+    }
+    let want: BTreeSet<String> = expected_secrets("minimal").into_keys().map(|n| format!("tenants/{n}")).collect();
+    assert_eq!(secrets.keys().cloned().collect::<BTreeSet<_>>(), want, "sops-encrypted Secrets");
+    let mut probs = Problems::default();
+    check_tenant(&p, keys.path(), &secrets, tenant("tenants", "minimal"), None, &mut probs);
+    probs.assert_none("sops Secrets");
+
+    // Tampering is detected: a changed ciphertext, and a removed value (only the MAC sees it).
+    let victim = ws.golden().join(encrypted_files.iter().find(|f| f.contains("api-server-certificate")).unwrap());
+    let original = std::fs::read_to_string(&victim).unwrap();
+    let enc_line = original.lines().find(|l| l.contains("apiserver.key: ENC[AES256_GCM,data:")).expect("an encrypted apiserver.key");
+    let at = enc_line.find("data:").unwrap() + 5;
+    let mut changed = enc_line.to_string();
+    let c = changed.as_bytes()[at];
+    changed.replace_range(at..at + 1, if c == b'A' { "B" } else { "A" });
+    std::fs::write(&victim, original.replacen(enc_line, &changed, 1)).unwrap();
+    let out = sops_cmd(&victim).output().unwrap();
+    assert!(!out.status.success(), "sops accepted a tampered ciphertext");
+    let removed: String = original.lines().filter(|l| !l.contains("apiserver.key: ENC[")).map(|l| format!("{l}\n")).collect();
+    std::fs::write(&victim, removed).unwrap();
+    let out = sops_cmd(&victim).output().unwrap();
+    assert!(!out.status.success(), "sops accepted a file with a value removed (MAC not checked?)");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.to_lowercase().contains("mac"), "expected a MAC mismatch, got: {err}");
+}
+
+#[test]
+fn render_without_identity_is_byte_stable() {
+    let ws = Workspace::examples();
+    let golden = read_tree(&ws.golden());
+    let lock = std::fs::read(ws.lock()).unwrap();
+    let state = read_tree(&ws.state());
+    let first = ws.render(None, EPOCH).expect_ok();
+    let t1 = read_tree(&ws.golden());
+    let second = ws.render(None, EPOCH).expect_ok();
+    let t2 = read_tree(&ws.golden());
+    assert_eq!(changed_paths(&t1, &t2), Vec::<String>::new(), "a second render changed the tree");
+    assert_eq!(changed_paths(&golden, &t1), Vec::<String>::new(), "rendering the committed examples changed golden/ (stale golden or unstable render)");
+    assert!(std::fs::read(ws.lock()).unwrap() == lock, "the lock changed");
+    assert_eq!(changed_paths(&state, &read_tree(&ws.state())), Vec::<String>::new(), "the state changed");
+    for run in [&first, &second] {
+        assert!(!run.stderr.contains("issued") && !run.stderr.contains("sealed Secret"), "nothing should be issued or sealed:\n{}", run.stderr);
+    }
+}
+
+const EXTRA_SAN: &str = "api.minimal.example.com";
+
+fn add_cert_sans(ws: &Workspace, sans: &[&str]) {
+    let path = ws.path("tenants/minimal.yaml");
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    assert!(!text.contains("networkProfile"), "tenants/minimal.yaml changed shape; update this test");
+    text.push_str("  networkProfile:\n    certSANs:\n");
+    for s in sans {
+        text.push_str(&format!("    - {s}\n"));
+    }
+    std::fs::write(&path, text).unwrap();
+}
+
+/// The report lines of a render about issuing and sealing.
+fn report_lines(stderr: &str) -> Vec<String> {
+    stderr.lines().filter(|l| l.contains(": issued ") || l.contains(": sealed Secret ")).map(str::to_string).collect()
+}
+
+#[test]
+fn certsan_change_reissues_only_the_apiserver_cert() {
+    let Some(p) = require_base_peers() else { return };
+    let ws = Workspace::examples();
+    let before = read_tree(&ws.golden());
+    let lock_before = std::fs::read_to_string(ws.lock()).unwrap();
+    let state_before = read_tree(&ws.state());
+    add_cert_sans(&ws, &[EXTRA_SAN]);
+    let run = ws.render(Some(&identity_file()), EPOCH).expect_ok();
+    let after = read_tree(&ws.golden());
+
+    let secret_file = "tenants/minimal/management/sealedsecret-minimal-api-server-certificate.yaml";
+    let deployment = "tenants/minimal/management/deployment-minimal.yaml";
+    let kubeadm_config = "tenants/minimal/tenant/configmap-kubeadm-config.yaml";
+    let mut changed = changed_paths(&before, &after);
+    changed.sort();
+    // The tenant's kubeadm-config (ClusterConfiguration.apiServer.certSANs) records the new SAN
+    // too, as kubeadm does; that is the only non-PKI change allowed.
+    let mut want = vec![secret_file.to_string(), deployment.to_string(), kubeadm_config.to_string()];
+    want.sort();
+    assert_eq!(changed, want, "files changed by adding one certSAN");
+    let (old, new) = (String::from_utf8_lossy(&before[kubeadm_config]).into_owned(), String::from_utf8_lossy(&after[kubeadm_config]).into_owned());
+    let old_lines: Vec<&str> = old.lines().collect();
+    let added: Vec<&str> = new.lines().filter(|l| !old_lines.contains(l)).collect();
+    assert_eq!(added, vec![format!("      - \"{EXTRA_SAN}\"").as_str()], "kubeadm-config diff");
+    assert_eq!(new.lines().count(), old_lines.len() + 1, "kubeadm-config diff");
+    // In the Deployment, only the checksum annotation.
+    let (old, new) = (String::from_utf8_lossy(&before[deployment]).into_owned(), String::from_utf8_lossy(&after[deployment]).into_owned());
+    let diff: Vec<(&str, &str)> = old.lines().zip(new.lines()).filter(|(a, b)| a != b).collect();
+    assert_eq!(old.lines().count(), new.lines().count());
+    assert!(diff.len() == 1 && diff[0].0.contains("tcpc.dev/pki-checksum:") && diff[0].1.contains("tcpc.dev/pki-checksum:"), "Deployment diff: {diff:?}");
+    // tcpc says exactly that.
+    assert_eq!(
+        report_lines(&run.stderr),
+        vec!["tenants/minimal: issued apiserver (its inputs changed)".to_string(), "tenants/minimal: sealed Secret minimal-api-server-certificate".to_string()],
+        "stderr:\n{}",
+        run.stderr
+    );
+    // Only minimal's state, and in the lock only minimal's apiserver artefact and Secret.
+    assert_eq!(changed_paths(&state_before, &read_tree(&ws.state())), vec!["tenants/tenants/minimal.age".to_string()]);
+    let lock_after = std::fs::read_to_string(ws.lock()).unwrap();
+    assert_ne!(lock_before, lock_after, "the lock did not record the re-issue");
+    // The new certificate has the SAN, keeps the CA, and its key matches.
+    let u = unseal_file(&p.kubeseal, &ws.golden().join(secret_file));
+    let c = cert_text(&p.openssl, &u.data["apiserver.crt"]);
+    assert!(c.sans.contains(&format!("DNS:{EXTRA_SAN}")), "{:?}", c.sans);
+    let ca = unseal_file(&p.kubeseal, &ws.golden().join("tenants/minimal/management/sealedsecret-minimal-ca.yaml"));
+    let (ok, msg) = verify(&p.openssl, ws.root(), &ca.data["ca.crt"], None, &u.data["apiserver.crt"], EPOCH);
+    assert!(ok, "{msg}");
+    assert_eq!(cert_pubkey(&p.openssl, &u.data["apiserver.crt"]), key_pubkey(&p.openssl, &u.data["apiserver.key"]));
+
+    // Without the identity, a change that needs new material fails, says who, what and why,
+    // and writes nothing.
+    let tree = read_tree(&ws.golden());
+    add_cert_sans_more(&ws, "api2.minimal.example.com");
+    let run = ws.render(None, EPOCH).expect_fail();
+    for needle in ["tenants/minimal", "apiserver must be issued", "its inputs changed", "--identity"] {
+        assert!(run.stderr.contains(needle), "message lacks {needle:?}:\n{}", run.stderr);
+    }
+    assert_eq!(changed_paths(&tree, &read_tree(&ws.golden())), Vec::<String>::new(), "a failed render wrote files");
+    assert_eq!(std::fs::read_to_string(ws.lock()).unwrap(), lock_after, "a failed render wrote the lock");
+}
+
+fn add_cert_sans_more(ws: &Workspace, san: &str) {
+    let path = ws.path("tenants/minimal.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, format!("{text}    - {san}\n")).unwrap();
+}
+
+#[test]
+fn renewal_reissues_leaves_only() {
+    let Some(p) = require_base_peers() else { return };
+    let ws = Workspace::examples();
+    let before = read_tree(&ws.golden());
+    let later = EPOCH + 250 * DAY;
+
+    let run = ws.render(None, later).expect_fail();
+    for needle in ["tenants/minimal", "apiserver must be issued", "less than 33% of its lifetime is left", "--identity"] {
+        assert!(run.stderr.contains(needle), "renewal message lacks {needle:?}:\n{}", run.stderr);
+    }
+    assert_eq!(changed_paths(&before, &read_tree(&ws.golden())), Vec::<String>::new());
+
+    let run = ws.render(Some(&identity_file()), later).expect_ok();
+    let after = read_tree(&ws.golden());
+    let leaves = ["admin", "apiserver", "apiserver-kubelet-client", "controller-manager", "datastore-client", "front-proxy-client", "scheduler", "super-admin"];
+    let mut want_issued = BTreeSet::new();
+    for t in TENANTS {
+        for l in leaves {
+            want_issued.insert(format!("{}/{}: issued {l} (less than 33% of its lifetime is left)", t.ns, t.tcp));
+        }
+    }
+    let issued: BTreeSet<String> = run.stderr.lines().filter(|l| l.contains(": issued ")).map(str::to_string).collect();
+    assert_eq!(issued, want_issued, "stderr:\n{}", run.stderr);
+    // CA and sa Secrets untouched; every leaf Secret re-sealed.
+    let changed: BTreeSet<String> = changed_paths(&before, &after).into_iter().collect();
+    for t in TENANTS {
+        let dir = format!("{}/{}/management", t.ns, t.tcp);
+        for unchanged in ["ca", "front-proxy-ca-certificate", "sa-certificate"] {
+            let f = format!("{dir}/sealedsecret-{}-{unchanged}.yaml", t.tcp);
+            assert!(!changed.contains(&f), "{f} changed on renewal");
+        }
+        for leaf in ["api-server-certificate", "api-server-kubelet-client-certificate", "front-proxy-client-certificate", "datastore-certificate", "admin-kubeconfig", "controller-manager-kubeconfig", "scheduler-kubeconfig"] {
+            let f = format!("{dir}/sealedsecret-{}-{leaf}.yaml", t.tcp);
+            assert!(changed.contains(&f), "{f} not re-sealed on renewal");
+        }
+        // The renewed apiserver certificate starts at the new time and chains to the old CA.
+        let ca = unseal_file(&p.kubeseal, &ws.golden().join(format!("{dir}/sealedsecret-{}-ca.yaml", t.tcp)));
+        let api = unseal_file(&p.kubeseal, &ws.golden().join(format!("{dir}/sealedsecret-{}-api-server-certificate.yaml", t.tcp)));
+        let scratch = tempfile::tempdir().unwrap();
+        let (ok, msg) = verify(&p.openssl, scratch.path(), &ca.data["ca.crt"], None, &api.data["apiserver.crt"], later);
+        assert!(ok, "{}/{}: renewed apiserver does not verify against the kept CA: {msg}", t.ns, t.tcp);
+        let end = openssl_ok(&p.openssl, &["x509", "-noout", "-enddate"], Some(&api.data["apiserver.crt"]));
+        let old = unseal_file(&p.kubeseal, &repo().join("golden").join(format!("{dir}/sealedsecret-{}-api-server-certificate.yaml", t.tcp)));
+        let old_end = openssl_ok(&p.openssl, &["x509", "-noout", "-enddate"], Some(&old.data["apiserver.crt"]));
+        assert_ne!(end, old_end, "{}/{}: apiserver not renewed", t.ns, t.tcp);
+    }
+    // A second render at the same time needs nothing.
+    ws.render(None, later).expect_ok();
+}
+
+#[test]
+fn imported_intermediate_ca_publishes_its_chain() {
+    let Some(p) = require_base_peers() else { return };
+    let ws = Workspace::examples();
+    let pki = ws.root().join("corp-pki");
+    let root = openssl_ca(&p.openssl, &pki, "root", "Example Corp Root CA");
+    let int = openssl_signed(
+        &p.openssl,
+        &pki,
+        "int",
+        "Example Corp Kubernetes Intermediate",
+        &root,
+        CA_EXT,
+    );
+    let e = ws.examples_dir();
+    tcpc(&["import".into(), "ca".into(), "tenants/minimal".into(), "--cert".into(), s(&int.0), "--key".into(), s(&int.1), "--chain".into(), s(&root.0), "--dir".into(), s(&e)], EPOCH)
+        .expect_ok();
+    let run = ws.render(Some(&identity_file()), EPOCH).expect_ok();
+    assert!(!run.stderr.contains("tenants/minimal: issued ca "), "the imported CA was re-issued:\n{}", run.stderr);
+
+    let dir = ws.golden().join("tenants/minimal/management");
+    let ca = unseal_file(&p.kubeseal, &dir.join("sealedsecret-minimal-ca.yaml"));
+    let blocks = pem_blocks(&ca.text("ca.crt"));
+    let (int_pem, root_pem) = (std::fs::read_to_string(&int.0).unwrap(), std::fs::read_to_string(&root.0).unwrap());
+    assert_eq!(blocks, vec![pem_blocks(&int_pem)[0].clone(), pem_blocks(&root_pem)[0].clone()], "minimal-ca ca.crt must be intermediate + root");
+    assert_eq!(key_pubkey(&p.openssl, &ca.data["ca.key"]), key_pubkey(&p.openssl, &std::fs::read(&int.1).unwrap()), "ca.key is not the imported key");
+
+    let api = unseal_file(&p.kubeseal, &dir.join("sealedsecret-minimal-api-server-certificate.yaml"));
+    let (ok, msg) = verify(&p.openssl, ws.root(), root_pem.as_bytes(), Some(int_pem.as_bytes()), &api.data["apiserver.crt"], EPOCH);
+    assert!(ok, "openssl verify -CAfile root.crt -untrusted int.crt apiserver.crt: {msg}");
+    // Clients get the chain too: the admin kubeconfig verifies up to the root.
+    let admin = unseal_file(&p.kubeseal, &dir.join("sealedsecret-minimal-admin-kubeconfig.yaml"));
+    let path = ws.root().join("admin.conf");
+    std::fs::write(&path, &admin.data["admin.conf"]).unwrap();
+    let k = kubeconfig(&p.kubectl, &path);
+    assert_eq!(k.ca, ca.data["ca.crt"], "admin.conf must carry the CA chain");
+    let (ok, msg) = verify(&p.openssl, ws.root(), root_pem.as_bytes(), Some(int_pem.as_bytes()), &k.cert, EPOCH);
+    assert!(ok, "admin client cert: {msg}");
+    // The other tenants are untouched, and the next render needs no identity.
+    for t in TENANTS.iter().filter(|t| t.tcp != "minimal") {
+        assert!(!run.stderr.contains(&format!("{}/{}:", t.ns, t.tcp)), "{}/{} touched:\n{}", t.ns, t.tcp, run.stderr);
+    }
+    ws.render(None, EPOCH).expect_ok();
+}

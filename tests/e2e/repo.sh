@@ -107,6 +107,7 @@ YAML
         apiServer:
         - --oidc-issuer-url=$OIDC_ISSUER
         - --oidc-client-id=$OIDC_AUDIENCE
+        - --oidc-signing-algs=ES256
         - --oidc-username-claim=sub
         - "--oidc-username-prefix=oidc:"
     service:

@@ -142,6 +142,34 @@ container_pid() {
   ctr --address "$E2E_CONTAINERD_SOCK" -n k8s.io tasks ls | awk -v id="$id" '$1 == id { print $2 }'
 }
 
+# mgmt_dir NS/TCP: the management bundle to apply. With E2E_FIX=prestop (a demonstration of
+# the fix for the rollout finding, not a renderer feature), a kustomize overlay that gives
+# kube-apiserver a preStop sleep so endpoints are withdrawn before it shuts down.
+mgmt_dir() {
+  if [[ ,${E2E_FIX:-}, == *,prestop,* ]]; then
+    local o=$WORK/fix-overlays/$1
+    mkdir -p "$o"
+    cat > "$o/kustomization.yaml" <<YAML
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+- $(realpath --relative-to="$o" "$OUT/$1/management")
+patches:
+- target: {kind: Deployment, name: $(tcp_of "$1")}
+  patch: |-
+    - op: test
+      path: /spec/template/spec/containers/0/name
+      value: kube-apiserver
+    - op: add
+      path: /spec/template/spec/containers/0/lifecycle
+      value: {preStop: {sleep: {seconds: ${E2E_PRESTOP_SECONDS:-5}}}}
+YAML
+    printf '%s\n' "$o"
+  else
+    printf '%s\n' "$OUT/$1/management"
+  fi
+}
+
 # ---- setup ---------------------------------------------------------------------------------
 
 build_tcpc() {
@@ -266,7 +294,7 @@ s_apply() {
   broken internal-ca || ensure_internal_ca_configmap
   t0=$(now)
   for t in "${TENANTS[@]}"; do
-    kubectl apply -k "$OUT/$t/management" > "$WORK/apply-${t//\//_}.log"
+    kubectl apply -k "$(mgmt_dir "$t")" > "$WORK/apply-${t//\//_}.log"
   done
   # /readyz through the Service (ClusterIP, TLS-verified), one waiter per tenant, in parallel
   for t in "${TENANTS[@]}"; do
@@ -316,29 +344,35 @@ s_service() {
   readyz_via_clusterip e2e-trust trusting "$WORK/trusting-ca.crt"
 }
 
+# admin.conf (O=kubeadm:cluster-admins, as kubeadm >= v1.29) is powerless until the tenant
+# bundle's ClusterRoleBinding kubeadm:cluster-admins exists; kubeadm creates it with
+# super-admin.conf (O=system:masters), and so do we.
 s_kubeconfig() {
-  local t ns tcp kc server
+  local t ns tcp kc skc server
   for t in e2e-alpha/alpha e2e-edge/edge; do
-    ns=$(ns_of "$t"); tcp=$(tcp_of "$t"); kc=$WORK/$tcp-admin.conf
+    ns=$(ns_of "$t"); tcp=$(tcp_of "$t"); kc=$WORK/$tcp-admin.conf; skc=$WORK/$tcp-super-admin.conf
     admin_conf "$ns" "$tcp" "$kc"
+    kubectl -n "$ns" get secret "$tcp-admin-kubeconfig" -o jsonpath='{.data.super-admin\.conf}' | base64 -d > "$skc"
     server=$(kubectl --kubeconfig "$kc" config view -o jsonpath='{.clusters[0].cluster.server}')
     log "$t admin.conf server $server"
-    # the rendered kubeconfig as it is: no --server/--insecure overrides
+    # the rendered kubeconfigs as they are: no --server/--insecure overrides
+    kubectl --kubeconfig "$skc" --request-timeout=10s apply -k "$OUT/$t/tenant" > "$WORK/tenant-apply-$tcp.log"
     kubectl --kubeconfig "$kc" --request-timeout=10s create namespace e2e-hello >/dev/null
     [[ $(kubectl --kubeconfig "$kc" get namespace e2e-hello -o jsonpath='{.status.phase}') == Active ]]
-    [[ $(kubectl --kubeconfig "$kc" auth whoami -o jsonpath='{.status.userInfo.username}') == kubernetes-admin ]]
-    kubectl --kubeconfig "$kc" apply -k "$OUT/$t/tenant" > "$WORK/tenant-apply-$tcp.log"
+    local who
+    who=$(kubectl --kubeconfig "$kc" auth whoami -o jsonpath='{.status.userInfo.username} {.status.userInfo.groups}')
+    [[ $who == "kubernetes-admin "*kubeadm:cluster-admins* ]] || { log "admin.conf is '$who'"; return 1; }
     kubectl --kubeconfig "$kc" -n kube-public get configmap cluster-info -o jsonpath='{.data.kubeconfig}' > "$WORK/$tcp-cluster-info"
     grep -q "server: \"\{0,1\}$server\"\{0,1\}$" "$WORK/$tcp-cluster-info" ||
       { log "cluster-info does not point at $server"; cat "$WORK/$tcp-cluster-info" >&2; return 1; }
-    kubectl --kubeconfig "$kc" get clusterrolebinding kubeadm:get-nodes kubeadm:kubelet-bootstrap \
+    kubectl --kubeconfig "$kc" get clusterrolebinding kubeadm:get-nodes kubeadm:kubelet-bootstrap kubeadm:cluster-admins \
       kubeadm:node-autoapprove-bootstrap kubeadm:node-autoapprove-certificate-rotation >/dev/null
     kubectl --kubeconfig "$kc" -n kube-public get role kubeadm:bootstrap-signer-clusterinfo >/dev/null
     kubectl --kubeconfig "$kc" -n kube-public get rolebinding kubeadm:bootstrap-signer-clusterinfo >/dev/null
     kubectl --kubeconfig "$kc" -n kube-system get configmap kubeadm-config kubelet-config >/dev/null
     # anonymous clients (kubeadm join discovery) may read cluster-info
     curl -sS --fail --max-time 2 --cacert "$WORK/$tcp-ca.crt" "$server/api/v1/namespaces/kube-public/configmaps/cluster-info" >/dev/null
-    log "$t: namespace created/read with admin.conf; tenant bundle applied; kubeadm RBAC + cluster-info present"
+    log "$t: tenant bundle applied (super-admin.conf); namespace created/read with admin.conf ($who); kubeadm RBAC + cluster-info present"
   done
 }
 
@@ -423,7 +457,7 @@ s_upgrade() {
   local poller=$!
   sleep 2
   t0=$(now)
-  kubectl apply -k "$OUT/e2e-alpha/alpha/management" > "$WORK/apply-upgrade.log"
+  kubectl apply -k "$(mgmt_dir e2e-alpha/alpha)" > "$WORK/apply-upgrade.log"
   kubectl -n e2e-alpha rollout status deployment/alpha --timeout=240s >/dev/null
   timing upgrade_rollout "$(elapsed "$t0")"
   # keep polling until every old pod is gone (terminating ones still serve or refuse)
@@ -452,11 +486,11 @@ s_delete() {
   types=$(kubectl api-resources --verbs=list --namespaced -o name | grep -v '^events' | paste -sd, -)
   for t in "${TENANTS[@]}"; do
     ns=$(ns_of "$t"); tcp=$(tcp_of "$t")
-    kubectl delete -k "$OUT/$t/management" --wait=true --timeout=120s >/dev/null
+    kubectl delete -k "$(mgmt_dir "$t")" --wait=true --timeout=120s >/dev/null
     wait_for "pods of $t gone" 90 bash -c "[[ -z \$(kubectl -n $ns get pods -l kamaji.clastix.io/name=$tcp -o name) ]]"
     wait_for "Secrets of $t gone" 30 bash -c "[[ -z \$(kubectl -n $ns get secrets -l kamaji.clastix.io/name=$tcp -o name) ]]"
     left=$(kubectl -n "$ns" get "$types" -o name 2>/dev/null |
-      grep -v -E '^(configmap/kube-root-ca.crt|serviceaccount/default|configmap/e2e-internal-ca|secret/e2e-oidc|(deployment|replicaset|pod|service|endpoints|endpointslice)[a-z.]*/e2e-oidc)' || true)
+      grep -v -E '^(configmap/kube-root-ca.crt|serviceaccount/default|configmap/e2e-internal-ca|secret/e2e-oidc|[a-z.]+/e2e-oidc(-[a-z0-9]+)*$)' || true)
     if [[ -n $left ]]; then log "$t: left in $ns:"; printf '%s\n' "$left" >&2; return 1; fi
     log "$t: nothing of the tenant left in $ns"
   done
@@ -491,7 +525,7 @@ main() {
   scenario delete s_delete
   if [[ ${E2E_KEEP:-0} != 1 ]]; then scenario teardown s_teardown; fi
   timing e2e_total "$(elapsed "$t_all")"
-  log "==== summary (E2E_BREAK=${E2E_BREAK:-none})"
+  log "==== summary (E2E_BREAK=${E2E_BREAK:-none} E2E_FIX=${E2E_FIX:-none})"
   printf '%s\n' "${RESULTS[@]}" >&2
   cat "$WORK/notes" >&2
   grep '^TIMING' "$DIR/timings" >&2 || true

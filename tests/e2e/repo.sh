@@ -126,6 +126,7 @@ YAML
 make_repo() {
   local repo=$1 etcd=$2 etcd_ca=$3 etcd_ca_key=$4 seal_cert=$5 internal_ca=$6 alpha_version=$7
   local tcpc=${TCPC_BIN:?TCPC_BIN}
+  rm -rf "$repo"   # a fresh identity each time: old state would not decrypt
   mkdir -p "$repo/datastores" "$repo/tenants"
   local ident=$repo/../age-identity.txt recipient
   "$tcpc" identity > "$ident" 2> "$repo/../age-recipient.txt"

@@ -64,6 +64,7 @@ scenario() {
     log "scenario $name FAILED"
     diagnostics
   fi
+  LAST_RC=$rc   # not a return code: calling scenario in an if/|| would disable errexit inside
 }
 note() { printf '%s\n' "$*" | tee -a "$WORK/notes" >&2; }
 
@@ -516,13 +517,16 @@ main() {
   log "alpha starts at ${UPGRADE_FROM:-$E2E_K8S_VERSION}, upgrade target $E2E_K8S_VERSION"
   test_pki
   sealed_secrets_controller
+  # render and apply are prerequisites of everything after them
   scenario render s_render
-  scenario apply s_apply
-  scenario service s_service
-  scenario kubeconfig s_kubeconfig
-  scenario internal-ca s_internal_ca
-  scenario upgrade s_upgrade
-  scenario delete s_delete
+  if (( LAST_RC == 0 )); then scenario apply s_apply; fi
+  if (( LAST_RC == 0 )); then
+    scenario service s_service
+    scenario kubeconfig s_kubeconfig
+    scenario internal-ca s_internal_ca
+    scenario upgrade s_upgrade
+    scenario delete s_delete
+  fi
   if [[ ${E2E_KEEP:-0} != 1 ]]; then scenario teardown s_teardown; fi
   timing e2e_total "$(elapsed "$t_all")"
   log "==== summary (E2E_BREAK=${E2E_BREAK:-none} E2E_FIX=${E2E_FIX:-none})"

@@ -142,7 +142,7 @@ pub fn write_tree(out: &Path, tree: &Tree) -> io::Result<WriteOutcome> {
                 out.display()
             )));
         }
-        if read_tree(out)? == *tree {
+        if tree_matches(out, tree)? {
             return Ok(WriteOutcome::Unchanged);
         }
     }
@@ -171,6 +171,32 @@ pub fn write_tree(out: &Path, tree: &Tree) -> io::Result<WriteOutcome> {
         std::fs::rename(&tmp, out)?;
     }
     Ok(WriteOutcome::Written { files: tree.len() })
+}
+
+/// Whether `dir` holds exactly `tree` (marker aside), compared file by file without loading
+/// the old tree into memory.
+pub fn tree_matches(dir: &Path, tree: &Tree) -> io::Result<bool> {
+    let mut files = 0usize;
+    for entry in walkdir::WalkDir::new(dir) {
+        let entry = entry.map_err(io::Error::other)?;
+        if entry.file_type().is_file() {
+            let rel = entry.path().strip_prefix(dir).map_err(io::Error::other)?;
+            let rel = rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
+            if rel == MARKER {
+                continue;
+            }
+            match tree.get(&rel) {
+                Some(expected) if entry.metadata().map_err(io::Error::other)?.len() == expected.len() as u64 => {
+                    if std::fs::read(entry.path())? != expected.as_bytes() {
+                        return Ok(false);
+                    }
+                }
+                _ => return Ok(false),
+            }
+            files += 1;
+        }
+    }
+    Ok(files == tree.len())
 }
 
 /// Reads a previously written tree (marker excluded).

@@ -71,19 +71,32 @@ impl Lock {
         Lock { api_version: API_VERSION.into(), kind: KIND.into(), tenants: BTreeMap::new() }
     }
 
-    /// Parses a lock file (YAML or JSON).
+    /// Parses a lock file. The lock is JSON (which is also YAML): it is machine-written,
+    /// can be large (it holds every sealed Secret), and JSON parses an order of magnitude faster.
     pub fn parse(text: &str) -> Result<Lock, String> {
-        let docs = tcpc_yaml::parse_stream(text).map_err(|e| format!("invalid lock file: {e}"))?;
-        let Some(doc) = docs.first() else { return Ok(Lock::new()) };
-        let lock: Lock = serde_json::from_value(doc.root.to_json()).map_err(|e| format!("invalid lock file: {e}"))?;
+        if text.trim().is_empty() {
+            return Ok(Lock::new());
+        }
+        let lock: Lock = match serde_json::from_str(text) {
+            Ok(lock) => lock,
+            // Hand-edited or older YAML locks are accepted too; the next write makes them JSON.
+            Err(json_err) => {
+                let docs = tcpc_yaml::parse_stream(text).map_err(|_| format!("invalid lock file: {json_err}"))?;
+                let value = docs.first().map(|d| d.root.to_json()).unwrap_or_default();
+                serde_json::from_value(value).map_err(|e| format!("invalid lock file: {e}"))?
+            }
+        };
         if lock.api_version != API_VERSION || lock.kind != KIND {
             return Err(format!("invalid lock file: expected apiVersion {API_VERSION}, kind {KIND}"));
         }
         Ok(lock)
     }
 
-    /// Canonical YAML of the lock.
+    /// Canonical text of the lock: pretty JSON (one value per line, so diffs stay reviewable),
+    /// keys sorted, trailing newline.
     pub fn to_text(&self) -> String {
-        tcpc_yaml::emit(&serde_json::to_value(self).expect("lock serialises"))
+        let mut s = serde_json::to_string_pretty(&serde_json::to_value(self).expect("lock serialises")).expect("lock serialises");
+        s.push('\n');
+        s
     }
 }

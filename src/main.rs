@@ -151,6 +151,8 @@ struct Repo {
     lock_path: PathBuf,
     state_dir: PathBuf,
     lock: tcpc::lock::Lock,
+    /// The lock file as read (empty when absent), to rewrite it only when its text changes.
+    lock_text: String,
     config: tcpc_spec::Config,
 }
 
@@ -180,11 +182,12 @@ fn load_and_compile(dir: &Path, mode: Mode<'_>) -> Result<(Repo, Compiled), Fail
     discover::read_inputs(dir, config.exclude_globs(), &[PathBuf::from(config.output_dir())], &mut sources).map_err(io)?;
     let lock_path = dir.join(config.lock_file());
     let state_dir = dir.join(config.state_dir());
-    let lock = match std::fs::read_to_string(&lock_path) {
-        Ok(text) => tcpc::lock::Lock::parse(&text).map_err(|e| Failure::Io(format!("{}: {e}", lock_path.display())))?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => tcpc::lock::Lock::new(),
+    let lock_text = match std::fs::read_to_string(&lock_path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(e) => return Err(Failure::Io(format!("reading {}: {e}", lock_path.display()))),
     };
+    let lock = tcpc::lock::Lock::parse(&lock_text).map_err(|e| Failure::Io(format!("{}: {e}", lock_path.display())))?;
     let keys_io = match mode {
         Mode::Validate => None,
         Mode::Render { identity } => Some(KeysIo::load(dir, &config, &state_dir, identity)?),
@@ -204,7 +207,7 @@ fn load_and_compile(dir: &Path, mode: Mode<'_>) -> Result<(Repo, Compiled), Fail
             if !c.diagnostics.is_empty() {
                 eprint!("{}", c.diagnostics.render(&sources));
             }
-            Ok((Repo { output, lock_path, state_dir, lock, config }, c))
+            Ok((Repo { output, lock_path, state_dir, lock, lock_text, config }, c))
         }
         Err(diags) => {
             eprint!("{}", diags.render(&sources));
@@ -310,8 +313,9 @@ fn render(dir: &Path, output: Option<PathBuf>, stdout: Option<BundleArg>, identi
         let path = repo.state_dir.join(format!("{key}.age"));
         write_atomic(&path, text).map_err(|e| Failure::Io(format!("writing {}: {e}", path.display())))?;
     }
-    if compiled.lock != repo.lock {
-        write_atomic(&repo.lock_path, &compiled.lock.to_text()).map_err(|e| Failure::Io(format!("writing {}: {e}", repo.lock_path.display())))?;
+    let lock_text = compiled.lock.to_text();
+    if lock_text != repo.lock_text {
+        write_atomic(&repo.lock_path, &lock_text).map_err(|e| Failure::Io(format!("writing {}: {e}", repo.lock_path.display())))?;
     }
     if let Some(bundle) = stdout {
         let text = emit::stream(&compiled.tree, bundle.bundles());
@@ -334,7 +338,7 @@ fn check(dir: &Path, output: Option<PathBuf>) -> Result<(), Failure> {
     let out = output.unwrap_or(repo.output.clone());
     let on_disk = if out.exists() { emit::read_tree(&out).map_err(|e| Failure::Io(format!("reading {}: {e}", out.display())))? } else { Default::default() };
     let stale = tcpc::diff::tree_diff(&on_disk, &compiled.tree);
-    let lock_stale = compiled.lock != repo.lock;
+    let lock_stale = compiled.lock.to_text() != repo.lock_text;
     if stale.is_empty() && !lock_stale {
         eprintln!("{}: up to date", out.display());
         return if expiring { Err(Failure::Invalid) } else { Ok(()) };

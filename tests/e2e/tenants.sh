@@ -491,7 +491,7 @@ s_delete() {
     wait_for "pods of $t gone" 90 bash -c "[[ -z \$(kubectl -n $ns get pods -l kamaji.clastix.io/name=$tcp -o name) ]]"
     wait_for "Secrets of $t gone" 30 bash -c "[[ -z \$(kubectl -n $ns get secrets -l kamaji.clastix.io/name=$tcp -o name) ]]"
     left=$(kubectl -n "$ns" get "$types" -o name 2>/dev/null |
-      grep -v -E '^(configmap/kube-root-ca.crt|serviceaccount/default|configmap/e2e-internal-ca|secret/e2e-oidc|[a-z.]+/e2e-oidc(-[a-z0-9]+)*$)' || true)
+      grep -v -E '^(configmap/kube-root-ca.crt|serviceaccount/default|configmap/e2e-internal-ca|secret/e2e-oidc|[a-z0-9.]+/e2e-oidc(-[a-z0-9]+)*$)' || true)
     if [[ -n $left ]]; then log "$t: left in $ns:"; printf '%s\n' "$left" >&2; return 1; fi
     log "$t: nothing of the tenant left in $ns"
   done

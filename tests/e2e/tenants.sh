@@ -378,22 +378,24 @@ s_kubeconfig() {
 }
 
 s_internal_ca() {
-  local pod c p pid want got
+  local pod c p pid want got bad=0
   want=$WORK/pki/internal-ca.crt
   pod=$(kubectl -n e2e-trust get pods -l kamaji.clastix.io/name=trusting -o jsonpath='{.items[0].metadata.name}')
+  # files first, then trust; both are checked (and reported) even when the first fails
   for c in kube-apiserver kube-controller-manager kube-scheduler; do
-    pid=$(container_pid e2e-trust "$pod" "$c")
-    [[ -n $pid ]] || { log "no task for container $c"; return 1; }
+    pid=$(container_pid e2e-trust "$pod" "$c") || true
+    [[ -n $pid ]] || { log "no task for container $c"; bad=1; continue; }
     for p in /etc/ca-certificates /usr/share/ca-certificates /usr/local/share/ca-certificates; do
       got=/proc/$pid/root$p/e2e-internal-ca.crt
-      [[ -f $got ]] || { log "$c: $p/e2e-internal-ca.crt missing"; return 1; }
-      cmp -s "$got" "$want" || { log "$c: $p/e2e-internal-ca.crt differs from the ConfigMap's certificate"; return 1; }
+      if [[ ! -f $got ]]; then log "$c: $p/e2e-internal-ca.crt missing"; bad=1
+      elif ! cmp -s "$got" "$want"; then log "$c: $p/e2e-internal-ca.crt differs from the ConfigMap's certificate"; bad=1
+      fi
     done
     tr '\0' '\n' < "/proc/$pid/environ" | grep -q '^SSL_CERT_DIR=.*/usr/local/share/ca-certificates' ||
-      { log "$c: SSL_CERT_DIR not set"; return 1; }
-    [[ -f /proc/$pid/root/etc/ssl/certs/ca-certificates.crt ]] || { log "$c: public bundle gone"; return 1; }
+      { log "$c: SSL_CERT_DIR not set"; bad=1; }
+    [[ -f /proc/$pid/root/etc/ssl/certs/ca-certificates.crt ]] || { log "$c: public bundle gone"; bad=1; }
   done
-  log "internal CA present in all 3 paths of all 3 containers (pod $pod), SSL_CERT_DIR set"
+  (( bad == 0 )) && log "internal CA present in all 3 paths of all 3 containers (pod $pod), SSL_CERT_DIR set"
 
   # the apiserver trusts it: a JWT of our issuer authenticates
   local kc=$WORK/trusting-token.conf token rogue user=""
@@ -423,6 +425,7 @@ s_internal_ca() {
   fi
   kubectl -n e2e-trust logs deploy/e2e-oidc | grep -q '/keys'
   log "kube-apiserver fetched discovery + JWKS over TLS from the internal-CA-signed issuer"
+  (( bad == 0 ))
 }
 
 # poll_readyz NS TCP CA OUT STOPFILE: GET /readyz through the ClusterIP every 200 ms until STOPFILE.

@@ -1,0 +1,309 @@
+//! A real kube-apiserver serves with tcpc's certificates and accepts tcpc's kubeconfigs.
+//!
+//! A one-tenant copy of `examples/` (`tenants/minimal`) gets a DataStore CA made here with
+//! openssl; that CA also issues the server certificate of a Debian etcd on 127.0.0.1 that
+//! requires client certificates from it. After `tcpc render --identity`, the SealedSecrets are
+//! unsealed with kubeseal and written into a directory laid out exactly as the rendered
+//! Deployment's `apiserver-pki` projected volume mounts them, and our kube-apiserver runs with
+//! the rendered container's args (paths rewritten to that directory, etcd and port local).
+//! Then, over TLS verified against the tenant CA from the kubeconfigs:
+//! - super-admin.conf (O=system:masters) applies the rendered tenant bundle (kubeadm RBAC);
+//! - admin.conf (O=kubeadm:cluster-admins) is forbidden before that binding exists, and
+//!   creates and reads a namespace after;
+//! - controller-manager.conf and scheduler.conf authenticate as their users (`auth whoami`);
+//! - a ServiceAccount token (signed with sa.key, checked with sa.pub) authenticates.
+//!
+//! Flags changed from the Deployment: `/etc/kubernetes/pki` → the temp pki dir,
+//! `--etcd-servers` → the local etcd, `--secure-port` → a free port; added
+//! `--bind-address=127.0.0.1`, `--advertise-address=127.0.0.1` and
+//! `--endpoint-reconciler-type=none` (a loopback address may not be published in the
+//! `kubernetes` Endpoints). Any flag naming a file that does not exist here is dropped and
+//! printed (none for `minimal`).
+//!
+//! Missing peers: see `tests/common/peers.rs` (skip loudly, or fail under `TCPC_REQUIRE_PEERS=1`).
+
+#[path = "common/peers.rs"]
+mod peers;
+#[path = "fixtures/pki/harness.rs"]
+mod harness;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use harness::*;
+
+/// Processes started by this test; killed (and reaped) on drop, also when the test panics.
+struct Procs {
+    children: Vec<(String, Child)>,
+    logs: PathBuf,
+}
+
+impl Procs {
+    fn spawn(&mut self, name: &str, cmd: &mut Command) {
+        let log = std::fs::File::create(self.logs.join(format!("{name}.log"))).unwrap();
+        let child = cmd.stdin(Stdio::null()).stdout(log.try_clone().unwrap()).stderr(log).spawn().unwrap_or_else(|e| panic!("starting {name}: {e}"));
+        self.children.push((name.to_string(), child));
+    }
+
+    /// Panics with the log tail if `name` has exited.
+    fn assert_alive(&mut self, name: &str) {
+        let (_, child) = self.children.iter_mut().find(|(n, _)| n == name).unwrap();
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{name} exited ({status}):\n{}", self.log_tail(name));
+        }
+    }
+
+    fn log_tail(&self, name: &str) -> String {
+        let text = std::fs::read_to_string(self.logs.join(format!("{name}.log"))).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(40)..].join("\n")
+    }
+}
+
+impl Drop for Procs {
+    fn drop(&mut self) {
+        // Reverse order: the apiserver before etcd.
+        for (_, child) in self.children.iter_mut().rev() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// `kubectl` against the test apiserver with a kubeconfig (its server overridden).
+struct Kubectl {
+    bin: PathBuf,
+    server: String,
+}
+
+impl Kubectl {
+    fn cmd(&self, kubeconfig: &Path, args: &[&str]) -> Command {
+        let mut c = Command::new(&self.bin);
+        c.arg("--kubeconfig").arg(kubeconfig).arg("--server").arg(&self.server).arg("--request-timeout=10s").args(args).stdin(Stdio::null());
+        c
+    }
+    fn ok(&self, kubeconfig: &Path, args: &[&str]) -> String {
+        stdout_of(&mut self.cmd(kubeconfig, args))
+    }
+    fn whoami(&self, kubeconfig: &Path) -> serde_json::Value {
+        let out = self.ok(kubeconfig, &["auth", "whoami", "-o", "json"]);
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()["status"]["userInfo"].clone()
+    }
+}
+
+fn wait_for_port(port: u16, what: &str, procs: &mut Procs, timeout: Duration) {
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        procs.assert_alive(what);
+        assert!(start.elapsed() < timeout, "{what} did not listen on {port} within {timeout:?}:\n{}", procs.log_tail(what));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn kube_apiserver_serves_with_tcpc_pki() {
+    let Some(p) = require_base_peers() else { return };
+    let Some(apiserver) = peers::require_peer("kube-apiserver") else { return };
+    let Some(etcd) = peers::require_peer("etcd") else { return };
+
+    // A one-tenant repository whose DataStore CA is ours.
+    let ws = Workspace::examples();
+    std::fs::remove_dir_all(ws.golden()).unwrap();
+    std::fs::remove_dir_all(ws.state()).unwrap();
+    std::fs::remove_file(ws.lock()).unwrap();
+    for f in ["tenants/full.yaml", "tenants/internal-ca.yaml", "tenants/nodeport.yaml"] {
+        std::fs::remove_file(ws.path(f)).unwrap();
+    }
+    let work = tempfile::Builder::new().prefix("tcpc-pki-apiserver-").tempdir().unwrap();
+    let w = work.path();
+    let ds_ca = openssl_ca(&p.openssl, &w.join("etcd-pki"), "ca", "etcd-ca");
+    import_datastore_ca(&ws.examples_dir(), "default", &ds_ca);
+    let etcd_server = openssl_signed(
+        &p.openssl,
+        &w.join("etcd-pki"),
+        "server",
+        "etcd-server",
+        &ds_ca,
+        "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n",
+    );
+    ws.render(Some(&identity_file()), EPOCH).expect_ok();
+
+    // Unseal, and lay the files out as the Deployment's projected volume does.
+    let mgmt = ws.golden().join("tenants/minimal/management");
+    let secrets: BTreeMap<String, Unsealed> = unseal_all(&p.kubeseal, &mgmt).into_iter().map(|(k, v)| (k.trim_start_matches("tenants/").to_string(), v)).collect();
+    let deployment = yaml_file(&mgmt.join("deployment-minimal.yaml"));
+    let pod = &deployment["spec"]["template"]["spec"];
+    let volume = pod["volumes"].as_array().unwrap().iter().find(|v| v["name"] == "apiserver-pki").expect("apiserver-pki volume");
+    let pki = w.join("pki");
+    for source in volume["projected"]["sources"].as_array().unwrap() {
+        let name = source["secret"]["name"].as_str().unwrap();
+        let secret = secrets.get(name).unwrap_or_else(|| panic!("the Deployment mounts Secret {name}, which tcpc did not render"));
+        for item in source["secret"]["items"].as_array().unwrap() {
+            let (key, path) = (item["key"].as_str().unwrap(), item["path"].as_str().unwrap());
+            let value = secret.data.get(key).unwrap_or_else(|| panic!("the Deployment mounts {name}/{key}, which the Secret lacks"));
+            let dest = pki.join(path);
+            std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+            std::fs::write(&dest, value).unwrap();
+        }
+    }
+    let container = pod["containers"].as_array().unwrap().iter().find(|c| c["name"] == "kube-apiserver").expect("kube-apiserver container");
+    let mount = container["volumeMounts"].as_array().unwrap().iter().find(|m| m["name"] == "apiserver-pki").expect("apiserver-pki mount");
+    let mount_path = mount["mountPath"].as_str().unwrap().to_string();
+
+    let mut procs = Procs { children: Vec::new(), logs: w.to_path_buf() };
+
+    // etcd, TLS with client-cert auth against the DataStore CA.
+    let (etcd_port, peer_port) = (free_port(), free_port());
+    let etcd_url = format!("https://127.0.0.1:{etcd_port}");
+    let peer_url = format!("http://127.0.0.1:{peer_port}");
+    procs.spawn(
+        "etcd",
+        Command::new(&etcd)
+            .args(["--name", "tcpc", "--data-dir"])
+            .arg(w.join("etcd-data"))
+            .args(["--listen-client-urls", &etcd_url, "--advertise-client-urls", &etcd_url])
+            .args(["--listen-peer-urls", &peer_url, "--initial-advertise-peer-urls", &peer_url])
+            .args(["--initial-cluster", &format!("tcpc={peer_url}"), "--initial-cluster-state", "new", "--log-level", "warn"])
+            .arg("--cert-file")
+            .arg(&etcd_server.0)
+            .arg("--key-file")
+            .arg(&etcd_server.1)
+            .arg("--trusted-ca-file")
+            .arg(&ds_ca.0)
+            .arg("--client-cert-auth"),
+    );
+    wait_for_port(etcd_port, "etcd", &mut procs, Duration::from_secs(30));
+
+    // kube-apiserver with the rendered args.
+    let api_port = free_port();
+    let server = format!("https://127.0.0.1:{api_port}");
+    let mut args = Vec::new();
+    let mut dropped = Vec::new();
+    for arg in container["args"].as_array().unwrap() {
+        let arg = arg.as_str().unwrap().replace(&mount_path, &pki.display().to_string());
+        let (flag, value) = arg.split_once('=').unwrap_or((&arg, ""));
+        let arg = match flag {
+            "--etcd-servers" => format!("--etcd-servers={etcd_url}"),
+            "--secure-port" => format!("--secure-port={api_port}"),
+            "--bind-address" | "--advertise-address" | "--endpoint-reconciler-type" => continue,
+            _ if ["file", "cert", "key", "path", "dir", "config"].iter().any(|w| flag.contains(w)) && value.starts_with('/') && !Path::new(value).exists() => {
+                dropped.push(arg.clone());
+                continue;
+            }
+            _ => arg,
+        };
+        args.push(arg);
+    }
+    for must in ["--client-ca-file", "--tls-cert-file", "--etcd-certfile", "--service-account-key-file", "--service-account-signing-key-file", "--requestheader-client-ca-file"] {
+        assert!(args.iter().any(|a| a.starts_with(&format!("{must}="))), "rendered kube-apiserver args lack {must}: {args:?}");
+    }
+    args.extend(["--bind-address=127.0.0.1".into(), "--advertise-address=127.0.0.1".into(), "--endpoint-reconciler-type=none".into()]);
+    eprintln!("kube-apiserver args: {args:?}\ndropped (files not available here): {dropped:?}");
+    assert!(dropped.is_empty(), "flags naming files the pki volume does not provide: {dropped:?}");
+    procs.spawn("kube-apiserver", Command::new(&apiserver).args(&args));
+
+    // Kubeconfigs from the Secrets.
+    let conf = |secret: &str, key: &str| -> PathBuf {
+        let path = w.join(key);
+        std::fs::write(&path, &secrets[secret].data[key]).unwrap();
+        path
+    };
+    let admin = conf("minimal-admin-kubeconfig", "admin.conf");
+    let super_admin = conf("minimal-admin-kubeconfig", "super-admin.conf");
+    let cm = conf("minimal-controller-manager-kubeconfig", "controller-manager.conf");
+    let sched = conf("minimal-scheduler-kubeconfig", "scheduler.conf");
+    let k = Kubectl { bin: p.kubectl.clone(), server: server.clone() };
+
+    // /readyz, over TLS verified with the tenant CA (the apiserver cert has 127.0.0.1).
+    let start = Instant::now();
+    loop {
+        procs.assert_alive("kube-apiserver");
+        let out = k.cmd(&super_admin, &["get", "--raw", "/readyz"]).output().unwrap();
+        if out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == "ok" {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "kube-apiserver not ready: {}\n--- kube-apiserver log:\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            procs.log_tail("kube-apiserver")
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+
+    // Who is who.
+    let who = k.whoami(&super_admin);
+    assert_eq!(who["username"], "kubernetes-super-admin");
+    assert!(who["groups"].as_array().unwrap().iter().any(|g| g == "system:masters"), "{who}");
+    let who = k.whoami(&admin);
+    assert_eq!(who["username"], "kubernetes-admin");
+    assert!(who["groups"].as_array().unwrap().iter().any(|g| g == "kubeadm:cluster-admins"), "{who}");
+    assert_eq!(k.whoami(&cm)["username"], "system:kube-controller-manager");
+    assert_eq!(k.whoami(&sched)["username"], "system:kube-scheduler");
+    let out = k.cmd(&cm, &["get", "--raw", "/api"]).output().unwrap();
+    assert!(out.status.success(), "controller-manager.conf: GET /api: {}", String::from_utf8_lossy(&out.stderr));
+
+    // admin is powerless until the kubeadm:cluster-admins binding of the tenant bundle exists.
+    let out = k.cmd(&admin, &["auth", "can-i", "create", "namespaces"]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "no", "admin.conf before the kubeadm RBAC: {}", String::from_utf8_lossy(&out.stderr));
+
+    // super-admin applies the rendered tenant bundle (kube-public etc. appear shortly after ready).
+    let bundle = ws.golden().join("tenants/minimal/tenant");
+    let start = Instant::now();
+    loop {
+        let out = k.cmd(&super_admin, &["apply", "-k"]).arg(&bundle).output().unwrap();
+        if out.status.success() {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "super-admin.conf: apply -k tenant bundle: {}", String::from_utf8_lossy(&out.stderr));
+        std::thread::sleep(Duration::from_secs(1));
+    }
+
+    // Now admin creates and reads a namespace.
+    let start = Instant::now();
+    loop {
+        let out = k.cmd(&admin, &["create", "namespace", "tcpc-pki-check"]).output().unwrap();
+        if out.status.success() {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "admin.conf: create namespace: {}", String::from_utf8_lossy(&out.stderr));
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert_eq!(k.ok(&admin, &["get", "namespace", "tcpc-pki-check", "-o", "name"]).trim(), "namespace/tcpc-pki-check");
+    // And super-admin too.
+    k.ok(&super_admin, &["create", "namespace", "tcpc-pki-check-2"]);
+    assert_eq!(k.ok(&super_admin, &["get", "namespace", "tcpc-pki-check-2", "-o", "name"]).trim(), "namespace/tcpc-pki-check-2");
+
+    // A ServiceAccount token: signed with sa.key, verified with sa.pub by the apiserver.
+    k.ok(&admin, &["create", "serviceaccount", "probe", "-n", "tcpc-pki-check"]);
+    let token = k.ok(&admin, &["create", "token", "probe", "-n", "tcpc-pki-check"]);
+    let empty = w.join("empty-kubeconfig");
+    std::fs::write(&empty, "apiVersion: v1\nkind: Config\n").unwrap();
+    let out = k
+        .cmd(&empty, &["auth", "whoami", "-o", "json", "--token", token.trim()])
+        .arg("--certificate-authority")
+        .arg(pki.join("ca.crt"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "ServiceAccount token rejected: {}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["status"]["userInfo"]["username"], "system:serviceaccount:tcpc-pki-check:probe");
+
+    // A client certificate from another CA is not accepted (the check above can fail).
+    let other_ca = openssl_ca(&p.openssl, &w.join("other"), "ca", "kubernetes");
+    let intruder = openssl_signed(&p.openssl, &w.join("other"), "intruder", "kubernetes-super-admin", &other_ca, "basicConstraints=critical,CA:FALSE\nextendedKeyUsage=clientAuth\n");
+    let out = k
+        .cmd(&empty, &["auth", "whoami"])
+        .arg("--certificate-authority")
+        .arg(pki.join("ca.crt"))
+        .arg("--client-certificate")
+        .arg(&intruder.0)
+        .arg("--client-key")
+        .arg(&intruder.1)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "a client certificate from a foreign CA was accepted");
+    drop(procs);
+}

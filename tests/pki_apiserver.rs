@@ -22,8 +22,8 @@
 //!
 //! Missing peers: see `tests/common/peers.rs` (skip loudly, or fail under `TCPC_REQUIRE_PEERS=1`).
 
-#[path = "common/peers.rs"]
-mod peers;
+mod common;
+use common::peers;
 #[path = "fixtures/pki/harness.rs"]
 mod harness;
 

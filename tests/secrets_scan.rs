@@ -9,8 +9,8 @@
 //! identity, and each key as PEM, base64 of the PEM, PEM body lines and raw DER.
 //! The scanner is first shown to find a planted key, so a silent scanner cannot pass.
 
-#[path = "common/peers.rs"]
-mod peers;
+mod common;
+use common::peers;
 #[path = "fixtures/pki/harness.rs"]
 mod harness;
 

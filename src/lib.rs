@@ -25,7 +25,7 @@ pub mod resolve;
 pub mod source;
 
 use diag::{Diagnostic, Diagnostics};
-use emit::{Rendered, Tree};
+use emit::{EmittedFile, Rendered, Tree};
 use source::{SourceId, Sources};
 
 /// A JSON Schema as written to `schemas/`: pretty JSON with a trailing newline.
@@ -41,8 +41,8 @@ pub struct Compiled {
     /// Warnings (a successful compile has no errors).
     pub diagnostics: Diagnostics,
     pub tenants: usize,
-    /// The lock to write (equal to the old one when nothing changed).
-    pub lock: lock::Lock,
+    /// The new lock, or `None` when no tenant's entry changed and no tenant was added or removed.
+    pub lock: Option<lock::Lock>,
     /// Encrypted state files that changed, by state key.
     pub new_states: std::collections::BTreeMap<String, String>,
     /// What was issued or sealed, one line each.
@@ -97,16 +97,19 @@ pub fn compile(sources: &Sources, config: Option<SourceId>, keys: Option<&Keys<'
     };
     let results = render_all(&tenants, keys, pki_env.as_ref());
     let mut objects = Vec::new();
-    let mut new_lock = lock::Lock::new();
+    let mut changed: std::collections::BTreeMap<String, lock::TenantLock> = std::collections::BTreeMap::new();
+    let mut names: Vec<String> = Vec::new();
     let mut new_states = std::collections::BTreeMap::new();
     let mut report = Vec::new();
     for (t, r) in tenants.iter().zip(results) {
         match r {
             Ok(out) => {
                 objects.extend(out.objects);
+                let key = format!("{}/{}", t.namespace, t.name);
                 if let Some(l) = out.lock {
-                    new_lock.tenants.insert(format!("{}/{}", t.namespace, t.name), l);
+                    changed.insert(key.clone(), l);
                 }
+                names.push(key);
                 if let Some(s) = out.new_state {
                     new_states.insert(pki::tenant_state_key(t), s);
                 }
@@ -118,7 +121,22 @@ pub fn compile(sources: &Sources, config: Option<SourceId>, keys: Option<&Keys<'
     if diags.has_errors() {
         return Err(diags);
     }
-    match emit::layout(&objects) {
+    // The lock changes when an entry changed, or when the set of tenants did.
+    let new_lock = keys.and_then(|k| {
+        let same_set = k.lock.tenants.len() == names.len() && names.iter().all(|n| k.lock.tenants.contains_key(n));
+        if changed.is_empty() && same_set {
+            return None;
+        }
+        let mut l = lock::Lock::new();
+        for n in &names {
+            match changed.remove(n) {
+                Some(entry) => l.tenants.insert(n.clone(), entry),
+                None => l.tenants.insert(n.clone(), k.lock.tenants[n].clone()),
+            };
+        }
+        Some(l)
+    });
+    match emit::layout(objects) {
         Ok(tree) => {
             diags.sort();
             Ok(Compiled { tree, diagnostics: diags, tenants: tenants.len(), lock: new_lock, new_states, report })
@@ -131,7 +149,7 @@ pub fn compile(sources: &Sources, config: Option<SourceId>, keys: Option<&Keys<'
 }
 
 struct TenantOutput {
-    objects: Vec<Rendered>,
+    objects: Vec<EmittedFile>,
     lock: Option<lock::TenantLock>,
     new_state: Option<String>,
     report: Vec<String>,
@@ -169,16 +187,16 @@ fn render_one(t: &resolve::Tenant, keys: Option<&Keys<'_>>, pki_env: Option<&pki
             // SOPS documents carry a `sops` key no Kubernetes type has; their plaintext form
             // was checked before encryption.
             let checked = if s.object.get("sops").is_some() { s.object } else { check::check(s.object).map_err(|e| e.to_string())? };
-            out.objects.push(Rendered { object: checked, ..s });
+            out.objects.push(Rendered { object: checked, ..s }.emit());
         }
         ca_cert_b64 = Some(p.ca_cert_b64);
-        out.lock = Some(p.lock);
+        out.lock = p.lock;
         out.new_state = p.new_state;
         out.report = p.report;
     }
     for mut r in render::render_with(t, &annotations, ca_cert_b64.as_deref()).map_err(|e| e.to_string())? {
         r.object = check::check(r.object).map_err(|e| e.to_string())?;
-        out.objects.push(r);
+        out.objects.push(r.emit());
     }
     Ok(out)
 }

@@ -11,12 +11,12 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 pub const API_VERSION: &str = "tcpc.dev/v1alpha1";
 pub const KIND: &str = "Lock";
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Lock {
     pub api_version: String,
@@ -26,7 +26,7 @@ pub struct Lock {
     pub tenants: BTreeMap<String, TenantLock>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TenantLock {
     /// SHA-256 of the encrypted state file this entry was written with.
@@ -55,15 +55,15 @@ pub struct ArtefactLock {
     pub imported: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SecretLock {
     /// `sha256:` of the public inputs (artefact fingerprints, layout, seal target).
     pub inputs: String,
     /// `hmac-sha256:` of the plaintext data under the tenant's state key.
     pub plaintext: String,
-    /// The sealed object exactly as emitted.
-    pub object: Value,
+    /// The sealed object exactly as emitted, kept as JSON text (it is only ever re-emitted).
+    pub object: Box<RawValue>,
 }
 
 impl Lock {

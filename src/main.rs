@@ -313,8 +313,7 @@ fn render(dir: &Path, output: Option<PathBuf>, stdout: Option<BundleArg>, identi
         let path = repo.state_dir.join(format!("{key}.age"));
         write_atomic(&path, text).map_err(|e| Failure::Io(format!("writing {}: {e}", path.display())))?;
     }
-    let lock_text = compiled.lock.to_text();
-    if lock_text != repo.lock_text {
+    if let Some(lock_text) = compiled.lock.as_ref().map(tcpc::lock::Lock::to_text).filter(|t| *t != repo.lock_text) {
         write_atomic(&repo.lock_path, &lock_text).map_err(|e| Failure::Io(format!("writing {}: {e}", repo.lock_path.display())))?;
     }
     if let Some(bundle) = stdout {
@@ -338,7 +337,7 @@ fn check(dir: &Path, output: Option<PathBuf>) -> Result<(), Failure> {
     let out = output.unwrap_or(repo.output.clone());
     let on_disk = if out.exists() { emit::read_tree(&out).map_err(|e| Failure::Io(format!("reading {}: {e}", out.display())))? } else { Default::default() };
     let stale = tcpc::diff::tree_diff(&on_disk, &compiled.tree);
-    let lock_stale = compiled.lock.to_text() != repo.lock_text;
+    let lock_stale = compiled.lock.as_ref().is_some_and(|l| l.to_text() != repo.lock_text);
     if stale.is_empty() && !lock_stale {
         eprintln!("{}: up to date", out.display());
         return if expiring { Err(Failure::Invalid) } else { Ok(()) };

@@ -15,6 +15,7 @@ use std::str::FromStr;
 
 use rand_core::{CryptoRng, RngCore};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tcpc_pki::{Artefact, CertInfo, IssuerRef, Issued, Issuer, PrivateKey, TenantPkiParams, Validity};
@@ -117,7 +118,8 @@ pub struct TenantPkiOutput {
     pub pod_checksum: String,
     /// Base64 of the tenant CA bundle (for cluster-info in the tenant bundle).
     pub ca_cert_b64: String,
-    pub lock: TenantLock,
+    /// The tenant's new lock entry; `None` when it is unchanged.
+    pub lock: Option<TenantLock>,
     /// New encrypted state to write, when it changed.
     pub new_state: Option<String>,
     /// What was (re-)issued or re-sealed, and why — for the user.
@@ -243,14 +245,14 @@ pub fn tenant_pki(t: &Tenant, prev: Option<&TenantLock>, env: &PkiEnv<'_>, rng: 
         && prev.is_some_and(|p| secrets.iter().all(|s| p.secrets.get(&s.name).is_some_and(|l| l.inputs == s.inputs)));
     if all_reusable {
         let p = prev.expect("checked above");
-        let objects = secrets.iter().map(|s| rendered(t, p.secrets[&s.name].object.clone())).collect();
+        let objects = secrets.iter().map(|s| Ok(rendered(t, serde_json::from_str(p.secrets[&s.name].object.get()).map_err(|e| format!("{who}: corrupt lock: {e}"))?))).collect::<Result<_, String>>()?;
         use base64::Engine as _;
         let ca_b64 = base64::engine::general_purpose::STANDARD.encode(p.ca_bundle.as_bytes());
         return Ok(TenantPkiOutput {
             secrets: objects,
             pod_checksum: pod_checksum(&fingerprints),
             ca_cert_b64: ca_b64,
-            lock: p.clone(),
+            lock: None,
             new_state: None,
             report: vec![],
         });
@@ -359,14 +361,16 @@ pub fn tenant_pki(t: &Tenant, prev: Option<&TenantLock>, env: &PkiEnv<'_>, rng: 
         let plaintext_fp = tcpc_seal::fingerprint::fingerprint(&fkey, &canon);
         canon.iter_mut().for_each(|b| *b = 0);
         let reuse = prev.and_then(|p| p.secrets.get(&plan.name)).filter(|l| l.inputs == plan.inputs && l.plaintext == plaintext_fp);
-        let object = match reuse {
-            Some(l) => l.object.clone(),
+        let (object, raw) = match reuse {
+            Some(l) => (serde_json::from_str(l.object.get()).map_err(|e| format!("{who}: corrupt lock: {e}"))?, l.object.clone()),
             None => {
                 report.push(format!("{who}: sealed Secret {}", plan.name));
-                seal(t, plan, payload, env, rng).map_err(|e| format!("{who}: sealing {}: {e}", plan.name))?
+                let object: Value = seal(t, plan, payload, env, rng).map_err(|e| format!("{who}: sealing {}: {e}", plan.name))?;
+                let raw = RawValue::from_string(serde_json::to_string(&object).expect("serialises")).expect("valid JSON");
+                (object, raw)
             }
         };
-        lock.secrets.insert(plan.name.clone(), SecretLock { inputs: plan.inputs.clone(), plaintext: plaintext_fp, object: object.clone() });
+        lock.secrets.insert(plan.name.clone(), SecretLock { inputs: plan.inputs.clone(), plaintext: plaintext_fp, object: raw });
         objects.push(rendered(t, object));
     }
 
@@ -386,7 +390,7 @@ pub fn tenant_pki(t: &Tenant, prev: Option<&TenantLock>, env: &PkiEnv<'_>, rng: 
         secrets: objects,
         pod_checksum: pod_checksum(&fingerprints),
         ca_cert_b64: base64::engine::general_purpose::STANDARD.encode(ca_bundle.as_bytes()),
-        lock,
+        lock: Some(lock),
         new_state,
         report,
     })

@@ -283,6 +283,8 @@ pub fn tenant_pki(t: &Tenant, prev: Option<&TenantLock>, env: &PkiEnv<'_>, rng: 
     let mut report = Vec::new();
     let mut lock = TenantLock { state: String::new(), ca_bundle: String::new(), artefacts: BTreeMap::new(), secrets: BTreeMap::new() };
     let mut issued: BTreeMap<Artefact, Issued> = BTreeMap::new();
+    // Issuers are built once: each build re-derives and checks the CA's public key.
+    let mut issuers: BTreeMap<Artefact, Issuer> = BTreeMap::new();
     let mut sa_key: Option<PrivateKey> = None;
     for a in &order {
         let input = input_of(*a, &fingerprints);
@@ -310,8 +312,8 @@ pub fn tenant_pki(t: &Tenant, prev: Option<&TenantLock>, env: &PkiEnv<'_>, rng: 
             _ => {
                 let new = match a.issuer() {
                     IssuerRef::SelfSigned => tcpc_pki::self_signed_ca(spec, None, env.now, rng),
-                    IssuerRef::Ca => tcpc_pki::issue(spec, None, &issuer(&issued, Artefact::Ca)?, env.now, rng),
-                    IssuerRef::FrontProxyCa => tcpc_pki::issue(spec, None, &issuer(&issued, Artefact::FrontProxyCa)?, env.now, rng),
+                    IssuerRef::Ca => tcpc_pki::issue(spec, None, issuer(&issued, &mut issuers, Artefact::Ca)?, env.now, rng),
+                    IssuerRef::FrontProxyCa => tcpc_pki::issue(spec, None, issuer(&issued, &mut issuers, Artefact::FrontProxyCa)?, env.now, rng),
                     IssuerRef::DatastoreCa => {
                         let ds_key = PrivateKey::from_pem(&ds_state.key).map_err(|e| format!("{who}: DataStore CA key: {e}"))?;
                         let ds_issuer = Issuer::new(&ds_state.cert, ds_key).map_err(|e| format!("{who}: DataStore CA: {e}"))?;
@@ -396,8 +398,12 @@ pub fn tenant_pki(t: &Tenant, prev: Option<&TenantLock>, env: &PkiEnv<'_>, rng: 
     })
 }
 
-fn issuer(issued: &BTreeMap<Artefact, Issued>, a: Artefact) -> Result<Issuer, String> {
-    issued.get(&a).ok_or_else(|| format!("{a} missing"))?.to_issuer().map_err(|e| e.to_string())
+fn issuer<'a>(issued: &BTreeMap<Artefact, Issued>, cache: &'a mut BTreeMap<Artefact, Issuer>, a: Artefact) -> Result<&'a Issuer, String> {
+    if !cache.contains_key(&a) {
+        let i = issued.get(&a).ok_or_else(|| format!("{a} missing"))?.to_issuer().map_err(|e| e.to_string())?;
+        cache.insert(a, i);
+    }
+    Ok(&cache[&a])
 }
 
 fn decode_secret(hex_secret: &str) -> Result<[u8; 32], String> {

@@ -21,6 +21,7 @@ const TEMPLATES: &[(&str, &str, Bundle)] = &[
     ("management/deployment.yaml.j2", include_str!("../templates/management/deployment.yaml.j2"), Bundle::Management),
     ("management/service.yaml.j2", include_str!("../templates/management/service.yaml.j2"), Bundle::Management),
     ("management/poddisruptionbudget.yaml.j2", include_str!("../templates/management/poddisruptionbudget.yaml.j2"), Bundle::Management),
+    ("management/configmap-internal-ca.yaml.j2", include_str!("../templates/management/configmap-internal-ca.yaml.j2"), Bundle::Management),
     ("management/ingress.yaml.j2", include_str!("../templates/management/ingress.yaml.j2"), Bundle::Management),
     ("management/tlsroute.yaml.j2", include_str!("../templates/management/tlsroute.yaml.j2"), Bundle::Management),
     ("tenant/_macros.j2", include_str!("../templates/tenant/_macros.j2"), Bundle::Tenant),
@@ -66,6 +67,8 @@ struct Context<'a> {
     /// Base64 of the tenant CA certificate PEM (see `templates/tenant/cluster-info.yaml.j2`);
     /// `None` until the PKI stage provides it, and then `cluster-info` is not rendered.
     ca_cert_b64: Option<&'a str>,
+    /// Kamaji's labels for the internal-CA ConfigMap copy.
+    labels: std::collections::BTreeMap<String, String>,
 }
 
 /// Values the tenant templates need that are computed in Rust.
@@ -76,8 +79,6 @@ struct Extras {
 
 impl<'a> Context<'a> {
     fn new(t: &'a Tenant, pod_annotations: &'a std::collections::BTreeMap<String, String>, ca_cert_b64: Option<&'a str>) -> Result<Self, String> {
-        // The resolver does not carry configurationJSONPatches yet (it refuses them), so no
-        // patches are applied here; see `tenant::kubelet_configuration`.
         let kubelet = tenant::kubelet_configuration(t, &t.kubelet.configuration_json_patches).map_err(|e| e.to_string())?;
         Ok(Context {
             t,
@@ -86,6 +87,7 @@ impl<'a> Context<'a> {
             x: Extras { api_server_cert_sans: tenant::api_server_cert_sans(t) },
             kubelet_config: tcpc_yaml::emit(&kubelet),
             ca_cert_b64,
+            labels: crate::resolve::kamaji_labels(&t.name, "internal-ca-certificates"),
         })
     }
 }
@@ -104,6 +106,9 @@ fn selected(t: &Tenant, has_ca_cert: bool) -> Vec<&'static str> {
     let mut names = vec!["management/deployment.yaml.j2", "management/service.yaml.j2"];
     if t.deployment.pdb {
         names.push("management/poddisruptionbudget.yaml.j2");
+    }
+    if t.internal_ca.as_ref().is_some_and(|ca| ca.data.is_some()) {
+        names.push("management/configmap-internal-ca.yaml.j2");
     }
     if t.ingress.is_some() {
         names.push("management/ingress.yaml.j2");

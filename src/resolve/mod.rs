@@ -156,9 +156,14 @@ pub struct DataStorePlan {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct InternalCa {
+    /// The ConfigMap the pods mount: the tenant's own copy `<tcp>-<name>` when the ConfigMap is
+    /// in the repository (so tenants sharing it never collide in a kustomization, and deleting
+    /// one tenant removes only its copy), else the named ConfigMap as it is in the cluster.
     pub config_map: String,
     /// SHA-256 of the ConfigMap's data when the ConfigMap is in the repository.
     pub checksum: Option<String>,
+    /// The data to emit for the tenant's copy.
+    pub data: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -619,7 +624,14 @@ impl Resolver<'_> {
             self.push(d);
         }
         let found: Option<&ConfigMapDoc> = self.inputs.configmaps.iter().find(|c| c.name == cm && c.namespace == namespace);
-        InternalCa { config_map: cm.to_string(), checksum: found.map(|c| data_checksum(&c.data)) }
+        match found {
+            Some(c) => InternalCa {
+                config_map: format!("{}-{cm}", self.doc.value.metadata.name),
+                checksum: Some(data_checksum(&c.data)),
+                data: Some(c.data.clone()),
+            },
+            None => InternalCa { config_map: cm.to_string(), checksum: None, data: None },
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1044,7 +1056,13 @@ fn build_probe(all: &tcpc_spec::tcp::ControlPlaneProbes, kind: ProbeKind, comp: 
         ProbeKind::Readiness => all.readiness.clone(),
         ProbeKind::Startup => all.startup.clone(),
     };
-    let base = d::PROBE_BASE;
+    // Kamaji probes every 10 s. tcpc detects startup every second (for up to 60 s) so a new
+    // API server receives traffic within a second or two of being ready, which keeps rollouts
+    // and first applies fast; liveness and readiness keep Kamaji's values.
+    let base = match kind {
+        ProbeKind::Startup => tcpc_spec::tcp::ProbeSpec { period_seconds: Some(1), failure_threshold: Some(60), ..d::PROBE_BASE },
+        ProbeKind::Liveness | ProbeKind::Readiness => d::PROBE_BASE,
+    };
     let layers = [global, pick(comp)];
     let field = |f: fn(&tcpc_spec::tcp::ProbeSpec) -> Option<i32>| layers.iter().flatten().filter_map(f).next_back().or(f(&base));
     json!({

@@ -307,7 +307,8 @@ fn new_material_without_identity_names_the_tenant_and_artefacts() {
     // With the identity, the same render succeeds and records the new tenant.
     let r = run(tcpc().arg("render").arg(&dir).arg("-o").arg(&out).arg("--identity").arg(root().join(common::EXAMPLES_IDENTITY)));
     let r = r.expect_code(0, "render of a new tenant with the identity");
-    assert!(std::fs::read_to_string(dir.join("tcpc.lock")).unwrap().contains("tenants/newcomer:"), "{}", r.describe());
+    let lock = tcpc::lock::Lock::parse(&std::fs::read_to_string(dir.join("tcpc.lock")).unwrap()).expect("the new lock parses");
+    assert!(lock.tenants.contains_key("tenants/newcomer"), "the lock lacks tenants/newcomer\n{}", r.describe());
     assert!(dir.join(".tcpc/state/tenants/tenants/newcomer.age").exists(), "no encrypted state for the new tenant");
     assert!(out.join("tenants/newcomer").is_dir(), "no output for the new tenant");
 }

@@ -164,7 +164,7 @@ impl Diagnostics {
         }
         let errors = self.error_count();
         if errors > 0 {
-            let _ = writeln!(out, "error: could not render: {errors} error{} found", if errors == 1 { "" } else { "s" });
+            let _ = writeln!(out, "error: aborting: {errors} error{} found", if errors == 1 { "" } else { "s" });
         }
         out
     }

@@ -228,10 +228,7 @@ struct KeysIo {
 impl KeysIo {
     fn load(dir: &Path, config: &tcpc_spec::Config, state_dir: &Path, identity: Option<&Path>) -> Result<KeysIo, Failure> {
         use rand_core::RngCore as _;
-        let now = match std::env::var("SOURCE_DATE_EPOCH") {
-            Ok(v) => v.parse::<i64>().ok().and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok()).ok_or_else(|| Failure::Io(format!("invalid SOURCE_DATE_EPOCH `{v}`")))?,
-            Err(_) => time::OffsetDateTime::now_utc(),
-        };
+        let now = now()?;
         let mut seed = [0u8; 32];
         rand_core::OsRng.fill_bytes(&mut seed);
         let identity_text = match (identity, std::env::var("TCPC_AGE_IDENTITY")) {
@@ -244,6 +241,18 @@ impl KeysIo {
             None => Vec::new(),
         };
         Ok(KeysIo { now, seed, identities, states: read_states(state_dir)?, sealer: sealer(dir, config)? })
+    }
+}
+
+/// "Now" for issuance, renewal and expiry: `SOURCE_DATE_EPOCH` when set, else the clock.
+fn now() -> Result<time::OffsetDateTime, Failure> {
+    match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(v) => v
+            .parse::<i64>()
+            .ok()
+            .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
+            .ok_or_else(|| Failure::Io(format!("invalid SOURCE_DATE_EPOCH `{v}`"))),
+        Err(_) => Ok(time::OffsetDateTime::now_utc()),
     }
 }
 
@@ -353,7 +362,7 @@ fn check(dir: &Path, output: Option<PathBuf>) -> Result<(), Failure> {
 /// Warns about certificates expiring within `check.warnDays`; true when one expires within
 /// `check.failDays`.
 fn expiry(repo: &Repo) -> bool {
-    let now = time::OffsetDateTime::now_utc();
+    let now = now().unwrap_or_else(|_| time::OffsetDateTime::now_utc());
     let (warn, fail) = (repo.config.check_warn_days() as i64, repo.config.check_fail_days() as i64);
     let mut failed = false;
     for (tenant, t) in &repo.lock.tenants {

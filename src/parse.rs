@@ -63,6 +63,8 @@ pub struct Inputs {
     pub tcps: Vec<Doc<TenantControlPlane>>,
     pub datastores: Vec<Doc<DataStore>>,
     pub configmaps: Vec<ConfigMapDoc>,
+    /// Names of DataStores whose documents had errors (already reported).
+    pub invalid_datastores: Vec<String>,
 }
 
 struct Schemas {
@@ -90,7 +92,7 @@ pub fn parse(sources: &Sources, config_file: Option<SourceId>, diags: &mut Diagn
         Some(id) => parse_config(sources, id, diags),
         None => (Config::empty(), None),
     };
-    let mut inputs = Inputs { config, config_doc, tcps: Vec::new(), datastores: Vec::new(), configmaps: Vec::new() };
+    let mut inputs = Inputs { config, config_doc, tcps: Vec::new(), datastores: Vec::new(), configmaps: Vec::new(), invalid_datastores: Vec::new() };
     for (id, file) in sources.iter() {
         if Some(id) == config_file {
             continue;
@@ -150,8 +152,13 @@ fn classify(id: SourceId, node: Node, inputs: &mut Inputs, diags: &mut Diagnosti
             }
         }
         (tcpc_spec::API_VERSION, "DataStore") => {
-            if let Some(value) = typed::<DataStore>(&schemas().datastore, id, &node, "DataStore", diags) {
-                inputs.datastores.push(Doc { value, file: id, node });
+            match typed::<DataStore>(&schemas().datastore, id, &node, "DataStore", diags) {
+                Some(value) => inputs.datastores.push(Doc { value, file: id, node }),
+                None => {
+                    if let Some(name) = node.get("metadata").and_then(|m| m.get("name")).and_then(Node::as_str) {
+                        inputs.invalid_datastores.push(name.to_string());
+                    }
+                }
             }
         }
         ("v1", "ConfigMap") => {
@@ -190,7 +197,21 @@ fn classify(id: SourceId, node: Node, inputs: &mut Inputs, diags: &mut Diagnosti
 fn typed<T: DeserializeOwned + Serialize>(schema: &jsonschema::Validator, id: SourceId, node: &Node, what: &str, diags: &mut Diagnostics) -> Option<T> {
     let json = node.to_json();
     let mut failed = false;
-    for err in schema.iter_errors(&json) {
+    let errors: Vec<_> = schema.iter_errors(&json).collect();
+    // (parent pointer, field) pairs that an unknown-field suggestion already explains.
+    let mut suggested: Vec<(String, String)> = Vec::new();
+    for err in &errors {
+        if let jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } = &err.kind {
+            let pointer = err.instance_path.to_string();
+            let known = known_fields(&json, &pointer, schema);
+            for key in unexpected {
+                if let Some(best) = closest(key, &known) {
+                    suggested.push((pointer.clone(), best));
+                }
+            }
+        }
+    }
+    for err in errors {
         failed = true;
         let pointer = err.instance_path.to_string();
         let path = tcpc_yaml::path_from_pointer(&pointer);
@@ -213,6 +234,9 @@ fn typed<T: DeserializeOwned + Serialize>(schema: &jsonschema::Validator, id: So
             }
             jsonschema::error::ValidationErrorKind::Required { property } => {
                 let field = property.as_str().unwrap_or_default();
+                if suggested.iter().any(|(p, f)| *p == pointer && f == field) {
+                    continue;
+                }
                 diags.push(
                     Diagnostic::error(format!("missing required field `{field}` in {shown}"))
                         .at(id, node.span_at(&path, !path.is_empty()), format!("`{field}` is required here")),

@@ -265,7 +265,7 @@ pub fn tenant_pki(t: &Tenant, prev: Option<&TenantLock>, env: &PkiEnv<'_>, rng: 
             why.push("  - its Secrets must be sealed again (their inputs or the seal target changed)".into());
         }
         return Err(format!(
-            "{who}: new key material is needed, which requires the age identity\n{}\nhelp: pass `--identity FILE` or set TCPC_AGE_IDENTITY",
+            "{who}: new key material is needed, which requires the age identity\n{}\nhelp: pass `--identity FILE`, or set TCPC_AGE_IDENTITY_FILE (a path) or TCPC_AGE_IDENTITY (the identity itself)",
             why.join("\n")
         ));
     }

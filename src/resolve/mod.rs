@@ -595,6 +595,10 @@ impl Resolver<'_> {
         let spec = &self.doc.value.spec;
         let ds_name = spec.data_store.clone().unwrap_or_else(|| d::DEFAULT_DATASTORE.to_string());
         let Some(ds) = datastores.get(ds_name.as_str()) else {
+            if self.inputs.invalid_datastores.contains(&ds_name) {
+                // Its own errors were reported; one more per tenant would only add noise.
+                return None;
+            }
             let pointer = if spec.data_store.is_some() { "/spec/dataStore" } else { "/spec" };
             let known = datastores.keys().copied().collect::<Vec<_>>().join(", ");
             let d = self.error(pointer, format!("DataStore `{ds_name}` is not defined in this repository"), "unknown DataStore")

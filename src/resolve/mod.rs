@@ -415,7 +415,19 @@ impl Resolver<'_> {
             control_plane_endpoint = with_port(&host, port);
             endpoint = control_plane_endpoint.clone();
         }
-        let cert_sans = self.cert_sans(np.cert_sans.as_deref(), &endpoint_host, np.address.as_deref());
+        let mut cert_sans = self.cert_sans(np.cert_sans.as_deref(), &endpoint_host, np.address.as_deref());
+        // Behind an Ingress or a TLSRoute (TLS passthrough) clients dial that hostname.
+        let exposed = [
+            spec.control_plane.ingress.as_ref().and_then(|i| i.hostname.clone()),
+            spec.control_plane.gateway.as_ref().and_then(|g| g.hostname.clone()),
+        ];
+        for host in exposed.into_iter().flatten() {
+            let host = host.split(':').next().unwrap_or_default().to_string();
+            if !host.is_empty() && !cert_sans.contains(&host) {
+                cert_sans.push(host);
+            }
+        }
+        cert_sans.sort();
 
         let datastore = self.datastore(datastores, &name, &namespace);
         let internal_ca = spec.internal_ca_certificates_config_map.as_ref().map(|cm| self.internal_ca(cm, &namespace));

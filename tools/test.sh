@@ -20,6 +20,9 @@ echo "test.sh: peers ready in $((SECONDS - t0))s" >&2
 
 TCPC_PEERS_BIN=$(tools/peers.sh --bin-dir)
 export TCPC_PEERS_BIN TCPC_REQUIRE_PEERS=1
+# The end-to-end scenarios on a real management cluster (tests/e2e/README.md) are part of
+# every run; TCPC_E2E=0 skips them for a quick local loop.
+export TCPC_E2E=${TCPC_E2E:-1}
 
 rc=0
 cargo test --workspace --locked "$@" || rc=$?

@@ -62,7 +62,13 @@ pub struct EmittedFile {
 impl Rendered {
     /// Emits the object as canonical YAML (done in the worker threads, so only text is kept).
     pub fn emit(self) -> EmittedFile {
-        EmittedFile { file: file_name(&self.object), text: tcpc_yaml::emit(&self.object), namespace: self.namespace, tcp: self.tcp, bundle: self.bundle }
+        EmittedFile {
+            file: file_name(&self.object),
+            text: tcpc_yaml::emit(&self.object),
+            namespace: self.namespace,
+            tcp: self.tcp,
+            bundle: self.bundle,
+        }
     }
 }
 
@@ -115,7 +121,8 @@ fn kustomization(resources: Vec<String>) -> String {
 fn file_name(object: &Value) -> String {
     let kind = object.get("kind").and_then(Value::as_str).unwrap_or("object").to_ascii_lowercase();
     let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("unnamed");
-    let safe: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c.to_ascii_lowercase() } else { '-' }).collect();
+    let safe: String =
+        name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c.to_ascii_lowercase() } else { '-' }).collect();
     format!("{kind}-{safe}.yaml")
 }
 
@@ -138,7 +145,9 @@ pub fn stream(tree: &Tree, bundles: &[Bundle]) -> String {
 pub enum WriteOutcome {
     /// The directory already held exactly this tree; nothing was touched.
     Unchanged,
-    Written { files: usize },
+    Written {
+        files: usize,
+    },
 }
 
 /// Replaces `out` with `tree` atomically: the new tree is written next to it and swapped in
@@ -146,7 +155,8 @@ pub enum WriteOutcome {
 /// Refuses to replace a non-empty directory that tcpc did not write.
 pub fn write_tree(out: &Path, tree: &Tree) -> io::Result<WriteOutcome> {
     let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = out.file_name().ok_or_else(|| io::Error::other(format!("invalid output path {}", out.display())))?.to_string_lossy().to_string();
+    let name =
+        out.file_name().ok_or_else(|| io::Error::other(format!("invalid output path {}", out.display())))?.to_string_lossy().to_string();
     std::fs::create_dir_all(parent)?;
     remove_leftovers(parent, &name)?;
 
@@ -275,19 +285,27 @@ mod tests {
     fn lays_out_bundles_with_kustomizations() {
         let objects = vec![
             Rendered { namespace: "ns".into(), tcp: "a".into(), bundle: Bundle::Management, object: obj("Service", "a") },
-            Rendered { namespace: "ns".into(), tcp: "a".into(), bundle: Bundle::Tenant, object: obj("ClusterRoleBinding", "kubeadm:get-nodes") },
+            Rendered {
+                namespace: "ns".into(),
+                tcp: "a".into(),
+                bundle: Bundle::Tenant,
+                object: obj("ClusterRoleBinding", "kubeadm:get-nodes"),
+            },
         ];
         let tree = layout(objects.into_iter().map(Rendered::emit).collect()).unwrap();
         let paths: Vec<_> = tree.keys().cloned().collect();
-        assert_eq!(paths, [
-            "kustomization.yaml",
-            "ns/a/kustomization.yaml",
-            "ns/a/management/kustomization.yaml",
-            "ns/a/management/service-a.yaml",
-            "ns/a/tenant/clusterrolebinding-kubeadm-get-nodes.yaml",
-            "ns/a/tenant/kustomization.yaml",
-            "ns/kustomization.yaml",
-        ]);
+        assert_eq!(
+            paths,
+            [
+                "kustomization.yaml",
+                "ns/a/kustomization.yaml",
+                "ns/a/management/kustomization.yaml",
+                "ns/a/management/service-a.yaml",
+                "ns/a/tenant/clusterrolebinding-kubeadm-get-nodes.yaml",
+                "ns/a/tenant/kustomization.yaml",
+                "ns/kustomization.yaml",
+            ]
+        );
         assert!(tree["ns/a/management/kustomization.yaml"].contains("- service-a.yaml"));
         assert!(tree["kustomization.yaml"].contains("- ns\n"));
     }

@@ -84,8 +84,9 @@ pub fn compile(sources: &Sources, config: Option<SourceId>, keys: Option<&Keys<'
                 renew_before_fraction: inputs.config.renew_before_fraction(),
             }),
             None => {
-                let d = Diagnostic::error("tcpc.yaml configures no sealing: tcpc never writes plaintext Secrets")
-                    .help("add `sealing: {sealedSecrets: {certificate: sealed-secrets.crt}}` or `sealing: {sops: {ageRecipients: [age1…]}}`");
+                let d = Diagnostic::error("tcpc.yaml configures no sealing: tcpc never writes plaintext Secrets").help(
+                    "add `sealing: {sealedSecrets: {certificate: sealed-secrets.crt}}` or `sealing: {sops: {ageRecipients: [age1…]}}`",
+                );
                 let d = match &inputs.config_doc {
                     Some(doc) => d.at(doc.file, doc.node.span, "in this file"),
                     None => d.note("there is no tcpc.yaml at the repository root"),
@@ -157,7 +158,11 @@ struct TenantOutput {
 
 /// Runs PKI, templates and the typed check for every tenant, spread over the available cores.
 /// Results come back in the tenants' order, whatever the scheduling.
-fn render_all(tenants: &[resolve::Tenant], keys: Option<&Keys<'_>>, pki_env: Option<&pki::PkiEnv<'_>>) -> Vec<Result<TenantOutput, String>> {
+fn render_all(
+    tenants: &[resolve::Tenant],
+    keys: Option<&Keys<'_>>,
+    pki_env: Option<&pki::PkiEnv<'_>>,
+) -> Vec<Result<TenantOutput, String>> {
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(tenants.len().max(1));
     let chunk = tenants.len().div_ceil(workers).max(1);
     std::thread::scope(|scope| {

@@ -12,7 +12,11 @@ use tcpc::source::Sources;
 use tcpc::{Compiled, discover};
 
 #[derive(Parser)]
-#[command(name = "tcpc", version, about = "TenantControlPlane compiler: Kamaji-compatible specs in Git -> deterministic Kubernetes manifests")]
+#[command(
+    name = "tcpc",
+    version,
+    about = "TenantControlPlane compiler: Kamaji-compatible specs in Git -> deterministic Kubernetes manifests"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -232,7 +236,9 @@ impl KeysIo {
         let mut seed = [0u8; 32];
         rand_core::OsRng.fill_bytes(&mut seed);
         let identity_text = match (identity, std::env::var("TCPC_AGE_IDENTITY")) {
-            (Some(path), _) => Some(zeroize::Zeroizing::new(std::fs::read_to_string(path).map_err(|e| Failure::Io(format!("reading identity {}: {e}", path.display())))?)),
+            (Some(path), _) => Some(zeroize::Zeroizing::new(
+                std::fs::read_to_string(path).map_err(|e| Failure::Io(format!("reading identity {}: {e}", path.display())))?,
+            )),
             (None, Ok(text)) => Some(zeroize::Zeroizing::new(text)),
             (None, Err(_)) => None,
         };
@@ -282,9 +288,12 @@ fn sealer(dir: &Path, config: &tcpc_spec::Config) -> Result<Option<tcpc::pki::Se
     match config.sealing_mode() {
         None => Ok(None),
         Some(SealingMode::SealedSecrets) => {
-            let ss = sealing.and_then(|s| s.sealed_secrets.as_ref()).ok_or_else(|| Failure::Io("tcpc.yaml: sealing.sealedSecrets is required for mode sealedSecrets".into()))?;
+            let ss = sealing
+                .and_then(|s| s.sealed_secrets.as_ref())
+                .ok_or_else(|| Failure::Io("tcpc.yaml: sealing.sealedSecrets is required for mode sealedSecrets".into()))?;
             let path = dir.join(&ss.certificate);
-            let pem = std::fs::read_to_string(&path).map_err(|e| Failure::Io(format!("reading the sealed-secrets certificate {}: {e}", path.display())))?;
+            let pem = std::fs::read_to_string(&path)
+                .map_err(|e| Failure::Io(format!("reading the sealed-secrets certificate {}: {e}", path.display())))?;
             let cert = ControllerCert::from_pem(&pem).map_err(|e| Failure::Io(format!("{}: {e}", path.display())))?;
             let scope = match config.sealed_secrets_scope() {
                 SealedSecretsScope::Strict => Scope::Strict,
@@ -296,7 +305,8 @@ fn sealer(dir: &Path, config: &tcpc_spec::Config) -> Result<Option<tcpc::pki::Se
         }
         Some(SealingMode::Sops) => {
             let r = sealing.and_then(|s| s.sops.as_ref()).map(|s| s.age_recipients.clone()).unwrap_or_default();
-            let recipients = tcpc_seal::state::parse_recipients(&r).map_err(|e| Failure::Io(format!("tcpc.yaml: sealing.sops.ageRecipients: {e}")))?;
+            let recipients =
+                tcpc_seal::state::parse_recipients(&r).map_err(|e| Failure::Io(format!("tcpc.yaml: sealing.sops.ageRecipients: {e}")))?;
             Ok(Some(tcpc::pki::Sealer::Sops { recipients, recipient_strings: r }))
         }
     }
@@ -344,7 +354,11 @@ fn check(dir: &Path, output: Option<PathBuf>) -> Result<(), Failure> {
     let (repo, compiled) = load_and_compile(dir, Mode::Render { identity: None })?;
     let expiring = expiry(&repo);
     let out = output.unwrap_or(repo.output.clone());
-    let on_disk = if out.exists() { emit::read_tree(&out).map_err(|e| Failure::Io(format!("reading {}: {e}", out.display())))? } else { Default::default() };
+    let on_disk = if out.exists() {
+        emit::read_tree(&out).map_err(|e| Failure::Io(format!("reading {}: {e}", out.display())))?
+    } else {
+        Default::default()
+    };
     let stale = tcpc::diff::tree_diff(&on_disk, &compiled.tree);
     let lock_stale = compiled.lock.as_ref().is_some_and(|l| l.to_text() != repo.lock_text);
     if stale.is_empty() && !lock_stale {
@@ -367,10 +381,16 @@ fn expiry(repo: &Repo) -> bool {
     let mut failed = false;
     for (tenant, t) in &repo.lock.tenants {
         for (name, a) in &t.artefacts {
-            let Some(not_after) = a.not_after.as_deref().and_then(|v| time::OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339).ok()) else { continue };
+            let Some(not_after) =
+                a.not_after.as_deref().and_then(|v| time::OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339).ok())
+            else {
+                continue;
+            };
             let days = (not_after - now).whole_days();
             if days < fail {
-                eprintln!("error: {tenant}: certificate {name} expires in {days} day(s) ({not_after}); run `tcpc render --identity …` to renew");
+                eprintln!(
+                    "error: {tenant}: certificate {name} expires in {days} day(s) ({not_after}); run `tcpc render --identity …` to renew"
+                );
                 failed = true;
             } else if days < warn {
                 eprintln!("warning: {tenant}: certificate {name} expires in {days} day(s) ({not_after})");
@@ -406,7 +426,8 @@ fn import(what: ImportCommand) -> Result<(), Failure> {
         }
     };
     let mut sources = Sources::default();
-    let config_id = discover::read_config(&dir).map_err(|e| Failure::Io(e.to_string()))?.map(|t| sources.add(discover::CONFIG_FILE.into(), t));
+    let config_id =
+        discover::read_config(&dir).map_err(|e| Failure::Io(e.to_string()))?.map(|t| sources.add(discover::CONFIG_FILE.into(), t));
     let mut diags = tcpc::diag::Diagnostics::default();
     let config = tcpc::parse::parse(&sources, config_id, &mut diags).config;
     if diags.has_errors() {
@@ -450,7 +471,9 @@ fn schema(write: Option<PathBuf>) -> Result<(), Failure> {
         None => {
             let mut out = std::io::stdout().lock();
             for (name, schema) in &schemas {
-                writeln!(out, "# {name}").and_then(|_| out.write_all(tcpc::schema_text(schema).as_bytes())).map_err(|e| Failure::Io(e.to_string()))?;
+                writeln!(out, "# {name}")
+                    .and_then(|_| out.write_all(tcpc::schema_text(schema).as_bytes()))
+                    .map_err(|e| Failure::Io(e.to_string()))?;
             }
         }
     }

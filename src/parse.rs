@@ -77,7 +77,8 @@ fn schemas() -> &'static Schemas {
     static SCHEMAS: OnceLock<Schemas> = OnceLock::new();
     SCHEMAS.get_or_init(|| {
         let all = tcpc_spec::schemas();
-        let compile = |name: &str| jsonschema::validator_for(&all[name]).unwrap_or_else(|e| panic!("generated schema {name} is invalid: {e}"));
+        let compile =
+            |name: &str| jsonschema::validator_for(&all[name]).unwrap_or_else(|e| panic!("generated schema {name} is invalid: {e}"));
         Schemas {
             tcp: compile("tenantcontrolplane.schema.json"),
             datastore: compile("datastore.schema.json"),
@@ -92,7 +93,8 @@ pub fn parse(sources: &Sources, config_file: Option<SourceId>, diags: &mut Diagn
         Some(id) => parse_config(sources, id, diags),
         None => (Config::empty(), None),
     };
-    let mut inputs = Inputs { config, config_doc, tcps: Vec::new(), datastores: Vec::new(), configmaps: Vec::new(), invalid_datastores: Vec::new() };
+    let mut inputs =
+        Inputs { config, config_doc, tcps: Vec::new(), datastores: Vec::new(), configmaps: Vec::new(), invalid_datastores: Vec::new() };
     for (id, file) in sources.iter() {
         if Some(id) == config_file {
             continue;
@@ -110,7 +112,8 @@ pub fn parse(sources: &Sources, config_file: Option<SourceId>, diags: &mut Diagn
     }
     let ns = inputs.config.default_namespace().to_string();
     inputs.tcps.sort_by(|a, b| {
-        let key = |d: &Doc<TenantControlPlane>| (d.value.metadata.namespace.clone().unwrap_or_else(|| ns.clone()), d.value.metadata.name.clone());
+        let key =
+            |d: &Doc<TenantControlPlane>| (d.value.metadata.namespace.clone().unwrap_or_else(|| ns.clone()), d.value.metadata.name.clone());
         key(a).cmp(&key(b))
     });
     inputs.datastores.sort_by(|a, b| a.value.metadata.name.cmp(&b.value.metadata.name));
@@ -151,29 +154,33 @@ fn classify(id: SourceId, node: Node, inputs: &mut Inputs, diags: &mut Diagnosti
                 inputs.tcps.push(Doc { value, file: id, node });
             }
         }
-        (tcpc_spec::API_VERSION, "DataStore") => {
-            match typed::<DataStore>(&schemas().datastore, id, &node, "DataStore", diags) {
-                Some(value) => inputs.datastores.push(Doc { value, file: id, node }),
-                None => {
-                    if let Some(name) = node.get("metadata").and_then(|m| m.get("name")).and_then(Node::as_str) {
-                        inputs.invalid_datastores.push(name.to_string());
-                    }
+        (tcpc_spec::API_VERSION, "DataStore") => match typed::<DataStore>(&schemas().datastore, id, &node, "DataStore", diags) {
+            Some(value) => inputs.datastores.push(Doc { value, file: id, node }),
+            None => {
+                if let Some(name) = node.get("metadata").and_then(|m| m.get("name")).and_then(Node::as_str) {
+                    inputs.invalid_datastores.push(name.to_string());
                 }
             }
-        }
+        },
         ("v1", "ConfigMap") => {
             let json = node.to_json();
             let name = json.pointer("/metadata/name").and_then(Value::as_str);
             let data = json.get("data").and_then(|d| serde_json::from_value::<BTreeMap<String, String>>(d.clone()).ok());
             match (name, data) {
                 (Some(name), data) => inputs.configmaps.push(ConfigMapDoc {
-                    namespace: json.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or(inputs.config.default_namespace()).to_string(),
+                    namespace: json
+                        .pointer("/metadata/namespace")
+                        .and_then(Value::as_str)
+                        .unwrap_or(inputs.config.default_namespace())
+                        .to_string(),
                     name: name.to_string(),
                     data: data.unwrap_or_default(),
                     file: id,
                     span: node.span,
                 }),
-                (None, _) => diags.push(Diagnostic::warning("ConfigMap without metadata.name is ignored").at(id, node.span, "this document")),
+                (None, _) => {
+                    diags.push(Diagnostic::warning("ConfigMap without metadata.name is ignored").at(id, node.span, "this document"))
+                }
             }
         }
         (_, "") | ("", _) => diags.push(
@@ -186,15 +193,22 @@ fn classify(id: SourceId, node: Node, inputs: &mut Inputs, diags: &mut Diagnosti
                 .at(id, node.get("apiVersion").map_or(node.span, |n| n.span), "unsupported version")
                 .help(format!("use `apiVersion: {}`", tcpc_spec::API_VERSION)),
         ),
-        (av, k) => diags.push(
-            Diagnostic::warning(format!("skipping {k} ({av}): tcpc only compiles TenantControlPlane and DataStore"))
-                .at(id, node.get("kind").map_or(node.span, |n| n.span), "not an input kind"),
-        ),
+        (av, k) => diags.push(Diagnostic::warning(format!("skipping {k} ({av}): tcpc only compiles TenantControlPlane and DataStore")).at(
+            id,
+            node.get("kind").map_or(node.span, |n| n.span),
+            "not an input kind",
+        )),
     }
 }
 
 /// Schema validation, typed deserialisation and the strict round trip.
-fn typed<T: DeserializeOwned + Serialize>(schema: &jsonschema::Validator, id: SourceId, node: &Node, what: &str, diags: &mut Diagnostics) -> Option<T> {
+fn typed<T: DeserializeOwned + Serialize>(
+    schema: &jsonschema::Validator,
+    id: SourceId,
+    node: &Node,
+    what: &str,
+    diags: &mut Diagnostics,
+) -> Option<T> {
     let json = node.to_json();
     let mut failed = false;
     let errors: Vec<_> = schema.iter_errors(&json).collect();
@@ -222,8 +236,11 @@ fn typed<T: DeserializeOwned + Serialize>(schema: &jsonschema::Validator, id: So
                     let mut key_path = path.clone();
                     key_path.push(PathSeg::Key(key.clone()));
                     let known = known_fields(&json, &pointer, schema);
-                    let mut d = Diagnostic::error(format!("unknown field `{key}` in {shown}"))
-                        .at(id, node.span_at(&key_path, true), "unknown field");
+                    let mut d = Diagnostic::error(format!("unknown field `{key}` in {shown}")).at(
+                        id,
+                        node.span_at(&key_path, true),
+                        "unknown field",
+                    );
                     if let Some(best) = closest(key, &known) {
                         d = d.help(format!("did you mean `{best}`?"));
                     } else if !known.is_empty() {
@@ -237,16 +254,18 @@ fn typed<T: DeserializeOwned + Serialize>(schema: &jsonschema::Validator, id: So
                 if suggested.iter().any(|(p, f)| *p == pointer && f == field) {
                     continue;
                 }
-                diags.push(
-                    Diagnostic::error(format!("missing required field `{field}` in {shown}"))
-                        .at(id, node.span_at(&path, !path.is_empty()), format!("`{field}` is required here")),
-                );
+                diags.push(Diagnostic::error(format!("missing required field `{field}` in {shown}")).at(
+                    id,
+                    node.span_at(&path, !path.is_empty()),
+                    format!("`{field}` is required here"),
+                ));
             }
             _ => {
-                diags.push(
-                    Diagnostic::error(format!("invalid value for `{shown}`"))
-                        .at(id, node.span_at(&path, false), schema_message(&err.to_string())),
-                );
+                diags.push(Diagnostic::error(format!("invalid value for `{shown}`")).at(
+                    id,
+                    node.span_at(&path, false),
+                    schema_message(&err.to_string()),
+                ));
             }
         }
     }
@@ -257,10 +276,11 @@ fn typed<T: DeserializeOwned + Serialize>(schema: &jsonschema::Validator, id: So
         Ok(v) => v,
         Err(e) => {
             let path = serde_path(&e.path().to_string());
-            diags.push(
-                Diagnostic::error(format!("invalid value for `{}`", display_or_root(&path, what)))
-                    .at(id, node.span_at(&path, false), e.inner().to_string()),
-            );
+            diags.push(Diagnostic::error(format!("invalid value for `{}`", display_or_root(&path, what))).at(
+                id,
+                node.span_at(&path, false),
+                e.inner().to_string(),
+            ));
             return None;
         }
     };
@@ -317,12 +337,7 @@ fn deref<'a>(root: &'a Value, schema: &'a Value) -> &'a Value {
 
 /// The known name within edit distance 2 (or a case-insensitive match), if unique enough.
 fn closest(key: &str, known: &[String]) -> Option<String> {
-    known
-        .iter()
-        .map(|k| (edit_distance(&key.to_lowercase(), &k.to_lowercase()), k))
-        .filter(|(d, _)| *d <= 2)
-        .min()
-        .map(|(_, k)| k.clone())
+    known.iter().map(|k| (edit_distance(&key.to_lowercase(), &k.to_lowercase()), k)).filter(|(d, _)| *d <= 2).min().map(|(_, k)| k.clone())
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {
@@ -420,10 +435,8 @@ spec:
 
     #[test]
     fn unknown_fields_inside_kubernetes_types_are_caught_by_the_round_trip() {
-        let text = MINIMAL.replace(
-            "    service:\n",
-            "    deployment:\n      tolerations:\n      - key: a\n        operater: Exists\n    service:\n",
-        );
+        let text = MINIMAL
+            .replace("    service:\n", "    deployment:\n      tolerations:\n      - key: a\n        operater: Exists\n    service:\n");
         let (_, diags, sources) = run(&text);
         let out = diags.render(&sources);
         assert!(diags.has_errors(), "{out}");

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use tcpc_pki::{Artefact, CertInfo, IssuerRef, Issued, Issuer, PrivateKey, TenantPkiParams, Validity};
+use tcpc_pki::{Artefact, CertInfo, Issued, Issuer, IssuerRef, PrivateKey, TenantPkiParams, Validity};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
@@ -155,7 +155,8 @@ fn reason(prev: Option<&ArtefactLock>, inputs: &str, now: OffsetDateTime, fracti
     if prev.inputs != inputs {
         return Some("its inputs changed".into());
     }
-    let parse = |s: &Option<String>| s.as_deref().and_then(|v| OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339).ok());
+    let parse =
+        |s: &Option<String>| s.as_deref().and_then(|v| OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339).ok());
     if let (Some(nb), Some(na)) = (parse(&prev.not_before), parse(&prev.not_after)) {
         let life = na - nb;
         if na - now < life * fraction {
@@ -177,7 +178,12 @@ struct SecretPlan {
 }
 
 /// Runs the PKI stage for one tenant.
-pub fn tenant_pki(t: &Tenant, prev: Option<&TenantLock>, env: &PkiEnv<'_>, rng: &mut (impl RngCore + CryptoRng)) -> Result<TenantPkiOutput, String> {
+pub fn tenant_pki(
+    t: &Tenant,
+    prev: Option<&TenantLock>,
+    env: &PkiEnv<'_>,
+    rng: &mut (impl RngCore + CryptoRng),
+) -> Result<TenantPkiOutput, String> {
     let who = format!("{}/{}", t.namespace, t.name);
     let key_alg = tcpc_pki::KeyAlgorithm::from_str(&t.pki.key_algorithm).map_err(|e| format!("{who}: {e}"))?;
     let mut params = TenantPkiParams::new(&t.name, &t.namespace);
@@ -241,11 +247,16 @@ pub fn tenant_pki(t: &Tenant, prev: Option<&TenantLock>, env: &PkiEnv<'_>, rng: 
     }
 
     let secrets = secret_plans(t, &fingerprints, &ds_fingerprint, env.sealer);
-    let all_reusable = due.is_empty()
-        && prev.is_some_and(|p| secrets.iter().all(|s| p.secrets.get(&s.name).is_some_and(|l| l.inputs == s.inputs)));
+    let all_reusable =
+        due.is_empty() && prev.is_some_and(|p| secrets.iter().all(|s| p.secrets.get(&s.name).is_some_and(|l| l.inputs == s.inputs)));
     if all_reusable {
         let p = prev.expect("checked above");
-        let objects = secrets.iter().map(|s| Ok(rendered(t, serde_json::from_str(p.secrets[&s.name].object.get()).map_err(|e| format!("{who}: corrupt lock: {e}"))?))).collect::<Result<_, String>>()?;
+        let objects = secrets
+            .iter()
+            .map(|s| {
+                Ok(rendered(t, serde_json::from_str(p.secrets[&s.name].object.get()).map_err(|e| format!("{who}: corrupt lock: {e}"))?))
+            })
+            .collect::<Result<_, String>>()?;
         use base64::Engine as _;
         let ca_b64 = base64::engine::general_purpose::STANDARD.encode(p.ca_bundle.as_bytes());
         return Ok(TenantPkiOutput {
@@ -278,7 +289,8 @@ pub fn tenant_pki(t: &Tenant, prev: Option<&TenantLock>, env: &PkiEnv<'_>, rng: 
         rng.fill_bytes(secret.as_mut());
         state.fingerprint_secret = hex::encode(secret.as_ref());
     }
-    let ds_state: DataStoreState = decrypt_json(ds_state_text, env.identities).map_err(|e| format!("{who}: cannot open the DataStore CA state: {e}"))?;
+    let ds_state: DataStoreState =
+        decrypt_json(ds_state_text, env.identities).map_err(|e| format!("{who}: cannot open the DataStore CA state: {e}"))?;
 
     let mut report = Vec::new();
     let mut lock = TenantLock { state: String::new(), ca_bundle: String::new(), artefacts: BTreeMap::new(), secrets: BTreeMap::new() };
@@ -301,19 +313,26 @@ pub fn tenant_pki(t: &Tenant, prev: Option<&TenantLock>, env: &PkiEnv<'_>, rng: 
             }
             let fp = sha256(&key.public_key_der());
             fingerprints.insert(*a, fp.clone());
-            lock.artefacts.insert("sa".into(), ArtefactLock { inputs: input.clone(), fingerprint: fp, not_before: None, not_after: None, serial: None, imported: false });
+            lock.artefacts.insert(
+                "sa".into(),
+                ArtefactLock { inputs: input.clone(), fingerprint: fp, not_before: None, not_after: None, serial: None, imported: false },
+            );
             state.artefacts.insert("sa".into(), StoredPair { cert: None, key: key.to_pem().to_string() });
             sa_key = Some(key);
             continue;
         }
         let spec = &specs[a];
         let pair = match (&stored, needs) {
-            (Some(StoredPair { cert: Some(cert), key }), false) => Issued { cert_pem: cert.clone(), key: PrivateKey::from_pem(key).map_err(|e| format!("{who}: {a}: {e}"))? },
+            (Some(StoredPair { cert: Some(cert), key }), false) => {
+                Issued { cert_pem: cert.clone(), key: PrivateKey::from_pem(key).map_err(|e| format!("{who}: {a}: {e}"))? }
+            }
             _ => {
                 let new = match a.issuer() {
                     IssuerRef::SelfSigned => tcpc_pki::self_signed_ca(spec, None, env.now, rng),
                     IssuerRef::Ca => tcpc_pki::issue(spec, None, issuer(&issued, &mut issuers, Artefact::Ca)?, env.now, rng),
-                    IssuerRef::FrontProxyCa => tcpc_pki::issue(spec, None, issuer(&issued, &mut issuers, Artefact::FrontProxyCa)?, env.now, rng),
+                    IssuerRef::FrontProxyCa => {
+                        tcpc_pki::issue(spec, None, issuer(&issued, &mut issuers, Artefact::FrontProxyCa)?, env.now, rng)
+                    }
                     IssuerRef::DatastoreCa => {
                         let ds_key = PrivateKey::from_pem(&ds_state.key).map_err(|e| format!("{who}: DataStore CA key: {e}"))?;
                         let ds_issuer = Issuer::new(&ds_state.cert, ds_key).map_err(|e| format!("{who}: DataStore CA: {e}"))?;
@@ -384,7 +403,10 @@ pub fn tenant_pki(t: &Tenant, prev: Option<&TenantLock>, env: &PkiEnv<'_>, rng: 
         if env.recipients.is_empty() {
             return Err(format!("{who}: new key material must be stored, but tcpc.yaml lists no `pki.recipients`"));
         }
-        Some(tcpc_seal::state::encrypt_to_recipients(&state_json, env.recipients).map_err(|e| format!("{who}: encrypting the state: {e}"))?)
+        Some(
+            tcpc_seal::state::encrypt_to_recipients(&state_json, env.recipients)
+                .map_err(|e| format!("{who}: encrypting the state: {e}"))?,
+        )
     };
     lock.state = sha256(new_state.as_deref().or(state_text.map(String::as_str)).unwrap_or_default().as_bytes());
     use base64::Engine as _;
@@ -449,8 +471,16 @@ fn secret_plans(t: &Tenant, fp: &BTreeMap<Artefact, String>, ds_fp: &str, sealer
         plan(&s.apiserver_kubelet_client, "api-server-kubelet-client-certificate", vec![f(Artefact::ApiserverKubeletClient)]),
         plan(&s.front_proxy_client, "front-proxy-client-certificate", vec![f(Artefact::FrontProxyClient)]),
         plan(&s.datastore, "datastore-certificate", vec![f(Artefact::DatastoreClient), ds_fp.to_string()]),
-        plan(&s.admin_kubeconfig, "admin-kubeconfig", vec![f(Artefact::Ca), f(Artefact::Admin), f(Artefact::SuperAdmin), t.server_url.clone(), svc]),
-        plan(&s.controller_manager_kubeconfig, "controller-manager-kubeconfig", vec![f(Artefact::Ca), f(Artefact::ControllerManager), local.clone()]),
+        plan(
+            &s.admin_kubeconfig,
+            "admin-kubeconfig",
+            vec![f(Artefact::Ca), f(Artefact::Admin), f(Artefact::SuperAdmin), t.server_url.clone(), svc],
+        ),
+        plan(
+            &s.controller_manager_kubeconfig,
+            "controller-manager-kubeconfig",
+            vec![f(Artefact::Ca), f(Artefact::ControllerManager), local.clone()],
+        ),
         plan(&s.scheduler_kubeconfig, "scheduler-kubeconfig", vec![f(Artefact::Ca), f(Artefact::Scheduler), local]),
     ]
 }
@@ -458,12 +488,21 @@ fn secret_plans(t: &Tenant, fp: &BTreeMap<Artefact, String>, ds_fp: &str, sealer
 type Payload = BTreeMap<String, Zeroizing<Vec<u8>>>;
 
 /// The plaintext content of every Secret, by name (Kamaji's key names).
-fn secret_data(t: &Tenant, issued: &BTreeMap<Artefact, Issued>, sa: &PrivateKey, ds_ca_cert: &str, ca_bundle: &str) -> BTreeMap<String, Payload> {
+fn secret_data(
+    t: &Tenant,
+    issued: &BTreeMap<Artefact, Issued>,
+    sa: &PrivateKey,
+    ds_ca_cert: &str,
+    ca_bundle: &str,
+) -> BTreeMap<String, Payload> {
     let s = &t.secrets;
     let bytes = |v: &str| Zeroizing::new(v.as_bytes().to_vec());
     let pair = |a: Artefact, base: &str| -> Payload {
         let i = &issued[&a];
-        BTreeMap::from([(format!("{base}.crt"), bytes(&i.cert_pem)), (format!("{base}.key"), Zeroizing::new(i.key.to_pem().as_bytes().to_vec()))])
+        BTreeMap::from([
+            (format!("{base}.crt"), bytes(&i.cert_pem)),
+            (format!("{base}.key"), Zeroizing::new(i.key.to_pem().as_bytes().to_vec())),
+        ])
     };
     let kubeconfig = |a: Artefact, server: &str| -> Zeroizing<Vec<u8>> {
         let i = &issued[&a];
@@ -478,13 +517,23 @@ fn secret_data(t: &Tenant, issued: &BTreeMap<Artefact, Issued>, sa: &PrivateKey,
     BTreeMap::from([
         (s.ca.clone(), ca),
         (s.front_proxy_ca.clone(), pair(Artefact::FrontProxyCa, "front-proxy-ca")),
-        (s.sa.clone(), BTreeMap::from([("sa.key".to_string(), Zeroizing::new(sa.to_pem().as_bytes().to_vec())), ("sa.pub".to_string(), bytes(&sa.public_key_pem()))])),
+        (
+            s.sa.clone(),
+            BTreeMap::from([
+                ("sa.key".to_string(), Zeroizing::new(sa.to_pem().as_bytes().to_vec())),
+                ("sa.pub".to_string(), bytes(&sa.public_key_pem())),
+            ]),
+        ),
         (s.apiserver.clone(), pair(Artefact::Apiserver, "apiserver")),
         (s.apiserver_kubelet_client.clone(), pair(Artefact::ApiserverKubeletClient, "apiserver-kubelet-client")),
         (s.front_proxy_client.clone(), pair(Artefact::FrontProxyClient, "front-proxy-client")),
         (
             s.datastore.clone(),
-            BTreeMap::from([("ca.crt".to_string(), bytes(ds_ca_cert)), ("server.crt".to_string(), bytes(&ds.cert_pem)), ("server.key".to_string(), Zeroizing::new(ds.key.to_pem().as_bytes().to_vec()))]),
+            BTreeMap::from([
+                ("ca.crt".to_string(), bytes(ds_ca_cert)),
+                ("server.crt".to_string(), bytes(&ds.cert_pem)),
+                ("server.key".to_string(), Zeroizing::new(ds.key.to_pem().as_bytes().to_vec())),
+            ]),
         ),
         (
             s.admin_kubeconfig.clone(),
@@ -495,7 +544,10 @@ fn secret_data(t: &Tenant, issued: &BTreeMap<Artefact, Issued>, sa: &PrivateKey,
                 ("super-admin.svc".to_string(), kubeconfig(Artefact::SuperAdmin, &svc)),
             ]),
         ),
-        (s.controller_manager_kubeconfig.clone(), BTreeMap::from([("controller-manager.conf".to_string(), kubeconfig(Artefact::ControllerManager, &local))])),
+        (
+            s.controller_manager_kubeconfig.clone(),
+            BTreeMap::from([("controller-manager.conf".to_string(), kubeconfig(Artefact::ControllerManager, &local))]),
+        ),
         (s.scheduler_kubeconfig.clone(), BTreeMap::from([("scheduler.conf".to_string(), kubeconfig(Artefact::Scheduler, &local))])),
     ])
 }
@@ -503,19 +555,32 @@ fn secret_data(t: &Tenant, issued: &BTreeMap<Artefact, Issued>, sa: &PrivateKey,
 fn seal(t: &Tenant, plan: &SecretPlan, payload: &Payload, env: &PkiEnv<'_>, rng: &mut (impl RngCore + CryptoRng)) -> Result<Value, String> {
     let labels = kamaji_labels(&t.name, plan.component);
     match env.sealer {
-        Sealer::SealedSecrets { cert, scope, .. } => {
-            tcpc_seal::sealedsecrets::sealed_secret(cert, *scope, &plan.name, &t.namespace, "Opaque", &labels, &BTreeMap::new(), payload, rng).map_err(|e| e.to_string())
-        }
+        Sealer::SealedSecrets { cert, scope, .. } => tcpc_seal::sealedsecrets::sealed_secret(
+            cert,
+            *scope,
+            &plan.name,
+            &t.namespace,
+            "Opaque",
+            &labels,
+            &BTreeMap::new(),
+            payload,
+            rng,
+        )
+        .map_err(|e| e.to_string()),
         Sealer::Sops { recipients, .. } => {
             use base64::Engine as _;
-            let data: serde_json::Map<String, Value> = payload.iter().map(|(k, v)| (k.clone(), Value::String(base64::engine::general_purpose::STANDARD.encode(v.as_slice())))).collect();
+            let data: serde_json::Map<String, Value> = payload
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::String(base64::engine::general_purpose::STANDARD.encode(v.as_slice()))))
+                .collect();
             let secret = json!({
                 "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
                 "metadata": {"name": plan.name, "namespace": t.namespace, "labels": labels},
                 "data": data,
             });
             crate::check::check(secret.clone()).map_err(|e| e.to_string())?;
-            let lastmodified = env.now.format(&time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z")).expect("formats");
+            let lastmodified =
+                env.now.format(&time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z")).expect("formats");
             tcpc_seal::sops::encrypt_secret(&secret, recipients, &lastmodified, rng).map_err(|e| e.to_string())
         }
     }

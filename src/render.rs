@@ -78,7 +78,11 @@ struct Extras {
 }
 
 impl<'a> Context<'a> {
-    fn new(t: &'a Tenant, pod_annotations: &'a std::collections::BTreeMap<String, String>, ca_cert_b64: Option<&'a str>) -> Result<Self, String> {
+    fn new(
+        t: &'a Tenant,
+        pod_annotations: &'a std::collections::BTreeMap<String, String>,
+        ca_cert_b64: Option<&'a str>,
+    ) -> Result<Self, String> {
         let kubelet = tenant::kubelet_configuration(t, &t.kubelet.configuration_json_patches).map_err(|e| e.to_string())?;
         Ok(Context {
             t,
@@ -136,15 +140,25 @@ pub fn render(t: &Tenant, pod_annotations: &std::collections::BTreeMap<String, S
 
 /// [`render`], with the tenant CA certificate (base64 of its PEM) when the PKI stage has it:
 /// then the tenant bundle also holds `kube-public/cluster-info`.
-pub fn render_with(t: &Tenant, pod_annotations: &std::collections::BTreeMap<String, String>, ca_cert_b64: Option<&str>) -> Result<Vec<Rendered>, RenderError> {
-    let ctx = Context::new(t, pod_annotations, ca_cert_b64)
-        .map_err(|message| RenderError { template: "tenant/kubelet-config.yaml.j2".to_string(), namespace: t.namespace.clone(), tcp: t.name.clone(), message })?;
+pub fn render_with(
+    t: &Tenant,
+    pod_annotations: &std::collections::BTreeMap<String, String>,
+    ca_cert_b64: Option<&str>,
+) -> Result<Vec<Rendered>, RenderError> {
+    let ctx = Context::new(t, pod_annotations, ca_cert_b64).map_err(|message| RenderError {
+        template: "tenant/kubelet-config.yaml.j2".to_string(),
+        namespace: t.namespace.clone(),
+        tcp: t.name.clone(),
+        message,
+    })?;
     let mut out = Vec::new();
     for name in selected(t, ca_cert_b64.is_some()) {
-        let fail = |message: String| RenderError { template: name.to_string(), namespace: t.namespace.clone(), tcp: t.name.clone(), message };
+        let fail =
+            |message: String| RenderError { template: name.to_string(), namespace: t.namespace.clone(), tcp: t.name.clone(), message };
         let bundle = TEMPLATES.iter().find(|(n, _, _)| *n == name).map(|(_, _, b)| *b).expect("selected templates exist");
         let text = env().get_template(name).and_then(|tpl| tpl.render(&ctx)).map_err(|e| fail(format!("{e:#}")))?;
-        let docs = tcpc_yaml::parse_stream(&text).map_err(|e| fail(format!("produced invalid YAML at {}: {}\n{text}", e.span.start.line, e.message)))?;
+        let docs = tcpc_yaml::parse_stream(&text)
+            .map_err(|e| fail(format!("produced invalid YAML at {}: {}\n{text}", e.span.start.line, e.message)))?;
         for doc in docs {
             out.push(Rendered { namespace: t.namespace.clone(), tcp: t.name.clone(), bundle, object: doc.root.to_json() });
         }
@@ -232,7 +246,12 @@ spec:
     }
 
     fn subjects(o: &Value) -> Vec<(String, String)> {
-        o["subjects"].as_array().unwrap().iter().map(|s| (s["kind"].as_str().unwrap().to_string(), s["name"].as_str().unwrap().to_string())).collect()
+        o["subjects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| (s["kind"].as_str().unwrap().to_string(), s["name"].as_str().unwrap().to_string()))
+            .collect()
     }
 
     const BOOTSTRAP: &str = "system:bootstrappers:kubeadm:default-node-token";
@@ -243,16 +262,32 @@ spec:
         let g = |n: &str| ("Group".to_string(), n.to_string());
         assert_eq!(subjects(get(&b, "RoleBinding", "kube-system/kubeadm:nodes-kubeadm-config")), vec![g(BOOTSTRAP), g("system:nodes")]);
         assert_eq!(subjects(get(&b, "RoleBinding", "kube-system/kubeadm:kubelet-config")), vec![g("system:nodes"), g(BOOTSTRAP)]);
-        assert_eq!(subjects(get(&b, "RoleBinding", "kube-public/kubeadm:bootstrap-signer-clusterinfo")), vec![("User".into(), "system:anonymous".into())]);
+        assert_eq!(
+            subjects(get(&b, "RoleBinding", "kube-public/kubeadm:bootstrap-signer-clusterinfo")),
+            vec![("User".into(), "system:anonymous".into())]
+        );
         let role = get(&b, "Role", "kube-public/kubeadm:bootstrap-signer-clusterinfo");
-        assert_eq!(role["rules"], serde_json::json!([{"apiGroups": [""], "resources": ["configmaps"], "resourceNames": ["cluster-info"], "verbs": ["get"]}]));
-        assert_eq!(get(&b, "Role", "kube-system/kubeadm:kubelet-config")["rules"][0]["resourceNames"], serde_json::json!(["kubelet-config"]));
-        assert_eq!(get(&b, "ClusterRole", "/kubeadm:get-nodes")["rules"], serde_json::json!([{"apiGroups": [""], "resources": ["nodes"], "verbs": ["get"]}]));
+        assert_eq!(
+            role["rules"],
+            serde_json::json!([{"apiGroups": [""], "resources": ["configmaps"], "resourceNames": ["cluster-info"], "verbs": ["get"]}])
+        );
+        assert_eq!(
+            get(&b, "Role", "kube-system/kubeadm:kubelet-config")["rules"][0]["resourceNames"],
+            serde_json::json!(["kubelet-config"])
+        );
+        assert_eq!(
+            get(&b, "ClusterRole", "/kubeadm:get-nodes")["rules"],
+            serde_json::json!([{"apiGroups": [""], "resources": ["nodes"], "verbs": ["get"]}])
+        );
         for (crb, role, subject) in [
             ("kubeadm:get-nodes", "kubeadm:get-nodes", g(BOOTSTRAP)),
             ("kubeadm:kubelet-bootstrap", "system:node-bootstrapper", g(BOOTSTRAP)),
             ("kubeadm:node-autoapprove-bootstrap", "system:certificates.k8s.io:certificatesigningrequests:nodeclient", g(BOOTSTRAP)),
-            ("kubeadm:node-autoapprove-certificate-rotation", "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient", g("system:nodes")),
+            (
+                "kubeadm:node-autoapprove-certificate-rotation",
+                "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient",
+                g("system:nodes"),
+            ),
             ("kubeadm:apiserver-kubelet-client", "system:kubelet-api-admin", ("User".into(), "kube-apiserver-kubelet-client".into())),
             ("kubeadm:cluster-admins", "cluster-admin", g("kubeadm:cluster-admins")),
         ] {
@@ -274,7 +309,10 @@ spec:
         assert_eq!(cc["clusterName"], "alpha");
         assert_eq!(cc["kubernetesVersion"], "v1.36.3");
         assert_eq!(cc["controlPlaneEndpoint"], t.control_plane_endpoint.as_str());
-        assert_eq!(cc["networking"], serde_json::json!({"dnsDomain": "tenant.example", "podSubnet": "10.244.0.0/16", "serviceSubnet": "10.32.0.0/16"}));
+        assert_eq!(
+            cc["networking"],
+            serde_json::json!({"dnsDomain": "tenant.example", "podSubnet": "10.244.0.0/16", "serviceSubnet": "10.32.0.0/16"})
+        );
         assert_eq!(cc["etcd"]["external"]["endpoints"], serde_json::json!(["https://etcd-0.etcd.kamaji-system.svc:2379"]));
         let sans = cc["apiServer"]["certSANs"].as_array().unwrap();
         assert_eq!(&sans[..2], &[serde_json::json!("127.0.0.1"), serde_json::json!("localhost")]);
@@ -332,7 +370,10 @@ spec:
 
     #[test]
     fn dual_stack_kube_dns() {
-        let t = tenant("    serviceCidrs: [10.32.0.0/16, fd00:10::/108]\n    podCidrs: [10.244.0.0/16, fd00:244::/56]\n    dnsServiceIPs: [10.32.0.10, fd00:10::a]\n", true);
+        let t = tenant(
+            "    serviceCidrs: [10.32.0.0/16, fd00:10::/108]\n    podCidrs: [10.244.0.0/16, fd00:244::/56]\n    dnsServiceIPs: [10.32.0.10, fd00:10::a]\n",
+            true,
+        );
         let b = tenant_bundle(&t, None);
         let spec = &get(&b, "Service", "kube-system/kube-dns")["spec"];
         assert_eq!(spec["clusterIPs"], serde_json::json!(["10.32.0.10", "fd00:10::a"]));

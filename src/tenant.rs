@@ -173,7 +173,11 @@ fn array_index(token: &str, len: usize, allow_end: bool) -> Result<usize, String
         return Ok(len);
     }
     let valid = !token.is_empty() && token.bytes().all(|b| b.is_ascii_digit()) && (token == "0" || !token.starts_with('0'));
-    let i: usize = if valid { token.parse().map_err(|_| format!("array index `{token}` is too large"))? } else { return Err(format!("`{token}` is not an array index")) };
+    let i: usize = if valid {
+        token.parse().map_err(|_| format!("array index `{token}` is too large"))?
+    } else {
+        return Err(format!("`{token}` is not an array index"));
+    };
     let max = if allow_end { len } else { len.saturating_sub(1) };
     if i > max || (!allow_end && len == 0) {
         return Err(format!("array index {i} is out of bounds (length {len})"));
@@ -290,16 +294,22 @@ mod tests {
 
     #[test]
     fn escaped_pointers() {
-        let out = apply(json!({"a/b": 1, "m~n": 2}), json!([{"op": "replace", "path": "/a~1b", "value": 3}, {"op": "remove", "path": "/m~0n"}])).unwrap();
+        let out =
+            apply(json!({"a/b": 1, "m~n": 2}), json!([{"op": "replace", "path": "/a~1b", "value": 3}, {"op": "remove", "path": "/m~0n"}]))
+                .unwrap();
         assert_eq!(out, json!({"a/b": 3}));
     }
 
     #[test]
     fn errors_name_the_operation() {
         let doc = json!({"a": [1]});
-        let e = apply(doc.clone(), json!([{"op": "test", "path": "/a/0", "value": 1}, {"op": "test", "path": "/a/0", "value": 2}])).unwrap_err();
+        let e = apply(doc.clone(), json!([{"op": "test", "path": "/a/0", "value": 1}, {"op": "test", "path": "/a/0", "value": 2}]))
+            .unwrap_err();
         assert_eq!((e.index, e.op.as_str()), (1, "test"));
-        assert!(apply(doc.clone(), json!([{"op": "replace", "path": "/missing", "value": 1}])).is_err(), "replace needs an existing target");
+        assert!(
+            apply(doc.clone(), json!([{"op": "replace", "path": "/missing", "value": 1}])).is_err(),
+            "replace needs an existing target"
+        );
         assert!(apply(doc.clone(), json!([{"op": "remove", "path": "/a/1"}])).is_err(), "out of bounds");
         assert!(apply(doc.clone(), json!([{"op": "add", "path": "/a/2", "value": 1}])).is_err(), "add past the end");
         assert!(apply(doc.clone(), json!([{"op": "add", "path": "/a/01", "value": 1}])).is_err(), "leading zero");

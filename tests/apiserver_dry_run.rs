@@ -52,11 +52,7 @@ impl ControlPlane {
 
 impl Drop for ControlPlane {
     fn drop(&mut self) {
-        let status = Command::new("bash")
-            .arg(peers::repo_root().join("tools/apiserver.sh"))
-            .arg("stop")
-            .arg(self.dir.path())
-            .status();
+        let status = Command::new("bash").arg(peers::repo_root().join("tools/apiserver.sh")).arg("stop").arg(self.dir.path()).status();
         if !matches!(status, Ok(s) if s.success()) {
             eprintln!("warning: tools/apiserver.sh stop {} failed: {status:?}", self.dir.path().display());
         }
@@ -136,9 +132,8 @@ fn file_args(files: &[PathBuf]) -> Vec<&str> {
 /// The SealedSecret CRD: the upstream one that `tools/peers.sh kubeseal` copies out of
 /// the Go module cache next to the bin dir, else a minimal structural CRD of our own.
 fn sealed_secret_crd(scratch: &Path) -> PathBuf {
-    if let Some(p) = peers::bin_dir()
-        .and_then(|b| b.parent().map(|d| d.join("share/sealedsecrets.bitnami.com.yaml")))
-        .filter(|p| p.is_file())
+    if let Some(p) =
+        peers::bin_dir().and_then(|b| b.parent().map(|d| d.join("share/sealedsecrets.bitnami.com.yaml"))).filter(|p| p.is_file())
     {
         return p;
     }
@@ -171,11 +166,9 @@ fn namespaces(kubectl: &Kubectl, files: &[PathBuf]) -> BTreeSet<String> {
 
 #[test]
 fn manifests_pass_server_side_dry_run() {
-    let (Some(kubectl), Some(apiserver), Some(etcd)) = (
-        peers::require_peer("kubectl"),
-        peers::require_peer("kube-apiserver"),
-        peers::require_peer("etcd"),
-    ) else {
+    let (Some(kubectl), Some(apiserver), Some(etcd)) =
+        (peers::require_peer("kubectl"), peers::require_peer("kube-apiserver"), peers::require_peer("etcd"))
+    else {
         return;
     };
     let files = manifests();
@@ -197,10 +190,7 @@ fn manifests_pass_server_side_dry_run() {
     let out = k.run(&args);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "kube-apiserver rejected manifests:\n{stderr}\n(accepted:\n{stdout})"
-    );
+    assert!(out.status.success(), "kube-apiserver rejected manifests:\n{stderr}\n(accepted:\n{stdout})");
     assert!(stdout.contains("(server dry run)"), "kubectl applied nothing:\n{stdout}{stderr}");
     eprintln!("{stdout}");
 }

@@ -16,7 +16,8 @@ const MINIMAL: &str = "tenants/minimal.yaml";
 const DATASTORE: &str = "datastores/default.yaml";
 
 /// `tcpc.yaml` of every case: sealing configured, so `render` gets as far as `validate`.
-const CONFIG: &str = "apiVersion: tcpc.dev/v1alpha1\nkind: Config\noutput: rendered\nsealing:\n  sealedSecrets:\n    certificate: sealed-secrets.crt\n";
+const CONFIG: &str =
+    "apiVersion: tcpc.dev/v1alpha1\nkind: Config\noutput: rendered\nsealing:\n  sealedSecrets:\n    certificate: sealed-secrets.crt\n";
 
 fn example(rel: &str) -> String {
     std::fs::read_to_string(root().join("examples").join(rel)).unwrap_or_else(|e| panic!("reading examples/{rel}: {e}"))
@@ -90,13 +91,21 @@ fn cases() -> Vec<Case> {
         Case {
             name: "unknown field with a did-you-mean",
             files: vec![(MINIMAL, tcp(&[("    service:\n", "    deployment:\n      replica: 3\n    service:\n")]))],
-            expect: vec!["unknown field `replica` in spec.controlPlane.deployment", "--> tenants/minimal.yaml:10:7", "help: did you mean `replicas`?"],
+            expect: vec![
+                "unknown field `replica` in spec.controlPlane.deployment",
+                "--> tenants/minimal.yaml:10:7",
+                "help: did you mean `replicas`?",
+            ],
             errors: 1,
         },
         Case {
             name: "CIDR with host bits set",
             files: vec![(MINIMAL, network("    serviceCidr: 10.96.0.1/12\n"))],
-            expect: vec!["invalid CIDR `10.96.0.1/12`", "--> tenants/minimal.yaml:12:18", "host bits are set; the network is `10.96.0.0/12`"],
+            expect: vec![
+                "invalid CIDR `10.96.0.1/12`",
+                "--> tenants/minimal.yaml:12:18",
+                "host bits are set; the network is `10.96.0.0/12`",
+            ],
             errors: 1,
         },
         Case {
@@ -143,32 +152,59 @@ fn cases() -> Vec<Case> {
         Case {
             name: "name not a DNS-1035 label",
             files: vec![(MINIMAL, tcp(&[("name: minimal", "name: 1st_tenant")]))],
-            expect: vec!["invalid TenantControlPlane name `1st_tenant`", "--> tenants/minimal.yaml:5:9", "not a DNS-1035 label", "help: use at most 63"],
+            expect: vec![
+                "invalid TenantControlPlane name `1st_tenant`",
+                "--> tenants/minimal.yaml:5:9",
+                "not a DNS-1035 label",
+                "help: use at most 63",
+            ],
             errors: 1,
         },
         Case {
             name: "konnectivity is not supported yet",
-            files: vec![(MINIMAL, tcp(&[("  kubernetes:\n", "  addons:\n    konnectivity:\n      server:\n        port: 8132\n  kubernetes:\n")]))],
-            expect: vec!["`spec.addons.konnectivity` is not supported yet", "--> tenants/minimal.yaml:12:5", "tcpc never drops a field silently"],
+            files: vec![(
+                MINIMAL,
+                tcp(&[("  kubernetes:\n", "  addons:\n    konnectivity:\n      server:\n        port: 8132\n  kubernetes:\n")]),
+            )],
+            expect: vec![
+                "`spec.addons.konnectivity` is not supported yet",
+                "--> tenants/minimal.yaml:12:5",
+                "tcpc never drops a field silently",
+            ],
             errors: 1,
         },
         Case {
             name: "removed flag in extraArgs",
             files: vec![(MINIMAL, extra_args("--insecure-port=8080"))],
-            expect: vec!["`--insecure-port` does not exist in v1.36", "--> tenants/minimal.yaml:12:11", "removed in v1.24", "help: remove the flag"],
+            expect: vec![
+                "`--insecure-port` does not exist in v1.36",
+                "--> tenants/minimal.yaml:12:11",
+                "removed in v1.24",
+                "help: remove the flag",
+            ],
             errors: 1,
         },
         Case {
             name: "managed flag in extraArgs",
             files: vec![(MINIMAL, extra_args("--secure-port=7443"))],
-            expect: vec!["`--secure-port` is managed by tcpc", "--> tenants/minimal.yaml:12:11", "help: set spec.networkProfile.port instead"],
+            expect: vec![
+                "`--secure-port` is managed by tcpc",
+                "--> tenants/minimal.yaml:12:11",
+                "help: set spec.networkProfile.port instead",
+            ],
             errors: 1,
         },
         Case {
             name: "DataStore with an inline private key",
             files: vec![(
                 DATASTORE,
-                edited(DATASTORE, &[("          keyPath: ca.crt\n", "          keyPath: ca.crt\n      privateKey:\n        content: LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0tCg==\n")]),
+                edited(
+                    DATASTORE,
+                    &[(
+                        "          keyPath: ca.crt\n",
+                        "          keyPath: ca.crt\n      privateKey:\n        content: LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0tCg==\n",
+                    )],
+                ),
             )],
             expect: vec![
                 "a DataStore in Git must not carry a private key or password in plaintext",
@@ -181,8 +217,17 @@ fn cases() -> Vec<Case> {
             name: "every error of a run is reported",
             files: vec![
                 (MINIMAL, tcp(&[("name: minimal", "name: Minimal"), ("version: v1.36.3", "version: 1.36.3")])),
-                ("tenants/b.yaml", tcp(&[("name: minimal", "name: b"), ("  kubernetes:\n", "  networkProfile:\n    port: \"x\"\n  kubernetes:\n")])),
-                ("tenants/c.yaml", tcp(&[("name: minimal", "name: c"), ("  kubernetes:\n", "  networkProfile:\n    serviceCidr: 10.96.0.1/12\n  kubernetes:\n")])),
+                (
+                    "tenants/b.yaml",
+                    tcp(&[("name: minimal", "name: b"), ("  kubernetes:\n", "  networkProfile:\n    port: \"x\"\n  kubernetes:\n")]),
+                ),
+                (
+                    "tenants/c.yaml",
+                    tcp(&[
+                        ("name: minimal", "name: c"),
+                        ("  kubernetes:\n", "  networkProfile:\n    serviceCidr: 10.96.0.1/12\n  kubernetes:\n"),
+                    ]),
+                ),
             ],
             expect: vec![
                 "--> tenants/minimal.yaml:5:9",
@@ -261,7 +306,12 @@ fn render_without_sealing_configured_fails_clearly() {
     let dir = repo(&[("tcpc.yaml", config.to_string())]);
     run(tcpc().arg("validate").arg(dir.path())).expect_code(0, "validate needs no sealing");
     let r = run(tcpc().arg("render").arg(dir.path())).expect_code(1, "render without sealing");
-    for e in ["configures no sealing", "tcpc never writes plaintext Secrets", "--> tcpc.yaml:1:1", "sealing: {sealedSecrets: {certificate: sealed-secrets.crt}}"] {
+    for e in [
+        "configures no sealing",
+        "tcpc never writes plaintext Secrets",
+        "--> tcpc.yaml:1:1",
+        "sealing: {sealedSecrets: {certificate: sealed-secrets.crt}}",
+    ] {
         assert!(r.stderr.contains(e), "stderr lacks {e:?}\n{}", r.describe());
     }
     assert!(!dir.path().join("rendered").exists(), "a failing render created its output directory");
@@ -282,7 +332,8 @@ fn rendered_examples_copy() -> (tempfile::TempDir, PathBuf) {
 fn a_failing_render_leaves_the_output_and_the_lock_untouched() {
     let (tmp, out) = rendered_examples_copy();
     let dir = tmp.path().join("examples");
-    std::fs::write(dir.join("tenants/broken.yaml"), tcp(&[("name: minimal", "name: broken"), ("version: v1.36.3", "version: v1.99.0")])).unwrap();
+    std::fs::write(dir.join("tenants/broken.yaml"), tcp(&[("name: minimal", "name: broken"), ("version: v1.36.3", "version: v1.99.0")]))
+        .unwrap();
     let before = snapshot(tmp.path());
     let r = run(tcpc().arg("render").arg(&dir).arg("-o").arg(&out)).expect_code(1, "render with an invalid tenant");
     assert!(r.stderr.contains("--> tenants/broken.yaml:12:14"), "{}", r.describe());
@@ -297,7 +348,14 @@ fn new_material_without_identity_names_the_tenant_and_artefacts() {
     std::fs::write(dir.join("tenants/newcomer.yaml"), tcp(&[("name: minimal", "name: newcomer")])).unwrap();
     let before = snapshot(tmp.path());
     let r = run(tcpc().arg("render").arg(&dir).arg("-o").arg(&out)).expect_code(1, "render of a new tenant without identity");
-    for e in ["tenants/newcomer", "requires the age identity", "ca must be issued", "apiserver must be issued", "sa must be issued", "--identity"] {
+    for e in [
+        "tenants/newcomer",
+        "requires the age identity",
+        "ca must be issued",
+        "apiserver must be issued",
+        "sa must be issued",
+        "--identity",
+    ] {
         assert!(r.stderr.contains(e), "stderr lacks {e:?}\n{}", r.describe());
     }
     assert!(!r.stderr.contains("tenants/minimal:"), "only the new tenant needs material:\n{}", r.stderr);

@@ -98,5 +98,9 @@ fn rendering_twice_in_separate_processes_is_identical() {
     let r = run(tcpc().arg("render").arg(&repo).args(["--stdout", "--bundle", "all"])).expect_code(0, "render --stdout");
     let tree = common::read_tree(&first);
     let stream = tcpc::emit::stream(&tree, &[tcpc::emit::Bundle::Management, tcpc::emit::Bundle::Tenant]);
-    assert!(r.stdout == stream, "tcpc render --stdout --bundle all differs from the written tree:\n{}", similar::TextDiff::from_lines(&stream, &r.stdout).unified_diff());
+    assert!(
+        r.stdout == stream,
+        "tcpc render --stdout --bundle all differs from the written tree:\n{}",
+        similar::TextDiff::from_lines(&stream, &r.stdout).unified_diff()
+    );
 }

@@ -43,7 +43,12 @@ struct Procs {
 impl Procs {
     fn spawn(&mut self, name: &str, cmd: &mut Command) {
         let log = std::fs::File::create(self.logs.join(format!("{name}.log"))).unwrap();
-        let child = cmd.stdin(Stdio::null()).stdout(log.try_clone().unwrap()).stderr(log).spawn().unwrap_or_else(|e| panic!("starting {name}: {e}"));
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {name}: {e}"));
         self.children.push((name.to_string(), child));
     }
 
@@ -81,7 +86,13 @@ struct Kubectl {
 impl Kubectl {
     fn cmd(&self, kubeconfig: &Path, args: &[&str]) -> Command {
         let mut c = Command::new(&self.bin);
-        c.arg("--kubeconfig").arg(kubeconfig).arg("--server").arg(&self.server).arg("--request-timeout=10s").args(args).stdin(Stdio::null());
+        c.arg("--kubeconfig")
+            .arg(kubeconfig)
+            .arg("--server")
+            .arg(&self.server)
+            .arg("--request-timeout=10s")
+            .args(args)
+            .stdin(Stdio::null());
         c
     }
     fn ok(&self, kubeconfig: &Path, args: &[&str]) -> String {
@@ -132,7 +143,8 @@ fn kube_apiserver_serves_with_tcpc_pki() {
 
     // Unseal, and lay the files out as the Deployment's projected volume does.
     let mgmt = ws.golden().join("tenants/minimal/management");
-    let secrets: BTreeMap<String, Unsealed> = unseal_all(&p.kubeseal, &mgmt).into_iter().map(|(k, v)| (k.trim_start_matches("tenants/").to_string(), v)).collect();
+    let secrets: BTreeMap<String, Unsealed> =
+        unseal_all(&p.kubeseal, &mgmt).into_iter().map(|(k, v)| (k.trim_start_matches("tenants/").to_string(), v)).collect();
     let deployment = yaml_file(&mgmt.join("deployment-minimal.yaml"));
     let pod = &deployment["spec"]["template"]["spec"];
     let volume = pod["volumes"].as_array().unwrap().iter().find(|v| v["name"] == "apiserver-pki").expect("apiserver-pki volume");
@@ -188,7 +200,10 @@ fn kube_apiserver_serves_with_tcpc_pki() {
             "--etcd-servers" => format!("--etcd-servers={etcd_url}"),
             "--secure-port" => format!("--secure-port={api_port}"),
             "--bind-address" | "--advertise-address" | "--endpoint-reconciler-type" => continue,
-            _ if ["file", "cert", "key", "path", "dir", "config"].iter().any(|w| flag.contains(w)) && value.starts_with('/') && !Path::new(value).exists() => {
+            _ if ["file", "cert", "key", "path", "dir", "config"].iter().any(|w| flag.contains(w))
+                && value.starts_with('/')
+                && !Path::new(value).exists() =>
+            {
                 dropped.push(arg.clone());
                 continue;
             }
@@ -196,7 +211,14 @@ fn kube_apiserver_serves_with_tcpc_pki() {
         };
         args.push(arg);
     }
-    for must in ["--client-ca-file", "--tls-cert-file", "--etcd-certfile", "--service-account-key-file", "--service-account-signing-key-file", "--requestheader-client-ca-file"] {
+    for must in [
+        "--client-ca-file",
+        "--tls-cert-file",
+        "--etcd-certfile",
+        "--service-account-key-file",
+        "--service-account-signing-key-file",
+        "--requestheader-client-ca-file",
+    ] {
         assert!(args.iter().any(|a| a.starts_with(&format!("{must}="))), "rendered kube-apiserver args lack {must}: {args:?}");
     }
     args.extend(["--bind-address=127.0.0.1".into(), "--advertise-address=127.0.0.1".into(), "--endpoint-reconciler-type=none".into()]);
@@ -247,7 +269,12 @@ fn kube_apiserver_serves_with_tcpc_pki() {
 
     // admin is powerless until the kubeadm:cluster-admins binding of the tenant bundle exists.
     let out = k.cmd(&admin, &["auth", "can-i", "create", "namespaces"]).output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "no", "admin.conf before the kubeadm RBAC: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "no",
+        "admin.conf before the kubeadm RBAC: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // super-admin applies the rendered tenant bundle (kube-public etc. appear shortly after ready).
     let bundle = ws.golden().join("tenants/minimal/tenant");
@@ -257,7 +284,11 @@ fn kube_apiserver_serves_with_tcpc_pki() {
         if out.status.success() {
             break;
         }
-        assert!(start.elapsed() < Duration::from_secs(60), "super-admin.conf: apply -k tenant bundle: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "super-admin.conf: apply -k tenant bundle: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         std::thread::sleep(Duration::from_secs(1));
     }
 
@@ -293,7 +324,14 @@ fn kube_apiserver_serves_with_tcpc_pki() {
 
     // A client certificate from another CA is not accepted (the check above can fail).
     let other_ca = openssl_ca(&p.openssl, &w.join("other"), "ca", "kubernetes");
-    let intruder = openssl_signed(&p.openssl, &w.join("other"), "intruder", "kubernetes-super-admin", &other_ca, "basicConstraints=critical,CA:FALSE\nextendedKeyUsage=clientAuth\n");
+    let intruder = openssl_signed(
+        &p.openssl,
+        &w.join("other"),
+        "intruder",
+        "kubernetes-super-admin",
+        &other_ca,
+        "basicConstraints=critical,CA:FALSE\nextendedKeyUsage=clientAuth\n",
+    );
     let out = k
         .cmd(&empty, &["auth", "whoami"])
         .arg("--certificate-authority")

@@ -75,7 +75,13 @@ const TENANTS: &[TenantExp] = &[
         tcp: "minimal",
         curve: "P-256",
         port: 6443,
-        sans: &["DNS:kubernetes.default.svc.cluster.local", "DNS:minimal.tenants.svc", "IP Address:10.96.0.1", "IP Address:127.0.0.1", "DNS:localhost"],
+        sans: &[
+            "DNS:kubernetes.default.svc.cluster.local",
+            "DNS:minimal.tenants.svc",
+            "IP Address:10.96.0.1",
+            "IP Address:127.0.0.1",
+            "DNS:localhost",
+        ],
         datastore_user: "tenants_minimal",
     },
     TenantExp {
@@ -83,7 +89,13 @@ const TENANTS: &[TenantExp] = &[
         tcp: "trusting",
         curve: "P-256",
         port: 6443,
-        sans: &["DNS:kubernetes.default.svc.cluster.local", "DNS:trusting.tenants.svc", "IP Address:10.100.0.1", "IP Address:127.0.0.1", "DNS:localhost"],
+        sans: &[
+            "DNS:kubernetes.default.svc.cluster.local",
+            "DNS:trusting.tenants.svc",
+            "IP Address:10.100.0.1",
+            "IP Address:127.0.0.1",
+            "DNS:localhost",
+        ],
         datastore_user: "tenants_trusting",
     },
 ];
@@ -170,7 +182,14 @@ fn kubeadm_key_usage(r: &KubeadmRef, artefact: &str, ecdsa: bool) -> String {
 }
 
 /// Checks one tenant's decoded Secrets (from kubeseal or sops) with openssl and kubectl.
-fn check_tenant(p: &Peers, scratch: &Path, secrets: &BTreeMap<String, Unsealed>, t: &TenantExp, kubeadm: Option<&KubeadmRef>, probs: &mut Problems) {
+fn check_tenant(
+    p: &Peers,
+    scratch: &Path,
+    secrets: &BTreeMap<String, Unsealed>,
+    t: &TenantExp,
+    kubeadm: Option<&KubeadmRef>,
+    probs: &mut Problems,
+) {
     let who = format!("{}/{}", t.ns, t.tcp);
     let get = |suffix: &str| -> &Unsealed {
         let name = format!("{}/{}-{suffix}", t.ns, t.tcp);
@@ -187,7 +206,9 @@ fn check_tenant(p: &Peers, scratch: &Path, secrets: &BTreeMap<String, Unsealed>,
         let have: BTreeSet<&str> = s.data.keys().map(String::as_str).collect();
         probs.check(have == keys, || format!("{who}: Secret {name} has keys {have:?}, expected {keys:?}"));
         probs.check(s.object["type"] == "Opaque", || format!("{who}: Secret {name} type {}", s.object["type"]));
-        probs.check(s.object["metadata"]["labels"]["kamaji.clastix.io/name"] == t.tcp, || format!("{who}: Secret {name} lacks the kamaji.clastix.io/name label"));
+        probs.check(s.object["metadata"]["labels"]["kamaji.clastix.io/name"] == t.tcp, || {
+            format!("{who}: Secret {name} lacks the kamaji.clastix.io/name label")
+        });
     }
 
     let ca_secret = get("ca");
@@ -208,8 +229,18 @@ fn check_tenant(p: &Peers, scratch: &Path, secrets: &BTreeMap<String, Unsealed>,
     let data = |suffix: &str, key: &str| get(suffix).data[key].clone();
     let mut pairs = vec![
         Pair { artefact: "ca", cert: ca_cert.clone(), key: data("ca", "ca.key"), issuer: ca_cert.clone() },
-        Pair { artefact: "front-proxy-ca", cert: fp_ca.clone(), key: data("front-proxy-ca-certificate", "front-proxy-ca.key"), issuer: fp_ca.clone() },
-        Pair { artefact: "apiserver", cert: data("api-server-certificate", "apiserver.crt"), key: data("api-server-certificate", "apiserver.key"), issuer: ca_bundle.clone() },
+        Pair {
+            artefact: "front-proxy-ca",
+            cert: fp_ca.clone(),
+            key: data("front-proxy-ca-certificate", "front-proxy-ca.key"),
+            issuer: fp_ca.clone(),
+        },
+        Pair {
+            artefact: "apiserver",
+            cert: data("api-server-certificate", "apiserver.crt"),
+            key: data("api-server-certificate", "apiserver.key"),
+            issuer: ca_bundle.clone(),
+        },
         Pair {
             artefact: "apiserver-kubelet-client",
             cert: data("api-server-kubelet-client-certificate", "apiserver-kubelet-client.crt"),
@@ -222,7 +253,12 @@ fn check_tenant(p: &Peers, scratch: &Path, secrets: &BTreeMap<String, Unsealed>,
             key: data("front-proxy-client-certificate", "front-proxy-client.key"),
             issuer: fp_ca.clone(),
         },
-        Pair { artefact: "datastore-client", cert: ds.data["server.crt"].clone(), key: ds.data["server.key"].clone(), issuer: ds.data["ca.crt"].clone() },
+        Pair {
+            artefact: "datastore-client",
+            cert: ds.data["server.crt"].clone(),
+            key: ds.data["server.key"].clone(),
+            issuer: ds.data["ca.crt"].clone(),
+        },
     ];
 
     // Kubeconfigs: kubectl loads them; their CA is the tenant CA bundle; their servers.
@@ -249,7 +285,9 @@ fn check_tenant(p: &Peers, scratch: &Path, secrets: &BTreeMap<String, Unsealed>,
     for pair in &pairs {
         let what = format!("{who}: {}", pair.artefact);
         // The key belongs to the certificate.
-        probs.check(cert_pubkey(o, &pair.cert) == key_pubkey(o, &pair.key), || format!("{what}: private key does not match the certificate"));
+        probs.check(cert_pubkey(o, &pair.cert) == key_pubkey(o, &pair.key), || {
+            format!("{what}: private key does not match the certificate")
+        });
         // The certificate verifies against its CA.
         let (ok, msg) = verify(o, scratch, &pair.issuer, None, &pair.cert, EPOCH);
         probs.check(ok, || format!("{what}: openssl verify failed: {msg}"));
@@ -292,10 +330,16 @@ fn check_tenant(p: &Peers, scratch: &Path, secrets: &BTreeMap<String, Unsealed>,
             let k = &r.certs[reference];
             let want_ku = kubeadm_key_usage(r, reference, true);
             probs.check(c.key_usage == want_ku, || format!("{what}: keyUsage {:?}, kubeadm: {want_ku:?}", c.key_usage));
-            probs.check(c.ext_key_usage == k.ext_key_usage, || format!("{what}: extendedKeyUsage {:?}, kubeadm: {:?}", c.ext_key_usage, k.ext_key_usage));
-            probs.check(c.basic_constraints == k.basic_constraints, || format!("{what}: basicConstraints {:?}, kubeadm: {:?}", c.basic_constraints, k.basic_constraints));
+            probs.check(c.ext_key_usage == k.ext_key_usage, || {
+                format!("{what}: extendedKeyUsage {:?}, kubeadm: {:?}", c.ext_key_usage, k.ext_key_usage)
+            });
+            probs.check(c.basic_constraints == k.basic_constraints, || {
+                format!("{what}: basicConstraints {:?}, kubeadm: {:?}", c.basic_constraints, k.basic_constraints)
+            });
             if pair.artefact != "datastore-client" {
-                probs.check(c.organizations() == k.organizations(), || format!("{what}: O {:?}, kubeadm: {:?}", c.organizations(), k.organizations()));
+                probs.check(c.organizations() == k.organizations(), || {
+                    format!("{what}: O {:?}, kubeadm: {:?}", c.organizations(), k.organizations())
+                });
                 probs.check(c.cn() == k.cn(), || format!("{what}: CN {:?}, kubeadm: {:?}", c.cn(), k.cn()));
             }
         }
@@ -338,10 +382,13 @@ fn golden_pki_agrees_with_kubeseal_openssl_kubectl_kubeadm() {
             || format!("{rel}: unsealed Secret {}/{} does not match its path", u.namespace, u.name),
         );
         let sealed = yaml_file(&golden.join(rel));
-        probs.check(sealed["metadata"]["name"] == u.name.as_str() && sealed["metadata"]["namespace"] == u.namespace.as_str(), || format!("{rel}: SealedSecret metadata differs from its Secret"));
+        probs.check(sealed["metadata"]["name"] == u.name.as_str() && sealed["metadata"]["namespace"] == u.namespace.as_str(), || {
+            format!("{rel}: SealedSecret metadata differs from its Secret")
+        });
         secrets.insert(format!("{}/{}", u.namespace, u.name), u);
     }
-    let want: BTreeSet<String> = TENANTS.iter().flat_map(|t| expected_secrets(t.tcp).into_keys().map(move |n| format!("{}/{n}", t.ns))).collect();
+    let want: BTreeSet<String> =
+        TENANTS.iter().flat_map(|t| expected_secrets(t.tcp).into_keys().map(move |n| format!("{}/{n}", t.ns))).collect();
     let have: BTreeSet<String> = secrets.keys().cloned().collect();
     assert_eq!(have, want, "the SealedSecrets under golden/ are not exactly the Secrets Kamaji mounts");
 
@@ -356,7 +403,8 @@ fn golden_pki_agrees_with_kubeseal_openssl_kubectl_kubeadm() {
         check_tenant(&p, scratch.path(), &secrets, t, Some(&refs[t.curve]), &mut probs);
     }
     // One DataStore CA for all four tenants.
-    let ds_cas: BTreeSet<Vec<u8>> = TENANTS.iter().map(|t| secrets[&format!("{}/{}-datastore-certificate", t.ns, t.tcp)].data["ca.crt"].clone()).collect();
+    let ds_cas: BTreeSet<Vec<u8>> =
+        TENANTS.iter().map(|t| secrets[&format!("{}/{}-datastore-certificate", t.ns, t.tcp)].data["ca.crt"].clone()).collect();
     probs.check(ds_cas.len() == 1, || "the tenants of DataStore `default` publish different DataStore CAs".into());
     probs.assert_none("golden/ PKI");
 }
@@ -467,11 +515,19 @@ fn render_without_identity_is_byte_stable() {
     let second = ws.render(None, EPOCH).expect_ok();
     let t2 = read_tree(&ws.golden());
     assert_eq!(changed_paths(&t1, &t2), Vec::<String>::new(), "a second render changed the tree");
-    assert_eq!(changed_paths(&golden, &t1), Vec::<String>::new(), "rendering the committed examples changed golden/ (stale golden or unstable render)");
+    assert_eq!(
+        changed_paths(&golden, &t1),
+        Vec::<String>::new(),
+        "rendering the committed examples changed golden/ (stale golden or unstable render)"
+    );
     assert!(std::fs::read(ws.lock()).unwrap() == lock, "the lock changed");
     assert_eq!(changed_paths(&state, &read_tree(&ws.state())), Vec::<String>::new(), "the state changed");
     for run in [&first, &second] {
-        assert!(!run.stderr.contains("issued") && !run.stderr.contains("sealed Secret"), "nothing should be issued or sealed:\n{}", run.stderr);
+        assert!(
+            !run.stderr.contains("issued") && !run.stderr.contains("sealed Secret"),
+            "nothing should be issued or sealed:\n{}",
+            run.stderr
+        );
     }
 }
 
@@ -514,7 +570,8 @@ fn certsan_change_reissues_only_the_apiserver_cert() {
     let mut want = vec![secret_file.to_string(), deployment.to_string(), kubeadm_config.to_string()];
     want.sort();
     assert_eq!(changed, want, "files changed by adding one certSAN");
-    let (old, new) = (String::from_utf8_lossy(&before[kubeadm_config]).into_owned(), String::from_utf8_lossy(&after[kubeadm_config]).into_owned());
+    let (old, new) =
+        (String::from_utf8_lossy(&before[kubeadm_config]).into_owned(), String::from_utf8_lossy(&after[kubeadm_config]).into_owned());
     let old_lines: Vec<&str> = old.lines().collect();
     let added: Vec<&str> = new.lines().filter(|l| !old_lines.contains(l)).collect();
     assert_eq!(added, vec![format!("      - \"{EXTRA_SAN}\"").as_str()], "kubeadm-config diff");
@@ -523,11 +580,17 @@ fn certsan_change_reissues_only_the_apiserver_cert() {
     let (old, new) = (String::from_utf8_lossy(&before[deployment]).into_owned(), String::from_utf8_lossy(&after[deployment]).into_owned());
     let diff: Vec<(&str, &str)> = old.lines().zip(new.lines()).filter(|(a, b)| a != b).collect();
     assert_eq!(old.lines().count(), new.lines().count());
-    assert!(diff.len() == 1 && diff[0].0.contains("tcpc.dev/pki-checksum:") && diff[0].1.contains("tcpc.dev/pki-checksum:"), "Deployment diff: {diff:?}");
+    assert!(
+        diff.len() == 1 && diff[0].0.contains("tcpc.dev/pki-checksum:") && diff[0].1.contains("tcpc.dev/pki-checksum:"),
+        "Deployment diff: {diff:?}"
+    );
     // tcpc says exactly that.
     assert_eq!(
         report_lines(&run.stderr),
-        vec!["tenants/minimal: issued apiserver (its inputs changed)".to_string(), "tenants/minimal: sealed Secret minimal-api-server-certificate".to_string()],
+        vec![
+            "tenants/minimal: issued apiserver (its inputs changed)".to_string(),
+            "tenants/minimal: sealed Secret minimal-api-server-certificate".to_string()
+        ],
         "stderr:\n{}",
         run.stderr
     );
@@ -577,7 +640,16 @@ fn renewal_reissues_leaves_only() {
 
     let run = ws.render(Some(&identity_file()), later).expect_ok();
     let after = read_tree(&ws.golden());
-    let leaves = ["admin", "apiserver", "apiserver-kubelet-client", "controller-manager", "datastore-client", "front-proxy-client", "scheduler", "super-admin"];
+    let leaves = [
+        "admin",
+        "apiserver",
+        "apiserver-kubelet-client",
+        "controller-manager",
+        "datastore-client",
+        "front-proxy-client",
+        "scheduler",
+        "super-admin",
+    ];
     let mut want_issued = BTreeSet::new();
     for t in TENANTS {
         for l in leaves {
@@ -594,7 +666,15 @@ fn renewal_reissues_leaves_only() {
             let f = format!("{dir}/sealedsecret-{}-{unchanged}.yaml", t.tcp);
             assert!(!changed.contains(&f), "{f} changed on renewal");
         }
-        for leaf in ["api-server-certificate", "api-server-kubelet-client-certificate", "front-proxy-client-certificate", "datastore-certificate", "admin-kubeconfig", "controller-manager-kubeconfig", "scheduler-kubeconfig"] {
+        for leaf in [
+            "api-server-certificate",
+            "api-server-kubelet-client-certificate",
+            "front-proxy-client-certificate",
+            "datastore-certificate",
+            "admin-kubeconfig",
+            "controller-manager-kubeconfig",
+            "scheduler-kubeconfig",
+        ] {
             let f = format!("{dir}/sealedsecret-{}-{leaf}.yaml", t.tcp);
             assert!(changed.contains(&f), "{f} not re-sealed on renewal");
         }
@@ -605,7 +685,8 @@ fn renewal_reissues_leaves_only() {
         let (ok, msg) = verify(&p.openssl, scratch.path(), &ca.data["ca.crt"], None, &api.data["apiserver.crt"], later);
         assert!(ok, "{}/{}: renewed apiserver does not verify against the kept CA: {msg}", t.ns, t.tcp);
         let end = openssl_ok(&p.openssl, &["x509", "-noout", "-enddate"], Some(&api.data["apiserver.crt"]));
-        let old = unseal_file(&p.kubeseal, &repo().join("golden").join(format!("{dir}/sealedsecret-{}-api-server-certificate.yaml", t.tcp)));
+        let old =
+            unseal_file(&p.kubeseal, &repo().join("golden").join(format!("{dir}/sealedsecret-{}-api-server-certificate.yaml", t.tcp)));
         let old_end = openssl_ok(&p.openssl, &["x509", "-noout", "-enddate"], Some(&old.data["apiserver.crt"]));
         assert_ne!(end, old_end, "{}/{}: apiserver not renewed", t.ns, t.tcp);
     }
@@ -619,17 +700,25 @@ fn imported_intermediate_ca_publishes_its_chain() {
     let ws = Workspace::examples();
     let pki = ws.root().join("corp-pki");
     let root = openssl_ca(&p.openssl, &pki, "root", "Example Corp Root CA");
-    let int = openssl_signed(
-        &p.openssl,
-        &pki,
-        "int",
-        "Example Corp Kubernetes Intermediate",
-        &root,
-        CA_EXT,
-    );
+    let int = openssl_signed(&p.openssl, &pki, "int", "Example Corp Kubernetes Intermediate", &root, CA_EXT);
     let e = ws.examples_dir();
-    tcpc(&["import".into(), "ca".into(), "tenants/minimal".into(), "--cert".into(), s(&int.0), "--key".into(), s(&int.1), "--chain".into(), s(&root.0), "--dir".into(), s(&e)], EPOCH)
-        .expect_ok();
+    tcpc(
+        &[
+            "import".into(),
+            "ca".into(),
+            "tenants/minimal".into(),
+            "--cert".into(),
+            s(&int.0),
+            "--key".into(),
+            s(&int.1),
+            "--chain".into(),
+            s(&root.0),
+            "--dir".into(),
+            s(&e),
+        ],
+        EPOCH,
+    )
+    .expect_ok();
     let run = ws.render(Some(&identity_file()), EPOCH).expect_ok();
     assert!(!run.stderr.contains("tenants/minimal: issued ca "), "the imported CA was re-issued:\n{}", run.stderr);
 
@@ -637,8 +726,16 @@ fn imported_intermediate_ca_publishes_its_chain() {
     let ca = unseal_file(&p.kubeseal, &dir.join("sealedsecret-minimal-ca.yaml"));
     let blocks = pem_blocks(&ca.text("ca.crt"));
     let (int_pem, root_pem) = (std::fs::read_to_string(&int.0).unwrap(), std::fs::read_to_string(&root.0).unwrap());
-    assert_eq!(blocks, vec![pem_blocks(&int_pem)[0].clone(), pem_blocks(&root_pem)[0].clone()], "minimal-ca ca.crt must be intermediate + root");
-    assert_eq!(key_pubkey(&p.openssl, &ca.data["ca.key"]), key_pubkey(&p.openssl, &std::fs::read(&int.1).unwrap()), "ca.key is not the imported key");
+    assert_eq!(
+        blocks,
+        vec![pem_blocks(&int_pem)[0].clone(), pem_blocks(&root_pem)[0].clone()],
+        "minimal-ca ca.crt must be intermediate + root"
+    );
+    assert_eq!(
+        key_pubkey(&p.openssl, &ca.data["ca.key"]),
+        key_pubkey(&p.openssl, &std::fs::read(&int.1).unwrap()),
+        "ca.key is not the imported key"
+    );
 
     let api = unseal_file(&p.kubeseal, &dir.join("sealedsecret-minimal-api-server-certificate.yaml"));
     let (ok, msg) = verify(&p.openssl, ws.root(), root_pem.as_bytes(), Some(int_pem.as_bytes()), &api.data["apiserver.crt"], EPOCH);

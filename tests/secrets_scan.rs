@@ -64,7 +64,21 @@ fn no_key_material_in_outputs_state_or_logs() {
     std::fs::remove_dir_all(ws.state().join("datastores")).unwrap();
     let ds_ca = openssl_ca(&p.openssl, outside.path(), "etcd-ca", "etcd-ca");
     let e = ws.examples_dir();
-    let import = tcpc(&["import".into(), "datastore-ca".into(), "default".into(), "--cert".into(), s(&ds_ca.0), "--key".into(), s(&ds_ca.1), "--dir".into(), s(&e)], EPOCH).expect_ok();
+    let import = tcpc(
+        &[
+            "import".into(),
+            "datastore-ca".into(),
+            "default".into(),
+            "--cert".into(),
+            s(&ds_ca.0),
+            "--key".into(),
+            s(&ds_ca.1),
+            "--dir".into(),
+            s(&e),
+        ],
+        EPOCH,
+    )
+    .expect_ok();
 
     let mut runs = vec![("import", import)];
     let render = ws.render(Some(&identity_file()), EPOCH).expect_ok();

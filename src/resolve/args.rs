@@ -207,7 +207,10 @@ mod tests {
         a.add_user("--allow-privileged=false").unwrap();
         a.add_user("--v=4").unwrap();
         a.add_user("--profiling").unwrap();
-        assert_eq!(a.render_apiserver(), ["--authorization-mode=Node,RBAC", "--secure-port=6443", "--allow-privileged=false", "--v=4", "--profiling"]);
+        assert_eq!(
+            a.render_apiserver(),
+            ["--authorization-mode=Node,RBAC", "--secure-port=6443", "--allow-privileged=false", "--v=4", "--profiling"]
+        );
     }
 
     #[test]

@@ -195,7 +195,8 @@ pub struct PkiPlan {
 /// Trust directories every control-plane container reads, in order: the image's own, then
 /// the three internal-CA mounts. Go reads every file of every `SSL_CERT_DIR` entry and still
 /// loads its default bundle file, so the public roots stay trusted.
-pub const SSL_CERT_DIR: &str = "/etc/ssl/certs:/etc/pki/tls/certs:/etc/ca-certificates:/usr/share/ca-certificates:/usr/local/share/ca-certificates";
+pub const SSL_CERT_DIR: &str =
+    "/etc/ssl/certs:/etc/pki/tls/certs:/etc/ca-certificates:/usr/share/ca-certificates:/usr/local/share/ca-certificates";
 
 /// Resolves every TCP. Errors are pushed to `diags`; a TCP with errors yields no [`Tenant`].
 pub fn resolve(inputs: &Inputs, diags: &mut Diagnostics) -> Vec<Tenant> {
@@ -282,8 +283,14 @@ fn check_datastore(ds: &Doc<DataStore>, diags: &mut Diagnostics) {
     // Private keys never live in specs: they are imported into the encrypted state.
     let tls = spec.tls_config.as_ref();
     let inline_keys = [
-        ("/spec/tlsConfig/certificateAuthority/privateKey/content", tls.and_then(|t| t.certificate_authority.private_key.as_ref()).and_then(|k| k.content.as_ref())),
-        ("/spec/tlsConfig/clientCertificate/privateKey/content", tls.and_then(|t| t.client_certificate.as_ref()).and_then(|c| c.private_key.content.as_ref())),
+        (
+            "/spec/tlsConfig/certificateAuthority/privateKey/content",
+            tls.and_then(|t| t.certificate_authority.private_key.as_ref()).and_then(|k| k.content.as_ref()),
+        ),
+        (
+            "/spec/tlsConfig/clientCertificate/privateKey/content",
+            tls.and_then(|t| t.client_certificate.as_ref()).and_then(|c| c.private_key.content.as_ref()),
+        ),
         ("/spec/basicAuth/password/content", spec.basic_auth.as_ref().and_then(|b| b.password.content.as_ref())),
     ];
     for (pointer, content) in inline_keys {
@@ -330,7 +337,8 @@ impl Resolver<'_> {
         let namespace = tcp.metadata.namespace.clone().unwrap_or_else(|| self.inputs.config.default_namespace().to_string());
 
         if !is_dns1035_label(&name) {
-            let d = self.error("/metadata/name", format!("invalid TenantControlPlane name `{name}`"), "not a DNS-1035 label")
+            let d = self
+                .error("/metadata/name", format!("invalid TenantControlPlane name `{name}`"), "not a DNS-1035 label")
                 .help("use at most 63 lower-case letters, digits and `-`, starting with a letter and ending with a letter or digit");
             self.push(d);
         }
@@ -339,17 +347,22 @@ impl Resolver<'_> {
             self.push(d);
         }
         if tcp.status.is_some() {
-            self.push(
-                Diagnostic::warning("`status` is ignored: tcpc compiles desired state only")
-                    .at(self.doc.file, self.doc.key_span("/status"), "ignored"),
-            );
+            self.push(Diagnostic::warning("`status` is ignored: tcpc compiles desired state only").at(
+                self.doc.file,
+                self.doc.key_span("/status"),
+                "ignored",
+            ));
         }
         self.refuse_unsupported();
 
         let version = match KubeVersion::parse_supported(&spec.kubernetes.version) {
             Ok(v) => Some(v),
             Err(e) => {
-                let d = self.error("/spec/kubernetes/version", format!("invalid Kubernetes version `{}`", spec.kubernetes.version), e.to_string());
+                let d = self.error(
+                    "/spec/kubernetes/version",
+                    format!("invalid Kubernetes version `{}`", spec.kubernetes.version),
+                    e.to_string(),
+                );
                 let d = match e {
                     version::VersionError::MissingV => d.help(format!("write `v{}`", spec.kubernetes.version)),
                     _ => d,
@@ -362,7 +375,11 @@ impl Resolver<'_> {
         let np = spec.network_profile.clone().unwrap_or_default();
         let cluster_domain = np.cluster_domain.clone().unwrap_or_else(|| d::DEFAULT_CLUSTER_DOMAIN.to_string());
         if !cluster_domain.contains('.') || !cluster_domain.split('.').all(is_dns1123_label) {
-            let d = self.error("/spec/networkProfile/clusterDomain", format!("invalid clusterDomain `{cluster_domain}`"), "expected a DNS domain such as `cluster.local`");
+            let d = self.error(
+                "/spec/networkProfile/clusterDomain",
+                format!("invalid clusterDomain `{cluster_domain}`"),
+                "expected a DNS domain such as `cluster.local`",
+            );
             self.push(d);
         }
         let port = np.port.unwrap_or(d::DEFAULT_PORT);
@@ -371,10 +388,12 @@ impl Resolver<'_> {
             self.push(d);
         }
 
-        let service_cidrs = self.cidrs("serviceCidrs", "serviceCidr", np.service_cidrs.as_deref(), np.service_cidr.as_deref(), d::DEFAULT_SERVICE_CIDR);
+        let service_cidrs =
+            self.cidrs("serviceCidrs", "serviceCidr", np.service_cidrs.as_deref(), np.service_cidr.as_deref(), d::DEFAULT_SERVICE_CIDR);
         let pod_cidrs = self.cidrs("podCidrs", "podCidr", np.pod_cidrs.as_deref(), np.pod_cidr.as_deref(), d::DEFAULT_POD_CIDR);
         let dns_service_ips = self.dns_ips(np.dns_service_ips.as_deref(), &service_cidrs);
-        let kubernetes_service_ips: Vec<String> = sorted_cidrs(&service_cidrs).iter().filter_map(|c| c.nth(1)).map(|ip| ip.to_string()).collect();
+        let kubernetes_service_ips: Vec<String> =
+            sorted_cidrs(&service_cidrs).iter().filter_map(|c| c.nth(1)).map(|ip| ip.to_string()).collect();
 
         let advertise_address = self.advertise_address(np.advertise_address.as_deref(), np.address.as_deref());
         let service_type = spec.control_plane.service.service_type;
@@ -391,14 +410,25 @@ impl Resolver<'_> {
                 use tcpc_spec::tcp::ServiceType;
                 match service_type {
                     ServiceType::NodePort => {
-                        let d = self.error("/spec/controlPlane/service/serviceType", "a NodePort control plane needs `networkProfile.address`", "NodePort")
+                        let d = self
+                            .error(
+                                "/spec/controlPlane/service/serviceType",
+                                "a NodePort control plane needs `networkProfile.address`",
+                                "NodePort",
+                            )
                             .help("set networkProfile.address to a node address the tenant's workers can reach");
                         self.push(d);
                     }
                     ServiceType::LoadBalancer => self.push(
-                        Diagnostic::warning("the load balancer address is unknown offline: kubeconfigs will use the in-cluster Service name")
-                            .at(self.doc.file, self.doc.span("/spec/controlPlane/service/serviceType"), "LoadBalancer without networkProfile.address")
-                            .help("set networkProfile.address to the load balancer's address so external clients and workers can connect"),
+                        Diagnostic::warning(
+                            "the load balancer address is unknown offline: kubeconfigs will use the in-cluster Service name",
+                        )
+                        .at(
+                            self.doc.file,
+                            self.doc.span("/spec/controlPlane/service/serviceType"),
+                            "LoadBalancer without networkProfile.address",
+                        )
+                        .help("set networkProfile.address to the load balancer's address so external clients and workers can connect"),
                     ),
                     ServiceType::ClusterIp => {}
                 }
@@ -431,8 +461,24 @@ impl Resolver<'_> {
 
         let datastore = self.datastore(datastores, &name, &namespace);
         let internal_ca = spec.internal_ca_certificates_config_map.as_ref().map(|cm| self.internal_ca(cm, &namespace));
-        let deployment = self.deployment(&name, version.as_ref(), port, &service_cidrs, &pod_cidrs, advertise_address.as_deref(), &datastore, &cluster_domain);
-        let service = self.service(&name, port, np.address.as_deref(), np.allow_address_as_external_ip.unwrap_or(false), np.load_balancer_class.clone(), np.load_balancer_source_ranges.clone());
+        let deployment = self.deployment(
+            &name,
+            version.as_ref(),
+            port,
+            &service_cidrs,
+            &pod_cidrs,
+            advertise_address.as_deref(),
+            &datastore,
+            &cluster_domain,
+        );
+        let service = self.service(
+            &name,
+            port,
+            np.address.as_deref(),
+            np.allow_address_as_external_ip.unwrap_or(false),
+            np.load_balancer_class.clone(),
+            np.load_balancer_source_ranges.clone(),
+        );
         let ingress = self.ingress(&name);
         let gateway = self.gateway(&name);
         let kubelet = KubeletPlan {
@@ -479,7 +525,8 @@ impl Resolver<'_> {
             pki,
         };
         if let Err(e) = crate::render::tenant::kubelet_configuration(&tenant, &tenant.kubelet.configuration_json_patches) {
-            let d = self.error("/spec/kubernetes/kubelet/configurationJSONPatches", "a kubelet configuration patch does not apply", e.to_string())
+            let d = self
+                .error("/spec/kubernetes/kubelet/configurationJSONPatches", "a kubelet configuration patch does not apply", e.to_string())
                 .help("patches apply to the KubeletConfiguration tcpc generates (kubelet.config.k8s.io/v1beta1)");
             self.push(d);
             return None;
@@ -493,20 +540,40 @@ impl Resolver<'_> {
         if let Some(wp) = &spec.write_permissions
             && [wp.block_creation, wp.block_update, wp.block_deletion].iter().any(|b| *b == Some(true))
         {
-            self.unsupported("/spec/writePermissions", "spec.writePermissions", "write-limited tenants need Kamaji's in-tenant validating webhook, which tcpc does not render yet");
+            self.unsupported(
+                "/spec/writePermissions",
+                "spec.writePermissions",
+                "write-limited tenants need Kamaji's in-tenant validating webhook, which tcpc does not render yet",
+            );
         }
         if spec.data_store_overrides.as_ref().is_some_and(|o| !o.is_empty()) {
-            self.unsupported("/spec/dataStoreOverrides", "spec.dataStoreOverrides", "per-resource etcd overrides (--etcd-servers-overrides) need one client certificate per override DataStore");
+            self.unsupported(
+                "/spec/dataStoreOverrides",
+                "spec.dataStoreOverrides",
+                "per-resource etcd overrides (--etcd-servers-overrides) need one client certificate per override DataStore",
+            );
         }
         if spec.addons.as_ref().is_some_and(|a| a.konnectivity.is_some()) {
-            self.unsupported("/spec/addons/konnectivity", "spec.addons.konnectivity", "the konnectivity server sidecar and agent are planned; without them the tenant API server reaches kubelets directly");
+            self.unsupported(
+                "/spec/addons/konnectivity",
+                "spec.addons.konnectivity",
+                "the konnectivity server sidecar and agent are planned; without them the tenant API server reaches kubelets directly",
+            );
         }
         if let Some(dep) = &spec.control_plane.deployment {
             if dep.resources.as_ref().is_some_and(|r| r.kine.is_some()) {
-                self.unsupported("/spec/controlPlane/deployment/resources/kine", "resources.kine", "kine is only used with MySQL, PostgreSQL and NATS DataStores, which are not supported yet");
+                self.unsupported(
+                    "/spec/controlPlane/deployment/resources/kine",
+                    "resources.kine",
+                    "kine is only used with MySQL, PostgreSQL and NATS DataStores, which are not supported yet",
+                );
             }
             if dep.extra_args.as_ref().is_some_and(|r| r.kine.is_some()) {
-                self.unsupported("/spec/controlPlane/deployment/extraArgs/kine", "extraArgs.kine", "kine is only used with MySQL, PostgreSQL and NATS DataStores, which are not supported yet");
+                self.unsupported(
+                    "/spec/controlPlane/deployment/extraArgs/kine",
+                    "extraArgs.kine",
+                    "kine is only used with MySQL, PostgreSQL and NATS DataStores, which are not supported yet",
+                );
             }
         }
     }
@@ -529,7 +596,11 @@ impl Resolver<'_> {
             }
         }
         if out.len() > 2 || (out.len() == 2 && out[0].network.is_ipv4() == out[1].network.is_ipv4()) {
-            let d = self.error(&format!("/spec/networkProfile/{list_key}"), format!("`{list_key}` must hold one range, or one IPv4 and one IPv6 range"), "not a valid dual-stack pair");
+            let d = self.error(
+                &format!("/spec/networkProfile/{list_key}"),
+                format!("`{list_key}` must hold one range, or one IPv4 and one IPv6 range"),
+                "not a valid dual-stack pair",
+            );
             self.push(d);
         }
         out
@@ -548,8 +619,15 @@ impl Resolver<'_> {
                         Ok(addr) if service.iter().any(|c| c.contains(addr)) => {}
                         Ok(_) => {
                             let ranges = service.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
-                            let d = self.error(&pointer, format!("DNS service IP {ip} is outside the service CIDR"), format!("not in {ranges}"))
-                                .help(service.first().and_then(|c| c.nth(10)).map(|ip| format!("the conventional choice is {ip}")).unwrap_or_default());
+                            let d = self
+                                .error(&pointer, format!("DNS service IP {ip} is outside the service CIDR"), format!("not in {ranges}"))
+                                .help(
+                                    service
+                                        .first()
+                                        .and_then(|c| c.nth(10))
+                                        .map(|ip| format!("the conventional choice is {ip}"))
+                                        .unwrap_or_default(),
+                                );
                             self.push(d);
                         }
                         Err(_) => {
@@ -563,7 +641,13 @@ impl Resolver<'_> {
             // Kamaji's webhook default: one per service range, in the user's order.
             _ => service
                 .iter()
-                .filter_map(|c| c.nth(if c.network.is_ipv4() { u128::from(d::DNS_SERVICE_IP_OFFSET_V4) } else { u128::from(d::DNS_SERVICE_IP_OFFSET_V6) }))
+                .filter_map(|c| {
+                    c.nth(if c.network.is_ipv4() {
+                        u128::from(d::DNS_SERVICE_IP_OFFSET_V4)
+                    } else {
+                        u128::from(d::DNS_SERVICE_IP_OFFSET_V6)
+                    })
+                })
                 .map(|ip| ip.to_string())
                 .collect(),
         }
@@ -574,7 +658,11 @@ impl Resolver<'_> {
             Some(a) => match a.parse::<IpAddr>() {
                 Ok(ip) => Some(ip.to_string()),
                 Err(_) => {
-                    let d = self.error("/spec/networkProfile/advertiseAddress", format!("invalid advertiseAddress `{a}`"), "expected an IP address");
+                    let d = self.error(
+                        "/spec/networkProfile/advertiseAddress",
+                        format!("invalid advertiseAddress `{a}`"),
+                        "expected an IP address",
+                    );
                     self.push(d);
                     None
                 }
@@ -590,7 +678,11 @@ impl Resolver<'_> {
             if ok {
                 sans.push(san.clone());
             } else {
-                let d = self.error(&format!("/spec/networkProfile/certSANs/{i}"), format!("invalid certificate SAN `{san}`"), "expected an IP address or a DNS name (a leading `*.` is allowed)");
+                let d = self.error(
+                    &format!("/spec/networkProfile/certSANs/{i}"),
+                    format!("invalid certificate SAN `{san}`"),
+                    "expected an IP address or a DNS name (a leading `*.` is allowed)",
+                );
                 self.push(d);
             }
         }
@@ -613,8 +705,13 @@ impl Resolver<'_> {
             }
             let pointer = if spec.data_store.is_some() { "/spec/dataStore" } else { "/spec" };
             let known = datastores.keys().copied().collect::<Vec<_>>().join(", ");
-            let d = self.error(pointer, format!("DataStore `{ds_name}` is not defined in this repository"), "unknown DataStore")
-                .help(if known.is_empty() { "add a kamaji.clastix.io/v1alpha1 DataStore document".to_string() } else { format!("defined DataStores: {known}") });
+            let d = self.error(pointer, format!("DataStore `{ds_name}` is not defined in this repository"), "unknown DataStore").help(
+                if known.is_empty() {
+                    "add a kamaji.clastix.io/v1alpha1 DataStore document".to_string()
+                } else {
+                    format!("defined DataStores: {known}")
+                },
+            );
             self.push(d);
             return None;
         };
@@ -622,7 +719,11 @@ impl Resolver<'_> {
         let schema = spec.data_store_schema.clone().unwrap_or_else(|| default_id.clone());
         let user = spec.data_store_username.clone().unwrap_or(default_id);
         if schema.is_empty() || schema.contains(['/', ' ']) {
-            let d = self.error("/spec/dataStoreSchema", format!("invalid dataStoreSchema `{schema}`"), "must be non-empty, without `/` or spaces");
+            let d = self.error(
+                "/spec/dataStoreSchema",
+                format!("invalid dataStoreSchema `{schema}`"),
+                "must be non-empty, without `/` or spaces",
+            );
             self.push(d);
         }
         Some(DataStorePlan {
@@ -636,7 +737,8 @@ impl Resolver<'_> {
 
     fn internal_ca(&mut self, cm: &str, namespace: &str) -> InternalCa {
         if !is_dns1123_subdomain(cm) {
-            let d = self.error("/spec/internalCACertificatesConfigMap", format!("invalid ConfigMap name `{cm}`"), "not a DNS-1123 subdomain");
+            let d =
+                self.error("/spec/internalCACertificatesConfigMap", format!("invalid ConfigMap name `{cm}`"), "not a DNS-1123 subdomain");
             self.push(d);
         }
         let found: Option<&ConfigMapDoc> = self.inputs.configmaps.iter().find(|c| c.name == cm && c.namespace == namespace);
@@ -667,8 +769,14 @@ impl Resolver<'_> {
         let minor = version.map_or(version::MAX_MINOR, |v| v.minor);
         let tag = version.map(|v| format!("{v}{}", dep.registry_settings.as_ref().and_then(|r| r.tag_suffix.clone()).unwrap_or_default()));
         let reg = dep.registry_settings.clone().unwrap_or_default();
-        let registry = reg.registry.clone().or_else(|| self.inputs.config.image_registry().map(str::to_string)).unwrap_or_else(|| d::DEFAULT_REGISTRY.to_string());
-        let image = |img: Option<&String>, default: &str| format!("{registry}/{}:{}", img.map_or(default, String::as_str), tag.clone().unwrap_or_default());
+        let registry = reg
+            .registry
+            .clone()
+            .or_else(|| self.inputs.config.image_registry().map(str::to_string))
+            .unwrap_or_else(|| d::DEFAULT_REGISTRY.to_string());
+        let image = |img: Option<&String>, default: &str| {
+            format!("{registry}/{}:{}", img.map_or(default, String::as_str), tag.clone().unwrap_or_default())
+        };
 
         let replicas = dep.replicas.unwrap_or(d::DEFAULT_REPLICAS);
         if replicas < 0 {
@@ -700,7 +808,11 @@ impl Resolver<'_> {
             pod_annotations.extend(m.annotations.clone().unwrap_or_default());
         }
         if pod_labels.get("kamaji.clastix.io/name").map(String::as_str) != Some(name) {
-            let d = self.error("/spec/controlPlane/deployment/podAdditionalMetadata/labels", "`kamaji.clastix.io/name` cannot be overridden", "the Deployment and Service select pods by it");
+            let d = self.error(
+                "/spec/controlPlane/deployment/podAdditionalMetadata/labels",
+                "`kamaji.clastix.io/name` cannot be overridden",
+                "the Deployment and Service select pods by it",
+            );
             self.push(d);
         }
         if let Some(ca) = self.doc.value.spec.internal_ca_certificates_config_map.as_ref() {
@@ -759,7 +871,10 @@ impl Resolver<'_> {
             a.render_apiserver()
         };
         let cm_args = {
-            let mut a = ArgSet { defaults: args::controller_manager(name, &join(sorted_cidrs(service_cidrs)), &join(sorted_cidrs(pod_cidrs))), ..ArgSet::default() };
+            let mut a = ArgSet {
+                defaults: args::controller_manager(name, &join(sorted_cidrs(service_cidrs)), &join(sorted_cidrs(pod_cidrs))),
+                ..ArgSet::default()
+            };
             self.apply_user_args(&mut a, extra.controller_manager.as_deref(), Component::ControllerManager, minor, "controllerManager");
             a.render_sorted()
         };
@@ -773,8 +888,17 @@ impl Resolver<'_> {
         let sc = dep.container_security_contexts.clone().unwrap_or_default();
         let mounts = dep.additional_volume_mounts.clone().unwrap_or_default();
         let probes = dep.probes.clone().unwrap_or_default();
-        let probe = |kind: ProbeKind, path: &str, port: i32, comp: Option<&tcpc_spec::tcp::ComponentProbes>| build_probe(&probes, kind, comp, path, port);
-        let container = |img: String, args: Vec<String>, res: Option<&k8s_openapi::api::core::v1::ResourceRequirements>, sc: Option<&k8s_openapi::api::core::v1::SecurityContext>, mounts: Option<&Vec<k8s_openapi::api::core::v1::VolumeMount>>, live: Value, ready: Value, start: Value| ContainerPlan {
+        let probe = |kind: ProbeKind, path: &str, port: i32, comp: Option<&tcpc_spec::tcp::ComponentProbes>| {
+            build_probe(&probes, kind, comp, path, port)
+        };
+        let container = |img: String,
+                         args: Vec<String>,
+                         res: Option<&k8s_openapi::api::core::v1::ResourceRequirements>,
+                         sc: Option<&k8s_openapi::api::core::v1::SecurityContext>,
+                         mounts: Option<&Vec<k8s_openapi::api::core::v1::VolumeMount>>,
+                         live: Value,
+                         ready: Value,
+                         start: Value| ContainerPlan {
             image: img,
             args,
             resources: res.map(|r| json!(r)),
@@ -823,7 +947,11 @@ impl Resolver<'_> {
             pod_labels,
             pod_annotations,
             pod,
-            service_account_name: dep.service_account_name.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| d::DEFAULT_SERVICE_ACCOUNT_NAME.to_string()),
+            service_account_name: dep
+                .service_account_name
+                .clone()
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| d::DEFAULT_SERVICE_ACCOUNT_NAME.to_string()),
             init_containers: to_values(&dep.additional_init_containers),
             extra_containers: to_values(&dep.additional_containers),
             extra_volumes: to_values(&dep.additional_volumes),
@@ -854,7 +982,8 @@ impl Resolver<'_> {
             match set.add_user(raw) {
                 Ok(flag) => {
                     if let Some(removed) = version::removed_in(component, &flag, minor) {
-                        let d = self.error(&pointer, format!("`--{flag}` does not exist in v1.{minor}"), format!("removed in v1.{removed}"))
+                        let d = self
+                            .error(&pointer, format!("`--{flag}` does not exist in v1.{minor}"), format!("removed in v1.{removed}"))
                             .help("remove the flag; check the upstream release notes for its replacement");
                         self.push(d);
                     }
@@ -871,7 +1000,15 @@ impl Resolver<'_> {
         }
     }
 
-    fn service(&mut self, name: &str, port: i32, address: Option<&str>, address_as_external: bool, lb_class: Option<String>, lb_ranges: Option<Vec<String>>) -> ServicePlan {
+    fn service(
+        &mut self,
+        name: &str,
+        port: i32,
+        address: Option<&str>,
+        address_as_external: bool,
+        lb_class: Option<String>,
+        lb_ranges: Option<Vec<String>>,
+    ) -> ServicePlan {
         use tcpc_spec::tcp::ServiceType;
         let svc = &self.doc.value.spec.control_plane.service;
         let is_lb = svc.service_type == ServiceType::LoadBalancer;
@@ -897,11 +1034,16 @@ impl Resolver<'_> {
         let mut names = vec!["kube-apiserver".to_string()];
         for (i, p) in svc.additional_ports.clone().unwrap_or_default().iter().enumerate() {
             if names.contains(&p.name) {
-                let d = self.error(&format!("/spec/controlPlane/service/additionalPorts/{i}/name"), format!("duplicate Service port name `{}`", p.name), "already used");
+                let d = self.error(
+                    &format!("/spec/controlPlane/service/additionalPorts/{i}/name"),
+                    format!("duplicate Service port name `{}`", p.name),
+                    "already used",
+                );
                 self.push(d);
             }
             names.push(p.name.clone());
-            let mut v = json!({"name": p.name, "port": p.port, "targetPort": p.target_port, "protocol": p.protocol.map_or("TCP", |x| x.as_str())});
+            let mut v =
+                json!({"name": p.name, "port": p.port, "targetPort": p.target_port, "protocol": p.protocol.map_or("TCP", |x| x.as_str())});
             if let Some(ap) = &p.app_protocol {
                 v["appProtocol"] = json!(ap);
             }
@@ -910,26 +1052,43 @@ impl Resolver<'_> {
         let ranges = lb_ranges.unwrap_or_default();
         for (i, r) in ranges.iter().enumerate() {
             if let Err(e) = Cidr::parse(r) {
-                let d = self.error(&format!("/spec/networkProfile/loadBalancerSourceRanges/{i}"), format!("invalid CIDR `{r}`"), e.to_string());
+                let d =
+                    self.error(&format!("/spec/networkProfile/loadBalancerSourceRanges/{i}"), format!("invalid CIDR `{r}`"), e.to_string());
                 self.push(d);
             }
         }
         if !is_lb && !ranges.is_empty() {
-            let d = self.error("/spec/networkProfile/loadBalancerSourceRanges", "loadBalancerSourceRanges requires serviceType LoadBalancer", "only for LoadBalancer");
+            let d = self.error(
+                "/spec/networkProfile/loadBalancerSourceRanges",
+                "loadBalancerSourceRanges requires serviceType LoadBalancer",
+                "only for LoadBalancer",
+            );
             self.push(d);
         }
         if !is_lb && lb_class.is_some() {
-            let d = self.error("/spec/networkProfile/loadBalancerClass", "loadBalancerClass requires serviceType LoadBalancer", "only for LoadBalancer");
+            let d = self.error(
+                "/spec/networkProfile/loadBalancerClass",
+                "loadBalancerClass requires serviceType LoadBalancer",
+                "only for LoadBalancer",
+            );
             self.push(d);
         }
         if !is_lb && svc.allocate_load_balancer_node_ports.is_some() {
-            let d = self.error("/spec/controlPlane/service/allocateLoadBalancerNodePorts", "allocateLoadBalancerNodePorts requires serviceType LoadBalancer", "only for LoadBalancer");
+            let d = self.error(
+                "/spec/controlPlane/service/allocateLoadBalancerNodePorts",
+                "allocateLoadBalancerNodePorts requires serviceType LoadBalancer",
+                "only for LoadBalancer",
+            );
             self.push(d);
         }
         let external_ips = match address.filter(|a| !a.is_empty()) {
             Some(a) if address_as_external && !is_lb => {
                 if a.parse::<IpAddr>().is_err() {
-                    let d = self.error("/spec/networkProfile/address", format!("`{a}` is not an IP address"), "allowAddressAsExternalIP needs an IP");
+                    let d = self.error(
+                        "/spec/networkProfile/address",
+                        format!("`{a}` is not an IP address"),
+                        "allowAddressAsExternalIP needs an IP",
+                    );
                     self.push(d);
                 }
                 vec![a.to_string()]
@@ -944,7 +1103,8 @@ impl Resolver<'_> {
             external_ips,
             load_balancer_class: lb_class.filter(|_| is_lb),
             load_balancer_source_ranges: if is_lb { ranges } else { vec![] },
-            allocate_load_balancer_node_ports: is_lb.then(|| svc.allocate_load_balancer_node_ports.unwrap_or(d::DEFAULT_ALLOCATE_LOAD_BALANCER_NODE_PORTS)),
+            allocate_load_balancer_node_ports: is_lb
+                .then(|| svc.allocate_load_balancer_node_ports.unwrap_or(d::DEFAULT_ALLOCATE_LOAD_BALANCER_NODE_PORTS)),
         }
     }
 
@@ -956,13 +1116,19 @@ impl Resolver<'_> {
             self.push(d);
         }
         let Some(hostname) = ing.hostname.clone().filter(|h| !h.is_empty()) else {
-            let d = self.error("/spec/controlPlane/ingress", "an Ingress needs `hostname`", "hostname missing").help("set ingress.hostname, e.g. `tenant-a.k8s.example.com`");
+            let d = self
+                .error("/spec/controlPlane/ingress", "an Ingress needs `hostname`", "hostname missing")
+                .help("set ingress.hostname, e.g. `tenant-a.k8s.example.com`");
             self.push(d);
             return None;
         };
         let host = hostname.split(':').next().unwrap_or_default().to_string();
         if !is_dns1123_subdomain(&host) {
-            let d = self.error("/spec/controlPlane/ingress/hostname", format!("invalid hostname `{hostname}`"), "expected a DNS name, optionally with `:port`");
+            let d = self.error(
+                "/spec/controlPlane/ingress/hostname",
+                format!("invalid hostname `{hostname}`"),
+                "expected a DNS name, optionally with `:port`",
+            );
             self.push(d);
         }
         let mut labels = kamaji_labels(name, "ingress");
@@ -983,7 +1149,8 @@ impl Resolver<'_> {
         };
         let refs = gw.parent_refs.clone().unwrap_or_default();
         if refs.is_empty() {
-            let d = self.error("/spec/controlPlane/gateway", "a gateway exposure needs at least one `parentRefs` entry", "parentRefs missing");
+            let d =
+                self.error("/spec/controlPlane/gateway", "a gateway exposure needs at least one `parentRefs` entry", "parentRefs missing");
             self.push(d);
         }
         let mut labels = kamaji_labels(name, "gateway_routes");
@@ -1059,7 +1226,13 @@ enum ProbeKind {
     Startup,
 }
 
-fn build_probe(all: &tcpc_spec::tcp::ControlPlaneProbes, kind: ProbeKind, comp: Option<&tcpc_spec::tcp::ComponentProbes>, path: &str, port: i32) -> Value {
+fn build_probe(
+    all: &tcpc_spec::tcp::ControlPlaneProbes,
+    kind: ProbeKind,
+    comp: Option<&tcpc_spec::tcp::ComponentProbes>,
+    path: &str,
+    port: i32,
+) -> Value {
     let pick = |p: Option<&tcpc_spec::tcp::ComponentProbes>| -> Option<tcpc_spec::tcp::ProbeSpec> {
         p.and_then(|c| match kind {
             ProbeKind::Liveness => c.liveness.clone(),

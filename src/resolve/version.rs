@@ -112,10 +112,7 @@ const REMOVED_FLAGS: &[(Component, &str, u32)] = &[
 /// The minor that removed `flag` (without leading dashes) from `component`, if the flag is
 /// absent in `minor`.
 pub fn removed_in(component: Component, flag: &str, minor: u32) -> Option<u32> {
-    REMOVED_FLAGS
-        .iter()
-        .find(|(c, f, removed)| *c == component && *f == flag && minor >= *removed)
-        .map(|(_, _, removed)| *removed)
+    REMOVED_FLAGS.iter().find(|(c, f, removed)| *c == component && *f == flag && minor >= *removed).map(|(_, _, removed)| *removed)
 }
 
 #[cfg(test)]

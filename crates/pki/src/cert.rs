@@ -4,8 +4,7 @@ use std::fmt;
 use std::net::IpAddr;
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    KeyUsagePurpose, SanType, SerialNumber,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, KeyUsagePurpose, SanType, SerialNumber,
 };
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
@@ -225,8 +224,7 @@ impl Issuer {
     /// (an absent KeyUsage allows all usages per RFC 5280 §4.2.1.3).
     pub fn new(ca_cert_pem: &str, key: PrivateKey) -> Result<Self, Error> {
         let block = crate::pem::decode_first(ca_cert_pem, &["CERTIFICATE"])?;
-        let (_, x509) = x509_parser::parse_x509_certificate(&block.der)
-            .map_err(|e| Error::Certificate(e.to_string()))?;
+        let (_, x509) = x509_parser::parse_x509_certificate(&block.der).map_err(|e| Error::Certificate(e.to_string()))?;
         let info = CertInfo::from_x509(&x509, &block.der);
         if !crate::inspect::x509_key_matches(&x509, &key) {
             return Err(Error::KeyMismatch);
@@ -240,9 +238,9 @@ impl Issuer {
                 return Err(Error::NotACa(format!("{:?} KeyUsage lacks keyCertSign", info.subject_cn)));
             }
         }
-        let has_ski = x509.iter_extensions().any(|e| {
-            matches!(e.parsed_extension(), x509_parser::extensions::ParsedExtension::SubjectKeyIdentifier(_))
-        });
+        let has_ski = x509
+            .iter_extensions()
+            .any(|e| matches!(e.parsed_extension(), x509_parser::extensions::ParsedExtension::SubjectKeyIdentifier(_)));
         let inner = rcgen::Issuer::from_ca_cert_der(&block.der.as_slice().into(), Signer::new(&key))
             .map_err(|e| Error::Certificate(format!("issuer subject not supported: {e}")))?;
         let cert_pem = crate::pem::encode("CERTIFICATE", &block.der).to_string();
@@ -297,9 +295,7 @@ fn base_params(spec: &CertSpec, key_alg: KeyAlgorithm, rng: &mut impl Rng) -> Re
     p.serial_number = Some(serial(rng));
     let mut sans = Vec::new();
     for d in &spec.dns_sans {
-        sans.push(SanType::DnsName(
-            d.clone().try_into().map_err(|_| Error::InvalidSpec(format!("invalid DNS SAN {d:?}")))?,
-        ));
+        sans.push(SanType::DnsName(d.clone().try_into().map_err(|_| Error::InvalidSpec(format!("invalid DNS SAN {d:?}")))?));
     }
     for ip in &spec.ip_sans {
         sans.push(SanType::IpAddress(*ip));
@@ -309,11 +305,7 @@ fn base_params(spec: &CertSpec, key_alg: KeyAlgorithm, rng: &mut impl Rng) -> Re
         CertKind::Ca => {
             p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
             // kubeadm/client-go: digitalSignature | keyEncipherment | keyCertSign.
-            p.key_usages = vec![
-                KeyUsagePurpose::DigitalSignature,
-                KeyUsagePurpose::KeyEncipherment,
-                KeyUsagePurpose::KeyCertSign,
-            ];
+            p.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment, KeyUsagePurpose::KeyCertSign];
         }
         kind => {
             // BasicConstraints CA:FALSE (kubeadm sets BasicConstraintsValid) + SKI.
@@ -345,12 +337,7 @@ fn second(now: OffsetDateTime) -> OffsetDateTime {
 /// `key`: reuse an existing key (must match `spec.key_algorithm`), or `None`
 /// to generate one from `rng`. NotBefore = now − [`CERTIFICATE_BACKDATE`],
 /// NotAfter = now + validity (as kubeadm). `spec.kind` must be [`CertKind::Ca`].
-pub fn self_signed_ca(
-    spec: &CertSpec,
-    key: Option<PrivateKey>,
-    now: OffsetDateTime,
-    rng: &mut impl Rng,
-) -> Result<Issued, Error> {
+pub fn self_signed_ca(spec: &CertSpec, key: Option<PrivateKey>, now: OffsetDateTime, rng: &mut impl Rng) -> Result<Issued, Error> {
     if spec.kind != CertKind::Ca {
         return Err(Error::InvalidSpec(format!("{}: self_signed_ca needs kind Ca", spec.common_name)));
     }
@@ -370,13 +357,7 @@ pub fn self_signed_ca(
 /// min(now + validity, CA NotAfter). (kubeadm copies the CA's NotBefore into
 /// every leaf; we backdate from `now` instead so that the lifetime — and the
 /// renewal arithmetic of [`crate::renewal_due`] — reflects the issuance time.)
-pub fn issue(
-    spec: &CertSpec,
-    key: Option<PrivateKey>,
-    ca: &Issuer,
-    now: OffsetDateTime,
-    rng: &mut impl Rng,
-) -> Result<Issued, Error> {
+pub fn issue(spec: &CertSpec, key: Option<PrivateKey>, ca: &Issuer, now: OffsetDateTime, rng: &mut impl Rng) -> Result<Issued, Error> {
     let now = second(now);
     if now < ca.info.not_before || now >= ca.info.not_after {
         return Err(Error::IssuerNotValid(format!(

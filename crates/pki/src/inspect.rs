@@ -36,21 +36,14 @@ impl CertInfo {
     /// Parse the first `CERTIFICATE` block of `pem`.
     pub fn parse(pem: &str) -> Result<Self, Error> {
         let block = crate::pem::decode_first(pem, &["CERTIFICATE"])?;
-        let (_, x509) =
-            x509_parser::parse_x509_certificate(&block.der).map_err(|e| Error::Certificate(e.to_string()))?;
+        let (_, x509) = x509_parser::parse_x509_certificate(&block.der).map_err(|e| Error::Certificate(e.to_string()))?;
         Ok(Self::from_x509(&x509, &block.der))
     }
 
     pub(crate) fn from_x509(x509: &X509Certificate<'_>, der: &[u8]) -> Self {
         let subject = x509.subject();
-        let subject_cn = subject
-            .iter_common_name()
-            .next()
-            .and_then(|a| a.as_str().ok())
-            .unwrap_or_default()
-            .to_string();
-        let organizations =
-            subject.iter_organization().filter_map(|a| a.as_str().ok()).map(str::to_string).collect();
+        let subject_cn = subject.iter_common_name().next().and_then(|a| a.as_str().ok()).unwrap_or_default().to_string();
+        let organizations = subject.iter_organization().filter_map(|a| a.as_str().ok()).map(str::to_string).collect();
         let mut dns_sans = Vec::new();
         let mut ip_sans = Vec::new();
         if let Ok(Some(san)) = x509.subject_alternative_name() {

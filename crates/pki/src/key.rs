@@ -36,13 +36,8 @@ pub enum KeyAlgorithm {
 
 impl KeyAlgorithm {
     /// All supported algorithms.
-    pub const ALL: [KeyAlgorithm; 5] = [
-        KeyAlgorithm::EcdsaP256,
-        KeyAlgorithm::EcdsaP384,
-        KeyAlgorithm::Rsa2048,
-        KeyAlgorithm::Rsa3072,
-        KeyAlgorithm::Rsa4096,
-    ];
+    pub const ALL: [KeyAlgorithm; 5] =
+        [KeyAlgorithm::EcdsaP256, KeyAlgorithm::EcdsaP384, KeyAlgorithm::Rsa2048, KeyAlgorithm::Rsa3072, KeyAlgorithm::Rsa4096];
 
     /// Canonical name (`ECDSA-P256`, `RSA-2048`, ...).
     pub fn as_str(self) -> &'static str {
@@ -88,14 +83,11 @@ impl fmt::Display for KeyAlgorithm {
 impl FromStr for KeyAlgorithm {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self, Error> {
-        KeyAlgorithm::ALL
-            .into_iter()
-            .find(|a| a.as_str().eq_ignore_ascii_case(s))
-            .ok_or_else(|| {
-                Error::InvalidSpec(format!(
-                    "unknown key algorithm {s:?} (expected one of ECDSA-P256, ECDSA-P384, RSA-2048, RSA-3072, RSA-4096)"
-                ))
-            })
+        KeyAlgorithm::ALL.into_iter().find(|a| a.as_str().eq_ignore_ascii_case(s)).ok_or_else(|| {
+            Error::InvalidSpec(format!(
+                "unknown key algorithm {s:?} (expected one of ECDSA-P256, ECDSA-P384, RSA-2048, RSA-3072, RSA-4096)"
+            ))
+        })
     }
 }
 
@@ -205,9 +197,7 @@ impl PrivateKey {
         }
         match <rsa::RsaPrivateKey as rsa::pkcs8::DecodePrivateKey>::from_pkcs8_der(der) {
             Ok(sk) => Self::from_rsa(sk),
-            Err(_) => Err(Error::Key(
-                "PKCS#8 key is neither ECDSA P-256/P-384 nor RSA (or is malformed)".into(),
-            )),
+            Err(_) => Err(Error::Key("PKCS#8 key is neither ECDSA P-256/P-384 nor RSA (or is malformed)".into())),
         }
     }
 
@@ -234,8 +224,8 @@ impl PrivateKey {
                 }
             }
             _ => {
-                let sk = rsa::RsaPrivateKey::from_pkcs1_der(&block.der)
-                    .map_err(|_| Error::Key("malformed PKCS#1 RSA private key".into()))?;
+                let sk =
+                    rsa::RsaPrivateKey::from_pkcs1_der(&block.der).map_err(|_| Error::Key("malformed PKCS#1 RSA private key".into()))?;
                 Self::from_rsa(sk)
             }
         }
@@ -291,9 +281,9 @@ impl PrivateKey {
         match self.alg {
             KeyAlgorithm::EcdsaP256 => Parsed::P256(p256::SecretKey::from_pkcs8_der(&self.pkcs8).expect("valid p256")),
             KeyAlgorithm::EcdsaP384 => Parsed::P384(p384::SecretKey::from_pkcs8_der(&self.pkcs8).expect("valid p384")),
-            _ => Parsed::Rsa(Box::new(
-                <rsa::RsaPrivateKey as rsa::pkcs8::DecodePrivateKey>::from_pkcs8_der(&self.pkcs8).expect("valid rsa"),
-            )),
+            _ => {
+                Parsed::Rsa(Box::new(<rsa::RsaPrivateKey as rsa::pkcs8::DecodePrivateKey>::from_pkcs8_der(&self.pkcs8).expect("valid rsa")))
+            }
         }
     }
 }

@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::{
-    CertKind, CertSpec, DEFAULT_CA_VALIDITY_DAYS, DEFAULT_LEAF_VALIDITY_DAYS, Error, Issued, Issuer, KeyAlgorithm,
-    PrivateKey, Rng, Validity, issue, self_signed_ca,
+    CertKind, CertSpec, DEFAULT_CA_VALIDITY_DAYS, DEFAULT_LEAF_VALIDITY_DAYS, Error, Issued, Issuer, KeyAlgorithm, PrivateKey, Rng,
+    Validity, issue, self_signed_ca,
 };
 
 /// Group bound to `cluster-admin` by kubeadm (≥ 1.29) via the
@@ -136,10 +136,7 @@ impl fmt::Display for Artefact {
 impl FromStr for Artefact {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self, Error> {
-        Artefact::ALL
-            .into_iter()
-            .find(|a| a.as_str() == s)
-            .ok_or_else(|| Error::InvalidSpec(format!("unknown PKI artefact {s:?}")))
+        Artefact::ALL.into_iter().find(|a| a.as_str() == s).ok_or_else(|| Error::InvalidSpec(format!("unknown PKI artefact {s:?}")))
     }
 }
 
@@ -220,12 +217,7 @@ impl TenantPkiParams {
 
     /// `<tcp>`, `<tcp>.<ns>`, `<tcp>.<ns>.svc`, `<tcp>.<ns>.svc.<mgmt_domain>`.
     pub fn management_service_dns_names(tcp: &str, ns: &str, mgmt_domain: &str) -> Vec<String> {
-        vec![
-            tcp.to_string(),
-            format!("{tcp}.{ns}"),
-            format!("{tcp}.{ns}.svc"),
-            format!("{tcp}.{ns}.svc.{mgmt_domain}"),
-        ]
+        vec![tcp.to_string(), format!("{tcp}.{ns}"), format!("{tcp}.{ns}.svc"), format!("{tcp}.{ns}.svc.{mgmt_domain}")]
     }
 
     fn apiserver_sans(&self) -> Result<(Vec<String>, Vec<IpAddr>), Error> {
@@ -254,9 +246,7 @@ impl TenantPkiParams {
             } else if is_dns_name(san) {
                 dns.push(san.to_string());
             } else {
-                return Err(Error::InvalidSpec(format!(
-                    "apiserver SAN {san:?} is neither an IP address nor an RFC 1123 DNS name"
-                )));
+                return Err(Error::InvalidSpec(format!("apiserver SAN {san:?} is neither an IP address nor an RFC 1123 DNS name")));
             }
         }
         Ok((dns, ips))
@@ -304,10 +294,7 @@ pub fn tenant_cert_specs(p: &TenantPkiParams) -> Result<BTreeMap<Artefact, CertS
     let mut m = BTreeMap::new();
     m.insert(Artefact::Ca, CertSpec::ca("kubernetes", alg).with_validity(p.ca_validity));
     m.insert(Artefact::FrontProxyCa, CertSpec::ca("front-proxy-ca", alg).with_validity(p.ca_validity));
-    m.insert(
-        Artefact::Apiserver,
-        CertSpec::leaf("kube-apiserver", vec![], CertKind::Server, dns, ips, alg).with_validity(p.leaf_validity),
-    );
+    m.insert(Artefact::Apiserver, CertSpec::leaf("kube-apiserver", vec![], CertKind::Server, dns, ips, alg).with_validity(p.leaf_validity));
     // kubeadm ≥ 1.32 (checked against v1.36.3) issues this cert without an
     // O and authorizes the user through the `kubeadm:kubelet-api-admin`
     // ClusterRoleBinding (User kube-apiserver-kubelet-client → ClusterRole
@@ -363,9 +350,8 @@ pub fn issue_tenant_pki(
             IssuerRef::Ca => issue(spec, None, ca.as_ref().expect("ca first"), now, rng)?,
             IssuerRef::FrontProxyCa => issue(spec, None, fp_ca.as_ref().expect("fp ca first"), now, rng)?,
             IssuerRef::DatastoreCa => {
-                let dca = datastore_ca.ok_or_else(|| {
-                    Error::InvalidSpec("datastore_user is set but no DataStore CA was provided".into())
-                })?;
+                let dca =
+                    datastore_ca.ok_or_else(|| Error::InvalidSpec("datastore_user is set but no DataStore CA was provided".into()))?;
                 issue(spec, None, dca, now, rng)?
             }
             IssuerRef::None => continue,

@@ -37,8 +37,8 @@ mod pem;
 mod signer;
 
 pub use cert::{
-    CertKind, CertSpec, Issued, Issuer, Validity, CERTIFICATE_BACKDATE, DEFAULT_CA_VALIDITY_DAYS,
-    DEFAULT_LEAF_VALIDITY_DAYS, issue, self_signed_ca,
+    CERTIFICATE_BACKDATE, CertKind, CertSpec, DEFAULT_CA_VALIDITY_DAYS, DEFAULT_LEAF_VALIDITY_DAYS, Issued, Issuer, Validity, issue,
+    self_signed_ca,
 };
 pub use error::Error;
 pub use inspect::{CertInfo, key_matches_cert, renewal_due};

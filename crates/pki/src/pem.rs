@@ -51,9 +51,7 @@ pub(crate) fn decode_all(text: &str) -> Result<Vec<Block>, Error> {
             }
             if l.contains(':') {
                 // RFC 1421 headers, e.g. "Proc-Type: 4,ENCRYPTED"
-                return Err(Error::Pem(format!(
-                    "PEM block {label:?} has headers (encrypted legacy PEM is not supported)"
-                )));
+                return Err(Error::Pem(format!("PEM block {label:?} has headers (encrypted legacy PEM is not supported)")));
             }
             body.push_str(l);
         }
@@ -61,9 +59,7 @@ pub(crate) fn decode_all(text: &str) -> Result<Vec<Block>, Error> {
             return Err(Error::Pem(format!("PEM block {label:?} is not terminated")));
         }
         let mut der = Zeroizing::new(Vec::with_capacity(body.len() * 3 / 4));
-        STANDARD
-            .decode_vec(body.as_bytes(), &mut der)
-            .map_err(|_| Error::Pem(format!("PEM block {label:?} has invalid base64")))?;
+        STANDARD.decode_vec(body.as_bytes(), &mut der).map_err(|_| Error::Pem(format!("PEM block {label:?} has invalid base64")))?;
         blocks.push(Block { label, der });
     }
     Ok(blocks)

@@ -14,13 +14,7 @@ fn private_key_debug_is_redacted() {
         let mut rng = rng(2);
         let ca = self_signed_ca(&CertSpec::ca("ca", alg), Some(key.clone()), now(), &mut rng).unwrap();
         let issuer = ca.to_issuer().unwrap();
-        let dbg = [
-            format!("{key:?}"),
-            format!("{key:#?}"),
-            format!("{ca:?}"),
-            format!("{issuer:?}"),
-        ]
-        .join("\n");
+        let dbg = [format!("{key:?}"), format!("{key:#?}"), format!("{ca:?}"), format!("{issuer:?}")].join("\n");
         assert!(dbg.contains("redacted"), "{dbg}");
         let der = key.pkcs8_der();
         let b64 = base64::engine::general_purpose::STANDARD.encode(der);
@@ -61,9 +55,8 @@ fn error_messages_carry_no_key_material() {
     let err = PrivateKey::from_pem(&broken).unwrap_err().to_string();
     let body: String = pem.lines().nth(1).unwrap().chars().take(16).collect();
     assert!(!err.contains(&body), "{err}");
-    let err = PrivateKey::from_pem("-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAK=\n-----END RSA PRIVATE KEY-----\n")
-        .unwrap_err()
-        .to_string();
+    let err =
+        PrivateKey::from_pem("-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAK=\n-----END RSA PRIVATE KEY-----\n").unwrap_err().to_string();
     assert!(!err.contains("MIIBOgIBAAJBAK"), "{err}");
 }
 
@@ -81,8 +74,7 @@ fn deterministic_for_same_seed_and_time() {
         }
         assert_eq!(a.sa, b.sa);
         // Serials are distinct, positive and 16 bytes.
-        let mut serials: Vec<String> =
-            a.certs.values().map(|i| CertInfo::parse(&i.cert_pem).unwrap().serial_hex).collect();
+        let mut serials: Vec<String> = a.certs.values().map(|i| CertInfo::parse(&i.cert_pem).unwrap().serial_hex).collect();
         for s in &serials {
             assert_eq!(s.len(), 32, "{s}");
             assert!(u8::from_str_radix(&s[..2], 16).unwrap() < 0x80);
@@ -199,20 +191,14 @@ fn validity_backdate_clamp_and_renewal() {
     let leaf = issue(&leaf_spec, None, &issuer, ci.not_before, &mut rng).unwrap();
     assert_eq!(CertInfo::parse(&leaf.cert_pem).unwrap().not_before, ci.not_before);
     // Expired issuer.
-    assert!(matches!(
-        issue(&leaf_spec, None, &issuer, now() + Duration::days(31), &mut rng),
-        Err(Error::IssuerNotValid(_))
-    ));
+    assert!(matches!(issue(&leaf_spec, None, &issuer, now() + Duration::days(31), &mut rng), Err(Error::IssuerNotValid(_))));
     // Key reuse keeps the key; wrong algorithm is rejected.
     let again = issue(&leaf_spec, Some(leaf.key.clone()), &issuer, now(), &mut rng).unwrap();
     assert_eq!(again.key, leaf.key);
     assert!(key_matches_cert(&again.cert_pem, &leaf.key));
     assert!(!key_matches_cert(&again.cert_pem, &ca.key));
     let rsa = PrivateKey::generate(KeyAlgorithm::Rsa2048, &mut rng).unwrap();
-    assert!(matches!(
-        issue(&leaf_spec, Some(rsa), &issuer, now(), &mut rng),
-        Err(Error::KeyAlgorithmMismatch { .. })
-    ));
+    assert!(matches!(issue(&leaf_spec, Some(rsa), &issuer, now(), &mut rng), Err(Error::KeyAlgorithmMismatch { .. })));
     // Renewal: CA lifetime 30d + 5min; renew in the last third.
     assert!(!renewal_due(&ci, now(), 1.0 / 3.0));
     assert!(!renewal_due(&ci, now() + Duration::days(19), 1.0 / 3.0));
@@ -225,7 +211,14 @@ fn validity_backdate_clamp_and_renewal() {
 fn kubeconfig_layout() {
     let mut rng = rng(31);
     let ca = self_signed_ca(&CertSpec::ca("kubernetes", KeyAlgorithm::EcdsaP256), None, now(), &mut rng).unwrap();
-    let spec = CertSpec::leaf("kubernetes-admin", vec!["kubeadm:cluster-admins".into()], CertKind::Client, vec![], vec![], KeyAlgorithm::EcdsaP256);
+    let spec = CertSpec::leaf(
+        "kubernetes-admin",
+        vec!["kubeadm:cluster-admins".into()],
+        CertKind::Client,
+        vec![],
+        vec![],
+        KeyAlgorithm::EcdsaP256,
+    );
     let leaf = issue(&spec, None, &ca.to_issuer().unwrap(), now(), &mut rng).unwrap();
     let kc = kubeconfig("tenant-a", "https://10.0.0.1:6443", &ca.cert_pem, "kubernetes-admin", &leaf.cert_pem, &leaf.key);
     let b = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);

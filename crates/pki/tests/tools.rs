@@ -75,10 +75,7 @@ fn full_set_against_tools(alg: KeyAlgorithm) {
             "self" => crt.clone(),
             f => d.join(f),
         };
-        let out = run(openssl()
-            .args(["verify", "-x509_strict", "-attime", &at, "-purpose", purpose, "-CAfile"])
-            .arg(&ca)
-            .arg(&crt));
+        let out = run(openssl().args(["verify", "-x509_strict", "-attime", &at, "-purpose", purpose, "-CAfile"]).arg(&ca).arg(&crt));
         assert!(out.contains(": OK"), "{a}: {out}");
         go.push(format!("chain {} - {} {usage} {at}", ca.display(), crt.display()));
         go.push(format!("keypair {} {}", crt.display(), key.display()));
@@ -167,9 +164,7 @@ fn rsa_4096_full_set() {
 
 fn ext_text(d: &Path, name: &str, pem: &str) -> String {
     let f = write(d, name, pem);
-    run(openssl()
-        .args(["x509", "-noout", "-ext", "subjectAltName,keyUsage,extendedKeyUsage,basicConstraints", "-subject", "-in"])
-        .arg(f))
+    run(openssl().args(["x509", "-noout", "-ext", "subjectAltName,keyUsage,extendedKeyUsage,basicConstraints", "-subject", "-in"]).arg(f))
 }
 
 #[test]
@@ -177,13 +172,18 @@ fn openssl_shows_kubeadm_extensions() {
     for alg in [KeyAlgorithm::EcdsaP256, KeyAlgorithm::Rsa2048] {
         let mut rng = rng(7);
         let dir = tempfile::tempdir().unwrap();
-        let pki = issue_tenant_pki(&TenantPkiParams { datastore_user: None, ..params(alg) }, None, now(), &mut rng)
-            .unwrap();
+        let pki = issue_tenant_pki(&TenantPkiParams { datastore_user: None, ..params(alg) }, None, now(), &mut rng).unwrap();
         let c: BTreeMap<_, _> = pki.certs.iter().map(|(a, i)| (*a, ext_text(dir.path(), a.as_str(), &i.cert_pem))).collect();
         let leaf_ku = if alg.is_rsa() { "Digital Signature, Key Encipherment" } else { "Digital Signature\n" };
 
         let ca = &c[&Artefact::Ca];
-        for want in ["subject=CN = kubernetes", "X509v3 Key Usage: critical", "Digital Signature, Key Encipherment, Certificate Sign", "X509v3 Basic Constraints: critical", "CA:TRUE"] {
+        for want in [
+            "subject=CN = kubernetes",
+            "X509v3 Key Usage: critical",
+            "Digital Signature, Key Encipherment, Certificate Sign",
+            "X509v3 Basic Constraints: critical",
+            "CA:TRUE",
+        ] {
             assert!(ca.contains(want), "{alg} ca: missing {want:?} in\n{ca}");
         }
         let api = &c[&Artefact::Apiserver];
@@ -254,7 +254,11 @@ fn imported_intermediate_ca_from_openssl() {
         .args(["-subj", "/C=DE/O=Example Corp/CN=Example Root CA", "-days", "7300", "-sha384"])
         .args(["-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign", "-out"])
         .arg(p("root.crt")));
-    write(d, "inter.ext", "basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,digitalSignature,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n");
+    write(
+        d,
+        "inter.ext",
+        "basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,digitalSignature,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n",
+    );
     let cases = [
         ("RSA", "rsa_keygen_bits:2048", vec!["pkey", "-traditional"], "RSA PRIVATE KEY"),
         ("RSA", "rsa_keygen_bits:3072", vec!["pkey"], "PRIVATE KEY"),
@@ -270,7 +274,11 @@ fn imported_intermediate_ca_from_openssl() {
         run(openssl().args(conv).arg("-in").arg(&ik).arg("-out").arg(&ikc));
         let key_pem = std::fs::read_to_string(&ikc).unwrap();
         assert!(key_pem.starts_with(&format!("-----BEGIN {label}-----")), "{key_pem}");
-        run(openssl().args(["req", "-new", "-key"]).arg(&ik).args(["-subj", "/O=Example Corp/OU=Platform/CN=Tenant Intermediate CA", "-out"]).arg(p("inter.csr")));
+        run(openssl()
+            .args(["req", "-new", "-key"])
+            .arg(&ik)
+            .args(["-subj", "/O=Example Corp/OU=Platform/CN=Tenant Intermediate CA", "-out"])
+            .arg(p("inter.csr")));
         run(openssl()
             .args(["x509", "-req", "-in"])
             .arg(p("inter.csr"))
@@ -322,7 +330,17 @@ fn imported_ca_rejections() {
     run(openssl()
         .args(["req", "-x509", "-new", "-key"])
         .arg(p("k.key"))
-        .args(["-subj", "/CN=not-a-signer", "-days", "30", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,digitalSignature", "-out"])
+        .args([
+            "-subj",
+            "/CN=not-a-signer",
+            "-days",
+            "30",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,digitalSignature",
+            "-out",
+        ])
         .arg(p("k.crt")));
     let key = PrivateKey::from_pem(&std::fs::read_to_string(p("k.key")).unwrap()).unwrap();
     let crt = std::fs::read_to_string(p("k.crt")).unwrap();

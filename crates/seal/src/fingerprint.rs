@@ -39,8 +39,7 @@ impl FingerprintKey {
     pub fn derive(state_secret: &[u8; 32], context: &str) -> Self {
         let hk = hkdf::Hkdf::<Sha256>::new(Some(HKDF_SALT), state_secret);
         let mut okm = Zeroizing::new([0u8; 32]);
-        hk.expand(context.as_bytes(), okm.as_mut())
-            .expect("32 bytes is a valid HKDF-SHA256 output length");
+        hk.expand(context.as_bytes(), okm.as_mut()).expect("32 bytes is a valid HKDF-SHA256 output length");
         FingerprintKey(okm)
     }
 
@@ -135,13 +134,7 @@ mod tests {
         // HMAC-SHA256 test vector (RFC 4231 case 2) through the same Mac construction.
         let mut mac = <HmacSha256 as Mac>::new_from_slice(b"Jefe").unwrap();
         mac.update(b"what do ya want for nothing?");
-        assert_eq!(
-            hex::encode(mac.finalize().into_bytes()),
-            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
-        );
-        assert_eq!(
-            sha256_hex(b"abc"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+        assert_eq!(hex::encode(mac.finalize().into_bytes()), "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+        assert_eq!(sha256_hex(b"abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
 }

@@ -68,19 +68,16 @@ impl ControllerCert {
     /// `CERTIFICATE`). A bare `PUBLIC KEY` PEM (SubjectPublicKeyInfo) is accepted too.
     pub fn from_pem(pem: &str) -> Result<Self> {
         let bad = |m: String| SealError::InvalidCertificate(m);
-        let (_, block) = x509_parser::pem::parse_x509_pem(pem.as_bytes())
-            .map_err(|e| bad(format!("not PEM: {e}")))?;
+        let (_, block) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).map_err(|e| bad(format!("not PEM: {e}")))?;
         match block.label.as_str() {
             "CERTIFICATE" => {
                 let cert = block.parse_x509().map_err(|e| bad(format!("bad X.509: {e}")))?;
                 let spki = cert.public_key().raw.to_vec();
-                let key = RsaPublicKey::from_public_key_der(&spki)
-                    .map_err(|e| bad(format!("public key is not RSA: {e}")))?;
+                let key = RsaPublicKey::from_public_key_der(&spki).map_err(|e| bad(format!("public key is not RSA: {e}")))?;
                 Ok(Self { key, spki_der: spki, cert_der: Some(block.contents.clone()) })
             }
             "PUBLIC KEY" => {
-                let key = RsaPublicKey::from_public_key_der(&block.contents)
-                    .map_err(|e| bad(format!("public key is not RSA: {e}")))?;
+                let key = RsaPublicKey::from_public_key_der(&block.contents).map_err(|e| bad(format!("public key is not RSA: {e}")))?;
                 Ok(Self { key, spki_der: block.contents.clone(), cert_der: None })
             }
             other => Err(bad(format!("unexpected PEM block {other:?}"))),
@@ -90,11 +87,7 @@ impl ControllerCert {
     /// Wrap an RSA public key directly (tests, or keys obtained elsewhere).
     pub fn from_public_key(key: RsaPublicKey) -> Result<Self> {
         use rsa::pkcs8::EncodePublicKey;
-        let spki = key
-            .to_public_key_der()
-            .map_err(|e| SealError::InvalidCertificate(e.to_string()))?
-            .as_bytes()
-            .to_vec();
+        let spki = key.to_public_key_der().map_err(|e| SealError::InvalidCertificate(e.to_string()))?.as_bytes().to_vec();
         Ok(Self { key, spki_der: spki, cert_der: None })
     }
 
@@ -193,17 +186,11 @@ pub fn seal_value(
     rng.fill_bytes(session_key.as_mut());
 
     let padding = Oaep::new_with_label::<Sha256, _>(label);
-    let rsa_ct = cert
-        .key
-        .encrypt(rng, padding, session_key.as_ref())
-        .map_err(|e| SealError::Rsa(e.to_string()))?;
-    let rsa_len = u16::try_from(rsa_ct.len())
-        .map_err(|_| SealError::Rsa("RSA ciphertext longer than 65535 bytes".into()))?;
+    let rsa_ct = cert.key.encrypt(rng, padding, session_key.as_ref()).map_err(|e| SealError::Rsa(e.to_string()))?;
+    let rsa_len = u16::try_from(rsa_ct.len()).map_err(|_| SealError::Rsa("RSA ciphertext longer than 65535 bytes".into()))?;
 
     let aead = Aes256Gcm::new_from_slice(session_key.as_ref()).expect("32-byte key");
-    let aes_ct = aead
-        .encrypt(&Nonce::from([0u8; 12]), plaintext)
-        .map_err(|_| SealError::Rsa("AES-GCM encryption failed".into()))?;
+    let aes_ct = aead.encrypt(&Nonce::from([0u8; 12]), plaintext).map_err(|_| SealError::Rsa("AES-GCM encryption failed".into()))?;
 
     let mut out = Vec::with_capacity(2 + rsa_ct.len() + aes_ct.len());
     out.extend_from_slice(&rsa_len.to_be_bytes());
@@ -221,17 +208,9 @@ fn parse_private_key(pem: &str) -> Result<RsaPrivateKey> {
 
 /// Inverse of [`seal_value`] with the controller's private key. For tests and recovery; the
 /// compiler itself never holds the controller's private key.
-pub fn unseal_value(
-    private_key_pem: &str,
-    scope: Scope,
-    namespace: &str,
-    name: &str,
-    b64: &str,
-) -> Result<Zeroizing<Vec<u8>>> {
+pub fn unseal_value(private_key_pem: &str, scope: Scope, namespace: &str, name: &str, b64: &str) -> Result<Zeroizing<Vec<u8>>> {
     let key = parse_private_key(private_key_pem)?;
-    let raw = Zeroizing::new(
-        B64.decode(b64.trim()).map_err(|_| SealError::InvalidCiphertext("not base64".into()))?,
-    );
+    let raw = Zeroizing::new(B64.decode(b64.trim()).map_err(|_| SealError::InvalidCiphertext("not base64".into()))?);
     if raw.len() < 2 {
         return Err(SealError::InvalidCiphertext("too short".into()));
     }
@@ -241,13 +220,9 @@ pub fn unseal_value(
     }
     let (rsa_ct, aes_ct) = raw[2..].split_at(rsa_len);
     let padding = Oaep::new_with_label::<Sha256, _>(scope.label(namespace, name));
-    let session_key =
-        Zeroizing::new(key.decrypt(padding, rsa_ct).map_err(|_| SealError::DecryptionFailed)?);
-    let aead =
-        Aes256Gcm::new_from_slice(&session_key).map_err(|_| SealError::DecryptionFailed)?;
-    let pt = aead
-        .decrypt(&Nonce::from([0u8; 12]), aes_ct)
-        .map_err(|_| SealError::DecryptionFailed)?;
+    let session_key = Zeroizing::new(key.decrypt(padding, rsa_ct).map_err(|_| SealError::DecryptionFailed)?);
+    let aead = Aes256Gcm::new_from_slice(&session_key).map_err(|_| SealError::DecryptionFailed)?;
+    let pt = aead.decrypt(&Nonce::from([0u8; 12]), aes_ct).map_err(|_| SealError::DecryptionFailed)?;
     Ok(Zeroizing::new(pt))
 }
 
@@ -415,13 +390,8 @@ mod tests {
         let mut data = BTreeMap::new();
         data.insert("tls.key".to_owned(), Zeroizing::new(b"KEY".to_vec()));
         let labels = BTreeMap::from([("app".to_owned(), "x".to_owned())]);
-        let annotations =
-            BTreeMap::from([(CLUSTER_WIDE_ANNOTATION.to_owned(), "true".to_owned())]);
-        let v = sealed_secret(
-            &cert, Scope::NamespaceWide, "n", "ns", "kubernetes.io/tls", &labels, &annotations,
-            &data, &mut rng,
-        )
-        .unwrap();
+        let annotations = BTreeMap::from([(CLUSTER_WIDE_ANNOTATION.to_owned(), "true".to_owned())]);
+        let v = sealed_secret(&cert, Scope::NamespaceWide, "n", "ns", "kubernetes.io/tls", &labels, &annotations, &data, &mut rng).unwrap();
         assert_eq!(v["apiVersion"], "bitnami.com/v1alpha1");
         assert_eq!(v["kind"], "SealedSecret");
         assert_eq!(v["metadata"]["annotations"][NAMESPACE_WIDE_ANNOTATION], "true");

@@ -70,12 +70,7 @@ pub fn check_lastmodified(ts: &str) -> Result<()> {
         && b[16] == b':'
         && b[19] == b'Z';
     let num = |r: std::ops::Range<usize>| ts[r].parse::<u32>().unwrap_or(99);
-    if !ok
-        || !(1..=12).contains(&num(5..7))
-        || !(1..=31).contains(&num(8..10))
-        || num(11..13) > 23
-        || num(14..16) > 59
-        || num(17..19) > 59
+    if !ok || !(1..=12).contains(&num(5..7)) || !(1..=31).contains(&num(8..10)) || num(11..13) > 23 || num(14..16) > 59 || num(17..19) > 59
     {
         return Err(SealError::InvalidTimestamp(ts.to_owned()));
     }
@@ -122,9 +117,7 @@ fn leaf_of(v: &Value) -> Result<Option<Leaf<'_>>> {
             if let Some(i) = n.as_i64() {
                 Some(Leaf::Int(i))
             } else if n.is_u64() {
-                return Err(SealError::InvalidDocument(
-                    "integer above i64::MAX (sops cannot represent it)".into(),
-                ));
+                return Err(SealError::InvalidDocument("integer above i64::MAX (sops cannot represent it)".into()));
             } else {
                 Some(Leaf::Float(n.as_f64().unwrap_or(f64::NAN)))
             }
@@ -144,13 +137,7 @@ fn aad_of(path: &[&str]) -> String {
 }
 
 /// sops' AES-GCM value encryption with a 32-byte IV from `rng`.
-fn encrypt_value(
-    key: &[u8; 32],
-    plaintext: &[u8],
-    type_name: &str,
-    aad: &str,
-    rng: &mut (impl CryptoRng + RngCore),
-) -> Result<String> {
+fn encrypt_value(key: &[u8; 32], plaintext: &[u8], type_name: &str, aad: &str, rng: &mut (impl CryptoRng + RngCore)) -> Result<String> {
     let mut iv = [0u8; 32];
     rng.fill_bytes(&mut iv);
     let cipher = Aes256Gcm32::new_from_slice(key).expect("32-byte key");
@@ -158,22 +145,13 @@ fn encrypt_value(
         .encrypt(&Nonce::<U32>::from(iv_arr(&iv)?), Payload { msg: plaintext, aad: aad.as_bytes() })
         .map_err(|_| SealError::Age("AES-GCM encryption failed".into()))?;
     let (data, tag) = out.split_at(out.len() - 16);
-    Ok(format!(
-        "ENC[AES256_GCM,data:{},iv:{},tag:{},type:{}]",
-        B64.encode(data),
-        B64.encode(iv),
-        B64.encode(tag),
-        type_name
-    ))
+    Ok(format!("ENC[AES256_GCM,data:{},iv:{},tag:{},type:{}]", B64.encode(data), B64.encode(iv), B64.encode(tag), type_name))
 }
 
 /// Parse and decrypt one `ENC[…]` value; returns (plaintext bytes, type).
 fn decrypt_value(key: &[u8; 32], enc: &str, aad: &str) -> Result<(Zeroizing<Vec<u8>>, String)> {
     let bad = || SealError::InvalidCiphertext("not a sops ENC[AES256_GCM,…] value".into());
-    let body = enc
-        .strip_prefix("ENC[AES256_GCM,data:")
-        .and_then(|s| s.strip_suffix(']'))
-        .ok_or_else(bad)?;
+    let body = enc.strip_prefix("ENC[AES256_GCM,data:").and_then(|s| s.strip_suffix(']')).ok_or_else(bad)?;
     let (data, rest) = body.split_once(",iv:").ok_or_else(bad)?;
     let (iv, rest) = rest.split_once(",tag:").ok_or_else(bad)?;
     let (tag, ty) = rest.split_once(",type:").ok_or_else(bad)?;
@@ -209,9 +187,7 @@ impl<R: CryptoRng + RngCore> Encryptor<'_, R> {
                 }
                 Ok(Value::Object(out))
             }
-            Value::Array(items) => {
-                items.iter().map(|item| self.walk(item, path, encrypt)).collect::<Result<_>>().map(Value::Array)
-            }
+            Value::Array(items) => items.iter().map(|item| self.walk(item, path, encrypt)).collect::<Result<_>>().map(Value::Array),
             Value::Null => Ok(Value::Null),
             leaf => {
                 let leaf = leaf_of(leaf)?.expect("scalar");
@@ -225,13 +201,7 @@ impl<R: CryptoRng + RngCore> Encryptor<'_, R> {
                     return Ok(Value::String(String::new()));
                 }
                 let p: Vec<&str> = path.iter().map(String::as_str).collect();
-                Ok(Value::String(encrypt_value(
-                    self.key,
-                    &bytes,
-                    leaf.type_name(),
-                    &aad_of(&p),
-                    &mut self.rng,
-                )?))
+                Ok(Value::String(encrypt_value(self.key, &bytes, leaf.type_name(), &aad_of(&p), &mut self.rng)?))
             }
         }
     }
@@ -263,9 +233,7 @@ pub fn encrypt_secret(
     rng.fill_bytes(data_key.as_mut());
 
     let mut enc = Encryptor { key: &data_key, mac: Sha512::new(), rng: &mut *rng };
-    let Value::Object(mut out) = enc.walk(secret, &mut Vec::new(), false)? else {
-        unreachable!("object in, object out")
-    };
+    let Value::Object(mut out) = enc.walk(secret, &mut Vec::new(), false)? else { unreachable!("object in, object out") };
     let mac_hex = Zeroizing::new(hex::encode_upper(enc.mac.finalize()));
     let mac = encrypt_value(&data_key, mac_hex.as_bytes(), "str", lastmodified, rng)?;
 
@@ -306,9 +274,7 @@ impl Decryptor<'_> {
                 }
                 Ok(Value::Object(out))
             }
-            Value::Array(items) => {
-                items.iter().map(|item| self.walk(item, path, encrypt)).collect::<Result<_>>().map(Value::Array)
-            }
+            Value::Array(items) => items.iter().map(|item| self.walk(item, path, encrypt)).collect::<Result<_>>().map(Value::Array),
             Value::Null => Ok(Value::Null),
             leaf if !encrypt => {
                 let leaf = leaf_of(leaf)?.expect("scalar");
@@ -320,8 +286,7 @@ impl Decryptor<'_> {
                 let p: Vec<&str> = path.iter().map(String::as_str).collect();
                 let (pt, ty) = decrypt_value(self.key, s, &aad_of(&p))?;
                 self.mac.update(&*pt);
-                let text = std::str::from_utf8(&pt)
-                    .map_err(|_| SealError::InvalidCiphertext("plaintext is not UTF-8".into()))?;
+                let text = std::str::from_utf8(&pt).map_err(|_| SealError::InvalidCiphertext("plaintext is not UTF-8".into()))?;
                 let bad = || SealError::InvalidCiphertext(format!("bad {ty} value"));
                 Ok(match ty.as_str() {
                     "str" => Value::String(text.to_owned()),
@@ -347,15 +312,8 @@ pub fn decrypt_document(doc: &Value, identity: &age::x25519::Identity) -> Result
     let Value::Object(top) = doc else {
         return Err(SealError::InvalidDocument("top level must be a mapping".into()));
     };
-    let sops = top
-        .get("sops")
-        .and_then(Value::as_object)
-        .ok_or_else(|| SealError::InvalidDocument("no `sops` mapping".into()))?;
-    let field = |k: &str| {
-        sops.get(k)
-            .and_then(Value::as_str)
-            .ok_or_else(|| SealError::InvalidDocument(format!("missing sops.{k}")))
-    };
+    let sops = top.get("sops").and_then(Value::as_object).ok_or_else(|| SealError::InvalidDocument("no `sops` mapping".into()))?;
+    let field = |k: &str| sops.get(k).and_then(Value::as_str).ok_or_else(|| SealError::InvalidDocument(format!("missing sops.{k}")));
     let lastmodified = field("lastmodified")?;
     if field("encrypted_regex")? != ENCRYPTED_REGEX {
         return Err(SealError::InvalidDocument("unsupported sops.encrypted_regex".into()));
@@ -364,10 +322,7 @@ pub fn decrypt_document(doc: &Value, identity: &age::x25519::Identity) -> Result
         return Err(SealError::InvalidDocument("mac_only_encrypted is not supported".into()));
     }
     let mac_enc = field("mac")?;
-    let entries = sops
-        .get("age")
-        .and_then(Value::as_array)
-        .ok_or_else(|| SealError::InvalidDocument("missing sops.age".into()))?;
+    let entries = sops.get("age").and_then(Value::as_array).ok_or_else(|| SealError::InvalidDocument("missing sops.age".into()))?;
 
     let mut data_key = None;
     for e in entries {
@@ -378,11 +333,8 @@ pub fn decrypt_document(doc: &Value, identity: &age::x25519::Identity) -> Result
         }
     }
     let dk = data_key.ok_or(SealError::DecryptionFailed)?;
-    let key: Zeroizing<[u8; 32]> = Zeroizing::new(
-        dk.as_slice()
-            .try_into()
-            .map_err(|_| SealError::InvalidCiphertext("data key is not 32 bytes".into()))?,
-    );
+    let key: Zeroizing<[u8; 32]> =
+        Zeroizing::new(dk.as_slice().try_into().map_err(|_| SealError::InvalidCiphertext("data key is not 32 bytes".into()))?);
 
     let mut body = top.clone();
     body.remove("sops");
@@ -400,11 +352,7 @@ pub fn decrypt_document(doc: &Value, identity: &age::x25519::Identity) -> Result
 /// canonical sorted-key JSON, and the recipients). Record it next to the emitted document and
 /// re-emit the recorded document while it matches (see
 /// [`crate::sealedsecrets::may_reuse`]); `lastmodified` is deliberately not part of it.
-pub fn reuse_fingerprint(
-    fkey: &FingerprintKey,
-    secret: &Value,
-    recipients: &[age::x25519::Recipient],
-) -> String {
+pub fn reuse_fingerprint(fkey: &FingerprintKey, secret: &Value, recipients: &[age::x25519::Recipient]) -> String {
     let mut canon = Zeroizing::new(Vec::new());
     canonical_json(secret, &mut canon);
     let mut rs: Vec<String> = recipients.iter().map(ToString::to_string).collect();

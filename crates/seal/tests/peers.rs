@@ -36,18 +36,13 @@ fn peer(name: &str) -> Option<PathBuf> {
     if p.is_file() {
         Some(p)
     } else {
-        skip_or_fail(&format!(
-            "peer binary {} not found (build it with tools/peers.sh sops kubeseal)",
-            p.display()
-        ));
+        skip_or_fail(&format!("peer binary {} not found (build it with tools/peers.sh sops kubeseal)", p.display()));
         None
     }
 }
 
 fn run(cmd: &mut Command, stdin: Option<&[u8]>) -> (bool, Vec<u8>, String) {
-    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() }).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn peer");
     if let Some(input) = stdin {
         child.stdin.take().unwrap().write_all(input).unwrap();
@@ -98,15 +93,10 @@ fn kubeseal_recovery_unseal_reads_our_sealed_secrets() {
     let annotations = BTreeMap::from([("tcpc.example/owner".to_owned(), "me".to_owned())]);
 
     for scope in [Scope::Strict, Scope::NamespaceWide, Scope::ClusterWide] {
-        let sealed = sealedsecrets::sealed_secret(
-            &cert, scope, "admin-kubeconfig", "tenant-a", "Opaque", &labels, &annotations, &data,
-            &mut rng,
-        )
-        .unwrap();
-        for (format, bytes) in [
-            ("json", serde_json::to_vec_pretty(&sealed).unwrap()),
-            ("yaml", tcpc_yaml::emit(&sealed).into_bytes()),
-        ] {
+        let sealed =
+            sealedsecrets::sealed_secret(&cert, scope, "admin-kubeconfig", "tenant-a", "Opaque", &labels, &annotations, &data, &mut rng)
+                .unwrap();
+        for (format, bytes) in [("json", serde_json::to_vec_pretty(&sealed).unwrap()), ("yaml", tcpc_yaml::emit(&sealed).into_bytes())] {
             let (ok, stdout, stderr) = run(
                 Command::new(&kubeseal)
                     .args(["--recovery-unseal", "--recovery-private-key"])
@@ -284,13 +274,7 @@ fn sops_round_trip(writer: Writer) {
     )
     .unwrap();
     let mut rng = ChaCha20Rng::seed_from_u64(7);
-    let doc = sops::encrypt_secret(
-        &secret(),
-        &[other.to_public(), id.to_public()],
-        "2024-05-01T12:34:56Z",
-        &mut rng,
-    )
-    .unwrap();
+    let doc = sops::encrypt_secret(&secret(), &[other.to_public(), id.to_public()], "2024-05-01T12:34:56Z", &mut rng).unwrap();
     let yaml = to_yaml(&doc, writer);
     assert!(!yaml.contains("c2VjcmV0LWtleQ"), "plaintext leaked:\n{yaml}");
 
@@ -356,10 +340,7 @@ fn sops_round_trip(writer: Writer) {
 fn reverse_data_keys(yaml: &str) -> String {
     let lines: Vec<&str> = yaml.lines().collect();
     let Some(start) = lines.iter().position(|l| *l == "data:" || *l == "\"data\":") else { return yaml.to_owned() };
-    let end = lines[start + 1..]
-        .iter()
-        .position(|l| !l.starts_with("  "))
-        .map_or(lines.len(), |i| start + 1 + i);
+    let end = lines[start + 1..].iter().position(|l| !l.starts_with("  ")).map_or(lines.len(), |i| start + 1 + i);
     let mut out: Vec<&str> = lines[..=start].to_vec();
     out.extend(lines[start + 1..end].iter().rev());
     out.extend(&lines[end..]);

@@ -5,10 +5,7 @@ fn main() {
     let only = std::env::args().nth(1);
     for (name, schema) in tcpc_spec::schemas() {
         if only.as_deref().is_none_or(|o| o == name) {
-            println!(
-                "// {name}\n{}",
-                serde_json::to_string_pretty(&schema).unwrap()
-            );
+            println!("// {name}\n{}", serde_json::to_string_pretty(&schema).unwrap());
         }
     }
 }

@@ -230,10 +230,7 @@ impl Config {
 
     /// `defaults.namespace`. Default: [`DEFAULT_NAMESPACE`].
     pub fn default_namespace(&self) -> &str {
-        self.defaults
-            .as_ref()
-            .and_then(|d| d.namespace.as_deref())
-            .unwrap_or(DEFAULT_NAMESPACE)
+        self.defaults.as_ref().and_then(|d| d.namespace.as_deref()).unwrap_or(DEFAULT_NAMESPACE)
     }
 
     /// `images.registry` (no default; Kamaji's own default applies after it).
@@ -247,51 +244,37 @@ impl Config {
 
     /// `pki.keyAlgorithm`. Default: [`KeyAlgorithm::DEFAULT`].
     pub fn key_algorithm(&self) -> KeyAlgorithm {
-        self.pki()
-            .and_then(|p| p.key_algorithm)
-            .unwrap_or(KeyAlgorithm::DEFAULT)
+        self.pki().and_then(|p| p.key_algorithm).unwrap_or(KeyAlgorithm::DEFAULT)
     }
 
     /// `pki.leafValidityDays`. Default: [`DEFAULT_LEAF_VALIDITY_DAYS`].
     pub fn leaf_validity_days(&self) -> u32 {
-        self.pki()
-            .and_then(|p| p.leaf_validity_days)
-            .unwrap_or(DEFAULT_LEAF_VALIDITY_DAYS)
+        self.pki().and_then(|p| p.leaf_validity_days).unwrap_or(DEFAULT_LEAF_VALIDITY_DAYS)
     }
 
     /// `pki.caValidityDays`. Default: [`DEFAULT_CA_VALIDITY_DAYS`].
     pub fn ca_validity_days(&self) -> u32 {
-        self.pki()
-            .and_then(|p| p.ca_validity_days)
-            .unwrap_or(DEFAULT_CA_VALIDITY_DAYS)
+        self.pki().and_then(|p| p.ca_validity_days).unwrap_or(DEFAULT_CA_VALIDITY_DAYS)
     }
 
     /// `pki.renewBeforeFraction`. Default: [`DEFAULT_RENEW_BEFORE_FRACTION`].
     pub fn renew_before_fraction(&self) -> f64 {
-        self.pki()
-            .and_then(|p| p.renew_before_fraction)
-            .unwrap_or(DEFAULT_RENEW_BEFORE_FRACTION)
+        self.pki().and_then(|p| p.renew_before_fraction).unwrap_or(DEFAULT_RENEW_BEFORE_FRACTION)
     }
 
     /// `pki.recipients` (empty when unset).
     pub fn pki_recipients(&self) -> &[String] {
-        self.pki()
-            .and_then(|p| p.recipients.as_deref())
-            .unwrap_or_default()
+        self.pki().and_then(|p| p.recipients.as_deref()).unwrap_or_default()
     }
 
     /// `pki.stateDir`. Default: [`DEFAULT_STATE_DIR`].
     pub fn state_dir(&self) -> &str {
-        self.pki()
-            .and_then(|p| p.state_dir.as_deref())
-            .unwrap_or(DEFAULT_STATE_DIR)
+        self.pki().and_then(|p| p.state_dir.as_deref()).unwrap_or(DEFAULT_STATE_DIR)
     }
 
     /// `pki.lockFile`. Default: [`DEFAULT_LOCK_FILE`].
     pub fn lock_file(&self) -> &str {
-        self.pki()
-            .and_then(|p| p.lock_file.as_deref())
-            .unwrap_or(DEFAULT_LOCK_FILE)
+        self.pki().and_then(|p| p.lock_file.as_deref()).unwrap_or(DEFAULT_LOCK_FILE)
     }
 
     /// Effective sealing mode: `sealing.mode` if set; otherwise inferred from
@@ -311,27 +294,17 @@ impl Config {
 
     /// `sealing.sealedSecrets.scope`. Default: [`DEFAULT_SEALED_SECRETS_SCOPE`].
     pub fn sealed_secrets_scope(&self) -> SealedSecretsScope {
-        self.sealing
-            .as_ref()
-            .and_then(|s| s.sealed_secrets.as_ref())
-            .and_then(|s| s.scope)
-            .unwrap_or(DEFAULT_SEALED_SECRETS_SCOPE)
+        self.sealing.as_ref().and_then(|s| s.sealed_secrets.as_ref()).and_then(|s| s.scope).unwrap_or(DEFAULT_SEALED_SECRETS_SCOPE)
     }
 
     /// `check.warnDays`. Default: [`DEFAULT_CHECK_WARN_DAYS`].
     pub fn check_warn_days(&self) -> u32 {
-        self.check
-            .as_ref()
-            .and_then(|c| c.warn_days)
-            .unwrap_or(DEFAULT_CHECK_WARN_DAYS)
+        self.check.as_ref().and_then(|c| c.warn_days).unwrap_or(DEFAULT_CHECK_WARN_DAYS)
     }
 
     /// `check.failDays`. Default: [`DEFAULT_CHECK_FAIL_DAYS`].
     pub fn check_fail_days(&self) -> u32 {
-        self.check
-            .as_ref()
-            .and_then(|c| c.fail_days)
-            .unwrap_or(DEFAULT_CHECK_FAIL_DAYS)
+        self.check.as_ref().and_then(|c| c.fail_days).unwrap_or(DEFAULT_CHECK_FAIL_DAYS)
     }
 }
 

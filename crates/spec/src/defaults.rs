@@ -11,9 +11,7 @@ use k8s_openapi::api::apps::v1::{DeploymentStrategy, RollingUpdateDeployment};
 use k8s_openapi::api::core::v1::Toleration;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use crate::tcp::{
-    AdmissionController, KonnectivityAgentMode, KubeletAddressType, ProbeSpec, Protocol,
-};
+use crate::tcp::{AdmissionController, KonnectivityAgentMode, KubeletAddressType, ProbeSpec, Protocol};
 
 // --- spec ---------------------------------------------------------------------
 
@@ -46,18 +44,12 @@ pub const DEFAULT_SERVICE_ACCOUNT_NAME: &str = "default";
 /// `100%`. The controller also fills this `rollingUpdate` when the type is
 /// not `Recreate` and `rollingUpdate` is unset.
 pub fn default_deployment_strategy() -> DeploymentStrategy {
-    DeploymentStrategy {
-        type_: Some("RollingUpdate".to_owned()),
-        rolling_update: Some(default_rolling_update()),
-    }
+    DeploymentStrategy { type_: Some("RollingUpdate".to_owned()), rolling_update: Some(default_rolling_update()) }
 }
 
 /// The `rollingUpdate` part of [`default_deployment_strategy`].
 pub fn default_rolling_update() -> RollingUpdateDeployment {
-    RollingUpdateDeployment {
-        max_unavailable: Some(IntOrString::Int(0)),
-        max_surge: Some(IntOrString::String("100%".to_owned())),
-    }
+    RollingUpdateDeployment { max_unavailable: Some(IntOrString::Int(0)), max_surge: Some(IntOrString::String("100%".to_owned())) }
 }
 
 /// Kine sidecar image: the manager's `--kine-image` flag default.
@@ -140,11 +132,8 @@ pub const DEFAULT_ADMISSION_CONTROLLER_VALUES: [AdmissionController; 17] = [
 ];
 
 /// `kubelet.preferredAddressTypes` (CRD).
-pub const DEFAULT_PREFERRED_ADDRESS_TYPES: [KubeletAddressType; 3] = [
-    KubeletAddressType::InternalIp,
-    KubeletAddressType::ExternalIp,
-    KubeletAddressType::Hostname,
-];
+pub const DEFAULT_PREFERRED_ADDRESS_TYPES: [KubeletAddressType; 3] =
+    [KubeletAddressType::InternalIp, KubeletAddressType::ExternalIp, KubeletAddressType::Hostname];
 
 // --- spec.networkProfile ------------------------------------------------------
 
@@ -180,8 +169,7 @@ pub const DEFAULT_KUBE_PROXY_IMAGE_REPOSITORY: &str = "registry.k8s.io";
 pub const DEFAULT_COREDNS_IMAGE_REPOSITORY: &str = "registry.k8s.io/coredns";
 
 /// `konnectivity.server.image` (CRD).
-pub const DEFAULT_KONNECTIVITY_SERVER_IMAGE: &str =
-    "registry.k8s.io/kas-network-proxy/proxy-server";
+pub const DEFAULT_KONNECTIVITY_SERVER_IMAGE: &str = "registry.k8s.io/kas-network-proxy/proxy-server";
 /// `konnectivity.server.port` (CRD, through the `server` object default).
 pub const DEFAULT_KONNECTIVITY_SERVER_PORT: i32 = 8132;
 /// konnectivity-server `--admin-port` / agent `--admin-server-port`.
@@ -197,20 +185,14 @@ pub const DEFAULT_KONNECTIVITY_AGENT_HOST_NETWORK: bool = false;
 
 /// `konnectivity.agent.tolerations` (CRD): `CriticalAddonsOnly` / `Exists`.
 pub fn default_konnectivity_agent_tolerations() -> Vec<Toleration> {
-    vec![Toleration {
-        key: Some("CriticalAddonsOnly".to_owned()),
-        operator: Some("Exists".to_owned()),
-        ..Toleration::default()
-    }]
+    vec![Toleration { key: Some("CriticalAddonsOnly".to_owned()), operator: Some("Exists".to_owned()), ..Toleration::default() }]
 }
 
 /// Konnectivity server/agent image tag when `version` is unset (controller):
 /// `v0.<minor>.0` of the tenant Kubernetes version. Accepts a leading `v`;
 /// returns `None` when no minor version can be read.
 pub fn konnectivity_version_for(kubernetes_version: &str) -> Option<String> {
-    let v = kubernetes_version
-        .strip_prefix('v')
-        .unwrap_or(kubernetes_version);
+    let v = kubernetes_version.strip_prefix('v').unwrap_or(kubernetes_version);
     let mut parts = v.split('.');
     parts.next()?.parse::<u64>().ok()?;
     let minor: u64 = parts.next()?.parse().ok()?;
@@ -223,23 +205,14 @@ mod tests {
 
     #[test]
     fn admission_lists_agree() {
-        let names: Vec<&str> = DEFAULT_ADMISSION_CONTROLLER_VALUES
-            .iter()
-            .map(|a| a.as_str())
-            .collect();
+        let names: Vec<&str> = DEFAULT_ADMISSION_CONTROLLER_VALUES.iter().map(|a| a.as_str()).collect();
         assert_eq!(names, DEFAULT_ADMISSION_CONTROLLERS);
     }
 
     #[test]
     fn konnectivity_version() {
-        assert_eq!(
-            konnectivity_version_for("v1.35.7").as_deref(),
-            Some("v0.35.0")
-        );
-        assert_eq!(
-            konnectivity_version_for("1.36.0").as_deref(),
-            Some("v0.36.0")
-        );
+        assert_eq!(konnectivity_version_for("v1.35.7").as_deref(), Some("v0.35.0"));
+        assert_eq!(konnectivity_version_for("1.36.0").as_deref(), Some("v0.36.0"));
         assert_eq!(konnectivity_version_for("latest"), None);
     }
 

@@ -28,23 +28,17 @@ use schemars::JsonSchema;
 use schemars::generate::SchemaSettings;
 
 pub use config::{
-    Check, Config, ConfigDefaults, Images, PkiConfig, SealedSecretsConfig, SealedSecretsScope,
-    Sealing, SealingMode, SopsConfig,
+    Check, Config, ConfigDefaults, Images, PkiConfig, SealedSecretsConfig, SealedSecretsScope, Sealing, SealingMode, SopsConfig,
 };
-pub use datastore::{
-    BasicAuth, CertKeyPair, ClientCertificate, ContentRef, DataStore, DataStoreSpec, Driver,
-    SecretReference, TlsConfig,
-};
+pub use datastore::{BasicAuth, CertKeyPair, ClientCertificate, ContentRef, DataStore, DataStoreSpec, Driver, SecretReference, TlsConfig};
 pub use macros::UnknownVariant;
 pub use meta::{AdditionalMetadata, ClusterObjectMeta, ObjectMeta, StringMap};
 pub use pki::{KeyAlgorithm, TcpPki};
 pub use tcp::{
-    AdditionalPort, AdditionalVolumeMounts, Addons, AdmissionController, CgroupDriver,
-    ComponentExtraArgs, ComponentProbes, ComponentResources, ComponentSecurityContexts,
-    ControlPlane, ControlPlaneProbes, DataStoreOverride, DeploymentSpec, GatewaySpec,
-    ImageOverride, IngressSpec, JsonPatch, JsonPatchOp, KonnectivityAgentMode,
-    KonnectivityAgentSpec, KonnectivityServerSpec, KubeletAddressType, KubeletSpec, KubernetesSpec,
-    NetworkProfile, ParentReference, ProbeSpec, Protocol, RegistrySettings, ServiceSpec,
+    AdditionalPort, AdditionalVolumeMounts, Addons, AdmissionController, CgroupDriver, ComponentExtraArgs, ComponentProbes,
+    ComponentResources, ComponentSecurityContexts, ControlPlane, ControlPlaneProbes, DataStoreOverride, DeploymentSpec, GatewaySpec,
+    ImageOverride, IngressSpec, JsonPatch, JsonPatchOp, KonnectivityAgentMode, KonnectivityAgentSpec, KonnectivityServerSpec,
+    KubeletAddressType, KubeletSpec, KubernetesSpec, NetworkProfile, ParentReference, ProbeSpec, Protocol, RegistrySettings, ServiceSpec,
     ServiceType, TenantControlPlane, TenantControlPlaneSpec, WritePermissions,
 };
 
@@ -73,9 +67,7 @@ pub fn schemas() -> BTreeMap<&'static str, serde_json::Value> {
 }
 
 fn schema_of<T: JsonSchema>() -> serde_json::Value {
-    let schema = SchemaSettings::draft2020_12()
-        .into_generator()
-        .into_root_schema_for::<T>();
+    let schema = SchemaSettings::draft2020_12().into_generator().into_root_schema_for::<T>();
     let mut value = schema.to_value();
     drop_null_alternatives(&mut value);
     value
@@ -99,9 +91,7 @@ fn drop_null_alternatives(schema: &mut serde_json::Value) {
                 }
             }
             let single = match map.get("anyOf") {
-                Some(Value::Array(alts)) if alts.len() == 2 && alts.contains(&null) => {
-                    alts.iter().find(|a| **a != null).cloned()
-                }
+                Some(Value::Array(alts)) if alts.len() == 2 && alts.contains(&null) => alts.iter().find(|a| **a != null).cloned(),
                 _ => None,
             };
             if let Some(Value::Object(inner)) = single {
@@ -122,9 +112,7 @@ fn drop_null_alternatives(schema: &mut serde_json::Value) {
 /// difference means a field was dropped or rewritten, typically an unknown
 /// field inside an embedded Kubernetes type. Deserialisation errors are
 /// returned as `Err`.
-pub fn round_trip_mismatch<T>(
-    input: &serde_json::Value,
-) -> Result<Option<String>, serde_json::Error>
+pub fn round_trip_mismatch<T>(input: &serde_json::Value) -> Result<Option<String>, serde_json::Error>
 where
     T: serde::de::DeserializeOwned + serde::Serialize,
 {
@@ -148,9 +136,7 @@ fn first_difference(a: &serde_json::Value, b: &serde_json::Value, path: String) 
                     None => return Some(p),
                 }
             }
-            y.keys()
-                .find(|k| !x.contains_key(*k))
-                .map(|k| format!("{path}/{}", escape_pointer(k)))
+            y.keys().find(|k| !x.contains_key(*k)).map(|k| format!("{path}/{}", escape_pointer(k)))
         }
         (Value::Array(x), Value::Array(y)) => {
             for (i, (va, vb)) in x.iter().zip(y).enumerate() {

@@ -14,13 +14,7 @@ pub struct UnknownVariant {
 
 impl std::fmt::Display for UnknownVariant {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "unknown {} `{}`, expected one of: {}",
-            self.type_name,
-            self.value,
-            self.expected.join(", ")
-        )
+        write!(f, "unknown {} `{}`, expected one of: {}", self.type_name, self.value, self.expected.join(", "))
     }
 }
 

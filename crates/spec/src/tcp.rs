@@ -9,8 +9,8 @@
 
 use k8s_openapi::api::apps::v1::DeploymentStrategy;
 use k8s_openapi::api::core::v1::{
-    Affinity, Container, PodSecurityContext, ResourceRequirements, SecurityContext, Toleration,
-    TopologySpreadConstraint, Volume, VolumeMount,
+    Affinity, Container, PodSecurityContext, ResourceRequirements, SecurityContext, Toleration, TopologySpreadConstraint, Volume,
+    VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use schemars::JsonSchema;
@@ -83,10 +83,7 @@ pub struct TenantControlPlaneSpec {
     /// name of a ConfigMap in the TCP namespace holding internal CA bundles,
     /// mounted in place of the CA Secret at the three `ca-certificates`
     /// paths of kube-apiserver and kube-controller-manager.
-    #[serde(
-        rename = "internalCACertificatesConfigMap",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "internalCACertificatesConfigMap", skip_serializing_if = "Option::is_none")]
     pub internal_ca_certificates_config_map: Option<String>,
     /// tcpc extension: per-TCP PKI overrides of `tcpc.yaml` `pki`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -461,12 +458,7 @@ pub struct GatewaySpec {
     /// Route hostname; required in practice. Also the kubeadm
     /// controlPlaneEndpoint host and the konnectivity agent's target host.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schemars(
-        length(min = 1, max = 253),
-        regex(
-            pattern = r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
-        )
-    )]
+    #[schemars(length(min = 1, max = 253), regex(pattern = r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"))]
     pub hostname: Option<String>,
 }
 
@@ -519,10 +511,7 @@ pub struct KubernetesSpec {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct KubeletSpec {
     /// RFC 6902 patches applied to the generated KubeletConfiguration.
-    #[serde(
-        rename = "configurationJSONPatches",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "configurationJSONPatches", skip_serializing_if = "Option::is_none")]
     pub configuration_json_patches: Option<Vec<JsonPatch>>,
     /// `--kubelet-preferred-address-types`, a set (min 1 item). Default
     /// (CRD): `InternalIP, ExternalIP, Hostname`.
@@ -547,11 +536,7 @@ pub struct JsonPatch {
     pub from: Option<String>,
     /// Value for `add` / `replace` / `test`; an explicit `null` is kept as
     /// `Some(Value::Null)`.
-    #[serde(
-        default,
-        deserialize_with = "present_value",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "present_value", skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Value")]
     pub value: Option<Value>,
 }
@@ -706,10 +691,7 @@ pub struct NetworkProfile {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cluster_domain: Option<String>,
     /// Put `address` into the Service's `externalIPs` (ClusterIP/NodePort).
-    #[serde(
-        rename = "allowAddressAsExternalIP",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "allowAddressAsExternalIP", skip_serializing_if = "Option::is_none")]
     pub allow_address_as_external_ip: Option<bool>,
     /// API server secure port (also Service port and NodePort). Default
     /// (CRD): 6443.

@@ -7,9 +7,8 @@
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tcpc_spec::{
-    AdmissionController, Config, DataStore, Driver, KeyAlgorithm, KonnectivityAgentMode,
-    SealedSecretsScope, SealingMode, ServiceType, TenantControlPlane, defaults,
-    round_trip_mismatch, schemas,
+    AdmissionController, Config, DataStore, Driver, KeyAlgorithm, KonnectivityAgentMode, SealedSecretsScope, SealingMode, ServiceType,
+    TenantControlPlane, defaults, round_trip_mismatch, schemas,
 };
 
 const TCP_MINIMAL: &str = include_str!("fixtures/tcp-minimal.json");
@@ -78,10 +77,7 @@ fn parse_error<T: DeserializeOwned>(input: &Value) -> (String, String) {
 fn minimal_tcp_parses_without_materialising_defaults() {
     let tcp: TenantControlPlane = assert_round_trip(&value(TCP_MINIMAL));
     assert_eq!(tcp.metadata.name, "tenant-00");
-    assert_eq!(
-        tcp.spec.control_plane.service.service_type,
-        ServiceType::LoadBalancer
-    );
+    assert_eq!(tcp.spec.control_plane.service.service_type, ServiceType::LoadBalancer);
     assert_eq!(tcp.spec.kubernetes.version, "v1.35.7");
     let np = tcp.spec.network_profile.as_ref().unwrap();
     assert_eq!(np.port, Some(6443));
@@ -94,24 +90,15 @@ fn minimal_tcp_parses_without_materialising_defaults() {
     assert!(konnectivity.agent.is_none());
     let dep = tcp.spec.control_plane.deployment.as_ref().unwrap();
     assert_eq!(dep.registry_settings, None);
-    assert_eq!(
-        dep.extra_args.as_ref().unwrap().api_server.as_deref(),
-        Some(&[][..])
-    );
+    assert_eq!(dep.extra_args.as_ref().unwrap().api_server.as_deref(), Some(&[][..]));
 }
 
 #[test]
 fn full_tcp_round_trips_exactly() {
     let tcp: TenantControlPlane = assert_round_trip(&value(TCP_FULL));
     let spec = &tcp.spec;
-    assert_eq!(
-        spec.internal_ca_certificates_config_map.as_deref(),
-        Some("internal-ca-bundle")
-    );
-    assert_eq!(
-        spec.pki.as_ref().unwrap().key_algorithm,
-        Some(KeyAlgorithm::EcdsaP256)
-    );
+    assert_eq!(spec.internal_ca_certificates_config_map.as_deref(), Some("internal-ca-bundle"));
+    assert_eq!(spec.pki.as_ref().unwrap().key_algorithm, Some(KeyAlgorithm::EcdsaP256));
     let kubelet = &spec.kubernetes.kubelet;
     let patches = kubelet.configuration_json_patches.as_ref().unwrap();
     assert_eq!(patches.len(), 5);
@@ -119,36 +106,15 @@ fn full_tcp_round_trips_exactly() {
     assert_eq!(patches[3].value, None);
     let acs = spec.kubernetes.admission_controllers.as_ref().unwrap();
     assert!(acs.contains(&AdmissionController::NodeRestriction));
-    let agent = spec
-        .addons
-        .as_ref()
-        .unwrap()
-        .konnectivity
-        .as_ref()
-        .unwrap()
-        .agent
-        .as_ref()
-        .unwrap();
+    let agent = spec.addons.as_ref().unwrap().konnectivity.as_ref().unwrap().agent.as_ref().unwrap();
     assert_eq!(agent.mode, Some(KonnectivityAgentMode::Deployment));
-    assert_eq!(
-        spec.network_profile
-            .as_ref()
-            .unwrap()
-            .dns_service_ips
-            .as_ref()
-            .unwrap()
-            .len(),
-        2
-    );
+    assert_eq!(spec.network_profile.as_ref().unwrap().dns_service_ips.as_ref().unwrap().len(), 2);
 }
 
 #[test]
 fn ingress_tcp_round_trips_exactly() {
     let tcp: TenantControlPlane = assert_round_trip(&value(TCP_INGRESS));
-    assert_eq!(
-        tcp.spec.control_plane.service.service_type,
-        ServiceType::NodePort
-    );
+    assert_eq!(tcp.spec.control_plane.service.service_type, ServiceType::NodePort);
     assert!(tcp.spec.control_plane.ingress.is_some());
 }
 
@@ -159,10 +125,7 @@ fn datastores_round_trip_exactly() {
     assert!(!etcd.spec.driver.uses_kine());
     let pg: DataStore = assert_round_trip(&value(DS_POSTGRESQL));
     assert_eq!(pg.spec.driver, Driver::PostgreSql);
-    assert_eq!(
-        pg.spec.basic_auth.unwrap().username.content.as_deref(),
-        Some("cG9zdGdyZXM=")
-    );
+    assert_eq!(pg.spec.basic_auth.unwrap().username.content.as_deref(), Some("cG9zdGdyZXM="));
 }
 
 #[test]
@@ -171,14 +134,10 @@ fn config_round_trips_and_defaults_are_methods() {
     assert_eq!(full.output_dir(), "out/manifests");
     assert_eq!(full.key_algorithm(), KeyAlgorithm::EcdsaP384);
     assert_eq!(full.sealing_mode(), Some(SealingMode::SealedSecrets));
-    assert_eq!(
-        full.sealed_secrets_scope(),
-        SealedSecretsScope::NamespaceWide
-    );
+    assert_eq!(full.sealed_secrets_scope(), SealedSecretsScope::NamespaceWide);
     assert_eq!(full.renew_before_fraction(), 0.25);
 
-    let empty: Config =
-        assert_round_trip(&json!({"apiVersion": "tcpc.dev/v1alpha1", "kind": "Config"}));
+    let empty: Config = assert_round_trip(&json!({"apiVersion": "tcpc.dev/v1alpha1", "kind": "Config"}));
     assert_eq!(empty, Config::empty());
     assert_eq!(empty.output_dir(), "rendered");
     assert_eq!(empty.default_namespace(), "default");
@@ -213,23 +172,15 @@ fn unknown_fields_are_rejected_with_their_path() {
     assert!(msg.contains("unknown field `serviceCIDR`"), "{msg}");
 
     let mut tcp = value(TCP_FULL);
-    tcp["spec"]["controlPlane"]["deployment"]["probes"]["apiServer"]["liveness"]["period"] =
-        json!(3);
+    tcp["spec"]["controlPlane"]["deployment"]["probes"]["apiServer"]["liveness"]["period"] = json!(3);
     let (path, msg) = parse_error::<TenantControlPlane>(&tcp);
-    assert_eq!(
-        path,
-        "spec.controlPlane.deployment.probes.apiServer.liveness.period"
-    );
+    assert_eq!(path, "spec.controlPlane.deployment.probes.apiServer.liveness.period");
     assert!(msg.contains("unknown field `period`"), "{msg}");
 
     let mut ds = value(DS_ETCD);
-    ds["spec"]["tlsConfig"]["clientCertificate"]["certificate"]["secretReference"]["key"] =
-        json!("x");
+    ds["spec"]["tlsConfig"]["clientCertificate"]["certificate"]["secretReference"]["key"] = json!("x");
     let (path, msg) = parse_error::<DataStore>(&ds);
-    assert_eq!(
-        path,
-        "spec.tlsConfig.clientCertificate.certificate.secretReference.key"
-    );
+    assert_eq!(path, "spec.tlsConfig.clientCertificate.certificate.secretReference.key");
     assert!(msg.contains("unknown field `key`"), "{msg}");
 
     let mut cfg = config_full();
@@ -241,13 +192,7 @@ fn unknown_fields_are_rejected_with_their_path() {
 
 #[test]
 fn server_populated_metadata_is_rejected() {
-    for field in [
-        "uid",
-        "resourceVersion",
-        "managedFields",
-        "creationTimestamp",
-        "generation",
-    ] {
+    for field in ["uid", "resourceVersion", "managedFields", "creationTimestamp", "generation"] {
         let mut tcp = value(TCP_MINIMAL);
         tcp["metadata"][field] = json!("x");
         let (path, msg) = parse_error::<TenantControlPlane>(&tcp);
@@ -266,9 +211,7 @@ fn unknown_fields_inside_kubernetes_types_break_the_round_trip() {
     let mut tcp = value(TCP_FULL);
     tcp["spec"]["controlPlane"]["deployment"]["tolerations"][0]["operater"] = json!("Exists");
     assert_eq!(
-        round_trip_mismatch::<TenantControlPlane>(&tcp)
-            .unwrap()
-            .as_deref(),
+        round_trip_mismatch::<TenantControlPlane>(&tcp).unwrap().as_deref(),
         Some("/spec/controlPlane/deployment/tolerations/0/operater")
     );
 }
@@ -276,41 +219,13 @@ fn unknown_fields_inside_kubernetes_types_break_the_round_trip() {
 #[test]
 fn enum_typos_are_rejected() {
     let cases: &[(&str, Value, &str)] = &[
-        (
-            "/spec/controlPlane/service/serviceType",
-            json!("Loadbalancer"),
-            "spec.controlPlane.service.serviceType",
-        ),
-        (
-            "/spec/kubernetes/kubelet/cgroupfs",
-            json!("Systemd"),
-            "spec.kubernetes.kubelet.cgroupfs",
-        ),
-        (
-            "/spec/kubernetes/admissionControllers/1",
-            json!("LimitRange"),
-            "spec.kubernetes.admissionControllers[1]",
-        ),
-        (
-            "/spec/kubernetes/kubelet/preferredAddressTypes/0",
-            json!("InternalIp"),
-            "spec.kubernetes.kubelet.preferredAddressTypes[0]",
-        ),
-        (
-            "/spec/addons/konnectivity/agent/mode",
-            json!("Daemonset"),
-            "spec.addons.konnectivity.agent.mode",
-        ),
-        (
-            "/spec/pki/keyAlgorithm",
-            json!("ECDSA_P256"),
-            "spec.pki.keyAlgorithm",
-        ),
-        (
-            "/spec/controlPlane/service/additionalPorts/1/protocol",
-            json!("tcp"),
-            "spec.controlPlane.service.additionalPorts[1].protocol",
-        ),
+        ("/spec/controlPlane/service/serviceType", json!("Loadbalancer"), "spec.controlPlane.service.serviceType"),
+        ("/spec/kubernetes/kubelet/cgroupfs", json!("Systemd"), "spec.kubernetes.kubelet.cgroupfs"),
+        ("/spec/kubernetes/admissionControllers/1", json!("LimitRange"), "spec.kubernetes.admissionControllers[1]"),
+        ("/spec/kubernetes/kubelet/preferredAddressTypes/0", json!("InternalIp"), "spec.kubernetes.kubelet.preferredAddressTypes[0]"),
+        ("/spec/addons/konnectivity/agent/mode", json!("Daemonset"), "spec.addons.konnectivity.agent.mode"),
+        ("/spec/pki/keyAlgorithm", json!("ECDSA_P256"), "spec.pki.keyAlgorithm"),
+        ("/spec/controlPlane/service/additionalPorts/1/protocol", json!("tcp"), "spec.controlPlane.service.additionalPorts[1].protocol"),
         (
             "/spec/kubernetes/kubelet/configurationJSONPatches/0/op",
             json!("append"),
@@ -319,8 +234,7 @@ fn enum_typos_are_rejected() {
     ];
     for (pointer, bad, expected_path) in cases {
         let mut tcp = value(TCP_FULL);
-        *tcp.pointer_mut(pointer)
-            .unwrap_or_else(|| panic!("{pointer}")) = bad.clone();
+        *tcp.pointer_mut(pointer).unwrap_or_else(|| panic!("{pointer}")) = bad.clone();
         let (path, msg) = parse_error::<TenantControlPlane>(&tcp);
         assert_eq!(&path, expected_path);
         assert!(msg.contains("unknown variant"), "{msg}");
@@ -335,10 +249,7 @@ fn enum_typos_are_rejected() {
 #[test]
 fn required_fields_are_required() {
     let mut tcp = value(TCP_MINIMAL);
-    tcp["spec"]["kubernetes"]
-        .as_object_mut()
-        .unwrap()
-        .remove("kubelet");
+    tcp["spec"]["kubernetes"].as_object_mut().unwrap().remove("kubelet");
     let (path, msg) = parse_error::<TenantControlPlane>(&tcp);
     assert_eq!(path, "spec.kubernetes");
     assert!(msg.contains("missing field `kubelet`"), "{msg}");
@@ -353,34 +264,15 @@ fn required_fields_are_required() {
 fn enum_spellings_match_kamaji() {
     let spelled = |v: &dyn erased::Ser| v.json();
     assert_eq!(spelled(&ServiceType::ClusterIp), json!("ClusterIP"));
-    assert_eq!(
-        spelled(&KonnectivityAgentMode::DaemonSet),
-        json!("DaemonSet")
-    );
-    assert_eq!(
-        spelled(&tcpc_spec::KubeletAddressType::InternalDns),
-        json!("InternalDNS")
-    );
-    assert_eq!(
-        spelled(&AdmissionController::DenyServiceExternalIps),
-        json!("DenyServiceExternalIPs")
-    );
+    assert_eq!(spelled(&KonnectivityAgentMode::DaemonSet), json!("DaemonSet"));
+    assert_eq!(spelled(&tcpc_spec::KubeletAddressType::InternalDns), json!("InternalDNS"));
+    assert_eq!(spelled(&AdmissionController::DenyServiceExternalIps), json!("DenyServiceExternalIPs"));
     assert_eq!(spelled(&Driver::MySql), json!("MySQL"));
     assert_eq!(spelled(&KeyAlgorithm::Rsa4096), json!("RSA-4096"));
-    assert_eq!(
-        spelled(&SealedSecretsScope::ClusterWide),
-        json!("cluster-wide")
-    );
-    assert_eq!(
-        "NodePort".parse::<ServiceType>().unwrap(),
-        ServiceType::NodePort
-    );
+    assert_eq!(spelled(&SealedSecretsScope::ClusterWide), json!("cluster-wide"));
+    assert_eq!("NodePort".parse::<ServiceType>().unwrap(), ServiceType::NodePort);
     let err = "nodeport".parse::<ServiceType>().unwrap_err();
-    assert!(
-        err.to_string()
-            .contains("ClusterIP, NodePort, LoadBalancer"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("ClusterIP, NodePort, LoadBalancer"), "{err}");
     for ac in defaults::DEFAULT_ADMISSION_CONTROLLERS {
         ac.parse::<AdmissionController>().unwrap();
     }
@@ -405,69 +297,32 @@ fn validator(file: &str) -> jsonschema::Validator {
 }
 
 fn schema_errors(v: &jsonschema::Validator, instance: &Value) -> Vec<String> {
-    v.iter_errors(instance)
-        .map(|e| format!("{} at {}", e, e.instance_path))
-        .collect()
+    v.iter_errors(instance).map(|e| format!("{} at {}", e, e.instance_path)).collect()
 }
 
 #[test]
 fn schemas_have_the_expected_files_and_shape() {
     let all = schemas();
-    assert_eq!(
-        all.keys().copied().collect::<Vec<_>>(),
-        [
-            "config.schema.json",
-            "datastore.schema.json",
-            "tenantcontrolplane.schema.json"
-        ]
-    );
+    assert_eq!(all.keys().copied().collect::<Vec<_>>(), ["config.schema.json", "datastore.schema.json", "tenantcontrolplane.schema.json"]);
     for (name, schema) in &all {
-        assert_eq!(
-            schema["$schema"], "https://json-schema.org/draft/2020-12/schema",
-            "{name}"
-        );
+        assert_eq!(schema["$schema"], "https://json-schema.org/draft/2020-12/schema", "{name}");
         assert_eq!(schema["additionalProperties"], json!(false), "{name}");
         // Self-contained: every $ref points into $defs of the same document.
         let text = schema.to_string();
         for r in text.split("\"$ref\":\"").skip(1) {
             let target = &r[..r.find('"').unwrap()];
             assert!(target.starts_with("#/$defs/"), "{name}: {target}");
-            let key = target
-                .trim_start_matches("#/$defs/")
-                .replace("~1", "/")
-                .replace("~0", "~");
-            assert!(
-                schema["$defs"].get(&key).is_some(),
-                "{name}: dangling {target}"
-            );
+            let key = target.trim_start_matches("#/$defs/").replace("~1", "/").replace("~0", "~");
+            assert!(schema["$defs"].get(&key).is_some(), "{name}: dangling {target}");
         }
     }
     let tcp = &all["tenantcontrolplane.schema.json"];
-    for def in [
-        "TenantControlPlaneSpec",
-        "NetworkProfile",
-        "ProbeSpec",
-        "ParentReference",
-        "ObjectMeta",
-    ] {
-        assert_eq!(
-            tcp["$defs"][def]["additionalProperties"],
-            json!(false),
-            "{def}"
-        );
+    for def in ["TenantControlPlaneSpec", "NetworkProfile", "ProbeSpec", "ParentReference", "ObjectMeta"] {
+        assert_eq!(tcp["$defs"][def]["additionalProperties"], json!(false), "{def}");
     }
-    assert_eq!(
-        tcp["properties"]["apiVersion"]["const"],
-        "kamaji.clastix.io/v1alpha1"
-    );
+    assert_eq!(tcp["properties"]["apiVersion"]["const"], "kamaji.clastix.io/v1alpha1");
     let np = &tcp["$defs"]["NetworkProfile"]["properties"];
-    for key in [
-        "serviceCidr",
-        "podCidr",
-        "dnsServiceIPs",
-        "certSANs",
-        "allowAddressAsExternalIP",
-    ] {
+    for key in ["serviceCidr", "podCidr", "dnsServiceIPs", "certSANs", "allowAddressAsExternalIP"] {
         assert!(np.get(key).is_some(), "{key}");
     }
     // No materialised defaults: no "default" keyword in our own definitions.
@@ -488,13 +343,7 @@ fn examples_validate_against_the_schemas() {
     }
     let cfg = validator("config.schema.json");
     assert!(schema_errors(&cfg, &config_full()).is_empty());
-    assert!(
-        schema_errors(
-            &cfg,
-            &json!({"apiVersion": "tcpc.dev/v1alpha1", "kind": "Config"})
-        )
-        .is_empty()
-    );
+    assert!(schema_errors(&cfg, &json!({"apiVersion": "tcpc.dev/v1alpha1", "kind": "Config"})).is_empty());
 }
 
 #[test]
@@ -506,24 +355,14 @@ fn schemas_reject_what_serde_rejects() {
     let mut bad = value(TCP_MINIMAL);
     bad["spec"]["controlPlane"]["service"]["serviceType"] = json!("Loadbalancer");
     let errors = schema_errors(&tcp, &bad);
-    assert!(
-        errors.len() == 1 && errors[0].contains("is not one of"),
-        "{errors:?}"
-    );
+    assert!(errors.len() == 1 && errors[0].contains("is not one of"), "{errors:?}");
     let mut bad = value(TCP_MINIMAL);
     bad["spec"]["kubernetes"]["kubelet"]["cgroupfs"] = json!("cgroupsfs");
     let errors = schema_errors(&tcp, &bad);
-    assert!(
-        errors.len() == 1 && errors[0].contains("is not one of"),
-        "{errors:?}"
-    );
+    assert!(errors.len() == 1 && errors[0].contains("is not one of"), "{errors:?}");
     // Explicit nulls cannot round-trip (they read as absent), so the schema
     // rejects them.
-    for pointer in [
-        "/spec/networkProfile/port",
-        "/spec/addons/coreDNS",
-        "/metadata/labels",
-    ] {
+    for pointer in ["/spec/networkProfile/port", "/spec/addons/coreDNS", "/metadata/labels"] {
         let mut bad = value(TCP_MINIMAL);
         *bad.pointer_mut(pointer).unwrap() = Value::Null;
         assert!(!tcp.is_valid(&bad), "{pointer}");

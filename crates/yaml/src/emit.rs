@@ -229,10 +229,7 @@ fn looks_like_non_string(s: &str) -> bool {
     // quote every string that starts like a number and contains only number-ish characters.
     let body = s.strip_prefix(['-', '+']).unwrap_or(s);
     let starts_numeric = body.starts_with(|c: char| c.is_ascii_digit()) || body.starts_with('.');
-    starts_numeric
-        && body
-            .chars()
-            .all(|c| c.is_ascii_hexdigit() || matches!(c, '.' | '_' | ':' | 'x' | 'X' | 'o' | 'O' | '+' | '-'))
+    starts_numeric && body.chars().all(|c| c.is_ascii_hexdigit() || matches!(c, '.' | '_' | ':' | 'x' | 'X' | 'o' | 'O' | '+' | '-'))
 }
 
 #[cfg(test)]
@@ -269,11 +266,43 @@ spec:
 
     #[test]
     fn ambiguous_strings_are_quoted() {
-        for s in ["true", "yes", "No", "on", "1", "0755", "1.5", "1e3", "", " x", "a: b", "- x", "#c", "null", "~", "0x1F", "1_000", "12:30", "*x", "[a]", "2024-05-01T12:34:56Z", "2024-05-01"] {
+        for s in [
+            "true",
+            "yes",
+            "No",
+            "on",
+            "1",
+            "0755",
+            "1.5",
+            "1e3",
+            "",
+            " x",
+            "a: b",
+            "- x",
+            "#c",
+            "null",
+            "~",
+            "0x1F",
+            "1_000",
+            "12:30",
+            "*x",
+            "[a]",
+            "2024-05-01T12:34:56Z",
+            "2024-05-01",
+        ] {
             let out = emit(&json!({ "k": s }));
             assert!(out.starts_with("k: \""), "{s:?} -> {out}");
         }
-        for s in ["v1.30.2", "--flag=value", "registry.k8s.io/kube-apiserver:v1.36.3", "10.96.0.0/16", "a b", "--mode=Node,RBAC", "x:y", "*,bootstrapsigner"] {
+        for s in [
+            "v1.30.2",
+            "--flag=value",
+            "registry.k8s.io/kube-apiserver:v1.36.3",
+            "10.96.0.0/16",
+            "a b",
+            "--mode=Node,RBAC",
+            "x:y",
+            "*,bootstrapsigner",
+        ] {
             let out = emit(&json!({ "k": s }));
             if s.starts_with('*') {
                 assert!(out.starts_with("k: \""), "{s:?} -> {out}");

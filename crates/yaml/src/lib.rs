@@ -13,7 +13,7 @@ mod emit;
 mod parse;
 
 pub use emit::{emit, emit_into, emit_stream};
-pub use parse::{parse_stream, Document, Node, NodeKind, Pos, Span, YamlError};
+pub use parse::{Document, Node, NodeKind, Pos, Span, YamlError, parse_stream};
 
 /// One step of a path into a document: a mapping key or a sequence index.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -24,11 +24,7 @@ pub struct Span {
 
 impl Span {
     fn from_raw(raw: &RawSpan) -> Span {
-        let conv = |m: &saphyr_parser::Marker| Pos {
-            line: m.line(),
-            col: m.col() + 1,
-            char_offset: m.index(),
-        };
+        let conv = |m: &saphyr_parser::Marker| Pos { line: m.line(), col: m.col() + 1, char_offset: m.index() };
         Span { start: conv(&raw.start), end: conv(&raw.end) }
     }
 
@@ -91,10 +87,7 @@ impl Node {
     /// Looks up a mapping entry by key: `(key node, value node)`.
     pub fn entry(&self, key: &str) -> Option<(&Node, &Node)> {
         match &self.kind {
-            NodeKind::Map(entries) => entries
-                .iter()
-                .find(|(k, _)| matches!(&k.kind, NodeKind::String(s) if s == key))
-                .map(|(k, v)| (k, v)),
+            NodeKind::Map(entries) => entries.iter().find(|(k, _)| matches!(&k.kind, NodeKind::String(s) if s == key)).map(|(k, v)| (k, v)),
             _ => None,
         }
     }
@@ -193,11 +186,7 @@ pub fn parse_stream(src: &str) -> Result<Vec<Document>, YamlError> {
                 }
             }
             other => {
-                return Err(YamlError {
-                    message: format!("unexpected YAML event {other:?}"),
-                    span,
-                    related: None,
-                });
+                return Err(YamlError { message: format!("unexpected YAML event {other:?}"), span, related: None });
             }
         }
     }
@@ -301,11 +290,7 @@ fn check_collection_tag(tag: Option<&Tag>, expected: &str, span: Span) -> Result
     match tag {
         None => Ok(()),
         Some(t) if t.handle == "tag:yaml.org,2002:" && t.suffix == expected => Ok(()),
-        Some(t) => Err(YamlError {
-            message: format!("unsupported tag `{}{}`", t.handle, t.suffix),
-            span,
-            related: None,
-        }),
+        Some(t) => Err(YamlError { message: format!("unsupported tag `{}{}`", t.handle, t.suffix), span, related: None }),
     }
 }
 
@@ -313,11 +298,7 @@ fn check_collection_tag(tag: Option<&Tag>, expected: &str, span: Span) -> Result
 fn resolve_scalar(value: &str, style: ScalarStyle, tag: Option<&Tag>, span: Span) -> Result<NodeKind, YamlError> {
     if let Some(tag) = tag {
         let core = tag.handle == "tag:yaml.org,2002:" || tag.handle == "!!";
-        let err = |what: &str| YamlError {
-            message: format!("`{value}` is not a valid {what}"),
-            span,
-            related: None,
-        };
+        let err = |what: &str| YamlError { message: format!("`{value}` is not a valid {what}"), span, related: None };
         return match (core, tag.suffix.as_str()) {
             (true, "str") => Ok(NodeKind::String(value.to_string())),
             (true, "int") => plain_scalar(value).filter(|k| matches!(k, NodeKind::Int(_))).ok_or_else(|| err("!!int")),
@@ -328,11 +309,7 @@ fn resolve_scalar(value: &str, style: ScalarStyle, tag: Option<&Tag>, span: Span
             },
             (true, "bool") => plain_scalar(value).filter(|k| matches!(k, NodeKind::Bool(_))).ok_or_else(|| err("!!bool")),
             (true, "null") => Ok(NodeKind::Null),
-            _ => Err(YamlError {
-                message: format!("unsupported tag `{}{}`", tag.handle, tag.suffix),
-                span,
-                related: None,
-            }),
+            _ => Err(YamlError { message: format!("unsupported tag `{}{}`", tag.handle, tag.suffix), span, related: None }),
         };
     }
     if style != ScalarStyle::Plain {
@@ -381,9 +358,7 @@ fn is_core_float(s: &str) -> bool {
     };
     let mantissa_ok = match mantissa.split_once('.') {
         Some((int, frac)) => {
-            int.bytes().all(|b| b.is_ascii_digit())
-                && frac.bytes().all(|b| b.is_ascii_digit())
-                && !(int.is_empty() && frac.is_empty())
+            int.bytes().all(|b| b.is_ascii_digit()) && frac.bytes().all(|b| b.is_ascii_digit()) && !(int.is_empty() && frac.is_empty())
         }
         None => !mantissa.is_empty() && mantissa.bytes().all(|b| b.is_ascii_digit()),
     };

@@ -252,13 +252,13 @@ impl KeysIo {
 
 /// "Now" for issuance, renewal and expiry: `SOURCE_DATE_EPOCH` when set, else the clock.
 fn now() -> Result<time::OffsetDateTime, Failure> {
-    match std::env::var("SOURCE_DATE_EPOCH") {
-        Ok(v) => v
+    match std::env::var("SOURCE_DATE_EPOCH").ok().filter(|v| !v.trim().is_empty()) {
+        Some(v) => v
             .parse::<i64>()
             .ok()
             .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
             .ok_or_else(|| Failure::Io(format!("invalid SOURCE_DATE_EPOCH `{v}`"))),
-        Err(_) => Ok(time::OffsetDateTime::now_utc()),
+        None => Ok(time::OffsetDateTime::now_utc()),
     }
 }
 

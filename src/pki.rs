@@ -298,15 +298,21 @@ pub fn tenant_pki(
     // Issuers are built once: each build re-derives and checks the CA's public key.
     let mut issuers: BTreeMap<Artefact, Issuer> = BTreeMap::new();
     let mut sa_key: Option<PrivateKey> = None;
+    // Each key's PEM, encoded once: encoding an EC key re-derives its public point.
+    let mut key_pems: BTreeMap<Artefact, Zeroizing<String>> = BTreeMap::new();
     for a in &order {
         let input = input_of(*a, &fingerprints);
         let stored = state.artefacts.get(a.as_str()).cloned();
         let imported = *a == Artefact::Ca && state.imported_ca;
         let needs = !imported && (due.contains_key(a) || stored.is_none());
         if *a == Artefact::Sa {
-            let key = match (&stored, needs) {
-                (Some(s), false) => PrivateKey::from_pem(&s.key).map_err(|e| format!("{who}: sa: {e}"))?,
-                _ => PrivateKey::generate(key_alg, rng).map_err(|e| format!("{who}: sa: {e}"))?,
+            let (key, pem) = match (&stored, needs) {
+                (Some(s), false) => (PrivateKey::from_pem(&s.key).map_err(|e| format!("{who}: sa: {e}"))?, Zeroizing::new(s.key.clone())),
+                _ => {
+                    let k = PrivateKey::generate(key_alg, rng).map_err(|e| format!("{who}: sa: {e}"))?;
+                    let pem = k.to_pem();
+                    (k, pem)
+                }
             };
             if needs {
                 report.push(format!("{who}: issued sa ({})", due.get(a).map_or("missing from state", String::as_str)));
@@ -317,13 +323,15 @@ pub fn tenant_pki(
                 "sa".into(),
                 ArtefactLock { inputs: input.clone(), fingerprint: fp, not_before: None, not_after: None, serial: None, imported: false },
             );
-            state.artefacts.insert("sa".into(), StoredPair { cert: None, key: key.to_pem().to_string() });
+            state.artefacts.insert("sa".into(), StoredPair { cert: None, key: pem.to_string() });
+            key_pems.insert(*a, pem);
             sa_key = Some(key);
             continue;
         }
         let spec = &specs[a];
         let pair = match (&stored, needs) {
             (Some(StoredPair { cert: Some(cert), key }), false) => {
+                key_pems.insert(*a, Zeroizing::new(key.clone()));
                 Issued { cert_pem: cert.clone(), key: PrivateKey::from_pem(key).map_err(|e| format!("{who}: {a}: {e}"))? }
             }
             _ => {
@@ -359,7 +367,8 @@ pub fn tenant_pki(
                 imported,
             },
         );
-        state.artefacts.insert(a.as_str().into(), StoredPair { cert: Some(pair.cert_pem.clone()), key: pair.key.to_pem().to_string() });
+        let pem = key_pems.entry(*a).or_insert_with(|| pair.key.to_pem());
+        state.artefacts.insert(a.as_str().into(), StoredPair { cert: Some(pair.cert_pem.clone()), key: pem.to_string() });
         issued.insert(*a, pair);
     }
 
@@ -368,7 +377,8 @@ pub fn tenant_pki(
     let fkey = tcpc_seal::fingerprint::FingerprintKey::derive(&decode_secret(&state.fingerprint_secret)?, &format!("tcpc/secrets/{who}"));
     let ca_bundle = format!("{}{}", issued[&Artefact::Ca].cert_pem, state.ca_chain.clone().unwrap_or_default());
     lock.ca_bundle = ca_bundle.clone();
-    let data = secret_data(t, &issued, sa_key.as_ref().expect("sa issued"), &ds_state.cert, &ca_bundle);
+    let sa = sa_key.as_ref().expect("sa issued");
+    let data = secret_data(t, &issued, &key_pems, sa, &ds_state.cert, &ca_bundle);
     let mut objects = Vec::new();
     for plan in &plans {
         let payload = &data[&plan.name];
@@ -491,6 +501,7 @@ type Payload = BTreeMap<String, Zeroizing<Vec<u8>>>;
 fn secret_data(
     t: &Tenant,
     issued: &BTreeMap<Artefact, Issued>,
+    key_pems: &BTreeMap<Artefact, Zeroizing<String>>,
     sa: &PrivateKey,
     ds_ca_cert: &str,
     ca_bundle: &str,
@@ -501,13 +512,13 @@ fn secret_data(
         let i = &issued[&a];
         BTreeMap::from([
             (format!("{base}.crt"), bytes(&i.cert_pem)),
-            (format!("{base}.key"), Zeroizing::new(i.key.to_pem().as_bytes().to_vec())),
+            (format!("{base}.key"), Zeroizing::new(key_pems[&a].as_bytes().to_vec())),
         ])
     };
     let kubeconfig = |a: Artefact, server: &str| -> Zeroizing<Vec<u8>> {
         let i = &issued[&a];
         let user = a.kubeconfig().map_or("user", |(u, _)| u);
-        Zeroizing::new(tcpc_pki::kubeconfig(&t.name, server, ca_bundle, user, &i.cert_pem, &i.key).as_bytes().to_vec())
+        Zeroizing::new(tcpc_pki::kubeconfig_with_key_pem(&t.name, server, ca_bundle, user, &i.cert_pem, &key_pems[&a]).as_bytes().to_vec())
     };
     let local = format!("https://127.0.0.1:{}", t.port);
     let svc = format!("https://{}.{}.svc:{}", t.name, t.namespace, t.port);
@@ -520,7 +531,7 @@ fn secret_data(
         (
             s.sa.clone(),
             BTreeMap::from([
-                ("sa.key".to_string(), Zeroizing::new(sa.to_pem().as_bytes().to_vec())),
+                ("sa.key".to_string(), Zeroizing::new(key_pems[&Artefact::Sa].as_bytes().to_vec())),
                 ("sa.pub".to_string(), bytes(&sa.public_key_pem())),
             ]),
         ),
@@ -532,7 +543,7 @@ fn secret_data(
             BTreeMap::from([
                 ("ca.crt".to_string(), bytes(ds_ca_cert)),
                 ("server.crt".to_string(), bytes(&ds.cert_pem)),
-                ("server.key".to_string(), Zeroizing::new(ds.key.to_pem().as_bytes().to_vec())),
+                ("server.key".to_string(), Zeroizing::new(key_pems[&Artefact::DatastoreClient].as_bytes().to_vec())),
             ]),
         ),
         (

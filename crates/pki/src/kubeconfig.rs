@@ -26,8 +26,20 @@ pub fn kubeconfig(
     client_cert_pem: &str,
     client_key: &PrivateKey,
 ) -> Zeroizing<String> {
+    kubeconfig_with_key_pem(cluster_name, server_url, ca_pem, user_name, client_cert_pem, &client_key.to_pem())
+}
+
+/// [`kubeconfig`] with the client key already in PEM form (saves re-encoding a key used
+/// several times).
+pub fn kubeconfig_with_key_pem(
+    cluster_name: &str,
+    server_url: &str,
+    ca_pem: &str,
+    user_name: &str,
+    client_cert_pem: &str,
+    key_pem: &str,
+) -> Zeroizing<String> {
     let context = format!("{user_name}@{cluster_name}");
-    let key_pem = client_key.to_pem();
     let key_b64 = Zeroizing::new(STANDARD.encode(key_pem.as_bytes()));
     let mut out = Zeroizing::new(String::with_capacity(1024 + ca_pem.len() * 2 + client_cert_pem.len() * 2 + key_b64.len()));
     out.push_str("apiVersion: v1\n");

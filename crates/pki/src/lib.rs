@@ -44,7 +44,7 @@ pub use error::Error;
 pub use inspect::{CertInfo, key_matches_cert, renewal_due};
 pub use key::{KeyAlgorithm, PrivateKey};
 pub use kubeadm::{Artefact, IssuerRef, TenantPki, TenantPkiParams, issue_tenant_pki, tenant_cert_specs};
-pub use kubeconfig::kubeconfig;
+pub use kubeconfig::{kubeconfig, kubeconfig_with_key_pem};
 
 /// Result alias for this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

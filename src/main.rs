@@ -205,7 +205,6 @@ fn load_and_compile(dir: &Path, mode: Mode<'_>) -> Result<(Repo, Compiled), Fail
         sealer: k.sealer.as_ref(),
     });
     let result = tcpc::compile(&sources, config_id, keys.as_ref());
-    drop(keys);
     match result {
         Ok(c) => {
             if !c.diagnostics.is_empty() {

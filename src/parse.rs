@@ -68,6 +68,8 @@ pub struct Inputs {
 }
 
 struct Schemas {
+    /// The generated schemas themselves, for "did you mean" lookups.
+    raw: std::collections::BTreeMap<&'static str, Value>,
     tcp: jsonschema::Validator,
     datastore: jsonschema::Validator,
     config: jsonschema::Validator,
@@ -83,6 +85,7 @@ fn schemas() -> &'static Schemas {
             tcp: compile("tenantcontrolplane.schema.json"),
             datastore: compile("datastore.schema.json"),
             config: compile("config.schema.json"),
+            raw: all,
         }
     })
 }
@@ -212,14 +215,16 @@ fn typed<T: DeserializeOwned + Serialize>(
     let json = node.to_json();
     let mut failed = false;
     let errors: Vec<_> = schema.iter_errors(&json).collect();
-    // (parent pointer, field) pairs that an unknown-field suggestion already explains.
+    // Known field names at each place an unknown field was found, and the (pointer, field)
+    // pairs a "did you mean" already explains (so a misspelt required field is one error).
+    let mut known_at: std::collections::BTreeMap<String, Vec<String>> = std::collections::BTreeMap::new();
     let mut suggested: Vec<(String, String)> = Vec::new();
     for err in &errors {
         if let jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } = &err.kind {
             let pointer = err.instance_path.to_string();
-            let known = known_fields(&json, &pointer, schema);
+            let known = known_at.entry(pointer.clone()).or_insert_with(|| known_fields(&pointer));
             for key in unexpected {
-                if let Some(best) = closest(key, &known) {
+                if let Some(best) = closest(key, known) {
                     suggested.push((pointer.clone(), best));
                 }
             }
@@ -235,13 +240,13 @@ fn typed<T: DeserializeOwned + Serialize>(
                 for key in unexpected {
                     let mut key_path = path.clone();
                     key_path.push(PathSeg::Key(key.clone()));
-                    let known = known_fields(&json, &pointer, schema);
+                    let known = &known_at[&pointer];
                     let mut d = Diagnostic::error(format!("unknown field `{key}` in {shown}")).at(
                         id,
                         node.span_at(&key_path, true),
                         "unknown field",
                     );
-                    if let Some(best) = closest(key, &known) {
+                    if let Some(best) = closest(key, known) {
                         d = d.help(format!("did you mean `{best}`?"));
                     } else if !known.is_empty() {
                         d = d.note(format!("expected one of: {}", known.join(", ")));
@@ -304,16 +309,9 @@ fn display_or_root(path: &[PathSeg], what: &str) -> String {
 }
 
 /// Field names the schema allows at `pointer` (for "did you mean").
-fn known_fields(_json: &Value, pointer: &str, _schema: &jsonschema::Validator) -> Vec<String> {
-    let all = tcpc_spec::schemas();
-    let mut found = Vec::new();
-    for schema in all.values() {
-        if let Some(props) = resolve_properties(schema, schema, &tcpc_yaml::path_from_pointer(pointer)) {
-            found = props;
-            break;
-        }
-    }
-    found
+fn known_fields(pointer: &str) -> Vec<String> {
+    let path = tcpc_yaml::path_from_pointer(pointer);
+    schemas().raw.values().find_map(|schema| resolve_properties(schema, schema, &path)).unwrap_or_default()
 }
 
 fn resolve_properties(root: &Value, schema: &Value, path: &[PathSeg]) -> Option<Vec<String>> {

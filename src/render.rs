@@ -133,13 +133,8 @@ fn selected(t: &Tenant, has_ca_cert: bool) -> Vec<&'static str> {
     names
 }
 
-/// Renders every object of one tenant's bundles, unchecked.
-pub fn render(t: &Tenant, pod_annotations: &std::collections::BTreeMap<String, String>) -> Result<Vec<Rendered>, RenderError> {
-    render_with(t, pod_annotations, None)
-}
-
-/// [`render`], with the tenant CA certificate (base64 of its PEM) when the PKI stage has it:
-/// then the tenant bundle also holds `kube-public/cluster-info`.
+/// Renders every object of one tenant's bundles, unchecked. With the tenant CA certificate
+/// (base64 of its PEM, from the PKI stage) the tenant bundle also holds `kube-public/cluster-info`.
 pub fn render_with(
     t: &Tenant,
     pod_annotations: &std::collections::BTreeMap<String, String>,
@@ -164,13 +159,6 @@ pub fn render_with(
         }
     }
     Ok(out)
-}
-
-/// For tests and debugging: the raw text a template produces.
-pub fn render_text(template: &str, t: &Tenant) -> Result<String, minijinja::Error> {
-    let empty = Default::default();
-    let ctx = Context::new(t, &empty, None).map_err(|e| minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, e))?;
-    env().get_template(template)?.render(ctx)
 }
 
 #[cfg(test)]

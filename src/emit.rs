@@ -178,25 +178,72 @@ pub fn write_tree(out: &Path, tree: &Tree) -> io::Result<WriteOutcome> {
         std::fs::remove_dir_all(&tmp)?;
     }
     std::fs::create_dir(&tmp)?;
-    let mut dirs: std::collections::BTreeSet<PathBuf> = std::collections::BTreeSet::new();
-    for (rel, content) in tree {
-        let path = tmp.join(rel);
-        if let Some(d) = path.parent()
-            && dirs.insert(d.to_path_buf())
-        {
-            std::fs::create_dir_all(d)?;
+    let result = (|| {
+        let mut dirs: std::collections::BTreeSet<PathBuf> = std::collections::BTreeSet::new();
+        for (rel, content) in tree {
+            let path = tmp.join(rel);
+            if let Some(d) = path.parent()
+                && dirs.insert(d.to_path_buf())
+            {
+                std::fs::create_dir_all(d)?;
+            }
+            std::fs::write(&path, content)?;
         }
-        std::fs::write(&path, content)?;
+        std::fs::write(tmp.join(MARKER), MARKER_TEXT)?;
+        // Every file and directory of the new tree on disk before it becomes visible.
+        sync_tree(&tmp, &dirs)?;
+        crate::fault::point("tree-tmp")?;
+        if exists { exchange(&tmp, out) } else { std::fs::rename(&tmp, out) }
+    })();
+    if let Err(e) = result {
+        // Nothing was swapped: the previous tree is intact; drop the new one.
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(e);
     }
-    std::fs::write(tmp.join(MARKER), MARKER_TEXT)?;
-
+    crate::commit::fsync_dir(parent)?;
+    let injected = crate::fault::point("tree-swapped");
     if exists {
-        exchange(&tmp, out)?;
+        // `tmp` now holds the previous tree.
         std::fs::remove_dir_all(&tmp)?;
-    } else {
-        std::fs::rename(&tmp, out)?;
     }
+    injected?;
     Ok(WriteOutcome::Written { files: tree.len() })
+}
+
+/// Makes a freshly written tree durable: on Linux one `syncfs` of its file system (thousands
+/// of files cost one call), elsewhere an fsync per file; then an fsync of every directory.
+fn sync_tree(root: &Path, dirs: &std::collections::BTreeSet<PathBuf>) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd as _;
+        let f = std::fs::File::open(root)?;
+        // SAFETY: a valid open descriptor for the duration of the call.
+        if unsafe { libc::syncfs(f.as_raw_fd()) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    for entry in walkdir::WalkDir::new(root) {
+        let entry = entry.map_err(io::Error::other)?;
+        if entry.file_type().is_file() {
+            std::fs::File::open(entry.path())?.sync_all()?;
+        }
+    }
+    let mut all: Vec<&Path> = dirs.iter().map(PathBuf::as_path).collect();
+    all.push(root);
+    // Deepest first, so each directory's entry in its parent is synced after its own content.
+    all.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+    let mut done = std::collections::BTreeSet::new();
+    for d in all {
+        let mut cur = Some(d);
+        while let Some(c) = cur.filter(|c| c.starts_with(root)) {
+            if done.insert(c.to_path_buf()) {
+                crate::commit::fsync_dir(c)?;
+            }
+            cur = c.parent();
+        }
+    }
+    Ok(())
 }
 
 /// Whether `dir` holds exactly `tree` (marker aside), compared file by file without loading
@@ -241,16 +288,35 @@ pub fn read_tree(dir: &Path) -> io::Result<Tree> {
     Ok(tree)
 }
 
-/// Temp trees left by a killed run (`.<name>.tcpc-tmp-<pid>`).
+/// Temp trees left by a killed run (`.<name>.tcpc-tmp-<pid>`). Runs under the output lock
+/// (`repo_lock`), so no other tcpc is writing here; as a second guard, a temp tree whose pid
+/// is a live process other than this one is never touched.
 fn remove_leftovers(parent: &Path, name: &str) -> io::Result<()> {
     let prefix = format!(".{name}.tcpc-tmp-");
     for entry in std::fs::read_dir(parent)? {
         let entry = entry?;
-        if entry.file_name().to_string_lossy().starts_with(&prefix) {
+        let file_name = entry.file_name().to_string_lossy().into_owned();
+        if let Some(pid) = file_name.strip_prefix(&prefix) {
+            if pid.parse::<u32>().is_ok_and(|p| p != std::process::id() && process_alive(p)) {
+                continue;
+            }
             std::fs::remove_dir_all(entry.path())?;
         }
     }
     Ok(())
+}
+
+#[cfg(unix)]
+fn process_alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else { return false };
+    // SAFETY: signal 0 only checks that the process exists.
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+#[cfg(not(unix))]
+fn process_alive(_: u32) -> bool {
+    false
 }
 
 #[cfg(target_os = "linux")]
@@ -271,6 +337,34 @@ fn exchange(a: &Path, b: &Path) -> io::Result<()> {
     std::fs::rename(b, &old)?;
     std::fs::rename(a, b)?;
     std::fs::rename(&old, a)
+}
+
+/// File name of a namespace's own Namespace object, next to its kustomization.
+pub const NAMESPACE_FILE: &str = "namespace.yaml";
+
+/// Adds each namespace's Namespace object (already emitted YAML, by namespace) as
+/// `<ns>/namespace.yaml` and lists it first in `<ns>/kustomization.yaml`. One object per
+/// namespace, however many tenants share it, so the aggregating kustomization never holds a
+/// resource twice.
+pub fn add_namespaces(tree: &mut Tree, objects: BTreeMap<String, String>) {
+    for (ns, text) in objects {
+        let path = format!("{ns}/kustomization.yaml");
+        if !tree.contains_key(&path) {
+            continue;
+        }
+        // The namespace's tenants are the directories with a top-level kustomization.
+        let prefix = format!("{ns}/");
+        let mut tcps: Vec<String> = tree
+            .range(prefix.clone()..)
+            .take_while(|(p, _)| p.starts_with(&prefix))
+            .filter_map(|(p, _)| p[prefix.len()..].strip_suffix("/kustomization.yaml").filter(|tcp| !tcp.contains('/')).map(str::to_string))
+            .collect();
+        tcps.sort();
+        let mut resources = vec![NAMESPACE_FILE.to_string()];
+        resources.extend(tcps);
+        tree.insert(path, kustomization(resources));
+        tree.insert(format!("{ns}/{NAMESPACE_FILE}"), text);
+    }
 }
 
 #[cfg(test)]

@@ -12,15 +12,23 @@
 //! or randomness of its own.
 
 pub mod check;
+pub mod commit;
 pub mod crd;
 pub mod diag;
 pub mod diff;
 pub mod discover;
 pub mod emit;
+pub mod fault;
+pub mod intent;
+pub mod kubeconfig;
+pub mod limits;
 pub mod lock;
+pub mod lock_check;
 pub mod parse;
+pub mod paths;
 pub mod pki;
 pub mod render;
+pub mod repo_lock;
 pub mod resolve;
 pub mod source;
 
@@ -47,6 +55,22 @@ pub struct Compiled {
     pub new_states: std::collections::BTreeMap<String, String>,
     /// What was issued or sealed, one line each.
     pub report: Vec<String>,
+    /// Tenants that need new key material but got no identity: not rendered, each with what
+    /// is due. Their previous lock entry is kept; [`keep_previous`] keeps their previous files.
+    pub pending: Vec<Pending>,
+    /// The Namespace objects in the tree (`<ns>/namespace.yaml`), by namespace.
+    pub namespaces: std::collections::BTreeMap<String, String>,
+}
+
+/// A tenant left as it was because rendering it needs the age identity.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    pub namespace: String,
+    pub name: String,
+    /// What must be issued or sealed, one line each.
+    pub message: String,
+    /// The lock has an entry for it (it was rendered before).
+    pub known: bool,
 }
 
 /// What the IO edge hands the core for key material. Without it (`validate`), Secrets are
@@ -60,6 +84,8 @@ pub struct Keys<'a> {
     pub identities: &'a [age::x25519::Identity],
     pub states: &'a std::collections::BTreeMap<String, String>,
     pub sealer: Option<&'a pki::Sealer>,
+    /// What the user explicitly allowed (removals, CA rotations).
+    pub intent: &'a intent::Intent,
 }
 
 /// Compiles the repository held in `sources` (`config` is `tcpc.yaml`, if present).
@@ -82,6 +108,7 @@ pub fn compile(sources: &Sources, config: Option<SourceId>, keys: Option<&Keys<'
                 recipients: inputs.config.pki_recipients(),
                 sealer,
                 renew_before_fraction: inputs.config.renew_before_fraction(),
+                rotate_ca: &k.intent.rotate_ca,
             }),
             None => {
                 let d = Diagnostic::error("tcpc.yaml configures no sealing: tcpc never writes plaintext Secrets").help(
@@ -96,12 +123,13 @@ pub fn compile(sources: &Sources, config: Option<SourceId>, keys: Option<&Keys<'
             }
         },
     };
-    let results = render_all(&tenants, keys, pki_env.as_ref());
+    let results = render_all(sources, &tenants, keys, pki_env.as_ref());
     let mut objects = Vec::new();
     let mut changed: std::collections::BTreeMap<String, lock::TenantLock> = std::collections::BTreeMap::new();
     let mut names: Vec<String> = Vec::new();
     let mut new_states = std::collections::BTreeMap::new();
     let mut report = Vec::new();
+    let mut pending = Vec::new();
     for (t, r) in tenants.iter().zip(results) {
         match r {
             Ok(out) => {
@@ -116,10 +144,30 @@ pub fn compile(sources: &Sources, config: Option<SourceId>, keys: Option<&Keys<'
                 }
                 report.extend(out.report);
             }
-            Err(e) => diags.push(Diagnostic::error(e)),
+            Err(pki::PkiError::NeedsIdentity(message)) => {
+                let key = format!("{}/{}", t.namespace, t.name);
+                let known = keys.is_some_and(|k| k.lock.tenants.contains_key(&key));
+                if known {
+                    // Its previous entry stays, matching the previous files kept for it.
+                    names.push(key);
+                }
+                pending.push(Pending { namespace: t.namespace.clone(), name: t.name.clone(), message, known });
+            }
+            Err(pki::PkiError::Failed(e)) => {
+                // Failed, not gone: it must not count as removed.
+                names.push(format!("{}/{}", t.namespace, t.name));
+                diags.push(Diagnostic::error(e))
+            }
         }
     }
+    // Destruction is explicit: a tenant the lock records may leave the output only on request.
+    if let Some(k) = keys {
+        let (removal_diags, removal_report) = intent::check_removals(k.lock, &names, k.intent, &inputs.tombstones);
+        diags.extend(removal_diags);
+        report.extend(removal_report);
+    }
     if diags.has_errors() {
+        diags.sort();
         return Err(diags);
     }
     // The lock changes when an entry changed, or when the set of tenants did.
@@ -138,9 +186,16 @@ pub fn compile(sources: &Sources, config: Option<SourceId>, keys: Option<&Keys<'
         Some(l)
     });
     match emit::layout(objects) {
-        Ok(tree) => {
+        Ok(mut tree) => {
+            let mut namespaces = std::collections::BTreeMap::new();
+            if inputs.config.create_namespaces() {
+                for (ns, _) in names.iter().filter_map(|n| n.split_once('/')) {
+                    namespaces.entry(ns.to_string()).or_insert_with(|| namespace_object(ns));
+                }
+                emit::add_namespaces(&mut tree, namespaces.clone());
+            }
             diags.sort();
-            Ok(Compiled { tree, diagnostics: diags, tenants: tenants.len(), lock: new_lock, new_states, report })
+            Ok(Compiled { tree, diagnostics: diags, tenants: tenants.len(), lock: new_lock, new_states, report, pending, namespaces })
         }
         Err(e) => {
             diags.push(Diagnostic::error(e));
@@ -159,22 +214,66 @@ struct TenantOutput {
 /// Runs PKI, templates and the typed check for every tenant, spread over the available cores.
 /// Results come back in the tenants' order, whatever the scheduling.
 fn render_all(
+    sources: &Sources,
     tenants: &[resolve::Tenant],
     keys: Option<&Keys<'_>>,
     pki_env: Option<&pki::PkiEnv<'_>>,
-) -> Vec<Result<TenantOutput, String>> {
+) -> Vec<Result<TenantOutput, pki::PkiError>> {
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(tenants.len().max(1));
     let chunk = tenants.len().div_ceil(workers).max(1);
     std::thread::scope(|scope| {
         let handles: Vec<_> = tenants
             .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(|t| render_one(t, keys, pki_env)).collect::<Vec<_>>()))
+            .map(|part| {
+                scope.spawn(move || part.iter().map(|t| render_one(t, &sources.get(t.file).display, keys, pki_env)).collect::<Vec<_>>())
+            })
             .collect();
         handles.into_iter().flat_map(|h| h.join().expect("render worker panicked")).collect()
     })
 }
 
-fn render_one(t: &resolve::Tenant, keys: Option<&Keys<'_>>, pki_env: Option<&pki::PkiEnv<'_>>) -> Result<TenantOutput, String> {
+/// The annotation naming the spec file (relative to the repository) an object was rendered from.
+pub const SOURCE_ANNOTATION: &str = "tcpc.dev/source";
+
+/// Sets `tcpc.dev/source` on an object. SOPS documents are left alone: their MAC covers the
+/// metadata.
+fn annotate_source(object: &mut serde_json::Value, source: &str) {
+    if object.get("sops").is_some() {
+        return;
+    }
+    if let Some(meta) = object.get_mut("metadata").and_then(serde_json::Value::as_object_mut) {
+        let annotations = meta.entry("annotations").or_insert_with(|| serde_json::json!({}));
+        if let Some(a) = annotations.as_object_mut() {
+            a.insert(SOURCE_ANNOTATION.into(), source.into());
+        }
+    }
+}
+
+/// The Namespace object of one namespace: never pruned by Flux or Argo CD (deleting it would
+/// delete everything in it), and tolerant of a namespace that already exists.
+fn namespace_object(ns: &str) -> String {
+    let object = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {
+            "name": ns,
+            "annotations": {
+                "argocd.argoproj.io/sync-options": "Prune=false",
+                "kustomize.toolkit.fluxcd.io/prune": "disabled",
+                SOURCE_ANNOTATION: "tcpc.yaml",
+            },
+        },
+    });
+    let checked = check::check(object).expect("a Namespace object is valid");
+    tcpc_yaml::emit(&checked)
+}
+
+fn render_one(
+    t: &resolve::Tenant,
+    source: &str,
+    keys: Option<&Keys<'_>>,
+    pki_env: Option<&pki::PkiEnv<'_>>,
+) -> Result<TenantOutput, pki::PkiError> {
     let mut annotations = t.deployment.pod_annotations.clone();
     let mut out = TenantOutput { objects: Vec::new(), lock: None, new_state: None, report: Vec::new() };
     let mut ca_cert_b64 = None;
@@ -191,7 +290,9 @@ fn render_one(t: &resolve::Tenant, keys: Option<&Keys<'_>>, pki_env: Option<&pki
         for s in p.secrets {
             // SOPS documents carry a `sops` key no Kubernetes type has; their plaintext form
             // was checked before encryption.
-            let checked = if s.object.get("sops").is_some() { s.object } else { check::check(s.object).map_err(|e| e.to_string())? };
+            let mut object = s.object;
+            annotate_source(&mut object, source);
+            let checked = if object.get("sops").is_some() { object } else { check::check(object).map_err(|e| e.to_string())? };
             out.objects.push(Rendered { object: checked, ..s }.emit());
         }
         ca_cert_b64 = Some(p.ca_cert_b64);
@@ -200,8 +301,45 @@ fn render_one(t: &resolve::Tenant, keys: Option<&Keys<'_>>, pki_env: Option<&pki
         out.report = p.report;
     }
     for mut r in render::render_with(t, &annotations, ca_cert_b64.as_deref()).map_err(|e| e.to_string())? {
+        annotate_source(&mut r.object, source);
         r.object = check::check(r.object).map_err(|e| e.to_string())?;
         out.objects.push(r.emit());
     }
+    Ok(out)
+}
+
+/// Adds the previous files of `keep` (tenants not rendered this run, see [`Compiled::pending`])
+/// from `previous` to `tree`, and lays the aggregating kustomizations out again, so a tenant
+/// that needs the identity stays exactly as it was applied. Pure.
+pub fn keep_previous(tree: Tree, previous: &Tree, compiled: &Compiled) -> Result<Tree, String> {
+    let keep: std::collections::BTreeSet<(&str, &str)> =
+        compiled.pending.iter().filter(|p| p.known).map(|p| (p.namespace.as_str(), p.name.as_str())).collect();
+    if keep.is_empty() {
+        return Ok(tree);
+    }
+    /// `<ns>/<tcp>/<bundle>/<file>` of a tenant's object file (not its kustomization).
+    fn tenant_file(path: &str) -> Option<(&str, &str, emit::Bundle, &str)> {
+        let parts: Vec<&str> = path.split('/').collect();
+        let &[ns, tcp, bundle, file] = parts.as_slice() else { return None };
+        let bundle = match bundle {
+            "management" => emit::Bundle::Management,
+            "tenant" => emit::Bundle::Tenant,
+            _ => return None,
+        };
+        (file != "kustomization.yaml").then_some((ns, tcp, bundle, file))
+    }
+    let mut files = Vec::new();
+    for (path, text) in &tree {
+        if let Some((ns, tcp, bundle, file)) = tenant_file(path).filter(|(ns, tcp, ..)| !keep.contains(&(*ns, *tcp))) {
+            files.push(EmittedFile { namespace: ns.into(), tcp: tcp.into(), bundle, file: file.into(), text: text.clone() });
+        }
+    }
+    for (path, text) in previous {
+        if let Some((ns, tcp, bundle, file)) = tenant_file(path).filter(|(ns, tcp, ..)| keep.contains(&(*ns, *tcp))) {
+            files.push(EmittedFile { namespace: ns.into(), tcp: tcp.into(), bundle, file: file.into(), text: text.clone() });
+        }
+    }
+    let mut out = emit::layout(files)?;
+    emit::add_namespaces(&mut out, compiled.namespaces.clone());
     Ok(out)
 }

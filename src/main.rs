@@ -1,15 +1,22 @@
 //! The `tcpc` command line: parse arguments, call the library, map outcomes to exit codes.
 //!
-//! Exit codes: 0 success; 1 invalid input, or stale output for `check`; 2 usage or IO error.
+//! Exit codes (README): 0 success; 1 invalid input; 2 usage or IO error; 3 stale output or lock
+//! (`check`); 4 a certificate expires within `check.failDays` (`check`); 5 some tenants need
+//! new key material and no identity was given (`render` renders all others; `check`).
+
+mod cli;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use clap::{Parser, Subcommand, ValueEnum};
 use tcpc::emit::{self, Bundle};
+use tcpc::intent::Intent;
+use tcpc::repo_lock::{self, Locks};
 use tcpc::source::Sources;
-use tcpc::{Compiled, discover};
+use tcpc::{Compiled, commit, discover, fault};
 
 #[derive(Parser)]
 #[command(
@@ -20,11 +27,59 @@ use tcpc::{Compiled, discover};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// How long to wait for another tcpc process using the same repository or output
+    /// directory before giving up (exit 2).
+    #[arg(long, global = true, value_name = "SECS", env = "TCPC_LOCK_TIMEOUT", default_value_t = 120)]
+    lock_timeout: u64,
+    /// Print only warnings and errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    /// Also print every file a render changes.
+    #[arg(short, long, global = true)]
+    verbose: bool,
+}
+
+/// 0 quiet, 1 normal, 2 verbose.
+static VERBOSITY: AtomicU8 = AtomicU8::new(1);
+
+fn verbosity() -> u8 {
+    VERBOSITY.load(Ordering::Relaxed)
+}
+
+/// Prints an informational line on stderr unless `-q`.
+macro_rules! info {
+    ($($arg:tt)*) => {
+        if verbosity() >= 1 {
+            eprintln!($($arg)*);
+        }
+    };
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// Write a new repository: tcpc.yaml (every setting at its default), a .gitignore that keeps
+    /// keys and identities out of Git, an example TenantControlPlane and DataStore.
+    #[command(
+        after_help = "Example:\n  tcpc identity -o ~/.config/tcpc/identity.txt\n  tcpc init platform --identity ~/.config/tcpc/identity.txt"
+    )]
+    Init {
+        /// Directory of the new repository (created if missing).
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// age identity file whose recipient goes into `pki.recipients` (only the public part is read out).
+        #[arg(long, env = "TCPC_AGE_IDENTITY_FILE")]
+        identity: Option<PathBuf>,
+        /// age recipient (`age1…`) to put into `pki.recipients`; repeatable.
+        #[arg(long)]
+        recipient: Vec<String>,
+    },
     /// Render every TenantControlPlane under DIR into a manifest tree (or one YAML stream).
+    ///
+    /// Tenants that need new key material while no identity is given are not rendered (their
+    /// previous output and lock entry stay) and listed; every other tenant renders; exit code 5.
+    #[command(
+        after_help = "Example:\n  tcpc render                                  # needs no identity when nothing must be issued\n  tcpc render . --identity ~/.config/tcpc/identity.txt\n  tcpc render . --stdout --bundle tenant | less"
+    )]
     Render {
         /// Repository directory holding tcpc.yaml and the specs.
         #[arg(default_value = ".")]
@@ -38,16 +93,35 @@ enum Command {
         /// With --stdout: which bundles to print.
         #[arg(long, value_enum, default_value_t = BundleArg::Management, requires = "stdout")]
         bundle: BundleArg,
+        /// Let the TenantControlPlane NS/NAME, recorded in tcpc.lock but gone from the inputs,
+        /// leave the output (repeatable). Without it such a render fails.
+        #[arg(long, value_name = "NS/NAME")]
+        allow_removal: Vec<String>,
+        /// Allow the output, state and lock outside the repository (never settable in tcpc.yaml).
+        #[arg(long)]
+        allow_outside: bool,
         #[command(flatten)]
         keys: KeyArgs,
     },
+    /// Re-key on purpose (the only way tcpc ever replaces a tenant's CA).
+    #[command(after_help = "Example:\n  tcpc rotate ca tenants/minimal --identity ~/.config/tcpc/identity.txt")]
+    Rotate {
+        #[command(subcommand)]
+        what: RotateCommand,
+    },
     /// Parse, resolve and type-check without writing anything.
+    #[command(after_help = "Example:\n  tcpc validate platform")]
     Validate {
+        /// Repository directory holding tcpc.yaml and the specs.
         #[arg(default_value = ".")]
         dir: PathBuf,
     },
-    /// Fail (exit 1) when the rendered tree on disk differs from what `render` would write.
+    /// Fail when the rendered tree or the lock differs from what `render` would write (exit 3),
+    /// a certificate expires within `check.failDays` (exit 4), or renewal or issuance is due
+    /// and needs the identity (exit 5). Needs no key.
+    #[command(after_help = "Example:\n  tcpc check platform     # in CI, after every change")]
     Check {
+        /// Repository directory holding tcpc.yaml and the specs.
         #[arg(default_value = ".")]
         dir: PathBuf,
         /// Rendered tree to compare (default: `output` of tcpc.yaml, relative to DIR).
@@ -55,13 +129,38 @@ enum Command {
         output: Option<PathBuf>,
     },
     /// Import key material into the encrypted state (never into the specs).
+    #[command(after_help = "Example:\n  tcpc import datastore-ca default --cert etcd-ca.crt --key etcd-ca.key")]
     Import {
         #[command(subcommand)]
         what: ImportCommand,
     },
-    /// Generate an age identity for `pki.recipients` (identity on stdout, recipient on stderr).
-    Identity,
+    /// Generate an age identity for `pki.recipients` (identity on stdout or into a file,
+    /// recipient on stderr).
+    #[command(after_help = "Example:\n  tcpc identity -o ~/.config/tcpc/identity.txt   # mode 0600, parent directories created")]
+    Identity {
+        /// Write the identity into this new file (mode 0600) instead of stdout; never overwrites.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Write a tenant's admin or super-admin kubeconfig from the encrypted state (needs the identity).
+    #[command(
+        after_help = "Example:\n  tcpc kubeconfig tenants/minimal --user super-admin --identity ~/.config/tcpc/identity.txt -o super-admin.conf"
+    )]
+    Kubeconfig {
+        /// `<namespace>/<name>` of the TenantControlPlane.
+        tenant: String,
+        #[arg(long, value_enum, default_value_t = UserArg::Admin)]
+        user: UserArg,
+        /// File to write (mode 0600); `-` or absent: stdout, which must not be a terminal.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        dir: RepoDir,
+        #[command(flatten)]
+        keys: KeyArgs,
+    },
     /// Print the JSON Schemas of TenantControlPlane, DataStore and tcpc.yaml, or write them.
+    #[command(after_help = "Example:\n  tcpc schema --write schemas")]
     Schema {
         /// Write `<name>.schema.json` files into this directory instead of printing.
         #[arg(long)]
@@ -72,30 +171,68 @@ enum Command {
 #[derive(Subcommand)]
 enum ImportCommand {
     /// The CA of a DataStore, which signs each tenant's etcd client certificate.
+    #[command(after_help = "Example:\n  tcpc import datastore-ca default platform --cert etcd-ca.crt --key etcd-ca.key")]
     DatastoreCa {
         /// DataStore name.
         name: String,
+        #[command(flatten)]
+        dir: RepoDir,
+        /// The CA certificate (PEM).
         #[arg(long)]
         cert: PathBuf,
+        /// The CA private key (PEM); stored age-encrypted, never in Git.
         #[arg(long)]
         key: PathBuf,
-        #[arg(long, default_value = ".")]
-        dir: PathBuf,
     },
     /// Bring your own CA for a TenantControlPlane (e.g. an intermediate of the corporate PKI).
+    #[command(after_help = "Example:\n  tcpc import ca tenants/minimal platform --cert ca.crt --key ca.key --chain chain.pem")]
     Ca {
         /// `<namespace>/<name>` of the TenantControlPlane.
         tenant: String,
+        #[command(flatten)]
+        dir: RepoDir,
+        /// The CA certificate (PEM).
         #[arg(long)]
         cert: PathBuf,
+        /// The CA private key (PEM); stored age-encrypted, never in Git.
         #[arg(long)]
         key: PathBuf,
         /// PEM chain from the CA up to the root, published with it so clients can verify.
         #[arg(long)]
         chain: Option<PathBuf>,
-        #[arg(long, default_value = ".")]
-        dir: PathBuf,
     },
+}
+
+#[derive(Subcommand)]
+enum RotateCommand {
+    /// Re-issue the tenant's CA, front-proxy CA and service-account key, and everything they
+    /// sign, then render. Every client of the tenant must trust the new CA afterwards.
+    #[command(after_help = "Example:\n  tcpc rotate ca tenants/minimal --identity ~/.config/tcpc/identity.txt")]
+    Ca {
+        /// `<namespace>/<name>` of the TenantControlPlane.
+        tenant: String,
+        #[command(flatten)]
+        dir: RepoDir,
+        #[command(flatten)]
+        keys: KeyArgs,
+    },
+}
+
+/// The repository directory of commands whose first argument is something else: positional
+/// like everywhere else, `--dir` still accepted (hidden) for scripts written before.
+#[derive(clap::Args)]
+struct RepoDir {
+    /// Repository directory holding tcpc.yaml.
+    #[arg(id = "repo_dir", value_name = "DIR", conflicts_with = "dir_option")]
+    dir: Option<PathBuf>,
+    #[arg(long = "dir", id = "dir_option", value_name = "DIR", hide = true)]
+    dir_option: Option<PathBuf>,
+}
+
+impl RepoDir {
+    fn path(self) -> PathBuf {
+        self.dir.or(self.dir_option).unwrap_or_else(|| PathBuf::from("."))
+    }
 }
 
 #[derive(clap::Args)]
@@ -103,6 +240,12 @@ struct KeyArgs {
     /// age identity file; needed only when key material must be issued or sealed anew.
     #[arg(long, env = "TCPC_AGE_IDENTITY_FILE")]
     identity: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum UserArg {
+    Admin,
+    SuperAdmin,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -126,18 +269,49 @@ impl BundleArg {
 enum Failure {
     Invalid,
     Io(String),
+    Stale,
+    Expiring,
+    NeedsIdentity,
 }
 
 fn main() -> ExitCode {
+    // Like any Unix filter: a closed pipe (`tcpc schema | head`) ends the process quietly.
+    // SAFETY: called before any thread starts; restores the default disposition.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
+    let timeout = std::time::Duration::from_secs(cli.lock_timeout);
+    VERBOSITY.store(
+        if cli.quiet {
+            0
+        } else if cli.verbose {
+            2
+        } else {
+            1
+        },
+        Ordering::Relaxed,
+    );
     let result = match cli.command {
-        Command::Render { dir, output, stdout, bundle, keys } => render(&dir, output, stdout.then_some(bundle), keys.identity.as_deref()),
+        Command::Init { dir, identity, recipient } => init(&dir, identity.as_deref(), recipient),
+        Command::Render { dir, output, stdout, bundle, allow_removal, allow_outside, keys } => {
+            let intent = Intent { allow_removal: allow_removal.into_iter().collect(), ..Intent::default() };
+            let write = Write { output: output.clone(), stdout, allow_outside };
+            render(&dir, output, stdout.then_some(bundle), keys.identity.as_deref(), &intent, Some(write), timeout)
+        }
+        Command::Rotate { what: RotateCommand::Ca { tenant, dir, keys } } => {
+            let intent = Intent { rotate_ca: [tenant].into(), ..Intent::default() };
+            let dir = dir.path();
+            let write = Write { output: None, stdout: false, allow_outside: false };
+            render(&dir, None, None, keys.identity.as_deref(), &intent, Some(write), timeout)
+        }
         Command::Validate { dir } => load_and_compile(&dir, Mode::Validate).map(|(_, c)| {
-            eprintln!("ok: {} TenantControlPlane(s) valid", c.tenants);
+            info!("ok: {} TenantControlPlane(s) valid", c.tenants);
         }),
-        Command::Import { what } => import(what),
-        Command::Identity => identity(),
-        Command::Check { dir, output } => check(&dir, output),
+        Command::Import { what } => import(what, timeout),
+        Command::Identity { output } => identity(output.as_deref()),
+        Command::Kubeconfig { tenant, user, output, dir, keys } => kubeconfig(&dir.path(), &tenant, user, output, keys.identity.as_deref()),
+        Command::Check { dir, output } => check(&dir, output, timeout),
         Command::Schema { write } => schema(write),
     };
     match result {
@@ -147,6 +321,9 @@ fn main() -> ExitCode {
             eprintln!("error: {msg}");
             ExitCode::from(2)
         }
+        Err(Failure::Stale) => ExitCode::from(3),
+        Err(Failure::Expiring) => ExitCode::from(4),
+        Err(Failure::NeedsIdentity) => ExitCode::from(5),
     }
 }
 
@@ -163,8 +340,16 @@ struct Repo {
 enum Mode<'a> {
     /// Parse, resolve, render; no key material.
     Validate,
-    /// Full render; `identity` is read only if given.
-    Render { identity: Option<&'a Path> },
+    /// Full render; `identity` is read only if given. `write`: where the render will write,
+    /// checked (`tcpc::paths`) before anything else happens.
+    Render { identity: Option<&'a Path>, intent: &'a Intent, write: Option<Write> },
+}
+
+/// What `render` was asked to write.
+struct Write {
+    output: Option<PathBuf>,
+    stdout: bool,
+    allow_outside: bool,
 }
 
 /// Reads the repository (IO edge) and runs the pure compile.
@@ -174,28 +359,43 @@ fn load_and_compile(dir: &Path, mode: Mode<'_>) -> Result<(Repo, Compiled), Fail
     }
     let io = |e: discover::DiscoverError| Failure::Io(e.to_string());
     let mut sources = Sources::default();
-    let config_id = discover::read_config(dir).map_err(io)?.map(|text| sources.add(discover::CONFIG_FILE.into(), text));
-    // tcpc.yaml decides what to walk, so parse it on its own first.
+    // tcpc.yaml decides what to walk, so parse it on its own first (under the default limits).
     let mut cfg_diags = tcpc::diag::Diagnostics::default();
-    let config = tcpc::parse::parse(&sources, config_id, &mut cfg_diags).config;
+    let config_id = discover::read_config_into(dir, &mut sources, &mut cfg_diags).map_err(io)?;
+    let parsed = (!cfg_diags.has_errors()).then(|| tcpc::parse::parse(&sources, config_id, &mut cfg_diags));
+    let Some(tcpc::parse::Inputs { config, config_doc, .. }) = parsed.filter(|_| !cfg_diags.has_errors()) else {
+        eprint!("{}", cfg_diags.render(&sources));
+        return Err(Failure::Invalid);
+    };
+    let output = dir.join(config.output_dir());
+    let lock_path = dir.join(config.lock_file());
+    let state_dir = dir.join(config.state_dir());
+    if let Mode::Render { write: Some(w), .. } = &mode {
+        check_write_paths(dir, w, &output, &state_dir, &lock_path, config_doc.as_ref(), config_id, &sources)?;
+    }
+    let warnings = discover::read_inputs(dir, &config, &[PathBuf::from(config.output_dir())], &mut sources, &mut cfg_diags).map_err(io)?;
     if cfg_diags.has_errors() {
         eprint!("{}", cfg_diags.render(&sources));
         return Err(Failure::Invalid);
     }
-    let output = dir.join(config.output_dir());
-    discover::read_inputs(dir, config.exclude_globs(), &[PathBuf::from(config.output_dir())], &mut sources).map_err(io)?;
-    let lock_path = dir.join(config.lock_file());
-    let state_dir = dir.join(config.state_dir());
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
     let lock_text = match std::fs::read_to_string(&lock_path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(e) => return Err(Failure::Io(format!("reading {}: {e}", lock_path.display()))),
     };
-    let lock = tcpc::lock::Lock::parse(&lock_text).map_err(|e| Failure::Io(format!("{}: {e}", lock_path.display())))?;
-    let keys_io = match mode {
-        Mode::Validate => None,
-        Mode::Render { identity } => Some(KeysIo::load(dir, &config, &state_dir, identity)?),
+    let lock = tcpc::lock::Lock::parse(&lock_text).map_err(|e| {
+        let (sources, d) = tcpc::limits::json_file_error(config.lock_file(), &lock_text, &e);
+        eprint!("{}", d.help("restore the lock from Git; tcpc writes it, nobody edits it").render(&sources));
+        Failure::Invalid
+    })?;
+    let (keys_io, intent) = match mode {
+        Mode::Validate => (None, None),
+        Mode::Render { identity, intent, .. } => (Some(KeysIo::load(dir, &config, &state_dir, identity)?), Some(intent)),
     };
+    let no_intent = Intent::default();
     let keys = keys_io.as_ref().map(|k| tcpc::Keys {
         lock: &lock,
         now: k.now,
@@ -203,6 +403,7 @@ fn load_and_compile(dir: &Path, mode: Mode<'_>) -> Result<(Repo, Compiled), Fail
         identities: &k.identities,
         states: &k.states,
         sealer: k.sealer.as_ref(),
+        intent: intent.unwrap_or(&no_intent),
     });
     let result = tcpc::compile(&sources, config_id, keys.as_ref());
     match result {
@@ -217,6 +418,38 @@ fn load_and_compile(dir: &Path, mode: Mode<'_>) -> Result<(Repo, Compiled), Fail
             Err(Failure::Invalid)
         }
     }
+}
+
+/// Refuses (before anything is read or written) output, state or lock paths a render may not
+/// write to: see `tcpc::paths`.
+#[allow(clippy::too_many_arguments)]
+fn check_write_paths(
+    dir: &Path,
+    w: &Write,
+    config_output: &Path,
+    state_dir: &Path,
+    lock_path: &Path,
+    config_doc: Option<&tcpc::parse::Doc<()>>,
+    config_id: Option<tcpc::source::SourceId>,
+    sources: &Sources,
+) -> Result<(), Failure> {
+    use tcpc::paths::{Origin, Target};
+    let output = match (&w.output, w.stdout) {
+        (_, true) => None,
+        (Some(o), false) => Some(Target { path: o.clone(), origin: Origin::CommandLine("-o/--output"), what: "output directory" }),
+        (None, false) => Some(Target { path: config_output.to_path_buf(), origin: Origin::Config("/output"), what: "output directory" }),
+    };
+    let state = Target { path: state_dir.to_path_buf(), origin: Origin::Config("/pki/stateDir"), what: "state directory" };
+    let lock = Target { path: lock_path.to_path_buf(), origin: Origin::Config("/pki/lockFile"), what: "lock file" };
+    let problems = tcpc::paths::check(dir, output.as_ref(), &state, &lock, w.allow_outside)
+        .map_err(|e| Failure::Io(format!("resolving the output paths: {e}")))?;
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let diags = tcpc::paths::diagnostics(&problems, config_doc, config_id);
+    eprint!("{}", diags.render(sources));
+    let from_cli = problems.iter().all(|(o, ..)| matches!(o, Origin::CommandLine(_)));
+    Err(if from_cli { Failure::Io("refusing to write there".into()) } else { Failure::Invalid })
 }
 
 /// Key material and time, read at the edge.
@@ -252,11 +485,7 @@ impl KeysIo {
 /// "Now" for issuance, renewal and expiry: `SOURCE_DATE_EPOCH` when set, else the clock.
 fn now() -> Result<time::OffsetDateTime, Failure> {
     match std::env::var("SOURCE_DATE_EPOCH").ok().filter(|v| !v.trim().is_empty()) {
-        Some(v) => v
-            .parse::<i64>()
-            .ok()
-            .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
-            .ok_or_else(|| Failure::Io(format!("invalid SOURCE_DATE_EPOCH `{v}`"))),
+        Some(v) => tcpc::limits::source_date_epoch(&v).map_err(Failure::Io),
         None => Ok(time::OffsetDateTime::now_utc()),
     }
 }
@@ -311,70 +540,171 @@ fn sealer(dir: &Path, config: &tcpc_spec::Config) -> Result<Option<tcpc::pki::Se
     }
 }
 
-/// Writes `content` to `path` atomically (temp file + rename).
-fn write_atomic(path: &Path, content: &str) -> std::io::Result<()> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    let tmp = path.with_extension(format!("tcpc-tmp-{}", std::process::id()));
-    std::fs::write(&tmp, content)?;
-    std::fs::rename(&tmp, path)
+/// Locks `dir` (the repository, or the directory holding the output tree) for this process.
+fn lock_dir(locks: &mut Locks, dir: &Path, mode: repo_lock::Mode, timeout: std::time::Duration) -> Result<(), Failure> {
+    locks
+        .acquire(dir, mode, timeout, |d| {
+            eprintln!("waiting for another tcpc process using {} (up to {}s)…", d.display(), timeout.as_secs())
+        })
+        .map_err(|e| Failure::Io(e.to_string()))
 }
 
-fn render(dir: &Path, output: Option<PathBuf>, stdout: Option<BundleArg>, identity: Option<&Path>) -> Result<(), Failure> {
-    let (repo, compiled) = load_and_compile(dir, Mode::Render { identity })?;
+/// The tree `render` last wrote to `out` (empty when there is none).
+fn previous_tree(out: &Path) -> Result<emit::Tree, Failure> {
+    if out.join(emit::MARKER).exists() {
+        emit::read_tree(out).map_err(|e| Failure::Io(format!("reading {}: {e}", out.display())))
+    } else {
+        Ok(emit::Tree::new())
+    }
+}
+
+/// Lists the tenants left unrendered for want of the identity.
+fn report_pending(pending: &[tcpc::Pending], tenants: usize, dir: &Path, what: &str) {
+    for p in pending {
+        eprintln!("warning: {}", p.message);
+    }
+    eprintln!("error: {} of {tenants} TenantControlPlane(s) {what}: new key material is due, which needs the age identity", pending.len());
+    eprintln!(
+        "  = help: run `tcpc render {} --identity FILE` (or set TCPC_AGE_IDENTITY_FILE, a path, or TCPC_AGE_IDENTITY, the identity)",
+        dir.display()
+    );
+}
+
+/// Takes the repository's writer lock and completes an interrupted commit, if any.
+fn lock_repo_for_writing(dir: &Path, timeout: std::time::Duration) -> Result<Locks, Failure> {
+    if !dir.is_dir() {
+        return Err(Failure::Io(format!("{} is not a directory", dir.display())));
+    }
+    let mut locks = Locks::default();
+    lock_dir(&mut locks, dir, repo_lock::Mode::Exclusive, timeout)?;
+    let r = commit::recover(dir).map_err(|e| Failure::Io(format!("recovering {}: {e}", dir.display())))?;
+    if r.replayed > 0 {
+        eprintln!("completed an interrupted commit ({} file(s) from {})", r.replayed, commit::JOURNAL);
+    }
+    Ok(locks)
+}
+
+fn render(
+    dir: &Path,
+    output: Option<PathBuf>,
+    stdout: Option<BundleArg>,
+    identity: Option<&Path>,
+    intent: &Intent,
+    write: Option<Write>,
+    timeout: std::time::Duration,
+) -> Result<(), Failure> {
+    let mut locks = lock_repo_for_writing(dir, timeout)?;
+    let (repo, mut compiled) = load_and_compile(dir, Mode::Render { identity, intent, write })?;
     for line in &compiled.report {
-        eprintln!("{line}");
+        info!("{line}");
     }
-    // Key material first: a run killed after this point re-renders from the new state.
-    for (key, text) in &compiled.new_states {
-        let path = repo.state_dir.join(format!("{key}.age"));
-        write_atomic(&path, text).map_err(|e| Failure::Io(format!("writing {}: {e}", path.display())))?;
+    let out = output.unwrap_or(repo.output.clone());
+    let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    if stdout.is_none() {
+        std::fs::create_dir_all(parent).map_err(|e| Failure::Io(format!("creating {}: {e}", parent.display())))?;
     }
+    if parent.is_dir() {
+        lock_dir(&mut locks, parent, repo_lock::Mode::Exclusive, timeout)?;
+    }
+    let previous = if stdout.is_none() || !compiled.pending.is_empty() { previous_tree(&out)? } else { emit::Tree::new() };
+    if !compiled.pending.is_empty() {
+        // Tenants that need the identity stay exactly as they were rendered last.
+        compiled.tree = tcpc::keep_previous(std::mem::take(&mut compiled.tree), &previous, &compiled).map_err(Failure::Io)?;
+    }
+    let finish = |compiled: &tcpc::Compiled| {
+        if compiled.pending.is_empty() {
+            Ok(())
+        } else {
+            report_pending(&compiled.pending, compiled.tenants, dir, "not rendered");
+            Err(Failure::NeedsIdentity)
+        }
+    };
+    let temps = |e: std::io::Error| Failure::Io(format!("removing temp files of a killed run: {e}"));
+    commit::remove_temps(&repo.state_dir, usize::MAX).map_err(temps)?;
+    commit::remove_temps(repo.lock_path.parent().unwrap_or(dir), 1).map_err(temps)?;
+    // State and lock move together (commit.rs); the tree, a function of both, follows.
+    let mut files: Vec<(PathBuf, String)> =
+        compiled.new_states.iter().map(|(key, text)| (repo.state_dir.join(format!("{key}.age")), text.clone())).collect();
     if let Some(lock_text) = compiled.lock.as_ref().map(tcpc::lock::Lock::to_text).filter(|t| *t != repo.lock_text) {
-        write_atomic(&repo.lock_path, &lock_text).map_err(|e| Failure::Io(format!("writing {}: {e}", repo.lock_path.display())))?;
+        files.push((repo.lock_path.clone(), lock_text));
     }
+    commit::commit(dir, &files).map_err(|e| Failure::Io(format!("committing state and lock: {e}")))?;
     if let Some(bundle) = stdout {
         let text = emit::stream(&compiled.tree, bundle.bundles());
         std::io::stdout().lock().write_all(text.as_bytes()).map_err(|e| Failure::Io(format!("writing to stdout: {e}")))?;
-        return Ok(());
+        return finish(&compiled);
     }
-    let out = output.unwrap_or(repo.output);
+    let changes = cli::summary::Changes::between(&previous, &compiled.tree);
     match emit::write_tree(&out, &compiled.tree) {
-        Ok(emit::WriteOutcome::Unchanged) => eprintln!("{}: up to date ({} tenant(s))", out.display(), compiled.tenants),
-        Ok(emit::WriteOutcome::Written { files }) => eprintln!("{}: wrote {files} files for {} tenant(s)", out.display(), compiled.tenants),
+        Ok(emit::WriteOutcome::Unchanged) => {
+            let rendered = compiled.tenants - compiled.pending.len();
+            info!("{}: up to date ({rendered} tenant(s), {} files)", out.display(), cli::summary::thousands(compiled.tree.len()))
+        }
+        Ok(emit::WriteOutcome::Written { .. }) => {
+            info!("{}: {}", out.display(), changes.line());
+            if verbosity() >= 2 {
+                for line in changes.details() {
+                    eprintln!("{line}");
+                }
+            }
+        }
         Err(e) => return Err(Failure::Io(format!("writing {}: {e}", out.display()))),
     }
-    Ok(())
+    fault::point("done").map_err(|e| Failure::Io(e.to_string()))?;
+    finish(&compiled)
 }
 
-fn check(dir: &Path, output: Option<PathBuf>) -> Result<(), Failure> {
+fn check(dir: &Path, output: Option<PathBuf>, timeout: std::time::Duration) -> Result<(), Failure> {
+    if !dir.is_dir() {
+        return Err(Failure::Io(format!("{} is not a directory", dir.display())));
+    }
+    // A reader: never while a writer commits, and never writes itself.
+    let mut locks = Locks::default();
+    lock_dir(&mut locks, dir, repo_lock::Mode::Shared, timeout)?;
+    if commit::pending(dir) {
+        eprintln!(
+            "error: an interrupted render left a pending commit ({}): run `tcpc render {}` to complete it",
+            commit::JOURNAL,
+            dir.display()
+        );
+        return Err(Failure::Stale);
+    }
     // No identity: an up-to-date repository never needs one.
-    let (repo, compiled) = load_and_compile(dir, Mode::Render { identity: None })?;
-    let expiring = expiry(&repo);
+    let (repo, mut compiled) = load_and_compile(dir, Mode::Render { identity: None, intent: &Intent::default(), write: None })?;
+    let expiring = expiry(&repo, dir);
     let out = output.unwrap_or(repo.output.clone());
+    if let Some(parent) = out.parent().filter(|p| p.is_dir()) {
+        lock_dir(&mut locks, parent, repo_lock::Mode::Shared, timeout)?;
+    }
     let on_disk = if out.exists() {
         emit::read_tree(&out).map_err(|e| Failure::Io(format!("reading {}: {e}", out.display())))?
     } else {
         Default::default()
     };
+    if !compiled.pending.is_empty() {
+        compiled.tree = tcpc::keep_previous(std::mem::take(&mut compiled.tree), &on_disk, &compiled).map_err(Failure::Io)?;
+    }
     let stale = tcpc::diff::tree_diff(&on_disk, &compiled.tree);
     let lock_stale = compiled.lock.as_ref().is_some_and(|l| l.to_text() != repo.lock_text);
-    if stale.is_empty() && !lock_stale {
-        eprintln!("{}: up to date", out.display());
-        return if expiring { Err(Failure::Invalid) } else { Ok(()) };
+    if !stale.is_empty() || lock_stale {
+        if lock_stale {
+            eprintln!("error: {} is stale", repo.lock_path.display());
+        }
+        eprint!("{stale}");
+        eprintln!("error: {} is stale: run `tcpc render {}`", out.display(), dir.display());
+        return Err(Failure::Stale);
     }
-    if lock_stale {
-        eprintln!("error: {} is stale", repo.lock_path.display());
+    if !compiled.pending.is_empty() {
+        report_pending(&compiled.pending, compiled.tenants, dir, "cannot be rendered without it");
+        return Err(Failure::NeedsIdentity);
     }
-    eprint!("{stale}");
-    eprintln!("error: {} is stale: run `tcpc render {}`", out.display(), dir.display());
-    Err(Failure::Invalid)
+    info!("{}: up to date", out.display());
+    if expiring { Err(Failure::Expiring) } else { Ok(()) }
 }
 
 /// Warns about certificates expiring within `check.warnDays`; true when one expires within
 /// `check.failDays`.
-fn expiry(repo: &Repo) -> bool {
+fn expiry(repo: &Repo, dir: &Path) -> bool {
     let now = now().unwrap_or_else(|_| time::OffsetDateTime::now_utc());
     let (warn, fail) = (repo.config.check_warn_days() as i64, repo.config.check_fail_days() as i64);
     let mut failed = false;
@@ -386,29 +716,36 @@ fn expiry(repo: &Repo) -> bool {
                 continue;
             };
             let days = (not_after - now).whole_days();
+            let date = a.not_after.as_deref().unwrap_or_default();
             if days < fail {
                 eprintln!(
-                    "error: {tenant}: certificate {name} expires in {days} day(s) ({not_after}); run `tcpc render --identity …` to renew"
+                    "error: {tenant}: certificate {name} expires in {days} day(s) ({date}); run `tcpc render {} --identity FILE` to renew",
+                    dir.display()
                 );
                 failed = true;
             } else if days < warn {
-                eprintln!("warning: {tenant}: certificate {name} expires in {days} day(s) ({not_after})");
+                eprintln!(
+                    "warning: {tenant}: certificate {name} expires in {days} day(s) ({date}); run `tcpc render {} --identity FILE` to renew",
+                    dir.display()
+                );
             }
         }
     }
     failed
 }
 
-fn import(what: ImportCommand) -> Result<(), Failure> {
+fn import(what: ImportCommand, timeout: std::time::Duration) -> Result<(), Failure> {
     let read = |p: &Path| std::fs::read_to_string(p).map_err(|e| Failure::Io(format!("reading {}: {e}", p.display())));
-    let (dir, key, plaintext) = match what {
-        ImportCommand::DatastoreCa { name, cert, key, dir } => {
+    let (dir, key_file, key, plaintext) = match what {
+        ImportCommand::DatastoreCa { name, cert, key: key_file, dir } => {
+            let (dir, key) = (dir.path(), key_file);
             let (cert_pem, key_pem) = (read(&cert)?, zeroize::Zeroizing::new(read(&key)?));
             validate_ca(&cert_pem, &key_pem)?;
             let state = tcpc::pki::DataStoreState { cert: cert_pem, key: key_pem.to_string() };
-            (dir, tcpc::pki::datastore_state_key(&name), zeroize::Zeroizing::new(serde_json::to_vec(&state).expect("serialises")))
+            (dir, key, tcpc::pki::datastore_state_key(&name), zeroize::Zeroizing::new(serde_json::to_vec(&state).expect("serialises")))
         }
         ImportCommand::Ca { tenant, cert, key, chain, dir } => {
+            let dir = dir.path();
             let Some((ns, name)) = tenant.split_once('/') else {
                 return Err(Failure::Io(format!("expected <namespace>/<name>, got `{tenant}`")));
             };
@@ -421,9 +758,10 @@ fn import(what: ImportCommand) -> Result<(), Failure> {
             state.fingerprint_secret = hex::encode(secret.as_ref());
             state.ca_chain = chain.map(|c| read(&c)).transpose()?;
             state.artefacts.insert("ca".into(), tcpc::pki::StoredPair { cert: Some(cert_pem), key: key_pem.to_string() });
-            (dir, format!("tenants/{ns}/{name}"), zeroize::Zeroizing::new(serde_json::to_vec(&state).expect("serialises")))
+            (dir, key, format!("tenants/{ns}/{name}"), zeroize::Zeroizing::new(serde_json::to_vec(&state).expect("serialises")))
         }
     };
+    let _locks = lock_repo_for_writing(&dir, timeout)?;
     let mut sources = Sources::default();
     let config_id =
         discover::read_config(&dir).map_err(|e| Failure::Io(e.to_string()))?.map(|t| sources.add(discover::CONFIG_FILE.into(), t));
@@ -434,12 +772,15 @@ fn import(what: ImportCommand) -> Result<(), Failure> {
         return Err(Failure::Invalid);
     }
     if config.pki_recipients().is_empty() {
-        return Err(Failure::Io("tcpc.yaml lists no `pki.recipients` to encrypt the state to".into()));
+        return Err(Failure::Io(
+            "tcpc.yaml lists no `pki.recipients` to encrypt the state to: add the recipient `tcpc identity` printed (age1…)".into(),
+        ));
     }
     let armored = tcpc_seal::state::encrypt_to_recipients(&plaintext, config.pki_recipients()).map_err(|e| Failure::Io(e.to_string()))?;
     let path = dir.join(config.state_dir()).join(format!("{key}.age"));
-    write_atomic(&path, &armored).map_err(|e| Failure::Io(format!("writing {}: {e}", path.display())))?;
-    eprintln!("imported into {} (encrypted to {} recipient(s))", path.display(), config.pki_recipients().len());
+    commit::commit(&dir, &[(path.clone(), armored)]).map_err(|e| Failure::Io(format!("writing {}: {e}", path.display())))?;
+    info!("imported into {} (encrypted to {} recipient(s))", path.display(), config.pki_recipients().len());
+    cli::keyfiles::warn_exposed_key(&dir, &key_file);
     Ok(())
 }
 
@@ -449,11 +790,53 @@ fn validate_ca(cert_pem: &str, key_pem: &str) -> Result<(), Failure> {
     Ok(())
 }
 
-fn identity() -> Result<(), Failure> {
+fn identity(output: Option<&Path>) -> Result<(), Failure> {
     use age::secrecy::ExposeSecret as _;
     let id = age::x25519::Identity::generate();
-    println!("# created by tcpc identity\n# public key: {}\n{}", id.to_public(), id.to_string().expose_secret());
+    let text = zeroize::Zeroizing::new(format!(
+        "# created by tcpc identity\n# public key: {}\n{}\n",
+        id.to_public(),
+        id.to_string().expose_secret()
+    ));
+    match output {
+        Some(path) => {
+            cli::keyfiles::write_identity(path, &text).map_err(Failure::Io)?;
+            info!("wrote {} (mode 0600)", path.display());
+        }
+        None => std::io::stdout().lock().write_all(text.as_bytes()).map_err(|e| Failure::Io(format!("writing to stdout: {e}")))?,
+    }
     eprintln!("recipient: {}", id.to_public());
+    Ok(())
+}
+
+fn init(dir: &Path, identity: Option<&Path>, mut recipients: Vec<String>) -> Result<(), Failure> {
+    if let Some(path) = identity {
+        let text = zeroize::Zeroizing::new(
+            std::fs::read_to_string(path).map_err(|e| Failure::Io(format!("reading identity {}: {e}", path.display())))?,
+        );
+        let ids = tcpc_seal::state::parse_identity_file(&text).map_err(|e| Failure::Io(format!("invalid age identity: {e}")))?;
+        recipients.extend(ids.iter().map(|i| i.to_public().to_string()));
+    }
+    if !recipients.is_empty() {
+        tcpc_seal::state::parse_recipients(&recipients).map_err(|e| Failure::Io(format!("--recipient: {e}")))?;
+    }
+    let written = cli::init::init(dir, &recipients).map_err(Failure::Io)?;
+    info!("initialised {}: {}", dir.display(), written.join(", "));
+    let d = dir.display();
+    let mut steps = Vec::new();
+    if recipients.is_empty() {
+        steps.push(
+            "tcpc identity -o ~/.config/tcpc/identity.txt    # then put the recipient it prints into tcpc.yaml pki.recipients".to_string(),
+        );
+    }
+    steps.push(format!("kubeseal --fetch-cert > {}", dir.join("sealed-secrets.crt").display()));
+    steps.push(format!("tcpc import datastore-ca default {d} --cert etcd-ca.crt --key etcd-ca.key   # your management etcd's CA"));
+    steps.push(format!("edit {} (or add more TenantControlPlanes)", dir.join("tenants/example.yaml").display()));
+    steps.push(format!("tcpc render {d} --identity ~/.config/tcpc/identity.txt"));
+    info!("next:");
+    for (i, step) in steps.iter().enumerate() {
+        info!("  {}. {step}", i + 1);
+    }
     Ok(())
 }
 
@@ -477,4 +860,87 @@ fn schema(write: Option<PathBuf>) -> Result<(), Failure> {
         }
     }
     Ok(())
+}
+
+/// `tcpc kubeconfig`: the kubeconfig of a tenant user, from the encrypted state (IO edge of
+/// `tcpc::kubeconfig`). Private key material goes to a 0600 file or a redirected stdout only.
+fn kubeconfig(dir: &Path, tenant: &str, user: UserArg, output: Option<PathBuf>, identity: Option<&Path>) -> Result<(), Failure> {
+    use std::io::IsTerminal as _;
+    let Some((ns, name)) = tenant.split_once('/') else {
+        return Err(Failure::Io(format!("expected <namespace>/<name>, got `{tenant}`")));
+    };
+    let output = output.filter(|p| p.as_os_str() != "-");
+    if output.is_none() && std::io::stdout().is_terminal() {
+        return Err(Failure::Io("refusing to print a private key to a terminal: pass `-o FILE` or redirect stdout".into()));
+    }
+    if !dir.is_dir() {
+        return Err(Failure::Io(format!("{} is not a directory", dir.display())));
+    }
+    let identity_text = match (identity, std::env::var("TCPC_AGE_IDENTITY")) {
+        (Some(path), _) => zeroize::Zeroizing::new(
+            std::fs::read_to_string(path).map_err(|e| Failure::Io(format!("reading identity {}: {e}", path.display())))?,
+        ),
+        (None, Ok(text)) => zeroize::Zeroizing::new(text),
+        (None, Err(_)) => {
+            return Err(Failure::Io("the age identity is needed: pass `--identity FILE` (or set TCPC_AGE_IDENTITY_FILE)".into()));
+        }
+    };
+    let identities =
+        tcpc_seal::state::parse_identity_file(&identity_text).map_err(|e| Failure::Io(format!("invalid age identity: {e}")))?;
+
+    let io = |e: discover::DiscoverError| Failure::Io(e.to_string());
+    let mut sources = Sources::default();
+    let config_id = discover::read_config(dir).map_err(io)?.map(|text| sources.add(discover::CONFIG_FILE.into(), text));
+    let mut diags = tcpc::diag::Diagnostics::default();
+    let config = tcpc::parse::parse(&sources, config_id, &mut diags).config;
+    if diags.has_errors() {
+        eprint!("{}", diags.render(&sources));
+        return Err(Failure::Invalid);
+    }
+    discover::read_inputs(dir, &config, &[PathBuf::from(config.output_dir())], &mut sources, &mut diags).map_err(io)?;
+    if diags.has_errors() {
+        eprint!("{}", diags.render(&sources));
+        return Err(Failure::Invalid);
+    }
+    let t = match tcpc::kubeconfig::resolve_tenant(&sources, config_id, ns, name) {
+        Ok(Some(t)) => t,
+        Ok(None) => return Err(Failure::Io(format!("no TenantControlPlane {ns}/{name} in {}", dir.display()))),
+        Err(diags) => {
+            eprint!("{}", diags.render(&sources));
+            return Err(Failure::Invalid);
+        }
+    };
+    let state_path = dir.join(config.state_dir()).join(format!("{}.age", tcpc::pki::tenant_state_key(&t)));
+    let state = std::fs::read_to_string(&state_path).map_err(|e| Failure::Io(format!("reading {}: {e}", state_path.display())))?;
+    let user = match user {
+        UserArg::Admin => tcpc::kubeconfig::User::Admin,
+        UserArg::SuperAdmin => tcpc::kubeconfig::User::SuperAdmin,
+    };
+    let text = tcpc::kubeconfig::kubeconfig(&t, &state, &identities, user, now()?).map_err(Failure::Io)?;
+    match output {
+        None => std::io::stdout().lock().write_all(text.as_bytes()).map_err(|e| Failure::Io(format!("writing to stdout: {e}"))),
+        Some(path) => {
+            write_private(&path, text.as_bytes()).map_err(|e| Failure::Io(format!("writing {}: {e}", path.display())))?;
+            eprintln!("wrote {} (mode 0600)", path.display());
+            Ok(())
+        }
+    }
+}
+
+/// Writes `content` to `path` atomically as a new file of mode 0600 (never readable by others,
+/// not even for a moment): a fresh temp file next to it, synced, then renamed over it.
+fn write_private(path: &Path, content: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let name = path.file_name().ok_or_else(|| std::io::Error::other("not a file name"))?;
+    let tmp = path.with_file_name(format!(".{}.tcpc-tmp-{}", name.to_string_lossy(), std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
+        f.write_all(content)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }

@@ -65,6 +65,9 @@ pub struct Inputs {
     pub configmaps: Vec<ConfigMapDoc>,
     /// Names of DataStores whose documents had errors (already reported).
     pub invalid_datastores: Vec<String>,
+    /// `<namespace>/<name>` of every `tcpc.dev/v1alpha1` `Tombstone`: tenants whose removal is
+    /// recorded in the repository (see `intent`).
+    pub tombstones: Vec<String>,
 }
 
 struct Schemas {
@@ -96,13 +99,27 @@ pub fn parse(sources: &Sources, config_file: Option<SourceId>, diags: &mut Diagn
         Some(id) => parse_config(sources, id, diags),
         None => (Config::empty(), None),
     };
-    let mut inputs =
-        Inputs { config, config_doc, tcps: Vec::new(), datastores: Vec::new(), configmaps: Vec::new(), invalid_datastores: Vec::new() };
+    let mut inputs = Inputs {
+        config,
+        config_doc,
+        tcps: Vec::new(),
+        datastores: Vec::new(),
+        configmaps: Vec::new(),
+        invalid_datastores: Vec::new(),
+        tombstones: Vec::new(),
+    };
+    let limits = inputs.config.yaml_limits();
+    let mut total: u64 = 0;
     for (id, file) in sources.iter() {
         if Some(id) == config_file {
             continue;
         }
-        let docs = match tcpc_yaml::parse_stream(&file.text) {
+        total = total.saturating_add(file.text.len() as u64);
+        if total > inputs.config.max_total_bytes() {
+            diags.push(crate::limits::total_exceeded(id, total, inputs.config.max_total_bytes()));
+            break;
+        }
+        let docs = match tcpc_yaml::parse_stream_limited(&file.text, &limits) {
             Ok(docs) => docs,
             Err(e) => {
                 diags.push(yaml_error(id, &e));
@@ -125,6 +142,9 @@ pub fn parse(sources: &Sources, config_file: Option<SourceId>, diags: &mut Diagn
 }
 
 fn yaml_error(id: SourceId, e: &tcpc_yaml::YamlError) -> Diagnostic {
+    if let Some(name) = e.limit {
+        return crate::limits::yaml_limit_exceeded(id, e, name);
+    }
     let mut d = Diagnostic::error(format!("invalid YAML: {}", e.message)).at(id, e.span, "here");
     if let Some((label, span)) = &e.related {
         d = d.also(id, *span, label.clone());
@@ -165,6 +185,22 @@ fn classify(id: SourceId, node: Node, inputs: &mut Inputs, diags: &mut Diagnosti
                 }
             }
         },
+        (crate::lock::API_VERSION, "Tombstone") => {
+            let json = node.to_json();
+            let name = json.pointer("/metadata/name").and_then(Value::as_str);
+            let namespace = json.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or(inputs.config.default_namespace());
+            let only_identity =
+                json.as_object().is_some_and(|o| o.keys().all(|k| ["apiVersion", "kind", "metadata"].contains(&k.as_str())))
+                    && json["metadata"].as_object().is_some_and(|m| m.keys().all(|k| k == "name" || k == "namespace"));
+            match name {
+                Some(name) if only_identity => inputs.tombstones.push(format!("{namespace}/{name}")),
+                _ => diags.push(
+                    Diagnostic::error("a Tombstone holds only `metadata.name` and `metadata.namespace`")
+                        .at(id, node.span, "this document")
+                        .help("it names the TenantControlPlane whose removal is intended"),
+                ),
+            }
+        }
         ("v1", "ConfigMap") => {
             let json = node.to_json();
             let name = json.pointer("/metadata/name").and_then(Value::as_str);
@@ -186,6 +222,12 @@ fn classify(id: SourceId, node: Node, inputs: &mut Inputs, diags: &mut Diagnosti
                 }
             }
         }
+        // Near misses of an input kind are errors, not skipped documents: a skipped tenant
+        // would vanish from the output.
+        (av, k) if input_kind_near_miss(av, k).is_some() => {
+            let (field, msg, help) = input_kind_near_miss(av, k).expect("checked");
+            diags.push(Diagnostic::error(msg).at(id, node.get(field).map_or(node.span, |n| n.span), "here").help(help));
+        }
         (_, "") | ("", _) => diags.push(
             Diagnostic::warning("document without apiVersion/kind is ignored")
                 .at(id, node.span, "this document")
@@ -204,6 +246,29 @@ fn classify(id: SourceId, node: Node, inputs: &mut Inputs, diags: &mut Diagnosti
     }
 }
 
+/// A document that is almost a TenantControlPlane or DataStore: (field, message, help).
+fn input_kind_near_miss(av: &str, kind: &str) -> Option<(&'static str, String, String)> {
+    const KINDS: [&str; 2] = ["TenantControlPlane", "DataStore"];
+    let api = tcpc_spec::API_VERSION;
+    let kamaji_group = av.split('/').next().is_some_and(|g| edit_distance(&g.to_lowercase(), "kamaji.clastix.io") <= 3);
+    if KINDS.contains(&kind) {
+        if av.is_empty() {
+            return Some(("kind", format!("{kind} without apiVersion"), format!("add `apiVersion: {api}`")));
+        }
+        if !av.starts_with("kamaji.clastix.io/") && (kamaji_group || edit_distance(&av.to_lowercase(), api) <= 3) {
+            return Some(("apiVersion", format!("unknown apiVersion `{av}` for {kind}"), format!("did you mean `{api}`?")));
+        }
+        return None;
+    }
+    if let Some(best) = KINDS.iter().find(|k| edit_distance(&kind.to_lowercase(), &k.to_lowercase()) <= 3) {
+        return Some(("kind", format!("unknown kind `{kind}`"), format!("did you mean `{best}`?")));
+    }
+    if kind.is_empty() && (av == api || kamaji_group) {
+        return Some(("apiVersion", format!("{av} document without kind"), "add `kind: TenantControlPlane` (or `kind: DataStore`)".into()));
+    }
+    None
+}
+
 /// Schema validation, typed deserialisation and the strict round trip.
 fn typed<T: DeserializeOwned + Serialize>(
     schema: &jsonschema::Validator,
@@ -214,7 +279,19 @@ fn typed<T: DeserializeOwned + Serialize>(
 ) -> Option<T> {
     let json = node.to_json();
     let mut failed = false;
-    let errors: Vec<_> = schema.iter_errors(&json).collect();
+    // A hostile document can hold hundreds of thousands of errors; the first ones are enough,
+    // and reporting each costs a look-up in the document.
+    let mut errors: Vec<_> = schema.iter_errors(&json).take(crate::limits::MAX_ERRORS_PER_DOCUMENT + 1).collect();
+    if errors.len() > crate::limits::MAX_ERRORS_PER_DOCUMENT {
+        errors.truncate(crate::limits::MAX_ERRORS_PER_DOCUMENT);
+        diags.push(
+            Diagnostic::error(format!(
+                "{what}: more than {} errors, only the first ones are shown",
+                crate::limits::MAX_ERRORS_PER_DOCUMENT
+            ))
+            .at(id, node.span, "in this document"),
+        );
+    }
     // Known field names at each place an unknown field was found, and the (pointer, field)
     // pairs a "did you mean" already explains (so a misspelt required field is one error).
     let mut known_at: std::collections::BTreeMap<String, Vec<String>> = std::collections::BTreeMap::new();
@@ -223,7 +300,7 @@ fn typed<T: DeserializeOwned + Serialize>(
         if let jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } = &err.kind {
             let pointer = err.instance_path.to_string();
             let known = known_at.entry(pointer.clone()).or_insert_with(|| known_fields(&pointer));
-            for key in unexpected {
+            for key in unexpected.iter().take(crate::limits::MAX_ERRORS_PER_DOCUMENT) {
                 if let Some(best) = closest(key, known) {
                     suggested.push((pointer.clone(), best));
                 }
@@ -237,7 +314,7 @@ fn typed<T: DeserializeOwned + Serialize>(
         let shown = display_or_root(&path, what);
         match &err.kind {
             jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } => {
-                for key in unexpected {
+                for key in unexpected.iter().take(crate::limits::MAX_ERRORS_PER_DOCUMENT) {
                     let mut key_path = path.clone();
                     key_path.push(PathSeg::Key(key.clone()));
                     let known = &known_at[&pointer];
@@ -448,6 +525,25 @@ spec:
         let out = diags.render(&sources);
         assert!(out.contains("invalid value for `spec.controlPlane.service.serviceType`"), "{out}");
         assert!(out.contains("warning: skipping Pod (v1)"), "{out}");
+    }
+
+    #[test]
+    fn misspelt_kinds_and_api_versions_are_errors() {
+        for (doc, expect) in [
+            ("apiVersion: kamaji.clastix.io/v1alpha1\nkind: TenantControlPlan\n", "did you mean `TenantControlPlane`?"),
+            ("apiVersion: kamaji.clastix.io/v1alpha1\nkind: tenantcontrolplane\n", "did you mean `TenantControlPlane`?"),
+            ("apiVersion: kamaji.clastic.io/v1alpha1\nkind: TenantControlPlane\n", "did you mean `kamaji.clastix.io/v1alpha1`?"),
+            ("kind: TenantControlPlane\nmetadata: {name: x}\n", "add `apiVersion: kamaji.clastix.io/v1alpha1`"),
+            ("apiVersion: kamaji.clastix.io/v1alpha1\nmetadata: {name: x}\n", "add `kind: TenantControlPlane`"),
+        ] {
+            let (_, diags, sources) = run(doc);
+            assert!(diags.has_errors(), "{doc}");
+            let out = diags.render(&sources);
+            assert!(out.contains(expect), "{doc}\n{out}");
+        }
+        // Unrelated kinds stay warnings.
+        let (_, diags, _) = run("apiVersion: v1\nkind: Service\nmetadata: {name: x}\n");
+        assert!(!diags.has_errors());
     }
 
     #[test]

@@ -52,7 +52,13 @@ pub struct PkiEnv<'a> {
     pub recipients: &'a [String],
     pub sealer: &'a Sealer,
     pub renew_before_fraction: f64,
+    /// Tenants (`<ns>/<name>`) whose CAs and service-account key are re-keyed on request
+    /// (`tcpc rotate ca`); no other path re-keys them.
+    pub rotate_ca: &'a std::collections::BTreeSet<String>,
 }
+
+/// The trust roots of a tenant: re-keyed only by `tcpc rotate ca`, never as a side effect.
+const ROOTS: &[Artefact] = &[Artefact::Ca, Artefact::FrontProxyCa, Artefact::Sa];
 
 /// A tenant's key material, as stored (age-encrypted) in the state directory.
 #[derive(Default, Serialize, Deserialize)]
@@ -126,6 +132,21 @@ pub struct TenantPkiOutput {
     pub report: Vec<String>,
 }
 
+/// Why the PKI stage of one tenant did not complete.
+#[derive(Debug)]
+pub enum PkiError {
+    /// New key material is due but no identity was given. Not a failure of the run: the
+    /// tenant is left as it was, every other tenant renders. The message lists what is due.
+    NeedsIdentity(String),
+    Failed(String),
+}
+
+impl From<String> for PkiError {
+    fn from(e: String) -> Self {
+        PkiError::Failed(e)
+    }
+}
+
 /// Artefacts whose fingerprints the control-plane pod mounts.
 const MOUNTED: &[Artefact] = &[
     Artefact::Ca,
@@ -144,13 +165,10 @@ fn sha256(bytes: &[u8]) -> String {
 }
 
 /// Why an artefact needs issuing, if it does.
-fn reason(prev: Option<&ArtefactLock>, inputs: &str, now: OffsetDateTime, fraction: f64, state_replaced: bool) -> Option<String> {
+fn reason(prev: Option<&ArtefactLock>, inputs: &str, now: OffsetDateTime, fraction: f64) -> Option<String> {
     let Some(prev) = prev else { return Some("new".into()) };
     if prev.imported {
         return None;
-    }
-    if state_replaced {
-        return Some("the state file changed outside tcpc render (import)".into());
     }
     if prev.inputs != inputs {
         return Some("its inputs changed".into());
@@ -183,7 +201,7 @@ pub fn tenant_pki(
     prev: Option<&TenantLock>,
     env: &PkiEnv<'_>,
     rng: &mut (impl RngCore + CryptoRng),
-) -> Result<TenantPkiOutput, String> {
+) -> Result<TenantPkiOutput, PkiError> {
     let who = format!("{}/{}", t.namespace, t.name);
     let key_alg = tcpc_pki::KeyAlgorithm::from_str(&t.pki.key_algorithm).map_err(|e| format!("{who}: {e}"))?;
     let mut params = TenantPkiParams::new(&t.name, &t.namespace);
@@ -203,13 +221,47 @@ pub fn tenant_pki(
     let state_key = tenant_state_key(t);
     let state_text = env.states.get(&state_key);
     let state_hash = state_text.map(|s| sha256(s.as_bytes()));
-    let state_replaced = prev.is_some_and(|p| Some(&p.state) != state_hash.as_ref());
+    let rotate = env.rotate_ca.contains(&who);
+    // A lock entry whose state is gone: refuse rather than re-key silently.
+    if prev.is_some() && state_text.is_none() && !rotate {
+        return Err(PkiError::Failed(format!(
+            "{who}: tcpc.lock records this tenant, but its encrypted state ({state_key}.age) is missing\nhelp: restore it from Git; to re-key the tenant on purpose, run `tcpc rotate ca {who} --identity FILE`"
+        )));
+    }
+    // State the lock does not describe (the lock lost its entry, the tenant is re-added, or the
+    // state is newer than the lock): the state is the truth — open it and keep its key material.
+    let adopt = state_text.is_some() && prev.is_none_or(|p| Some(&p.state) != state_hash.as_ref());
+    let mut opened: Option<TenantState> = None;
+    let mut adopted_notes: Vec<String> = Vec::new();
+    let mut adopted: BTreeMap<Artefact, String> = BTreeMap::new();
+    if adopt {
+        if env.identities.is_empty() {
+            // A failure, not a pending tenant: without its lock entry nothing of the tenant could be
+            // kept, and the render must not drop it from the tree.
+            return Err(PkiError::Failed(format!(
+                "{who}: its encrypted state is not the one tcpc.lock records (the lock lost its entry, or the state is newer); opening it requires the age identity\nhelp: pass `--identity FILE`, or set TCPC_AGE_IDENTITY_FILE (a path) or TCPC_AGE_IDENTITY (the identity itself)"
+            )));
+        }
+        let st: TenantState = decrypt_json(state_text.expect("adopt implies a state"), env.identities)
+            .map_err(|e| format!("{who}: cannot open the state: {e}"))?;
+        for a in specs.keys().copied().chain([Artefact::Sa]) {
+            let Some(pair) = st.artefacts.get(a.as_str()) else { continue };
+            let fp = match &pair.cert {
+                Some(cert) => {
+                    format!("sha256:{}", CertInfo::parse(cert).map_err(|e| format!("{who}: state: {a}: {e}"))?.sha256_fingerprint_hex)
+                }
+                None => sha256(&PrivateKey::from_pem(&pair.key).map_err(|e| format!("{who}: state: {a}: {e}"))?.public_key_der()),
+            };
+            adopted.insert(a, fp);
+        }
+        opened = Some(st);
+    }
     let ds_key = datastore_state_key(&t.datastore.name);
     let Some(ds_state_text) = env.states.get(&ds_key) else {
-        return Err(format!(
+        return Err(PkiError::Failed(format!(
             "{who}: the CA of DataStore `{ds}` has not been imported; run `tcpc import datastore-ca {ds} --cert CA.crt --key CA.key`",
             ds = t.datastore.name
-        ));
+        )));
     };
     let ds_fingerprint = sha256(ds_state_text.as_bytes());
 
@@ -233,8 +285,39 @@ pub fn tenant_pki(
     };
     for a in &order {
         let input = input_of(*a, &fingerprints);
-        let prev_a = prev.and_then(|p| p.artefacts.get(a.as_str()));
-        match reason(prev_a, &input, env.now, env.renew_before_fraction, state_replaced) {
+        let root = ROOTS.contains(a);
+        // When adopting, a lock record counts only if it describes what the state holds.
+        let prev_a = prev.and_then(|p| p.artefacts.get(a.as_str())).filter(|p| !adopt || adopted.get(a) == Some(&p.fingerprint));
+        let why = if rotate && root {
+            Some("re-key requested (tcpc rotate ca)".to_string())
+        } else if adopt && prev_a.is_none() {
+            match adopted.get(a) {
+                Some(_) if root => None,
+                Some(_) => Some("the lock does not record the certificate the state holds".to_string()),
+                None => Some("missing from the state".to_string()),
+            }
+        } else {
+            reason(prev_a, &input, env.now, env.renew_before_fraction)
+        };
+        if let Some(w) = &why
+            && root
+            && !rotate
+            && (prev_a.is_some() || adopted.contains_key(a))
+        {
+            return Err(PkiError::Failed(format!(
+                "{who}: {a} would have to be re-keyed ({w}); trust roots are re-keyed only on request\nhelp: run `tcpc rotate ca {who} --identity FILE` (every client of the tenant must then trust the new CA)"
+            )));
+        }
+        if why.is_none()
+            && let Some(fp) = adopted.get(a)
+        {
+            if prev_a.is_none() {
+                adopted_notes.push(format!("{who}: kept {a} from the state (the lock did not record it)"));
+            }
+            fingerprints.insert(*a, fp.clone());
+            continue;
+        }
+        match why {
             Some(why) => {
                 due.insert(*a, why);
                 // Placeholder until issued: dependents see their issuer as changed.
@@ -247,14 +330,23 @@ pub fn tenant_pki(
     }
 
     let secrets = secret_plans(t, &fingerprints, &ds_fingerprint, env.sealer);
-    let all_reusable =
-        due.is_empty() && prev.is_some_and(|p| secrets.iter().all(|s| p.secrets.get(&s.name).is_some_and(|l| l.inputs == s.inputs)));
+    let all_reusable = !adopt
+        && due.is_empty()
+        && prev.is_some_and(|p| secrets.iter().all(|s| p.secrets.get(&s.name).is_some_and(|l| l.inputs == s.inputs)));
     if all_reusable {
         let p = prev.expect("checked above");
+        crate::lock_check::check_ca_bundle(
+            &p.ca_bundle,
+            p.artefacts.get("ca").map(|a| a.fingerprint.as_str()),
+            &format!("tcpc.lock: tenants.\"{who}\""),
+        )?;
         let objects = secrets
             .iter()
             .map(|s| {
-                Ok(rendered(t, serde_json::from_str(p.secrets[&s.name].object.get()).map_err(|e| format!("{who}: corrupt lock: {e}"))?))
+                let object = serde_json::from_str(p.secrets[&s.name].object.get()).map_err(|e| format!("{who}: corrupt lock: {e}"))?;
+                let entry = format!("tcpc.lock: tenants.\"{who}\".secrets.\"{}\".object", s.name);
+                crate::lock_check::check_sealed(t, &s.name, s.component, env.sealer, &object, &entry)?;
+                Ok(rendered(t, object, certificate_annotations(t, &s.name, &specs, &p.artefacts, &p.ca_bundle)))
             })
             .collect::<Result<_, String>>()?;
         use base64::Engine as _;
@@ -275,14 +367,15 @@ pub fn tenant_pki(
         if why.is_empty() {
             why.push("  - its Secrets must be sealed again (their inputs or the seal target changed)".into());
         }
-        return Err(format!(
-            "{who}: new key material is needed, which requires the age identity\n{}\nhelp: pass `--identity FILE`, or set TCPC_AGE_IDENTITY_FILE (a path) or TCPC_AGE_IDENTITY (the identity itself)",
+        return Err(PkiError::NeedsIdentity(format!(
+            "{who}: new key material is needed, which requires the age identity\n{}",
             why.join("\n")
-        ));
+        )));
     }
-    let mut state: TenantState = match state_text {
-        Some(text) => decrypt_json(text, env.identities).map_err(|e| format!("{who}: cannot open the state: {e}"))?,
-        None => TenantState::default(),
+    let mut state: TenantState = match (opened, state_text) {
+        (Some(st), _) => st,
+        (None, Some(text)) => decrypt_json(text, env.identities).map_err(|e| format!("{who}: cannot open the state: {e}"))?,
+        (None, None) => TenantState::default(),
     };
     if state.fingerprint_secret.is_empty() {
         let mut secret = Zeroizing::new([0u8; 32]);
@@ -393,25 +486,33 @@ pub fn tenant_pki(
         canon.iter_mut().for_each(|b| *b = 0);
         let reuse = prev.and_then(|p| p.secrets.get(&plan.name)).filter(|l| l.inputs == plan.inputs && l.plaintext == plaintext_fp);
         let (object, raw) = match reuse {
-            Some(l) => (serde_json::from_str(l.object.get()).map_err(|e| format!("{who}: corrupt lock: {e}"))?, l.object.clone()),
+            Some(l) => {
+                let object = serde_json::from_str(l.object.get()).map_err(|e| format!("{who}: corrupt lock: {e}"))?;
+                let entry = format!("tcpc.lock: tenants.\"{who}\".secrets.\"{}\".object", plan.name);
+                crate::lock_check::check_sealed(t, &plan.name, plan.component, env.sealer, &object, &entry)?;
+                (object, l.object.clone())
+            }
             None => {
                 report.push(format!("{who}: sealed Secret {}", plan.name));
                 let object: Value = seal(t, plan, payload, env, rng).map_err(|e| format!("{who}: sealing {}: {e}", plan.name))?;
+                let entry = format!("{who}: freshly sealed Secret {} (this is a tcpc bug)", plan.name);
+                crate::lock_check::check_sealed(t, &plan.name, plan.component, env.sealer, &object, &entry)?;
                 let raw = RawValue::from_string(serde_json::to_string(&object).expect("serialises")).expect("valid JSON");
                 (object, raw)
             }
         };
         lock.secrets.insert(plan.name.clone(), SecretLock { inputs: plan.inputs.clone(), plaintext: plaintext_fp, object: raw });
-        objects.push(rendered(t, object));
+        objects.push(rendered(t, object, certificate_annotations(t, &plan.name, &specs, &lock.artefacts, &lock.ca_bundle)));
     }
 
     let state_json = Zeroizing::new(serde_json::to_vec(&state).expect("state serialises"));
     let unchanged = report.iter().all(|r| r.contains("sealed Secret")) && state_text.is_some();
+    report.splice(0..0, adopted_notes);
     let new_state = if unchanged {
         None
     } else {
         if env.recipients.is_empty() {
-            return Err(format!("{who}: new key material must be stored, but tcpc.yaml lists no `pki.recipients`"));
+            return Err(PkiError::Failed(format!("{who}: new key material must be stored, but tcpc.yaml lists no `pki.recipients`")));
         }
         Some(
             tcpc_seal::state::encrypt_to_recipients(&state_json, env.recipients)
@@ -431,9 +532,9 @@ pub fn tenant_pki(
 }
 
 fn issuer<'a>(issued: &BTreeMap<Artefact, Issued>, cache: &'a mut BTreeMap<Artefact, Issuer>, a: Artefact) -> Result<&'a Issuer, String> {
-    if !cache.contains_key(&a) {
+    if let std::collections::btree_map::Entry::Vacant(e) = cache.entry(a) {
         let i = issued.get(&a).ok_or_else(|| format!("{a} missing"))?.to_issuer().map_err(|e| e.to_string())?;
-        cache.insert(a, i);
+        e.insert(i);
     }
     Ok(&cache[&a])
 }
@@ -484,7 +585,13 @@ fn secret_plans(t: &Tenant, fp: &BTreeMap<Artefact, String>, ds_fp: &str, sealer
         plan(
             &s.admin_kubeconfig,
             "admin-kubeconfig",
-            vec![f(Artefact::Ca), f(Artefact::Admin), f(Artefact::SuperAdmin), t.server_url.clone(), svc],
+            vec![
+                f(Artefact::Ca),
+                f(Artefact::Admin),
+                if t.super_admin_in_cluster { f(Artefact::SuperAdmin) } else { "no super-admin".into() },
+                t.server_url.clone(),
+                svc,
+            ],
         ),
         plan(
             &s.controller_manager_kubeconfig,
@@ -546,15 +653,18 @@ fn secret_data(
                 ("server.key".to_string(), Zeroizing::new(key_pems[&Artefact::DatastoreClient].as_bytes().to_vec())),
             ]),
         ),
-        (
-            s.admin_kubeconfig.clone(),
-            BTreeMap::from([
+        (s.admin_kubeconfig.clone(), {
+            let mut m = BTreeMap::from([
                 ("admin.conf".to_string(), kubeconfig(Artefact::Admin, &t.server_url)),
                 ("admin.svc".to_string(), kubeconfig(Artefact::Admin, &svc)),
-                ("super-admin.conf".to_string(), kubeconfig(Artefact::SuperAdmin, &t.server_url)),
-                ("super-admin.svc".to_string(), kubeconfig(Artefact::SuperAdmin, &svc)),
-            ]),
-        ),
+            ]);
+            // system:masters bypasses RBAC: in the cluster only when the spec asks for it.
+            if t.super_admin_in_cluster {
+                m.insert("super-admin.conf".to_string(), kubeconfig(Artefact::SuperAdmin, &t.server_url));
+                m.insert("super-admin.svc".to_string(), kubeconfig(Artefact::SuperAdmin, &svc));
+            }
+            m
+        }),
         (
             s.controller_manager_kubeconfig.clone(),
             BTreeMap::from([("controller-manager.conf".to_string(), kubeconfig(Artefact::ControllerManager, &local))]),
@@ -597,6 +707,84 @@ fn seal(t: &Tenant, plan: &SecretPlan, payload: &Payload, env: &PkiEnv<'_>, rng:
     }
 }
 
-fn rendered(t: &Tenant, object: Value) -> Rendered {
+/// A sealed object for output, with the public facts of the certificate it holds as
+/// annotations. The lock keeps the object without them: they are derived on every render from
+/// the certificate specs and the lock (never from the identity). SOPS documents are left as
+/// they are: their MAC covers the metadata.
+fn rendered(t: &Tenant, mut object: Value, annotations: BTreeMap<String, String>) -> Rendered {
+    if object.get("sops").is_none()
+        && !annotations.is_empty()
+        && let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut)
+        && let Some(a) = meta.entry("annotations").or_insert_with(|| json!({})).as_object_mut()
+    {
+        for (k, v) in annotations {
+            a.insert(k, Value::String(v));
+        }
+    }
     Rendered { namespace: t.namespace.clone(), tcp: t.name.clone(), bundle: Bundle::Management, object }
+}
+
+/// The certificate a Secret is about (for kubeconfigs: the client certificate; `admin`'s Secret
+/// also holds `super-admin`, issued with it).
+fn secret_certificate(t: &Tenant, secret: &str) -> Option<Artefact> {
+    let s = &t.secrets;
+    [
+        (&s.ca, Artefact::Ca),
+        (&s.front_proxy_ca, Artefact::FrontProxyCa),
+        (&s.apiserver, Artefact::Apiserver),
+        (&s.apiserver_kubelet_client, Artefact::ApiserverKubeletClient),
+        (&s.front_proxy_client, Artefact::FrontProxyClient),
+        (&s.datastore, Artefact::DatastoreClient),
+        (&s.admin_kubeconfig, Artefact::Admin),
+        (&s.controller_manager_kubeconfig, Artefact::ControllerManager),
+        (&s.scheduler_kubeconfig, Artefact::Scheduler),
+    ]
+    .into_iter()
+    .find(|(name, _)| name.as_str() == secret)
+    .map(|(_, a)| a)
+}
+
+/// `tcpc.dev/certificate-subject`, `-sans` and `-not-after` of the certificate a Secret holds:
+/// public facts, from the certificate spec (or, for an imported CA, the published CA bundle)
+/// and the lock.
+fn certificate_annotations(
+    t: &Tenant,
+    secret: &str,
+    specs: &BTreeMap<Artefact, tcpc_pki::CertSpec>,
+    artefacts: &BTreeMap<String, ArtefactLock>,
+    ca_bundle: &str,
+) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let Some(a) = secret_certificate(t, secret) else { return out };
+    let Some(entry) = artefacts.get(a.as_str()) else { return out };
+    let subject = |cn: &str, orgs: &[String]| {
+        let mut s = format!("CN={cn}");
+        for o in orgs {
+            s.push_str(&format!(",O={o}"));
+        }
+        s
+    };
+    let (subject, sans) = if entry.imported {
+        match CertInfo::parse(ca_bundle) {
+            Ok(info) => (subject(&info.subject_cn, &info.organizations), san_list(&info.dns_sans, &info.ip_sans)),
+            Err(_) => return out,
+        }
+    } else {
+        match specs.get(&a) {
+            Some(spec) => (subject(&spec.common_name, &spec.organizations), san_list(&spec.dns_sans, &spec.ip_sans)),
+            None => return out,
+        }
+    };
+    out.insert("tcpc.dev/certificate-subject".into(), subject);
+    if !sans.is_empty() {
+        out.insert("tcpc.dev/certificate-sans".into(), sans);
+    }
+    if let Some(na) = &entry.not_after {
+        out.insert("tcpc.dev/certificate-not-after".into(), na.clone());
+    }
+    out
+}
+
+fn san_list(dns: &[String], ips: &[std::net::IpAddr]) -> String {
+    dns.iter().cloned().chain(ips.iter().map(ToString::to_string)).collect::<Vec<_>>().join(",")
 }

@@ -203,14 +203,7 @@ spec:
 {network}",
             if addons { "  addons:\n    coreDNS: {}\n    kubeProxy: {}\n" } else { "" }
         );
-        let mut sources = crate::source::Sources::default();
-        sources.add("ds.yaml".into(), DATASTORE.into());
-        sources.add("tcp.yaml".into(), tcp);
-        let mut diags = crate::diag::Diagnostics::default();
-        let inputs = crate::parse::parse(&sources, None, &mut diags);
-        let mut tenants = crate::resolve::resolve(&inputs, &mut diags);
-        assert!(!diags.has_errors(), "{diags:?}");
-        tenants.remove(0)
+        crate::resolve::resolve_one(DATASTORE, tcp)
     }
 
     /// Renders and type-checks; returns the tenant bundle by (kind, namespace/name).

@@ -1,8 +1,9 @@
 //! The input files of one run, held in memory.
 //!
 //! Files are identified by [`SourceId`]; their order is the sorted order of their relative
-//! paths, so ids are stable for a given tree. Nothing downstream may let a path or an id reach
-//! the output: they exist for diagnostics only (renaming an input file must not change output).
+//! paths, so ids are stable for a given tree. Paths reach the output only as the
+//! `tcpc.dev/source` annotation (object metadata, never a pod template, so renaming an input file
+//! changes that annotation and nothing else); ids never do.
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SourceId(pub u32);

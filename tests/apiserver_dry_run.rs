@@ -8,6 +8,13 @@
 //! `tests/fixtures/dry-run/`. Anything the apiserver rejects fails the test with
 //! kubectl's own message.
 //!
+//! Pod Security: every namespace is labelled `pod-security.kubernetes.io/enforce=restricted`
+//! (and `warn`), as a hardened management cluster would be. Admission enforces Pod Security on
+//! Pods only (workloads just get warnings), so the pod template of every rendered Deployment is
+//! also submitted as a Pod (server-side dry-run): the real admission plugin must accept it. A
+//! negative control — the same Pod without its containers' securityContexts — must be refused,
+//! so the check cannot pass by being switched off.
+//!
 //! Missing peers: see `tests/common/peers.rs` (skip loudly, or fail under
 //! `TCPC_REQUIRE_PEERS=1`).
 
@@ -183,6 +190,15 @@ fn manifests_pass_server_side_dry_run() {
         let out = k.run(&["create", "namespace", &ns]);
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success() || err.contains("AlreadyExists"), "kubectl create namespace {ns}: {err}");
+        k.ok(&[
+            "label",
+            "--overwrite",
+            "namespace",
+            &ns,
+            RESTRICTED_ENFORCE,
+            RESTRICTED_WARN,
+            "pod-security.kubernetes.io/enforce-version=latest",
+        ]);
     }
 
     let mut args = vec!["apply", "--dry-run=server"];
@@ -192,7 +208,86 @@ fn manifests_pass_server_side_dry_run() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "kube-apiserver rejected manifests:\n{stderr}\n(accepted:\n{stdout})");
     assert!(stdout.contains("(server dry run)"), "kubectl applied nothing:\n{stdout}{stderr}");
+    assert!(!stderr.contains("PodSecurity"), "a workload would violate Pod Security \"restricted\":\n{stderr}");
     eprintln!("{stdout}");
+
+    control_plane_pods_pass_pod_security_restricted(&k, &files);
+}
+
+const RESTRICTED_ENFORCE: &str = "pod-security.kubernetes.io/enforce=restricted";
+const RESTRICTED_WARN: &str = "pod-security.kubernetes.io/warn=restricted";
+
+/// Each Deployment's pod template as a Pod of the same namespace.
+fn pods_of_deployments(k: &Kubectl, files: &[PathBuf]) -> Vec<serde_json::Value> {
+    let mut args = vec!["apply", "--dry-run=client", "-o", "json"];
+    args.extend(file_args(files));
+    let v: serde_json::Value = serde_json::from_str(&k.ok(&args)).expect("kubectl -o json output");
+    let items = match v.get("items").and_then(|i| i.as_array()) {
+        Some(items) if v["kind"] == "List" => items.clone(),
+        _ => vec![v],
+    };
+    items
+        .iter()
+        .filter(|o| o["kind"] == "Deployment")
+        .map(|d| {
+            let template = &d["spec"]["template"];
+            serde_json::json!({
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {
+                    "name": format!("{}-pod-security", d["metadata"]["name"].as_str().expect("name")),
+                    "namespace": d["metadata"]["namespace"],
+                    "labels": template["metadata"]["labels"],
+                },
+                "spec": template["spec"],
+            })
+        })
+        .collect()
+}
+
+/// Submits `pods` (server-side dry-run) and returns kubectl's output.
+fn create_pods(k: &Kubectl, dir: &Path, name: &str, pods: &[serde_json::Value]) -> Output {
+    let path = dir.join(name);
+    let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": pods});
+    std::fs::write(&path, serde_json::to_vec_pretty(&list).unwrap()).expect("write pods");
+    k.run(&["create", "--dry-run=server", "-f", path.to_str().unwrap()])
+}
+
+fn control_plane_pods_pass_pod_security_restricted(k: &Kubectl, files: &[PathBuf]) {
+    let pods = pods_of_deployments(k, files);
+    assert!(!pods.is_empty(), "no Deployment in the manifests");
+    // Pods are admitted only with their ServiceAccount present (no controller creates them here) ...
+    for p in &pods {
+        let ns = p["metadata"]["namespace"].as_str().expect("namespace");
+        let sa = p["spec"]["serviceAccountName"].as_str().unwrap_or("default");
+        let out = k.run(&["-n", ns, "create", "serviceaccount", sa]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success() || err.contains("already exists"), "kubectl create serviceaccount {ns}/{sa}: {err}");
+    }
+    // ... and with the RuntimeClasses they name (the RuntimeClass admission plugin checks).
+    for rc in pods.iter().filter_map(|p| p["spec"]["runtimeClassName"].as_str()) {
+        let path = k.cp.dir.path().join(format!("runtimeclass-{rc}.json"));
+        let obj = serde_json::json!({"apiVersion": "node.k8s.io/v1", "kind": "RuntimeClass", "metadata": {"name": rc}, "handler": rc});
+        std::fs::write(&path, obj.to_string()).unwrap();
+        k.ok(&["apply", "-f", path.to_str().unwrap()]);
+    }
+    let out = create_pods(k, k.cp.dir.path(), "control-plane-pods.json", &pods);
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "Pod Security \"restricted\" refused a control-plane pod:\n{stderr}\n(accepted:\n{stdout})");
+    assert_eq!(stdout.matches("(server dry run)").count(), pods.len(), "not every pod was admitted:\n{stdout}{stderr}");
+    eprintln!("Pod Security restricted admitted {} control-plane pod(s):\n{stdout}", pods.len());
+
+    // Negative control: without the containers' securityContexts the same pod is refused.
+    let mut bare = pods[0].clone();
+    for c in bare["spec"]["containers"].as_array_mut().expect("containers") {
+        c.as_object_mut().expect("container").remove("securityContext");
+    }
+    let out = create_pods(k, k.cp.dir.path(), "bare-pod.json", &[bare]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("violates PodSecurity \"restricted"),
+        "a pod without securityContexts was not refused by Pod Security restricted: the check is void\n{stderr}"
+    );
 }
 
 /// Our own minimal structural schema for SealedSecret (fallback only).

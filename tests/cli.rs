@@ -75,6 +75,16 @@ fn cases() -> Vec<Case> {
         tcp(&[("    service:\n", &format!("    deployment:\n      extraArgs:\n        apiServer:\n        - {arg}\n    service:\n"))])
     };
     let network = |lines: &str| tcp(&[("  kubernetes:\n", &format!("  networkProfile:\n{lines}  kubernetes:\n"))]);
+    // The minimal TenantControlPlane with one annotation and apiServer extra arguments.
+    let annotated = |annotation: &str, args: &[&str]| {
+        let mut edits = vec![("  namespace: tenants\n".to_string(), format!("  namespace: tenants\n  annotations:\n    {annotation}\n"))];
+        if !args.is_empty() {
+            let list: String = args.iter().map(|a| format!("        - {a}\n")).collect();
+            edits.push(("    service:\n".into(), format!("    deployment:\n      extraArgs:\n        apiServer:\n{list}    service:\n")));
+        }
+        let edits: Vec<(&str, &str)> = edits.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        tcp(&edits)
+    };
     vec![
         Case {
             name: "malformed YAML",
@@ -191,6 +201,57 @@ fn cases() -> Vec<Case> {
                 "`--secure-port` is managed by tcpc",
                 "--> tenants/minimal.yaml:12:11",
                 "help: set spec.networkProfile.port instead",
+            ],
+            errors: 1,
+        },
+        Case {
+            name: "a flag that switches authorization off needs an acknowledgement",
+            files: vec![(MINIMAL, extra_args("--authorization-mode=Node,RBAC,AlwaysAllow"))],
+            expect: vec![
+                "`--authorization-mode=Node,RBAC,AlwaysAllow` switches off a protection of the tenant API server",
+                "--> tenants/minimal.yaml:12:11",
+                "RBAC is not consulted",
+                "help: if this is intended, add `tcpc.dev/acknowledge-insecure-flags: \"authorization-mode\"` to metadata.annotations",
+            ],
+            errors: 1,
+        },
+        Case {
+            name: "acknowledging one insecure flag does not acknowledge another",
+            files: vec![(
+                MINIMAL,
+                annotated(
+                    "tcpc.dev/acknowledge-insecure-flags: anonymous-auth",
+                    &["--anonymous-auth=true", "--token-auth-file=/etc/tokens.csv"],
+                ),
+            )],
+            expect: vec![
+                "`--token-auth-file=/etc/tokens.csv` switches off a protection",
+                "--> tenants/minimal.yaml:15:11",
+                "static bearer tokens never expire",
+                "`tcpc.dev/acknowledge-insecure-flags: \"token-auth-file\"`",
+            ],
+            errors: 1,
+        },
+        Case {
+            name: "runAsUser 0 against the default runAsNonRoot",
+            files: vec![(
+                MINIMAL,
+                tcp(&[("    service:\n", "    deployment:\n      podSecurityContext:\n        runAsUser: 0\n    service:\n")]),
+            )],
+            expect: vec![
+                "`apiServer` would run as root while `runAsNonRoot` is true",
+                "--> tenants/minimal.yaml:11:20",
+                "help: to run as root, also set `runAsNonRoot: false`",
+            ],
+            errors: 1,
+        },
+        Case {
+            name: "invalid super-admin annotation",
+            files: vec![(MINIMAL, annotated("tcpc.dev/super-admin-in-cluster: \"yes\"", &[]))],
+            expect: vec![
+                "invalid value `yes` for `tcpc.dev/super-admin-in-cluster`",
+                "--> tenants/minimal.yaml:8:38",
+                "expected \"true\" or \"false\"",
             ],
             errors: 1,
         },
@@ -324,7 +385,7 @@ fn rendered_examples_copy() -> (tempfile::TempDir, PathBuf) {
     let dir = tmp.path().join("examples");
     common::copy_dir(&root().join("examples"), &dir);
     let out = tmp.path().join("rendered");
-    run(tcpc().arg("render").arg(&dir).arg("-o").arg(&out)).expect_code(0, "rendering a copy of the examples");
+    run(tcpc().arg("render").arg(&dir).arg("-o").arg(&out).arg("--allow-outside")).expect_code(0, "rendering a copy of the examples");
     (tmp, out)
 }
 
@@ -335,7 +396,7 @@ fn a_failing_render_leaves_the_output_and_the_lock_untouched() {
     std::fs::write(dir.join("tenants/broken.yaml"), tcp(&[("name: minimal", "name: broken"), ("version: v1.36.3", "version: v1.99.0")]))
         .unwrap();
     let before = snapshot(tmp.path());
-    let r = run(tcpc().arg("render").arg(&dir).arg("-o").arg(&out)).expect_code(1, "render with an invalid tenant");
+    let r = run(tcpc().arg("render").arg(&dir).arg("-o").arg(&out).arg("--allow-outside")).expect_code(1, "render with an invalid tenant");
     assert!(r.stderr.contains("--> tenants/broken.yaml:12:14"), "{}", r.describe());
     let changes = snapshot_changes(&before, &snapshot(tmp.path()));
     assert!(changes.is_empty(), "a failing render changed files:\n{}", changes.join("\n"));
@@ -347,7 +408,9 @@ fn new_material_without_identity_names_the_tenant_and_artefacts() {
     let dir = tmp.path().join("examples");
     std::fs::write(dir.join("tenants/newcomer.yaml"), tcp(&[("name: minimal", "name: newcomer")])).unwrap();
     let before = snapshot(tmp.path());
-    let r = run(tcpc().arg("render").arg(&dir).arg("-o").arg(&out)).expect_code(1, "render of a new tenant without identity");
+    // Exit 5: every other tenant rendered (here: unchanged), the new one is listed.
+    let r = run(tcpc().arg("render").arg(&dir).arg("-o").arg(&out).arg("--allow-outside"))
+        .expect_code(5, "render of a new tenant without identity");
     for e in [
         "tenants/newcomer",
         "requires the age identity",
@@ -360,13 +423,104 @@ fn new_material_without_identity_names_the_tenant_and_artefacts() {
     }
     assert!(!r.stderr.contains("tenants/minimal:"), "only the new tenant needs material:\n{}", r.stderr);
     let changes = snapshot_changes(&before, &snapshot(tmp.path()));
-    assert!(changes.is_empty(), "a failing render changed files:\n{}", changes.join("\n"));
+    assert!(changes.is_empty(), "a render that could not issue changed files:\n{}", changes.join("\n"));
 
     // With the identity, the same render succeeds and records the new tenant.
-    let r = run(tcpc().arg("render").arg(&dir).arg("-o").arg(&out).arg("--identity").arg(root().join(common::EXAMPLES_IDENTITY)));
+    let r = run(tcpc()
+        .arg("render")
+        .arg(&dir)
+        .arg("-o")
+        .arg(&out)
+        .arg("--allow-outside")
+        .arg("--identity")
+        .arg(root().join(common::EXAMPLES_IDENTITY)));
     let r = r.expect_code(0, "render of a new tenant with the identity");
     let lock = tcpc::lock::Lock::parse(&std::fs::read_to_string(dir.join("tcpc.lock")).unwrap()).expect("the new lock parses");
     assert!(lock.tenants.contains_key("tenants/newcomer"), "the lock lacks tenants/newcomer\n{}", r.describe());
     assert!(dir.join(".tcpc/state/tenants/tenants/newcomer.age").exists(), "no encrypted state for the new tenant");
     assert!(out.join("tenants/newcomer").is_dir(), "no output for the new tenant");
+}
+
+/// An acknowledged insecure flag renders (and only its own acknowledgement counts); an
+/// acknowledgement that matches no flag is a warning pointing at the annotation.
+#[test]
+fn acknowledged_insecure_flags_are_accepted_and_stale_acknowledgements_warn() {
+    let spec = tcp(&[
+        (
+            "  namespace: tenants\n",
+            "  namespace: tenants\n  annotations:\n    tcpc.dev/acknowledge-insecure-flags: \"authorization-mode, --token-auth-file\"\n",
+        ),
+        (
+            "    service:\n",
+            "    deployment:\n      extraArgs:\n        apiServer:\n        - --authorization-mode=AlwaysAllow\n    service:\n",
+        ),
+    ]);
+    let dir = repo(&[(MINIMAL, spec)]);
+    let r = run(tcpc().arg("validate").arg(dir.path())).expect_code(0, "validate with an acknowledged insecure flag");
+    for e in [
+        "warning: `tcpc.dev/acknowledge-insecure-flags` lists `token-auth-file`, which no extra argument sets",
+        "--> tenants/minimal.yaml:8:42",
+        "acknowledges nothing",
+    ] {
+        assert!(r.stderr.contains(e), "stderr lacks {e:?}\n{}", r.describe());
+    }
+    assert!(!r.stderr.contains("authorization-mode`, which"), "the used acknowledgement was reported as stale\n{}", r.describe());
+}
+
+/// `tcpc kubeconfig` writes the super-admin kubeconfig from the encrypted state: a 0600 file
+/// (replacing an existing one, which keeps no wider mode), the identity required, and never
+/// printed to a terminal.
+#[test]
+fn kubeconfig_writes_a_private_file_and_refuses_terminals() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("super-admin.conf");
+    std::fs::write(&out, "old").unwrap();
+    std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let base = ["kubeconfig", "tenants/minimal", "--user", "super-admin", "--dir", "examples"];
+    let r = run(tcpc().args(base).arg("--identity").arg(common::EXAMPLES_IDENTITY).arg("-o").arg(&out));
+    r.expect_code(0, "tcpc kubeconfig --user super-admin -o FILE");
+    assert_eq!(std::fs::metadata(&out).unwrap().permissions().mode() & 0o777, 0o600, "mode of the written kubeconfig");
+    let text = std::fs::read_to_string(&out).unwrap();
+    for e in [
+        "user: \"kubernetes-super-admin\"",
+        "client-key-data: ",
+        "server: \"https://minimal.tenants.svc:6443\"",
+        "certificate-authority-data: ",
+    ] {
+        assert!(
+            text.contains(e),
+            "the kubeconfig lacks {e:?}:\n{}",
+            text.lines().filter(|l| !l.contains("-data:")).collect::<Vec<_>>().join("\n")
+        );
+    }
+    // The client certificate says system:masters.
+    let cert_b64 = text.lines().find_map(|l| l.trim().strip_prefix("client-certificate-data: ")).unwrap();
+    use base64::Engine as _;
+    let pem = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(cert_b64).unwrap()).unwrap();
+    let info = tcpc_pki::CertInfo::parse(&pem).unwrap();
+    assert_eq!((info.subject_cn.as_str(), info.organizations.clone()), ("kubernetes-super-admin", vec!["system:masters".to_string()]));
+
+    // Without the identity: a clear usage error, no file.
+    let none = tmp.path().join("none.conf");
+    let r = run(tcpc().args(base).arg("-o").arg(&none)).expect_code(2, "tcpc kubeconfig without identity");
+    assert!(r.stderr.contains("the age identity is needed"), "{}", r.describe());
+    assert!(!none.exists());
+    // A tenant that does not exist.
+    let r = run(tcpc().args(["kubeconfig", "tenants/nope", "--dir", "examples", "--identity", common::EXAMPLES_IDENTITY, "-o"]).arg(&none));
+    let r = r.expect_code(2, "tcpc kubeconfig of an unknown tenant");
+    assert!(r.stderr.contains("no TenantControlPlane tenants/nope"), "{}", r.describe());
+
+    // stdout on a terminal (a pseudo-terminal made by script(1)): refused, nothing printed.
+    let cmd = format!(
+        "{} kubeconfig tenants/minimal --user super-admin --dir examples --identity {}; echo exit=$?",
+        env!("CARGO_BIN_EXE_tcpc"),
+        common::EXAMPLES_IDENTITY
+    );
+    let r = run(std::process::Command::new("script").args(["-qec", &cmd, "/dev/null"]).current_dir(common::root()));
+    assert!(r.stdout.contains("refusing to print a private key to a terminal") && r.stdout.contains("exit=2"), "{}", r.describe());
+    assert!(!r.stdout.contains("client-key-data"), "a key reached the terminal");
+    // Redirected, stdout is fine.
+    let r = run(tcpc().args(base).arg("--identity").arg(common::EXAMPLES_IDENTITY)).expect_code(0, "tcpc kubeconfig > file");
+    assert_eq!(r.stdout, text, "stdout and -o write the same kubeconfig");
 }

@@ -43,7 +43,7 @@ fn examples_render_to_golden_without_identity() {
 
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("rendered");
-    let r = run(tcpc().arg("render").arg("examples").arg("-o").arg(&out));
+    let r = run(tcpc().arg("render").arg("examples").arg("-o").arg(&out).arg("--allow-outside"));
     if r.code != 0 {
         panic!("tcpc render examples (no identity) failed with exit code {}\n{}\n{HINT}", r.code, r.describe());
     }

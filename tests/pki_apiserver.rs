@@ -7,7 +7,8 @@
 //! Deployment's `apiserver-pki` projected volume mounts them, and our kube-apiserver runs with
 //! the rendered container's args (paths rewritten to that directory, etcd and port local).
 //! Then, over TLS verified against the tenant CA from the kubeconfigs:
-//! - super-admin.conf (O=system:masters) applies the rendered tenant bundle (kubeadm RBAC);
+//! - super-admin.conf (O=system:masters), written offline by `tcpc kubeconfig --user
+//!   super-admin` (it is not in the cluster by default), applies the rendered tenant bundle;
 //! - admin.conf (O=kubeadm:cluster-admins) is forbidden before that binding exists, and
 //!   creates and reads a namespace after;
 //! - controller-manager.conf and scheduler.conf authenticate as their users (`auth whoami`);
@@ -233,7 +234,25 @@ fn kube_apiserver_serves_with_tcpc_pki() {
         path
     };
     let admin = conf("minimal-admin-kubeconfig", "admin.conf");
-    let super_admin = conf("minimal-admin-kubeconfig", "super-admin.conf");
+    // super-admin.conf stays out of the cluster by default: `tcpc kubeconfig` writes it from the state.
+    let super_admin = w.join("super-admin.conf");
+    tcpc(
+        &[
+            "kubeconfig".into(),
+            "tenants/minimal".into(),
+            "--user".into(),
+            "super-admin".into(),
+            "--dir".into(),
+            s(&ws.examples_dir()),
+            "--identity".into(),
+            s(&identity_file()),
+            "-o".into(),
+            s(&super_admin),
+        ],
+        EPOCH,
+    )
+    .expect_ok();
+    assert!(!secrets["minimal-admin-kubeconfig"].data.contains_key("super-admin.conf"), "super-admin.conf is in the cluster by default");
     let cm = conf("minimal-controller-manager-kubeconfig", "controller-manager.conf");
     let sched = conf("minimal-scheduler-kubeconfig", "scheduler.conf");
     let k = Kubectl { bin: p.kubectl.clone(), server: server.clone() };

@@ -34,6 +34,8 @@ struct TenantExp {
     /// SANs the apiserver certificate must carry, as openssl prints them.
     sans: &'static [&'static str],
     datastore_user: &'static str,
+    /// The admin Secret carries `super-admin.conf` (annotation `tcpc.dev/super-admin-in-cluster`).
+    super_admin_in_cluster: bool,
 }
 
 const TENANTS: &[TenantExp] = &[
@@ -53,6 +55,7 @@ const TENANTS: &[TenantExp] = &[
             "DNS:localhost",
         ],
         datastore_user: "platform_full",
+        super_admin_in_cluster: true,
     },
     TenantExp {
         ns: "tenants",
@@ -69,6 +72,7 @@ const TENANTS: &[TenantExp] = &[
             "DNS:localhost",
         ],
         datastore_user: "tenants_edge",
+        super_admin_in_cluster: false,
     },
     TenantExp {
         ns: "tenants",
@@ -83,6 +87,7 @@ const TENANTS: &[TenantExp] = &[
             "DNS:localhost",
         ],
         datastore_user: "tenants_minimal",
+        super_admin_in_cluster: false,
     },
     TenantExp {
         ns: "tenants",
@@ -97,6 +102,7 @@ const TENANTS: &[TenantExp] = &[
             "DNS:localhost",
         ],
         datastore_user: "tenants_trusting",
+        super_admin_in_cluster: false,
     },
 ];
 
@@ -104,8 +110,14 @@ fn tenant(ns: &str, tcp: &str) -> &'static TenantExp {
     TENANTS.iter().find(|t| t.ns == ns && t.tcp == tcp).unwrap()
 }
 
-/// The Secrets Kamaji's control plane mounts, with their keys.
-fn expected_secrets(tcp: &str) -> BTreeMap<String, BTreeSet<&'static str>> {
+/// The Secrets Kamaji's control plane mounts, with their keys (the super-admin kubeconfig only
+/// when the tenant asks for it in the cluster).
+fn expected_secrets(t: &TenantExp) -> BTreeMap<String, BTreeSet<&'static str>> {
+    let admin: &[&str] = if t.super_admin_in_cluster {
+        &["admin.conf", "admin.svc", "super-admin.conf", "super-admin.svc"]
+    } else {
+        &["admin.conf", "admin.svc"]
+    };
     [
         ("ca", &["ca.crt", "ca.key"][..]),
         ("front-proxy-ca-certificate", &["front-proxy-ca.crt", "front-proxy-ca.key"]),
@@ -114,12 +126,12 @@ fn expected_secrets(tcp: &str) -> BTreeMap<String, BTreeSet<&'static str>> {
         ("api-server-kubelet-client-certificate", &["apiserver-kubelet-client.crt", "apiserver-kubelet-client.key"]),
         ("front-proxy-client-certificate", &["front-proxy-client.crt", "front-proxy-client.key"]),
         ("datastore-certificate", &["ca.crt", "server.crt", "server.key"]),
-        ("admin-kubeconfig", &["admin.conf", "admin.svc", "super-admin.conf", "super-admin.svc"]),
+        ("admin-kubeconfig", admin),
         ("controller-manager-kubeconfig", &["controller-manager.conf"]),
         ("scheduler-kubeconfig", &["scheduler.conf"]),
     ]
     .into_iter()
-    .map(|(suffix, keys)| (format!("{tcp}-{suffix}"), keys.iter().copied().collect()))
+    .map(|(suffix, keys)| (format!("{}-{suffix}", t.tcp), keys.iter().copied().collect()))
     .collect()
 }
 
@@ -185,6 +197,7 @@ fn kubeadm_key_usage(r: &KubeadmRef, artefact: &str, ecdsa: bool) -> String {
 fn check_tenant(
     p: &Peers,
     scratch: &Path,
+    offline: (&Path, &Path),
     secrets: &BTreeMap<String, Unsealed>,
     t: &TenantExp,
     kubeadm: Option<&KubeadmRef>,
@@ -198,7 +211,7 @@ fn check_tenant(
     let o = &p.openssl;
 
     // Names, namespaces, keys.
-    for (name, keys) in expected_secrets(t.tcp) {
+    for (name, keys) in expected_secrets(t) {
         let Some(s) = secrets.get(&format!("{}/{name}", t.ns)) else {
             probs.check(false, || format!("{who}: Secret {name} missing"));
             continue;
@@ -264,14 +277,54 @@ fn check_tenant(
     // Kubeconfigs: kubectl loads them; their CA is the tenant CA bundle; their servers.
     let svc = format!("https://{}.{}.svc:{}", t.tcp, t.ns, t.port);
     let local = format!("https://127.0.0.1:{}", t.port);
-    for (suffix, key, artefact, server) in [
+    let mut kubeconfigs = vec![
         ("admin-kubeconfig", "admin.conf", "admin", None),
         ("admin-kubeconfig", "admin.svc", "admin", Some(svc.as_str())),
-        ("admin-kubeconfig", "super-admin.conf", "super-admin", None),
-        ("admin-kubeconfig", "super-admin.svc", "super-admin", Some(svc.as_str())),
         ("controller-manager-kubeconfig", "controller-manager.conf", "controller-manager", Some(local.as_str())),
         ("scheduler-kubeconfig", "scheduler.conf", "scheduler", Some(local.as_str())),
-    ] {
+    ];
+    if t.super_admin_in_cluster {
+        kubeconfigs.push(("admin-kubeconfig", "super-admin.conf", "super-admin", None));
+        kubeconfigs.push(("admin-kubeconfig", "super-admin.svc", "super-admin", Some(svc.as_str())));
+    }
+    // `tcpc kubeconfig` (offline, from the state) writes exactly the kubeconfig the admin Secret
+    // holds or would hold; a super-admin kept out of the cluster is checked through it.
+    for (user, key) in [("admin", "admin.conf"), ("super-admin", "super-admin.conf")] {
+        let path = scratch.join(format!("{}-{}-offline-{key}", t.ns, t.tcp));
+        let _ = std::fs::remove_file(&path);
+        let (dir, identity) = offline;
+        let run = tcpc(
+            &[
+                "kubeconfig".into(),
+                format!("{}/{}", t.ns, t.tcp),
+                "--user".into(),
+                user.into(),
+                "--dir".into(),
+                s(dir),
+                "--identity".into(),
+                s(identity),
+                "-o".into(),
+                s(&path),
+            ],
+            EPOCH,
+        )
+        .expect_ok();
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        probs.check(mode == 0o600, || format!("{who}: tcpc kubeconfig --user {user} wrote mode {mode:o}"));
+        probs
+            .check(!run.stderr.contains("PRIVATE KEY") && run.stdout.is_empty(), || format!("{who}: tcpc kubeconfig printed key material"));
+        let offline_bytes = std::fs::read(&path).unwrap();
+        if let Some(in_secret) = get("admin-kubeconfig").data.get(key) {
+            probs.check(&offline_bytes == in_secret, || format!("{who}: tcpc kubeconfig --user {user} differs from the Secret's {key}"));
+        } else {
+            probs.check(user == "super-admin" && !t.super_admin_in_cluster, || format!("{who}: the admin Secret lacks {key}"));
+            let k = kubeconfig(&p.kubectl, &path);
+            probs.check(k.ca == ca_bundle, || format!("{who}: offline {key}: certificate-authority-data is not the tenant CA bundle"));
+            pairs.push(Pair { artefact: "super-admin", cert: k.cert, key: k.key, issuer: k.ca });
+        }
+    }
+    for (suffix, key, artefact, server) in kubeconfigs {
         let path = scratch.join(format!("{}-{}-{key}", t.ns, t.tcp));
         std::fs::write(&path, &get(suffix).data[key]).unwrap();
         let k = kubeconfig(&p.kubectl, &path);
@@ -388,7 +441,7 @@ fn golden_pki_agrees_with_kubeseal_openssl_kubectl_kubeadm() {
         secrets.insert(format!("{}/{}", u.namespace, u.name), u);
     }
     let want: BTreeSet<String> =
-        TENANTS.iter().flat_map(|t| expected_secrets(t.tcp).into_keys().map(move |n| format!("{}/{n}", t.ns))).collect();
+        TENANTS.iter().flat_map(|t| expected_secrets(t).into_keys().map(move |n| format!("{}/{n}", t.ns))).collect();
     let have: BTreeSet<String> = secrets.keys().cloned().collect();
     assert_eq!(have, want, "the SealedSecrets under golden/ are not exactly the Secrets Kamaji mounts");
 
@@ -400,7 +453,7 @@ fn golden_pki_agrees_with_kubeseal_openssl_kubectl_kubeadm() {
         })
         .collect();
     for t in TENANTS {
-        check_tenant(&p, scratch.path(), &secrets, t, Some(&refs[t.curve]), &mut probs);
+        check_tenant(&p, scratch.path(), (&repo().join("examples"), &identity_file()), &secrets, t, Some(&refs[t.curve]), &mut probs);
     }
     // One DataStore CA for all four tenants.
     let ds_cas: BTreeSet<Vec<u8>> =
@@ -475,14 +528,14 @@ fn sops_sealing_agrees_with_sops() {
         let out = run_ok(&mut sops_cmd(&ws.golden().join(rel)));
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         let u = secret_from_json(v, rel);
-        assert!(rel.starts_with(&format!("tenants/minimal/management/")), "{rel}");
+        assert!(rel.starts_with(&"tenants/minimal/management/".to_string()), "{rel}");
         encrypted_files.push(rel.clone());
         secrets.insert(format!("{}/{}", u.namespace, u.name), u);
     }
-    let want: BTreeSet<String> = expected_secrets("minimal").into_keys().map(|n| format!("tenants/{n}")).collect();
+    let want: BTreeSet<String> = expected_secrets(tenant("tenants", "minimal")).into_keys().map(|n| format!("tenants/{n}")).collect();
     assert_eq!(secrets.keys().cloned().collect::<BTreeSet<_>>(), want, "sops-encrypted Secrets");
     let mut probs = Problems::default();
-    check_tenant(&p, keys.path(), &secrets, tenant("tenants", "minimal"), None, &mut probs);
+    check_tenant(&p, keys.path(), (&ws.examples_dir(), &identity), &secrets, tenant("tenants", "minimal"), None, &mut probs);
     probs.assert_none("sops Secrets");
 
     // Tampering is detected: a changed ciphertext, and a removed value (only the MAC sees it).

@@ -121,6 +121,18 @@ fn no_key_material_in_outputs_state_or_logs() {
             }
         }
     }
+    // The super-admin kubeconfig stays out of the cluster unless a tenant asks (only `full`
+    // does): learn the others' from `tcpc kubeconfig`, written outside the repository copy.
+    for tenant in ["tenants/edge", "tenants/minimal", "tenants/trusting"] {
+        let path = outside.path().join(format!("{}-super-admin.conf", tenant.replace('/', "-")));
+        let args = ["kubeconfig", tenant, "--user", "super-admin", "--dir", &s(&e), "--identity", &s(&identity_file()), "-o", &s(&path)];
+        runs.push(("kubeconfig --user super-admin", tcpc(&args.map(String::from), EPOCH).expect_ok()));
+        let k = kubeconfig(&p.kubectl, &path);
+        distinct.insert(k.key.clone());
+        let mut n = pem_needle(format!("{tenant} super-admin client key"), &k.key);
+        n.forms.push(b64e(&k.key).into_bytes());
+        needles.push(n);
+    }
     // ca, front-proxy-ca, sa, apiserver, kubelet client, front-proxy client, datastore client,
     // admin, super-admin, controller-manager, scheduler: 11 keys per tenant.
     assert_eq!(distinct.len(), 4 * 11, "distinct private keys learnt from the Secrets");

@@ -140,6 +140,8 @@ pub fn apiserver(i: &ApiServerInputs<'_>) -> (Flags, Flags) {
         ("allow-privileged", "true".to_string()),
         ("authorization-mode", "Node,RBAC".into()),
         ("enable-bootstrap-token-auth", "true".into()),
+        // Profiling endpoints serve heap and CPU profiles; off unless a spec turns them on.
+        ("profiling", "false".into()),
         ("requestheader-extra-headers-prefix", "X-Remote-Extra-".into()),
         ("requestheader-group-headers", "X-Remote-Group".into()),
         ("requestheader-username-headers", "X-Remote-User".into()),
@@ -151,6 +153,17 @@ pub fn apiserver(i: &ApiServerInputs<'_>) -> (Flags, Flags) {
     (m, d)
 }
 
+/// Why kube-controller-manager and kube-scheduler listen on 0.0.0.0 and not on 127.0.0.1 as
+/// kubeadm's static pods do: kubeadm's pods share the host's network, where 0.0.0.0 would mean
+/// every host interface. These pods have their own network namespace, whose only addresses are
+/// loopback and the pod IP — and the kubelet's httpGet probes dial the pod IP (Kubernetes v1.36
+/// `pkg/probe/http/request.go`: an empty probe `host` becomes the pod IP; a `host` of 127.0.0.1
+/// would be dialled from the kubelet's namespace, not the pod's; the images have no shell for an
+/// exec probe). Binding 127.0.0.1 therefore only breaks liveness and readiness. No Service
+/// selects ports 10257/10259, and behind them only `/healthz`, `/livez` and `/readyz` answer
+/// without credentials of the tenant (profiling is off).
+pub const COMPONENT_BIND_ADDRESS: &str = "0.0.0.0";
+
 /// kube-controller-manager defaults (the user may override any of them, as in Kamaji).
 pub fn controller_manager(cluster_name: &str, service_cidrs: &str, pod_cidrs: &str) -> Flags {
     let kubeconfig = "/etc/kubernetes/controller-manager.conf";
@@ -159,7 +172,7 @@ pub fn controller_manager(cluster_name: &str, service_cidrs: &str, pod_cidrs: &s
         ("allocate-node-cidrs", "true".to_string()),
         ("authentication-kubeconfig", kubeconfig.into()),
         ("authorization-kubeconfig", kubeconfig.into()),
-        ("bind-address", "0.0.0.0".into()),
+        ("bind-address", COMPONENT_BIND_ADDRESS.into()),
         ("client-ca-file", format!("{pki}/ca.crt")),
         ("cluster-cidr", pod_cidrs.into()),
         ("cluster-name", cluster_name.into()),
@@ -168,6 +181,7 @@ pub fn controller_manager(cluster_name: &str, service_cidrs: &str, pod_cidrs: &s
         ("controllers", "*,bootstrapsigner,tokencleaner".into()),
         ("kubeconfig", kubeconfig.into()),
         ("leader-elect", "true".into()),
+        ("profiling", "false".into()),
         ("requestheader-client-ca-file", format!("{pki}/front-proxy-ca.crt")),
         ("root-ca-file", format!("{pki}/ca.crt")),
         ("service-account-private-key-file", format!("{pki}/sa.key")),
@@ -185,13 +199,18 @@ pub fn scheduler() -> Flags {
     [
         ("authentication-kubeconfig", kubeconfig),
         ("authorization-kubeconfig", kubeconfig),
-        ("bind-address", "0.0.0.0"),
+        ("bind-address", COMPONENT_BIND_ADDRESS),
         ("kubeconfig", kubeconfig),
         ("leader-elect", "true"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect()
+}
+
+/// kube-scheduler defaults (a user value replaces them).
+pub fn scheduler_defaults() -> Flags {
+    Flags::from([("profiling".to_string(), "false".to_string())])
 }
 
 #[cfg(test)]

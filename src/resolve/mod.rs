@@ -8,7 +8,10 @@
 //! maps are ordered.
 
 pub mod args;
+pub mod guardrails;
+pub mod hardening;
 pub mod net;
+pub mod sanity;
 pub mod version;
 
 use std::collections::BTreeMap;
@@ -28,6 +31,9 @@ use version::{Component, KubeVersion};
 /// Everything the templates and the PKI stage need for one tenant.
 #[derive(Debug, Clone, Serialize)]
 pub struct Tenant {
+    /// The file the TenantControlPlane was read from (for `tcpc.dev/source`).
+    #[serde(skip)]
+    pub file: crate::source::SourceId,
     pub name: String,
     pub namespace: String,
     pub version: String,
@@ -59,6 +65,8 @@ pub struct Tenant {
     pub kubelet: KubeletPlan,
     pub addons: AddonsPlan,
     pub pki: PkiPlan,
+    /// The admin Secret also carries `super-admin.conf` ([`hardening::SUPER_ADMIN_ANNOTATION`]).
+    pub super_admin_in_cluster: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -102,6 +110,8 @@ pub struct DeploymentPlan {
     pub scheduler: ContainerPlan,
     /// `maxUnavailable` of the PodDisruptionBudget, rendered only with more than one replica.
     pub pdb: bool,
+    /// `defaultMode` of the Secret volumes (see [`hardening::SECRET_FILE_MODE`]).
+    pub secret_mode: i32,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -201,6 +211,7 @@ pub const SSL_CERT_DIR: &str =
 /// Resolves every TCP. Errors are pushed to `diags`; a TCP with errors yields no [`Tenant`].
 pub fn resolve(inputs: &Inputs, diags: &mut Diagnostics) -> Vec<Tenant> {
     check_duplicates(inputs, diags);
+    sanity::check_config(inputs, diags);
     let datastores: BTreeMap<&str, &Doc<DataStore>> = inputs.datastores.iter().map(|d| (d.value.metadata.name.as_str(), d)).collect();
     let referenced: std::collections::BTreeSet<String> =
         inputs.tcps.iter().map(|t| t.value.spec.data_store.clone().unwrap_or_else(|| d::DEFAULT_DATASTORE.to_string())).collect();
@@ -213,6 +224,10 @@ pub fn resolve(inputs: &Inputs, diags: &mut Diagnostics) -> Vec<Tenant> {
     for doc in &inputs.tcps {
         let mut r = Resolver { doc, inputs, diags: Diagnostics::default() };
         let tenant = r.tenant(&datastores);
+        if let Some(t) = tenant.as_ref().filter(|_| !r.diags.has_errors()) {
+            sanity::check(doc, t, &mut r.diags);
+            sanity::check_tenant_pki(doc, &inputs.config, &mut r.diags);
+        }
         let failed = r.diags.has_errors();
         diags.extend(r.diags);
         if let (Some(t), false) = (tenant, failed) {
@@ -494,9 +509,11 @@ impl Resolver<'_> {
         };
         let addons = self.addons(version.as_ref());
         let pki = self.pki();
+        let super_admin_in_cluster = self.super_admin_in_cluster();
 
         let version = version?;
         let tenant = Tenant {
+            file: self.doc.file,
             secrets: secret_names(&name),
             labels: Labels { selector: BTreeMap::from([("kamaji.clastix.io/name".to_string(), name.clone())]) },
             name,
@@ -523,6 +540,7 @@ impl Resolver<'_> {
             kubelet,
             addons,
             pki,
+            super_admin_in_cluster,
         };
         if let Err(e) = crate::render::tenant::kubelet_configuration(&tenant, &tenant.kubelet.configuration_json_patches) {
             let d = self
@@ -538,7 +556,7 @@ impl Resolver<'_> {
     fn refuse_unsupported(&mut self) {
         let spec = &self.doc.value.spec;
         if let Some(wp) = &spec.write_permissions
-            && [wp.block_creation, wp.block_update, wp.block_deletion].iter().any(|b| *b == Some(true))
+            && [wp.block_creation, wp.block_update, wp.block_deletion].contains(&Some(true))
         {
             self.unsupported(
                 "/spec/writePermissions",
@@ -688,7 +706,13 @@ impl Resolver<'_> {
         }
         sans.push(endpoint_host.to_string());
         if let Some(a) = address.filter(|a| !a.is_empty()) {
-            sans.push(a.to_string());
+            if a.parse::<IpAddr>().is_ok() || is_dns1123_subdomain(a) {
+                sans.push(a.to_string());
+            } else {
+                let d =
+                    self.error("/spec/networkProfile/address", format!("invalid address `{a}`"), "expected an IP address or a DNS name");
+                self.push(d);
+            }
         }
         sans.sort();
         sans.dedup();
@@ -832,8 +856,11 @@ impl Resolver<'_> {
         put("runtimeClassName", dep.runtime_class_name.as_ref().filter(|s| !s.is_empty()).map(|v| json!(v)));
         put("tolerations", dep.tolerations.as_ref().map(|v| json!(v)));
         put("affinity", dep.affinity.as_ref().map(|v| json!(v)));
-        put("securityContext", dep.pod_security_context.as_ref().map(|v| json!(v)));
-        put("automountServiceAccountToken", dep.automount_service_account_token.map(|v| json!(v)));
+        put(
+            "securityContext",
+            Some(hardening::merge(hardening::default_pod_security_context(), dep.pod_security_context.as_ref().map(|v| json!(v)))),
+        );
+        put("automountServiceAccountToken", Some(json!(dep.automount_service_account_token.unwrap_or(false))));
         put(
             "topologySpreadConstraints",
             dep.topology_spread_constraints.as_ref().map(|tscs| {
@@ -879,11 +906,12 @@ impl Resolver<'_> {
             a.render_sorted()
         };
         let scheduler_args = {
-            let mut a = ArgSet { managed: args::scheduler(), ..ArgSet::default() };
+            let mut a = ArgSet { managed: args::scheduler(), defaults: args::scheduler_defaults(), ..ArgSet::default() };
             self.apply_user_args(&mut a, extra.scheduler.as_deref(), Component::Scheduler, minor, "scheduler");
             a.render_sorted()
         };
 
+        self.guard_insecure_flags(&extra);
         let resources = dep.resources.clone().unwrap_or_default();
         let sc = dep.container_security_contexts.clone().unwrap_or_default();
         let mounts = dep.additional_volume_mounts.clone().unwrap_or_default();
@@ -891,7 +919,8 @@ impl Resolver<'_> {
         let probe = |kind: ProbeKind, path: &str, port: i32, comp: Option<&tcpc_spec::tcp::ComponentProbes>| {
             build_probe(&probes, kind, comp, path, port)
         };
-        let container = |img: String,
+        let container = |which: hardening::Container,
+                         img: String,
                          args: Vec<String>,
                          res: Option<&k8s_openapi::api::core::v1::ResourceRequirements>,
                          sc: Option<&k8s_openapi::api::core::v1::SecurityContext>,
@@ -901,14 +930,15 @@ impl Resolver<'_> {
                          start: Value| ContainerPlan {
             image: img,
             args,
-            resources: res.map(|r| json!(r)),
-            security_context: sc.map(|s| json!(s)),
+            resources: Some(res.map_or_else(|| hardening::default_resources(which), |r| json!(r))),
+            security_context: Some(hardening::merge(hardening::default_container_security_context(), sc.map(|s| json!(s)))),
             extra_mounts: mounts.map(|m| m.iter().map(|x| json!(x)).collect()).unwrap_or_default(),
             liveness: live,
             readiness: ready,
             startup: start,
         };
         let apiserver = container(
+            hardening::Container::ApiServer,
             image(reg.api_server_image.as_ref(), d::DEFAULT_API_SERVER_IMAGE),
             apiserver_args,
             resources.api_server.as_ref(),
@@ -919,6 +949,7 @@ impl Resolver<'_> {
             probe(ProbeKind::Startup, "/livez", port, probes.api_server.as_ref()),
         );
         let controller_manager = container(
+            hardening::Container::ControllerManager,
             image(reg.controller_manager_image.as_ref(), d::DEFAULT_CONTROLLER_MANAGER_IMAGE),
             cm_args,
             resources.controller_manager.as_ref(),
@@ -929,6 +960,7 @@ impl Resolver<'_> {
             probe(ProbeKind::Startup, "/healthz", d::CONTROLLER_MANAGER_PORT, probes.controller_manager.as_ref()),
         );
         let scheduler = container(
+            hardening::Container::Scheduler,
             image(reg.scheduler_image.as_ref(), d::DEFAULT_SCHEDULER_IMAGE),
             scheduler_args,
             resources.scheduler.as_ref(),
@@ -938,6 +970,8 @@ impl Resolver<'_> {
             probe(ProbeKind::Readiness, "/healthz", d::SCHEDULER_PORT, probes.scheduler.as_ref()),
             probe(ProbeKind::Startup, "/healthz", d::SCHEDULER_PORT, probes.scheduler.as_ref()),
         );
+
+        self.check_root_contradiction(pod.get("securityContext"), [&apiserver, &controller_manager, &scheduler]);
 
         Some(DeploymentPlan {
             labels,
@@ -959,6 +993,7 @@ impl Resolver<'_> {
             controller_manager,
             scheduler,
             pdb: replicas > 1,
+            secret_mode: hardening::SECRET_FILE_MODE,
         })
     }
 
@@ -1021,13 +1056,7 @@ impl Resolver<'_> {
         }
         let mut api = json!({"name": "kube-apiserver", "port": port, "protocol": "TCP", "targetPort": port});
         if is_np {
-            if !(30000..=32767).contains(&port) {
-                self.push(
-                    Diagnostic::warning(format!("NodePort {port} is outside the default node port range 30000-32767"))
-                        .at(self.doc.file, self.doc.span("/spec/networkProfile/port"), "used as the Service nodePort")
-                        .help("the management cluster must run with --service-node-port-range covering it"),
-                );
-            }
+            // The node port range is checked in `sanity`.
             api["nodePort"] = json!(port);
         }
         let mut ports = vec![api];
@@ -1052,8 +1081,9 @@ impl Resolver<'_> {
         let ranges = lb_ranges.unwrap_or_default();
         for (i, r) in ranges.iter().enumerate() {
             if let Err(e) = Cidr::parse(r) {
-                let d =
-                    self.error(&format!("/spec/networkProfile/loadBalancerSourceRanges/{i}"), format!("invalid CIDR `{r}`"), e.to_string());
+                let d = self
+                    .error(&format!("/spec/networkProfile/loadBalancerSourceRanges/{i}"), format!("invalid CIDR `{r}`"), e.to_string())
+                    .help("loadBalancerSourceRanges lists client networks allowed to connect, e.g. `203.0.113.0/24`; a single address is `/32`");
                 self.push(d);
             }
         }
@@ -1337,4 +1367,18 @@ pub fn is_dns1035_label(s: &str) -> bool {
 
 pub fn is_dns1123_subdomain(s: &str) -> bool {
     !s.is_empty() && s.len() <= 253 && s.split('.').all(is_dns1123_label)
+}
+
+/// Test helper: the one TenantControlPlane of `tcp`, resolved against the DataStore document `ds`;
+/// panics on any error diagnostic.
+#[cfg(test)]
+pub(crate) fn resolve_one(ds: &str, tcp: String) -> Tenant {
+    let mut sources = crate::source::Sources::default();
+    sources.add("ds.yaml".into(), ds.into());
+    sources.add("tcp.yaml".into(), tcp);
+    let mut diags = crate::diag::Diagnostics::default();
+    let inputs = crate::parse::parse(&sources, None, &mut diags);
+    let mut tenants = resolve(&inputs, &mut diags);
+    assert!(!diags.has_errors(), "{diags:?}");
+    tenants.remove(0)
 }

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod peers;
+pub mod snap;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -12,6 +12,9 @@
 #     san          alpha's certificate without the address: address is only reachable via a
 #                  different name (advertiseAddress differs, certSANs lack it) -- see README
 #     internal-ca  trusting without internalCACertificatesConfigMap
+#     bind         alpha's kube-controller-manager with kubeadm's --bind-address=127.0.0.1: the
+#                  kubelet probes the pod IP, so the pod never gets Ready (`apply` must fail) --
+#                  why tcpc keeps 0.0.0.0 (src/resolve/args.rs, COMPONENT_BIND_ADDRESS)
 #
 # Addresses (see tests/e2e/README.md, "Tenant scenarios"):
 ALPHA_ADDR=${ALPHA_ADDR:-10.213.0.11}     # on the veth subnet; kube-proxy DNATs it (externalIPs)
@@ -27,6 +30,8 @@ broken() { [[ ,${E2E_BREAK:-}, == *,$1,* ]]; }
 tcp_alpha() {
   local version=$1 ext=true
   broken address && ext=false
+  local bind=""
+  broken bind && bind=$'\n      extraArgs:\n        controllerManager:\n        - --bind-address=127.0.0.1'
   cat <<YAML
 apiVersion: kamaji.clastix.io/v1alpha1
 kind: TenantControlPlane
@@ -37,7 +42,7 @@ spec:
   dataStore: default
   controlPlane:
     deployment:
-      replicas: 2
+      replicas: 2$bind
     service:
       serviceType: ClusterIP
   kubernetes:

@@ -16,6 +16,9 @@
 #   internal-ca the internalCACertificatesConfigMap certificate in all three paths of every
 #               control-plane container, SSL_CERT_DIR set; kube-apiserver trusts it: an OIDC
 #               issuer served with a certificate of that CA authenticates our JWT (kubectl --token)
+#   hardening   the tenant namespaces enforce Pod Security "restricted"; every control-plane
+#               process runs as 65532 without capabilities, escalation or a writable root, with
+#               seccomp and no SA token; its 0600 keys are readable through the fsGroup only
 #   upgrade     alpha re-rendered one minor up (or with another spec change when no second
 #               version is built) and re-applied; /readyz polled every 200 ms: zero failures
 #   delete      kubectl delete -k; nothing of the tenant left in its namespace
@@ -246,8 +249,12 @@ sealed_secrets_controller() {
   timing sealed_secrets_controller_available "$(elapsed "$t0")"
 }
 
+# create_namespace NS: a tenant namespace that enforces Pod Security "restricted" (as a hardened
+# management cluster would): the API server refuses any pod of it that is not compliant.
 create_namespace() {
   kubectl create namespace "$1" >/dev/null
+  kubectl label namespace "$1" pod-security.kubernetes.io/enforce=restricted \
+    pod-security.kubernetes.io/enforce-version=latest pod-security.kubernetes.io/warn=restricted >/dev/null
   wait_for "default ServiceAccount in $1" 30 kubectl -n "$1" get serviceaccount default
 }
 
@@ -347,13 +354,17 @@ s_service() {
 
 # admin.conf (O=kubeadm:cluster-admins, as kubeadm >= v1.29) is powerless until the tenant
 # bundle's ClusterRoleBinding kubeadm:cluster-admins exists; kubeadm creates it with
-# super-admin.conf (O=system:masters), and so do we.
+# super-admin.conf (O=system:masters), and so do we. super-admin.conf is not in the cluster
+# (tcpc's default): `tcpc kubeconfig --user super-admin` writes it from the encrypted state.
 s_kubeconfig() {
-  local t ns tcp kc skc server
+  local t ns tcp kc skc server keys
   for t in e2e-alpha/alpha e2e-edge/edge; do
     ns=$(ns_of "$t"); tcp=$(tcp_of "$t"); kc=$WORK/$tcp-admin.conf; skc=$WORK/$tcp-super-admin.conf
     admin_conf "$ns" "$tcp" "$kc"
-    kubectl -n "$ns" get secret "$tcp-admin-kubeconfig" -o jsonpath='{.data.super-admin\.conf}' | base64 -d > "$skc"
+    keys=$(kubectl -n "$ns" get secret "$tcp-admin-kubeconfig" -o jsonpath='{.data}' | jq -r 'keys | join(",")')
+    [[ $keys == admin.conf,admin.svc ]] || { log "$t: admin Secret keys are $keys (super-admin must stay out)"; return 1; }
+    "$TCPC_BIN" kubeconfig "$t" --user super-admin --dir "$REPO" --identity "$REPO/../age-identity.txt" -o "$skc"
+    [[ $(stat -c %a "$skc") == 600 ]] || { log "$skc is mode $(stat -c %a "$skc")"; return 1; }
     server=$(kubectl --kubeconfig "$kc" config view -o jsonpath='{.clusters[0].cluster.server}')
     log "$t admin.conf server $server"
     # the rendered kubeconfigs as they are: no --server/--insecure overrides
@@ -373,7 +384,7 @@ s_kubeconfig() {
     kubectl --kubeconfig "$kc" -n kube-system get configmap kubeadm-config kubelet-config >/dev/null
     # anonymous clients (kubeadm join discovery) may read cluster-info
     curl -sS --fail --max-time 2 --cacert "$WORK/$tcp-ca.crt" "$server/api/v1/namespaces/kube-public/configmaps/cluster-info" >/dev/null
-    log "$t: tenant bundle applied (super-admin.conf); namespace created/read with admin.conf ($who); kubeadm RBAC + cluster-info present"
+    log "$t: tenant bundle applied (super-admin.conf from tcpc kubeconfig); namespace created/read with admin.conf ($who); kubeadm RBAC + cluster-info present"
   done
 }
 
@@ -425,6 +436,76 @@ s_internal_ca() {
   fi
   kubectl -n e2e-trust logs deploy/e2e-oidc | grep -q '/keys'
   log "kube-apiserver fetched discovery + JWKS over TLS from the internal-CA-signed issuer"
+  (( bad == 0 ))
+}
+
+# Key files each control-plane container reads (all from 0600 Secret volumes).
+declare -A KEY_FILES=(
+  [kube-apiserver]="/etc/kubernetes/pki/apiserver.key /etc/kubernetes/pki/sa.key /etc/kubernetes/pki/etcd/server.key /etc/kubernetes/pki/front-proxy-client.key /etc/kubernetes/pki/apiserver-kubelet-client.key"
+  [kube-controller-manager]="/etc/kubernetes/pki/ca.key /etc/kubernetes/pki/sa.key /etc/kubernetes/controller-manager.conf"
+  [kube-scheduler]="/etc/kubernetes/scheduler.conf"
+)
+UID_CP=65532   # tcpc's control-plane UID/GID/fsGroup (src/resolve/hardening.rs)
+
+# read_as UID GID FILE: whether a process with exactly UID and GID (no supplementary groups, no
+# capabilities) can read FILE, a path inside a container as seen under /proc/PID/root. Root
+# opens FILE's directory and hands it over as fd 3, so only the permissions on the way and of
+# the file decide (not who may look into another process's /proc entry).
+read_as() {
+  local uid=$1 gid=$2 file=$3
+  ( exec 3< "$(dirname "$file")" &&
+    setpriv --reuid="$uid" --regid="$gid" --clear-groups --inh-caps=-all --bounding-set=-all \
+      head -c 1 "/dev/fd/3/$(basename "$file")" ) > /dev/null 2>&1
+}
+
+# The rendered control planes run hardened, in namespaces that enforce Pod Security
+# "restricted": each process of every control-plane container (seen from the host through
+# /proc) has UID/GID 65532, no capabilities, no_new_privs, a seccomp filter, a read-only root
+# filesystem and no service-account token; its key files are root-owned, group 65532 (fsGroup),
+# mode 0640 (the Secret's 0600 plus the group read the kubelet adds for fsGroup). A process with
+# UID and GID 65532 and no privilege reads them; the same UID with another GID cannot (so it
+# is the fsGroup that grants it). And the namespaces refuse a non-compliant pod.
+s_hardening() {
+  local t ns tcp pod c pid st f bad=0 want
+  for t in "${TENANTS[@]}"; do
+    ns=$(ns_of "$t"); tcp=$(tcp_of "$t")
+    [[ $(kubectl get namespace "$ns" -o jsonpath='{.metadata.labels.pod-security\.kubernetes\.io/enforce}') == restricted ]] ||
+      { log "$ns does not enforce restricted"; bad=1; }
+    pod=$(kubectl -n "$ns" get pods -l "kamaji.clastix.io/name=$tcp" --field-selector=status.phase=Running -o jsonpath='{.items[0].metadata.name}')
+    for c in kube-apiserver kube-controller-manager kube-scheduler; do
+      pid=$(container_pid "$ns" "$pod" "$c") || true
+      [[ -n $pid ]] || { log "$t: no task for $c"; bad=1; continue; }
+      st=/proc/$pid/status
+      # per-container RSS (the default memory requests in src/resolve/hardening.rs are sized on it)
+      timing "rss_mb_${tcp}_$c" $(( $(rss_of_pids_kb "$pid") / 1024 ))
+      want="$UID_CP $UID_CP $UID_CP $UID_CP"
+      [[ $(awk '/^Uid:/ {print $2, $3, $4, $5}' "$st") == "$want" ]] || { log "$t $c: $(grep '^Uid:' "$st")"; bad=1; }
+      [[ $(awk '/^Gid:/ {print $2, $3, $4, $5}' "$st") == "$want" ]] || { log "$t $c: $(grep '^Gid:' "$st")"; bad=1; }
+      grep -Eq "^Groups:.*\b$UID_CP\b" "$st" || { log "$t $c: fsGroup not among $(grep '^Groups:' "$st")"; bad=1; }
+      grep -Eq '^CapEff:\s+0+$' "$st" || { log "$t $c: $(grep '^CapEff:' "$st")"; bad=1; }
+      grep -Eq '^CapPrm:\s+0+$' "$st" || { log "$t $c: $(grep '^CapPrm:' "$st")"; bad=1; }
+      grep -Eq '^NoNewPrivs:\s+1$' "$st" || { log "$t $c: privilege escalation possible"; bad=1; }
+      grep -Eq '^Seccomp:\s+2$' "$st" || { log "$t $c: no seccomp filter ($(grep '^Seccomp:' "$st"))"; bad=1; }
+      [[ $(awk '$5 == "/" {print $6}' "/proc/$pid/mountinfo" | cut -d, -f1) == ro ]] || { log "$t $c: root filesystem writable"; bad=1; }
+      [[ ! -e /proc/$pid/root/var/run/secrets/kubernetes.io/serviceaccount ]] || { log "$t $c: a service-account token is mounted"; bad=1; }
+      for f in ${KEY_FILES[$c]}; do
+        [[ $(stat -L -c '%u %g %a' "/proc/$pid/root$f") == "0 $UID_CP 640" ]] ||
+          { log "$t $c: $f is $(stat -L -c 'uid %u gid %g mode %a' "/proc/$pid/root$f")"; bad=1; }
+        read_as "$UID_CP" "$UID_CP" "/proc/$pid/root$f" || { log "$t $c: UID/GID $UID_CP cannot read $f"; bad=1; }
+        if read_as "$UID_CP" $(( UID_CP + 1 )) "/proc/$pid/root$f"; then
+          log "$t $c: $f is readable without the fsGroup's GID: the check is void"; bad=1
+        fi
+      done
+    done
+    (( bad == 0 )) && log "$t: pod $pod: 3 containers as $UID_CP:$UID_CP, no caps, no_new_privs, seccomp, ro root, no SA token; keys 0640 root:$UID_CP, readable via fsGroup only"
+  done
+  # negative control: the namespace really enforces (a root pod is refused)
+  if kubectl -n e2e-edge run e2e-not-restricted --image=localhost/tcpc-e2e/probe:v1 --image-pull-policy=Never --restart=Never \
+      --dry-run=server -o name > "$WORK/not-restricted.log" 2>&1; then
+    log "a pod violating Pod Security restricted was admitted in e2e-edge: the check is void"; bad=1
+  else
+    grep -q 'violates PodSecurity "restricted' "$WORK/not-restricted.log" || { cat "$WORK/not-restricted.log" >&2; bad=1; }
+  fi
   (( bad == 0 ))
 }
 
@@ -527,6 +608,7 @@ main() {
     scenario service s_service
     scenario kubeconfig s_kubeconfig
     scenario internal-ca s_internal_ca
+    scenario hardening s_hardening
     scenario upgrade s_upgrade
     scenario delete s_delete
   fi

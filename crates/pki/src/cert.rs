@@ -233,10 +233,10 @@ impl Issuer {
             Some(bc) if bc.value.ca => {}
             _ => return Err(Error::NotACa(format!("{:?} lacks BasicConstraints CA:TRUE", info.subject_cn))),
         }
-        if let Some(ku) = x509.key_usage().map_err(|e| Error::Certificate(e.to_string()))? {
-            if !ku.value.key_cert_sign() {
-                return Err(Error::NotACa(format!("{:?} KeyUsage lacks keyCertSign", info.subject_cn)));
-            }
+        if let Some(ku) = x509.key_usage().map_err(|e| Error::Certificate(e.to_string()))?
+            && !ku.value.key_cert_sign()
+        {
+            return Err(Error::NotACa(format!("{:?} KeyUsage lacks keyCertSign", info.subject_cn)));
         }
         let has_ski = x509
             .iter_extensions()
@@ -332,6 +332,27 @@ fn second(now: OffsetDateTime) -> OffsetDateTime {
     now.to_offset(time::UtcOffset::UTC).replace_nanosecond(0).expect("0 is a valid nanosecond")
 }
 
+/// The earliest and latest instants an X.509 time can hold (GeneralizedTime, years 0000–9999).
+fn x509_range() -> (OffsetDateTime, OffsetDateTime) {
+    let first = time::Date::from_calendar_date(0, time::Month::January, 1).expect("valid date");
+    let last = time::Date::from_calendar_date(9999, time::Month::December, 31).expect("valid date");
+    (first.midnight().assume_utc(), last.with_hms(23, 59, 59).expect("valid time").assume_utc())
+}
+
+/// NotBefore = `now` − backdate and NotAfter = `now` + validity, with checked arithmetic:
+/// a time outside what X.509 can encode is an error, never a panic.
+fn validity_window(spec: &CertSpec, now: OffsetDateTime) -> Result<(OffsetDateTime, OffsetDateTime), Error> {
+    let (first, last) = x509_range();
+    let out_of_range = |what: &str| {
+        Error::InvalidSpec(format!("{}: {what} is outside the years 0000-9999 an X.509 certificate can hold", spec.common_name))
+    };
+    let not_before = now.checked_sub(CERTIFICATE_BACKDATE).filter(|t| *t >= first).ok_or_else(|| out_of_range("NotBefore"))?;
+    let not_after = now.checked_add(spec.validity.duration()).filter(|t| *t <= last).ok_or_else(|| {
+        out_of_range(&format!("NotAfter (issued at {now} plus {} days of validity)", spec.validity.duration().whole_days()))
+    })?;
+    Ok((not_before, not_after))
+}
+
 /// Issue a self-signed CA.
 ///
 /// `key`: reuse an existing key (must match `spec.key_algorithm`), or `None`
@@ -343,9 +364,10 @@ pub fn self_signed_ca(spec: &CertSpec, key: Option<PrivateKey>, now: OffsetDateT
     }
     let key = take_key(spec, key, rng)?;
     let now = second(now);
+    let (not_before, not_after) = validity_window(spec, now)?;
     let mut p = base_params(spec, key.algorithm(), rng)?;
-    p.not_before = now - CERTIFICATE_BACKDATE;
-    p.not_after = now + spec.validity.duration();
+    p.not_before = not_before;
+    p.not_after = not_after;
     let cert = p.self_signed(&Signer::new(&key))?;
     Ok(Issued { cert_pem: cert.pem(), key })
 }
@@ -365,10 +387,15 @@ pub fn issue(spec: &CertSpec, key: Option<PrivateKey>, ca: &Issuer, now: OffsetD
             ca.info.subject_cn, ca.info.not_before, ca.info.not_after, now
         )));
     }
+    // Capped by the CA's window (itself within X.509's years), so a validity running past year
+    // 9999 only means "as long as the CA".
+    let until = now.checked_add(spec.validity.duration()).unwrap_or(ca.info.not_after);
+    let not_after = std::cmp::min(until, ca.info.not_after);
+    let not_before = std::cmp::max(now.checked_sub(CERTIFICATE_BACKDATE).unwrap_or(ca.info.not_before), ca.info.not_before);
     let key = take_key(spec, key, rng)?;
     let mut p = base_params(spec, key.algorithm(), rng)?;
-    p.not_before = std::cmp::max(now - CERTIFICATE_BACKDATE, ca.info.not_before);
-    p.not_after = std::cmp::min(now + spec.validity.duration(), ca.info.not_after);
+    p.not_before = not_before;
+    p.not_after = not_after;
     p.use_authority_key_identifier_extension = ca.has_ski;
     let cert = p.signed_by(&SubjectKey::new(&key), &ca.inner)?;
     Ok(Issued { cert_pem: cert.pem(), key })

@@ -235,3 +235,29 @@ fn kubeconfig_layout() {
     );
     assert_eq!(*kc, expected);
 }
+
+#[test]
+fn extreme_times_and_validities_are_errors_not_panics() {
+    let mut rng = rng(22);
+    let alg = KeyAlgorithm::EcdsaP256;
+    let year = |y: i32| time::Date::from_calendar_date(y, time::Month::June, 1).unwrap().midnight().assume_utc();
+    let leaf_spec = CertSpec::leaf("l", vec![], CertKind::Client, vec![], vec![], alg);
+    // The largest validities a spec can carry, at an ordinary and at an extreme `now`.
+    for validity in [Validity::Days(u32::MAX), Validity::Seconds(u64::MAX), Validity::Days(3_000_000)] {
+        let spec = CertSpec::ca("ca", alg).with_validity(validity);
+        for at in [now(), year(9999), year(-9999)] {
+            let err = self_signed_ca(&spec, None, at, &mut rng).unwrap_err();
+            assert!(matches!(&err, Error::InvalidSpec(m) if m.contains("0000-9999")), "{validity:?} at {at}: {err}");
+        }
+    }
+    // NotBefore before year 0 cannot be encoded either.
+    let early = time::Date::from_calendar_date(0, time::Month::January, 1).unwrap().midnight().assume_utc();
+    let spec = CertSpec::ca("ca", alg).with_validity(Validity::Days(1));
+    assert!(matches!(self_signed_ca(&spec, None, early, &mut rng), Err(Error::InvalidSpec(_))));
+    // A CA reaching into year 9999 signs a leaf whose validity overflows: capped at the CA's end.
+    let late_ca = self_signed_ca(&spec.clone().with_validity(Validity::Days(100)), None, year(9999), &mut rng).unwrap();
+    let issuer = late_ca.to_issuer().unwrap();
+    let leaf = issue(&leaf_spec.with_validity(Validity::Seconds(u64::MAX)), None, &issuer, year(9999), &mut rng).unwrap();
+    let li = CertInfo::parse(&leaf.cert_pem).unwrap();
+    assert_eq!(li.not_after, CertInfo::parse(&late_ca.cert_pem).unwrap().not_after);
+}

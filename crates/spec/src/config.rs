@@ -30,6 +30,13 @@ pub const DEFAULT_SEALED_SECRETS_SCOPE: SealedSecretsScope = SealedSecretsScope:
 pub const DEFAULT_CHECK_WARN_DAYS: u32 = 30;
 /// `tcpc check` fails when a certificate expires within this many days.
 pub const DEFAULT_CHECK_FAIL_DAYS: u32 = 7;
+/// Longest certificate validity (and `check` threshold) accepted, in days: 100 years. Longer
+/// is a typo, and would approach the year 9999 that X.509 cannot pass.
+pub const MAX_VALIDITY_DAYS: u32 = 36_500;
+/// Default of `limits.maxTotalBytes`: all input files of a repository together.
+pub const DEFAULT_MAX_TOTAL_BYTES: u64 = 32 << 20;
+/// Hard cap of `limits.maxTotalBytes`.
+pub const MAX_TOTAL_BYTES_CAP: u64 = 256 << 20;
 
 /// The `tcpc.yaml` file at the repository root.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -63,6 +70,58 @@ pub struct Config {
     /// Thresholds of `tcpc check`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub check: Option<Check>,
+    /// The Namespace objects of the management bundle.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespaces: Option<Namespaces>,
+    /// Resource limits for reading the repository's YAML (`tcpc.yaml` itself is always read
+    /// under the defaults).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limits: Option<Limits>,
+}
+
+/// `namespaces`: whether the management bundle creates the tenants' namespaces.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Namespaces {
+    /// Emit one Namespace object per namespace holding TenantControlPlanes (`<ns>/namespace.yaml`).
+    /// Turn off when the namespaces are managed elsewhere. Default: true.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub create: Option<bool>,
+}
+
+/// `limits`: each at least 1 and at most its hard cap; unset means the default.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Limits {
+    /// Size of one input file in bytes. Default 2 MiB, at most 8 MiB.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = tcpc_yaml::Limits::HARD_CAP.max_file_bytes))]
+    pub max_file_bytes: Option<u64>,
+    /// Size of all input files together in bytes. Default 32 MiB, at most 256 MiB.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = MAX_TOTAL_BYTES_CAP))]
+    pub max_total_bytes: Option<u64>,
+    /// Documents in one file. Default 10000, at most 1000000.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = tcpc_yaml::Limits::HARD_CAP.max_documents))]
+    pub max_documents: Option<u64>,
+    /// Characters in one document. Default 1 Mi, at most 8 Mi.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = tcpc_yaml::Limits::HARD_CAP.max_document_chars))]
+    pub max_document_chars: Option<u64>,
+    /// Nesting depth of mappings and sequences. Default 64, at most 256.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = tcpc_yaml::Limits::HARD_CAP.max_depth))]
+    pub max_depth: Option<u64>,
+    /// Alias uses (`*name`) in one file. Default 10000, at most 1000000.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = tcpc_yaml::Limits::HARD_CAP.max_aliases))]
+    pub max_aliases: Option<u64>,
+    /// Nodes plus scalar bytes that aliases expand to in one file. Default 1000000, at most
+    /// 4000000.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = tcpc_yaml::Limits::HARD_CAP.max_alias_expansion))]
+    pub max_alias_expansion: Option<u64>,
 }
 
 /// `defaults`: values for TenantControlPlanes that omit them.
@@ -94,18 +153,18 @@ pub struct PkiConfig {
     /// Key algorithm. Default: [`KeyAlgorithm::DEFAULT`] (`RSA-2048`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key_algorithm: Option<KeyAlgorithm>,
-    /// Leaf certificate validity in days. Default: 365.
+    /// Leaf certificate validity in days. Default: 365. At most 36500.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1, max = MAX_VALIDITY_DAYS))]
     pub leaf_validity_days: Option<u32>,
-    /// CA certificate validity in days. Default: 3650.
+    /// CA certificate validity in days. Default: 3650. At most 36500.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1, max = MAX_VALIDITY_DAYS))]
     pub ca_validity_days: Option<u32>,
     /// Renew a certificate once less than this share of its lifetime is
     /// left (0 < x < 1). Default: 1/3.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 0.0, max = 1.0))]
+    #[schemars(extend("exclusiveMinimum" = 0.0, "exclusiveMaximum" = 1.0))]
     pub renew_before_fraction: Option<f64>,
     /// age recipients (`age1…`, `ssh-ed25519 …`) the PKI state is encrypted to.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -186,11 +245,13 @@ pub struct SopsConfig {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Check {
-    /// Warn below this many days. Default: 30.
+    /// Warn below this many days. Default: 30. At most 36500.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(range(max = MAX_VALIDITY_DAYS))]
     pub warn_days: Option<u32>,
-    /// Fail below this many days. Default: 7.
+    /// Fail below this many days. Default: 7. At most 36500.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(range(max = MAX_VALIDITY_DAYS))]
     pub fail_days: Option<u32>,
 }
 
@@ -210,7 +271,14 @@ impl Config {
             pki: None,
             sealing: None,
             check: None,
+            namespaces: None,
+            limits: None,
         }
+    }
+
+    /// `namespaces.create`. Default: true.
+    pub fn create_namespaces(&self) -> bool {
+        self.namespaces.as_ref().and_then(|n| n.create).unwrap_or(true)
     }
 
     /// Output directory. Default: [`DEFAULT_OUTPUT`].
@@ -305,6 +373,29 @@ impl Config {
     /// `check.failDays`. Default: [`DEFAULT_CHECK_FAIL_DAYS`].
     pub fn check_fail_days(&self) -> u32 {
         self.check.as_ref().and_then(|c| c.fail_days).unwrap_or(DEFAULT_CHECK_FAIL_DAYS)
+    }
+}
+
+impl Config {
+    /// The parser limits for input files (`limits.*`, each capped at its hard cap).
+    pub fn yaml_limits(&self) -> tcpc_yaml::Limits {
+        let d = tcpc_yaml::Limits::DEFAULT;
+        let cap = tcpc_yaml::Limits::HARD_CAP;
+        let Some(l) = &self.limits else { return d };
+        let pick = |v: Option<u64>, default: usize, cap: usize| v.map_or(default, |v| usize::try_from(v).unwrap_or(cap).clamp(1, cap));
+        tcpc_yaml::Limits {
+            max_file_bytes: pick(l.max_file_bytes, d.max_file_bytes, cap.max_file_bytes),
+            max_documents: pick(l.max_documents, d.max_documents, cap.max_documents),
+            max_document_chars: pick(l.max_document_chars, d.max_document_chars, cap.max_document_chars),
+            max_depth: pick(l.max_depth, d.max_depth, cap.max_depth),
+            max_aliases: pick(l.max_aliases, d.max_aliases, cap.max_aliases),
+            max_alias_expansion: pick(l.max_alias_expansion, d.max_alias_expansion, cap.max_alias_expansion),
+        }
+    }
+
+    /// `limits.maxTotalBytes`. Default: [`DEFAULT_MAX_TOTAL_BYTES`], capped at [`MAX_TOTAL_BYTES_CAP`].
+    pub fn max_total_bytes(&self) -> u64 {
+        self.limits.as_ref().and_then(|l| l.max_total_bytes).unwrap_or(DEFAULT_MAX_TOTAL_BYTES).clamp(1, MAX_TOTAL_BYTES_CAP)
     }
 }
 

@@ -36,8 +36,8 @@ pub struct TcpPki {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key_algorithm: Option<KeyAlgorithm>,
     /// Validity of leaf certificates, in days. Default: `tcpc.yaml`
-    /// `pki.leafValidityDays` (365).
+    /// `pki.leafValidityDays` (365). At most 36500 (100 years).
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1, max = crate::config::MAX_VALIDITY_DAYS))]
     pub leaf_validity_days: Option<u32>,
 }

@@ -410,7 +410,8 @@ pub struct AdditionalPort {
     /// Service `appProtocol`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub app_protocol: Option<String>,
-    /// Service port.
+    /// Service port, 1–65535.
+    #[schemars(range(min = 1, max = 65535))]
     pub port: i32,
     /// Pod port (number or named port).
     pub target_port: IntOrString,

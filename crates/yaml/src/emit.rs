@@ -22,7 +22,9 @@ pub fn emit_into(out: &mut String, value: &Value) {
         Value::Object(map) if !map.is_empty() => write_map(out, map, 0),
         Value::Array(items) if !items.is_empty() => write_seq(out, items, 0),
         scalar => {
-            write_inline(out, scalar, 0);
+            // A literal block at the root is indented too: at column 0 a `---` or `...` line
+            // of the string would end the document (found by fuzzing).
+            write_inline(out, scalar, 2);
             out.push('\n');
         }
     }
@@ -53,9 +55,23 @@ fn sorted(map: &Map<String, Value>) -> Vec<(&String, &Value)> {
 fn write_map(out: &mut String, map: &Map<String, Value>, level: usize) {
     for (key, value) in sorted(map) {
         indent(out, level);
-        write_string(out, key, level, true);
+        write_key(out, key, level);
         out.push(':');
         write_value_after_key(out, value, level);
+    }
+}
+
+/// A mapping key; one longer than YAML's 1024-character limit for implicit keys is written as
+/// an explicit `? key` with the `:` on the next line at `level` (found by fuzzing).
+fn write_key(out: &mut String, key: &str, level: usize) {
+    let start = out.len();
+    write_string(out, key, level, true);
+    if out[start..].chars().count() > 1000 {
+        let written = out.split_off(start);
+        out.push_str("? ");
+        out.push_str(&written);
+        out.push('\n');
+        indent(out, level);
     }
 }
 
@@ -93,7 +109,7 @@ fn write_seq(out: &mut String, items: &[Value], level: usize) {
                     } else {
                         indent(out, level + 2);
                     }
-                    write_string(out, key, level + 2, true);
+                    write_key(out, key, level + 2);
                     out.push(':');
                     write_value_after_key(out, value, level + 2);
                 }
@@ -188,6 +204,11 @@ fn is_block_safe(s: &str) -> bool {
 fn is_plain_safe(s: &str) -> bool {
     let Some(first) = s.chars().next() else { return false };
     if s != s.trim() || s.contains(['\n', '\t', '\r']) {
+        return false;
+    }
+    // At the start of a line (a root scalar, a top-level key) these are document markers
+    // (found by fuzzing).
+    if s.starts_with("---") || s.starts_with("...") {
         return false;
     }
     if s.chars().any(|c| c.is_control() || matches!(c, '\u{85}' | '\u{2028}' | '\u{2029}' | '\u{feff}')) {
@@ -333,5 +354,25 @@ spec:
         let text = emit(&v);
         let docs = crate::parse_stream(&text).expect(&text);
         assert_eq!(docs[0].root.to_json(), v, "{text}");
+    }
+
+    #[test]
+    fn a_root_string_with_document_markers_reads_back() {
+        for s in ["---\n, -", "a\n...\nb\n", "x\n--- y\n", "---", "...", "--- x", "... y"] {
+            let value = Value::String(s.to_string());
+            let text = emit(&value);
+            let back = crate::parse_stream(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+            assert_eq!(back[0].root.to_json(), value, "{text}");
+        }
+    }
+
+    #[test]
+    fn keys_longer_than_an_implicit_key_may_be_read_back() {
+        let long = "k".repeat(2000);
+        for value in [serde_json::json!({ &long: 1, "a": {&long: [1, {&long: "x"}]} }), serde_json::json!([{ &long: {"b": 2}, "c": 3 }])] {
+            let text = emit(&value);
+            let back = crate::parse_stream(&text).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(back[0].root.to_json(), value);
+        }
     }
 }

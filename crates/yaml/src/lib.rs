@@ -3,17 +3,20 @@
 //! * [`parse_stream`] turns a YAML stream into [`Document`]s whose every node carries the
 //!   [`Span`] it came from, so later stages can point diagnostics at `file:line:col`.
 //!   Scalars are resolved with the YAML 1.2 core schema. Duplicate mapping keys are an error
-//!   (Kubernetes tooling disagrees on which one wins, so we refuse to guess).
+//!   (Kubernetes tooling disagrees on which one wins, so we refuse to guess). Every resource
+//!   the parse may use is bounded by [`Limits`] (depth, aliases, sizes, documents).
 //! * [`emit`] writes a `serde_json::Value` as canonical block YAML: mapping keys sorted by
 //!   bytes at every level, one fixed style per value shape. Equal values always give equal bytes.
 //!
 //! Invariant: this crate does no IO and holds no global state.
 
 mod emit;
+mod limits;
 mod parse;
 
 pub use emit::{emit, emit_into, emit_stream};
-pub use parse::{Document, Node, NodeKind, Pos, Span, YamlError, parse_stream};
+pub use limits::Limits;
+pub use parse::{Document, Node, NodeKind, Pos, Span, YamlError, parse_stream, parse_stream_limited};
 
 /// One step of a path into a document: a mapping key or a sequence index.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,4 +1,6 @@
 //! Event stream → spanned node tree.
+// A YamlError (message, two spans, the exceeded limit) ends a parse once; boxing it buys nothing.
+#![allow(clippy::result_large_err)]
 
 use std::collections::BTreeMap;
 
@@ -6,6 +8,7 @@ use saphyr_parser::{Event, Parser, ScalarStyle, ScanError, Span as RawSpan, Tag}
 use serde_json::{Map, Number, Value};
 
 use crate::PathSeg;
+use crate::limits::Limits;
 
 /// A position in the source: 1-based line and column (in characters), and the character offset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
@@ -22,7 +25,21 @@ pub struct Span {
     pub end: Pos,
 }
 
+impl Pos {
+    /// The position just past the last character of `src`.
+    fn end_of(src: &str) -> Pos {
+        let last_line = src.rsplit('\n').next().unwrap_or("");
+        Pos { line: src.matches('\n').count() + 1, col: last_line.chars().count() + 1, char_offset: src.chars().count() }
+    }
+}
+
 impl Span {
+    /// This span with both ends moved back to `end` where they lie past it.
+    fn clamped(self, end: Pos) -> Span {
+        let clamp = |p: Pos| if p.char_offset > end.char_offset { end } else { p };
+        Span { start: clamp(self.start), end: clamp(self.end) }
+    }
+
     fn from_raw(raw: &RawSpan) -> Span {
         let conv = |m: &saphyr_parser::Marker| Pos { line: m.line(), col: m.col() + 1, char_offset: m.index() };
         Span { start: conv(&raw.start), end: conv(&raw.end) }
@@ -146,6 +163,18 @@ pub struct YamlError {
     pub span: Span,
     /// A second location worth showing (e.g. the first occurrence of a duplicate key).
     pub related: Option<(String, Span)>,
+    /// The `tcpc.yaml` name of the [`Limits`] field this input exceeded, if that is the error.
+    pub limit: Option<&'static str>,
+}
+
+impl YamlError {
+    fn new(message: impl Into<String>, span: Span) -> Self {
+        YamlError { message: message.into(), span, related: None, limit: None }
+    }
+
+    fn limit(name: &'static str, value: usize, what: &str, span: Span) -> Self {
+        YamlError { message: format!("{what} exceeds the limit {name} = {value}"), span, related: None, limit: Some(name) }
+    }
 }
 
 impl std::fmt::Display for YamlError {
@@ -160,21 +189,49 @@ impl From<ScanError> for YamlError {
     fn from(e: ScanError) -> Self {
         let m = e.marker();
         let pos = Pos { line: m.line(), col: m.col() + 1, char_offset: m.index() };
-        YamlError { message: e.info().to_string(), span: Span { start: pos, end: pos }, related: None }
+        YamlError::new(e.info(), Span { start: pos, end: pos })
     }
 }
 
-/// Parses every document of a YAML stream. Empty documents (e.g. a trailing `---`) are dropped.
+/// Parses every document of a YAML stream under [`Limits::DEFAULT`]. Empty documents (e.g. a
+/// trailing `---`) are dropped.
 pub fn parse_stream(src: &str) -> Result<Vec<Document>, YamlError> {
-    let mut builder = Builder { parser: Parser::new_from_str(src), anchors: BTreeMap::new() };
+    parse_stream_limited(src, &Limits::DEFAULT)
+}
+
+/// Parses every document of a YAML stream; any exceeded limit is an error at the place where it
+/// was exceeded. Empty documents (e.g. a trailing `---`) are dropped.
+pub fn parse_stream_limited(src: &str, limits: &Limits) -> Result<Vec<Document>, YamlError> {
+    if src.len() > limits.max_file_bytes {
+        let what = format!("the file ({} bytes)", src.len());
+        return Err(YamlError::limit("maxFileBytes", limits.max_file_bytes, &what, Span::default_start()));
+    }
+    let mut builder = Builder {
+        parser: Parser::new_from_str(src),
+        end: Pos::end_of(src),
+        anchors: BTreeMap::new(),
+        limits: *limits,
+        depth: 0,
+        doc_start: 0,
+        aliases: 0,
+        expanded: 0,
+        built: 0,
+    };
     let mut docs = Vec::new();
+    let mut count = 0usize;
     loop {
         let (event, span) = builder.next()?;
         match event {
             Event::StreamStart | Event::DocumentEnd | Event::Nothing => {}
             Event::StreamEnd => break,
             Event::DocumentStart(_) => {
+                count += 1;
+                if count > limits.max_documents {
+                    return Err(YamlError::limit("maxDocuments", limits.max_documents, "the number of documents", span));
+                }
                 let start = span.start;
+                builder.doc_start = start.char_offset;
+                builder.anchors.clear();
                 let (event, span) = builder.next()?;
                 if matches!(event, Event::DocumentEnd) {
                     continue;
@@ -185,42 +242,96 @@ pub fn parse_stream(src: &str) -> Result<Vec<Document>, YamlError> {
                     docs.push(Document { root, start });
                 }
             }
-            other => {
-                return Err(YamlError { message: format!("unexpected YAML event {other:?}"), span, related: None });
-            }
+            other => return Err(YamlError::new(format!("unexpected YAML event {other:?}"), span)),
         }
     }
     Ok(docs)
 }
 
+impl Span {
+    fn default_start() -> Span {
+        let p = Pos { line: 1, col: 1, char_offset: 0 };
+        Span { start: p, end: p }
+    }
+}
+
 struct Builder<'a> {
     parser: Parser<'a, saphyr_parser::StrInput<'a>>,
-    anchors: BTreeMap<usize, Node>,
+    /// The end of the source: no span may point past it (the scanner's markers can, on
+    /// malformed input at the end of the stream).
+    end: Pos,
+    /// Anchored nodes of the current document and their cost (see [`Builder::built`]).
+    anchors: BTreeMap<usize, (Node, usize)>,
+    limits: Limits,
+    depth: usize,
+    /// Character offset where the current document starts.
+    doc_start: usize,
+    aliases: usize,
+    /// Cost materialised through aliases so far in this stream.
+    expanded: usize,
+    /// Running cost of every node built: one per node plus the bytes of each scalar. The cost
+    /// of a subtree is the difference of this counter across its construction.
+    built: usize,
 }
 
 impl<'a> Builder<'a> {
     fn next(&mut self) -> Result<(Event<'a>, Span), YamlError> {
         match self.parser.next_event() {
-            Some(Ok((event, span))) => Ok((event, Span::from_raw(&span))),
-            Some(Err(e)) => Err(e.into()),
+            Some(Ok((event, span))) => {
+                let span = Span::from_raw(&span).clamped(self.end);
+                let limit = self.limits.max_document_chars;
+                if span.end.char_offset.saturating_sub(self.doc_start) > limit {
+                    return Err(YamlError::limit("maxDocumentChars", limit, "the size of this document", span));
+                }
+                Ok((event, span))
+            }
+            Some(Err(e)) => {
+                let mut e = YamlError::from(e);
+                e.span = e.span.clamped(self.end);
+                Err(e)
+            }
             None => Ok((Event::StreamEnd, Span::default())),
         }
     }
 
+    fn enter(&mut self, span: Span) -> Result<(), YamlError> {
+        self.depth += 1;
+        if self.depth > self.limits.max_depth {
+            return Err(YamlError::limit("maxDepth", self.limits.max_depth, "the nesting depth", span));
+        }
+        Ok(())
+    }
+
     fn node(&mut self, event: Event<'a>, span: Span) -> Result<Node, YamlError> {
+        let before = self.built;
+        self.built += 1;
         match event {
             Event::Scalar(value, style, anchor, tag) => {
+                self.built += value.len();
                 let kind = resolve_scalar(&value, style, tag.as_deref(), span)?;
                 let node = Node { kind, span };
-                self.remember(anchor, &node);
+                self.remember(anchor, &node, before);
                 Ok(node)
             }
-            Event::Alias(id) => match self.anchors.get(&id) {
-                Some(target) => Ok(Node { kind: target.kind.clone(), span }),
-                None => Err(YamlError { message: "unknown alias".into(), span, related: None }),
-            },
+            Event::Alias(id) => {
+                self.aliases += 1;
+                if self.aliases > self.limits.max_aliases {
+                    return Err(YamlError::limit("maxAliases", self.limits.max_aliases, "the number of aliases", span));
+                }
+                let Some((target, cost)) = self.anchors.get(&id) else {
+                    return Err(YamlError::new("unknown alias", span));
+                };
+                self.expanded = self.expanded.saturating_add(*cost);
+                self.built = self.built.saturating_add(*cost);
+                if self.expanded > self.limits.max_alias_expansion {
+                    let limit = self.limits.max_alias_expansion;
+                    return Err(YamlError::limit("maxAliasExpansion", limit, "what the aliases expand to", span));
+                }
+                Ok(Node { kind: target.kind.clone(), span })
+            }
             Event::SequenceStart(anchor, tag) => {
                 check_collection_tag(tag.as_deref(), "seq", span)?;
+                self.enter(span)?;
                 let mut items = Vec::new();
                 let end = loop {
                     let (event, ev_span) = self.next()?;
@@ -229,59 +340,56 @@ impl<'a> Builder<'a> {
                     }
                     items.push(self.node(event, ev_span)?);
                 };
+                self.depth -= 1;
                 let node = Node { kind: NodeKind::Seq(items), span: Span { start: span.start, end } };
-                self.remember(anchor, &node);
+                self.remember(anchor, &node, before);
                 Ok(node)
             }
             Event::MappingStart(anchor, tag) => {
                 check_collection_tag(tag.as_deref(), "map", span)?;
+                self.enter(span)?;
                 let mut entries: Vec<(Node, Node)> = Vec::new();
+                // Key → index into `entries`: duplicate detection in O(log n), not O(n).
+                let mut seen: BTreeMap<String, usize> = BTreeMap::new();
                 let end = loop {
                     let (event, ev_span) = self.next()?;
                     if matches!(event, Event::MappingEnd) {
                         break ev_span.end;
                     }
                     let key = self.node(event, ev_span)?;
-                    let key = match key.kind {
-                        NodeKind::String(_) => key,
+                    let name = match &key.kind {
+                        NodeKind::String(s) => s.clone(),
                         NodeKind::Null | NodeKind::Bool(_) | NodeKind::Int(_) | NodeKind::Float(_) => {
                             // `on: x` or `80: x` — Kubernetes keys are strings; keep the source text.
-                            return Err(YamlError {
-                                message: "mapping keys must be strings; quote this key".into(),
-                                span: key.span,
-                                related: None,
-                            });
+                            return Err(YamlError::new("mapping keys must be strings; quote this key", key.span));
                         }
-                        _ => {
-                            return Err(YamlError {
-                                message: "complex mapping keys are not supported".into(),
-                                span: key.span,
-                                related: None,
-                            });
-                        }
+                        _ => return Err(YamlError::new("complex mapping keys are not supported", key.span)),
                     };
-                    if let Some((first, _)) = entries.iter().find(|(k, _)| k.kind == key.kind) {
+                    if let Some(&first) = seen.get(&name) {
                         return Err(YamlError {
-                            message: format!("duplicate key `{}`", key.as_str().unwrap_or_default()),
+                            message: format!("duplicate key `{name}`"),
                             span: key.span,
-                            related: Some(("first defined here".into(), first.span)),
+                            related: Some(("first defined here".into(), entries[first].0.span)),
+                            limit: None,
                         });
                     }
+                    seen.insert(name, entries.len());
                     let (event, ev_span) = self.next()?;
                     let value = self.node(event, ev_span)?;
                     entries.push((key, value));
                 };
+                self.depth -= 1;
                 let node = Node { kind: NodeKind::Map(entries), span: Span { start: span.start, end } };
-                self.remember(anchor, &node);
+                self.remember(anchor, &node, before);
                 Ok(node)
             }
-            other => Err(YamlError { message: format!("unexpected YAML event {other:?}"), span, related: None }),
+            other => Err(YamlError::new(format!("unexpected YAML event {other:?}"), span)),
         }
     }
 
-    fn remember(&mut self, anchor: usize, node: &Node) {
+    fn remember(&mut self, anchor: usize, node: &Node, before: usize) {
         if anchor > 0 {
-            self.anchors.insert(anchor, node.clone());
+            self.anchors.insert(anchor, (node.clone(), self.built - before));
         }
     }
 }
@@ -290,7 +398,7 @@ fn check_collection_tag(tag: Option<&Tag>, expected: &str, span: Span) -> Result
     match tag {
         None => Ok(()),
         Some(t) if t.handle == "tag:yaml.org,2002:" && t.suffix == expected => Ok(()),
-        Some(t) => Err(YamlError { message: format!("unsupported tag `{}{}`", t.handle, t.suffix), span, related: None }),
+        Some(t) => Err(YamlError::new(format!("unsupported tag `{}{}`", t.handle, t.suffix), span)),
     }
 }
 
@@ -298,7 +406,7 @@ fn check_collection_tag(tag: Option<&Tag>, expected: &str, span: Span) -> Result
 fn resolve_scalar(value: &str, style: ScalarStyle, tag: Option<&Tag>, span: Span) -> Result<NodeKind, YamlError> {
     if let Some(tag) = tag {
         let core = tag.handle == "tag:yaml.org,2002:" || tag.handle == "!!";
-        let err = |what: &str| YamlError { message: format!("`{value}` is not a valid {what}"), span, related: None };
+        let err = |what: &str| YamlError::new(format!("`{value}` is not a valid {what}"), span);
         return match (core, tag.suffix.as_str()) {
             (true, "str") => Ok(NodeKind::String(value.to_string())),
             (true, "int") => plain_scalar(value).filter(|k| matches!(k, NodeKind::Int(_))).ok_or_else(|| err("!!int")),
@@ -309,7 +417,7 @@ fn resolve_scalar(value: &str, style: ScalarStyle, tag: Option<&Tag>, span: Span
             },
             (true, "bool") => plain_scalar(value).filter(|k| matches!(k, NodeKind::Bool(_))).ok_or_else(|| err("!!bool")),
             (true, "null") => Ok(NodeKind::Null),
-            _ => Err(YamlError { message: format!("unsupported tag `{}{}`", tag.handle, tag.suffix), span, related: None }),
+            _ => Err(YamlError::new(format!("unsupported tag `{}{}`", tag.handle, tag.suffix), span)),
         };
     }
     if style != ScalarStyle::Plain {
@@ -396,6 +504,29 @@ mod tests {
     }
 
     #[test]
+    fn no_span_points_past_the_end_of_the_input() {
+        // Found by fuzzing (fuzz/regressions/yaml_parse/crash-87da…): the scanner's markers ran
+        // past the end of this stream.
+        let src = "%: !:\u{ffef}  ,:a@@\x10@\n---\n-@\x10@@\x10@\n---\n---\n\n\n---\n---\n--\n\n---\n-@\x10@@\x10@\n---\n---\n\n\n---, \u{ffef}:a &";
+        let chars = src.chars().count();
+        fn walk(n: &Node, chars: usize) {
+            assert!(n.span.end.char_offset <= chars && n.span.start.char_offset <= chars, "{:?} past {chars}", n.span);
+            match &n.kind {
+                NodeKind::Seq(items) => items.iter().for_each(|i| walk(i, chars)),
+                NodeKind::Map(entries) => entries.iter().for_each(|(k, v)| {
+                    walk(k, chars);
+                    walk(v, chars)
+                }),
+                _ => {}
+            }
+        }
+        match parse_stream_limited(src, &Limits::DEFAULT) {
+            Ok(docs) => docs.iter().for_each(|d| walk(&d.root, chars)),
+            Err(e) => assert!(e.span.end.char_offset <= chars, "{:?} past {chars}", e.span),
+        }
+    }
+
+    #[test]
     fn spans_point_at_values_and_keys() {
         let src = "spec:\n  networkProfile:\n    port: 6443\n    certSANs:\n    - a\n    - b\n";
         let n = one(src);
@@ -448,5 +579,89 @@ mod tests {
         let n = one(src);
         let s = n.span_at(&[PathSeg::Key("bé".into())], true);
         assert_eq!(&src[s.byte_range(src)], "bé");
+    }
+
+    fn limited(src: &str, f: impl FnOnce(&mut Limits)) -> Result<Vec<Document>, YamlError> {
+        let mut l = Limits::DEFAULT;
+        f(&mut l);
+        parse_stream_limited(src, &l)
+    }
+
+    #[test]
+    fn depth_limit_is_a_located_error_in_every_collection_style() {
+        for (open, close) in [("a:\n", ""), ("- ", ""), ("{a: ", "}"), ("[", "]")] {
+            let block = close.is_empty();
+            // Block nesting costs indentation: 1,000 levels are already 500 kB.
+            let n = if block { 1_000 } else { 10_000 };
+            let mut src = String::new();
+            for i in 0..n {
+                if open == "a:\n" {
+                    src.push_str(&" ".repeat(i));
+                    src.push_str("a:\n");
+                } else if open == "- " {
+                    src.push_str(&" ".repeat(2 * i));
+                    src.push_str("-\n");
+                } else {
+                    src.push_str(open);
+                }
+            }
+            src.push_str(&close.repeat(n));
+            let err = parse_stream(&src).unwrap_err();
+            assert!(err.span.start.line >= 1, "{err}");
+            // Flow collections may be stopped by the scanner's own nesting limit first.
+            assert!(err.limit == Some("maxDepth") || err.message.contains("recursion limit"), "{open:?}: {err}");
+        }
+        // exactly at the limit is fine, one more is not
+        let nest = |n: usize| "[".repeat(n) + &"]".repeat(n);
+        assert!(limited(&nest(5), |l| l.max_depth = 5).is_ok());
+        let err = limited(&nest(6), |l| l.max_depth = 5).unwrap_err();
+        assert_eq!((err.limit, err.span.start.col), (Some("maxDepth"), 6), "{err}");
+    }
+
+    #[test]
+    fn alias_bombs_are_stopped_by_the_expansion_budget() {
+        let mut src = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..10 {
+            let prev = format!("*a{}", i - 1);
+            src.push_str(&format!("a{i}: &a{i} [{}]\n", [prev.as_str(); 10].join(", ")));
+        }
+        let err = parse_stream(&src).unwrap_err();
+        assert_eq!(err.limit, Some("maxAliasExpansion"), "{err}");
+        // a smaller bomb fits a bigger budget and expands completely
+        let small = "a: &a [x, x]\nb: &b [*a, *a]\nc: [*b, *b]\n";
+        let doc = limited(small, |l| l.max_alias_expansion = 100).unwrap();
+        assert_eq!(doc[0].root.to_json()["c"][1][1][0], "x");
+        assert_eq!(limited(small, |l| l.max_alias_expansion = 10).unwrap_err().limit, Some("maxAliasExpansion"));
+        assert_eq!(limited(small, |l| l.max_aliases = 3).unwrap_err().limit, Some("maxAliases"));
+        // scalar bytes count: one alias of a long string is charged its length
+        let long = format!("a: &a {}\nb: [*a, *a]\n", "x".repeat(1000));
+        assert!(limited(&long, |l| l.max_alias_expansion = 2004).is_ok());
+        assert_eq!(limited(&long, |l| l.max_alias_expansion = 2000).unwrap_err().limit, Some("maxAliasExpansion"));
+    }
+
+    #[test]
+    fn size_and_count_limits() {
+        let docs = "a: 1\n---\nb: 2\n---\nc: 3\n";
+        assert_eq!(limited(docs, |l| l.max_documents = 3).unwrap().len(), 3);
+        let err = limited(docs, |l| l.max_documents = 2).unwrap_err();
+        assert_eq!((err.limit, err.span.start.line), (Some("maxDocuments"), 4), "at the third `---`");
+        assert_eq!(limited(docs, |l| l.max_file_bytes = 10).unwrap_err().limit, Some("maxFileBytes"));
+        let err = limited("a: 1\n---\nb: 222222222222\n", |l| l.max_document_chars = 10).unwrap_err();
+        assert_eq!((err.limit, err.span.start.line), (Some("maxDocumentChars"), 3), "{err}");
+    }
+
+    fn unbounded_size(l: &mut Limits) {
+        l.max_document_chars = usize::MAX;
+        l.max_file_bytes = usize::MAX;
+    }
+
+    #[test]
+    fn many_keys_and_a_late_duplicate() {
+        let src: String = (0..200_000).map(|i| format!("k{i}: {i}\n")).collect();
+        let docs = limited(&src, unbounded_size).unwrap();
+        assert_eq!(docs[0].root.to_json()["k199999"], 199_999);
+        let dup = format!("{src}k7: x\n");
+        let err = limited(&dup, unbounded_size).unwrap_err();
+        assert_eq!(err.related.unwrap().1.start.line, 8);
     }
 }

@@ -1,0 +1,120 @@
+//! Destruction is explicit: what the user allowed for one run, and the check that a tenant
+//! recorded in `tcpc.lock` does not vanish from the output unnoticed.
+//!
+//! A tenant can disappear from the inputs for many reasons that are not a decision — a
+//! misspelt `kind`, an `exclude` glob, a deleted or unreadable file — and removing its output
+//! makes a GitOps prune delete a running control plane. So a render whose inputs lack a
+//! tenant the lock records fails, naming it, unless `--allow-removal NS/NAME` or a tombstone
+//! in the repository (`apiVersion: tcpc.dev/v1alpha1`, `kind: Tombstone`, `metadata.name` and
+//! `metadata.namespace` of the tenant; reviewed in Git like any change) says so. Its encrypted
+//! state is kept: adding the tenant back reuses its keys (its CA stays).
+//!
+//! Invariant: pure; the decision depends only on the lock, the rendered tenants and the intent.
+
+use std::collections::BTreeSet;
+
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::lock::Lock;
+
+/// What the user explicitly asked for on the command line; nothing here is ever inferred.
+#[derive(Debug, Default, Clone)]
+pub struct Intent {
+    /// `--allow-removal NS/NAME`: tenants whose output (and lock entry) may go.
+    pub allow_removal: BTreeSet<String>,
+    /// `tcpc rotate ca NS/NAME`: tenants whose CAs and service-account key are re-keyed.
+    pub rotate_ca: BTreeSet<String>,
+}
+
+/// Errors for tenants recorded in `lock` but absent from `present`, unless allowed, and for
+/// intents naming unknown tenants; report lines for the allowed removals.
+pub fn check_removals(lock: &Lock, present: &[String], intent: &Intent, tombstones: &[String]) -> (Diagnostics, Vec<String>) {
+    let mut diags = Diagnostics::default();
+    let mut report = Vec::new();
+    let present: BTreeSet<&str> = present.iter().map(String::as_str).collect();
+    for name in lock.tenants.keys() {
+        if present.contains(name.as_str()) {
+            continue;
+        }
+        let why = if intent.allow_removal.contains(name) {
+            Some("--allow-removal")
+        } else if tombstones.contains(name) {
+            Some("tombstone")
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            report.push(format!("{name}: removed ({why}); its encrypted state is kept, so adding it back reuses its keys"));
+            continue;
+        }
+        diags.push(
+            Diagnostic::error(format!("TenantControlPlane {name} is recorded in tcpc.lock but no longer found in the inputs"))
+                .note("rendering without it would delete its manifests, and a GitOps prune would delete its control plane")
+                .note("it may be excluded by `exclude`, its file deleted, or its `apiVersion`/`kind` misspelt (see the warnings above)")
+                .help(format!(
+                    "if the removal is intended, pass `--allow-removal {name}`, or commit a tombstone: `{{apiVersion: tcpc.dev/v1alpha1, kind: Tombstone, metadata: {{namespace: {ns}, name: {n}}}}}`",
+                    ns = name.split('/').next().unwrap_or_default(),
+                    n = name.split('/').nth(1).unwrap_or_default()
+                )),
+        );
+    }
+    for name in &intent.allow_removal {
+        if present.contains(name.as_str()) {
+            diags.push(Diagnostic::error(format!("--allow-removal {name}: this TenantControlPlane is still in the inputs")));
+        } else if !lock.tenants.contains_key(name) {
+            diags.push(Diagnostic::error(format!("--allow-removal {name}: tcpc.lock records no such TenantControlPlane")));
+        }
+    }
+    for name in tombstones {
+        if present.contains(name.as_str()) {
+            diags.push(
+                Diagnostic::error(format!("a Tombstone names {name}, which is still in the inputs"))
+                    .help("delete the tombstone, or the TenantControlPlane"),
+            );
+        }
+    }
+    for name in &intent.rotate_ca {
+        if !present.contains(name.as_str()) {
+            diags.push(
+                Diagnostic::error(format!("rotate ca {name}: no such TenantControlPlane in the inputs"))
+                    .help("name it as <namespace>/<name>"),
+            );
+        }
+    }
+    (diags, report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lock(names: &[&str]) -> Lock {
+        let mut l = Lock::new();
+        for n in names {
+            l.tenants.insert(n.to_string(), Default::default());
+        }
+        l
+    }
+
+    #[test]
+    fn a_vanished_tenant_fails_unless_allowed() {
+        let l = lock(&["ns/a", "ns/b"]);
+        let (d, r) = check_removals(&l, &["ns/a".into()], &Intent::default(), &[]);
+        assert_eq!(d.error_count(), 1);
+        assert!(d.iter().next().unwrap().message.contains("ns/b"));
+        assert!(r.is_empty());
+        let intent = Intent { allow_removal: ["ns/b".to_string()].into(), ..Default::default() };
+        let (d, r) = check_removals(&l, &["ns/a".into()], &intent, &[]);
+        assert!(!d.has_errors());
+        assert_eq!(r.len(), 1);
+        // Allowing what is present or unknown is a mistake worth reporting.
+        let intent = Intent { allow_removal: ["ns/a".to_string(), "ns/zz".to_string()].into(), ..Default::default() };
+        let (d, _) = check_removals(&l, &["ns/a".into(), "ns/b".into()], &intent, &[]);
+        assert_eq!(d.error_count(), 2);
+        // A tombstone in the repository allows it too, and must not name a present tenant.
+        let (d, r) = check_removals(&l, &["ns/a".into()], &Intent::default(), &["ns/b".into()]);
+        assert!(!d.has_errors());
+        assert!(r[0].contains("(tombstone)"));
+        let (d, _) = check_removals(&l, &["ns/a".into(), "ns/b".into()], &Intent::default(), &["ns/a".into()]);
+        assert_eq!(d.error_count(), 1);
+    }
+}

@@ -19,7 +19,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tcpc_spec::{Config, DataStore, TenantControlPlane};
-use tcpc_yaml::{Node, PathSeg, Span};
+use tcpc_yaml::{Node, NodeKind, PathSeg, Span};
 
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::source::{SourceId, Sources};
@@ -70,25 +70,32 @@ pub struct Inputs {
     pub tombstones: Vec<String>,
 }
 
+/// One document kind's schema: the validator, and the generated schema itself for the "did
+/// you mean" look-ups (always in the document's own schema, never another kind's).
+struct Schema {
+    validator: jsonschema::Validator,
+    raw: Value,
+}
+
 struct Schemas {
-    /// The generated schemas themselves, for "did you mean" lookups.
-    raw: std::collections::BTreeMap<&'static str, Value>,
-    tcp: jsonschema::Validator,
-    datastore: jsonschema::Validator,
-    config: jsonschema::Validator,
+    tcp: Schema,
+    datastore: Schema,
+    config: Schema,
 }
 
 fn schemas() -> &'static Schemas {
     static SCHEMAS: OnceLock<Schemas> = OnceLock::new();
     SCHEMAS.get_or_init(|| {
-        let all = tcpc_spec::schemas();
-        let compile =
-            |name: &str| jsonschema::validator_for(&all[name]).unwrap_or_else(|e| panic!("generated schema {name} is invalid: {e}"));
+        let mut all = tcpc_spec::schemas();
+        let mut compile = |name: &str| {
+            let raw = all.remove(name).unwrap_or_else(|| panic!("no generated schema {name}"));
+            let validator = jsonschema::validator_for(&raw).unwrap_or_else(|e| panic!("generated schema {name} is invalid: {e}"));
+            Schema { validator, raw }
+        };
         Schemas {
             tcp: compile("tenantcontrolplane.schema.json"),
             datastore: compile("datastore.schema.json"),
             config: compile("config.schema.json"),
-            raw: all,
         }
     })
 }
@@ -271,17 +278,20 @@ fn input_kind_near_miss(av: &str, kind: &str) -> Option<(&'static str, String, S
 
 /// Schema validation, typed deserialisation and the strict round trip.
 fn typed<T: DeserializeOwned + Serialize>(
-    schema: &jsonschema::Validator,
+    schema: &Schema,
     id: SourceId,
     node: &Node,
     what: &str,
     diags: &mut Diagnostics,
 ) -> Option<T> {
-    let json = node.to_json();
+    // Kubernetes (and Kamaji) read an explicit null as an absent field: `basicAuth: null`,
+    // an empty `labels:`. Normalised here, before the schema, so the typed round trip below
+    // compares like with like; the rendered output never holds such a null.
+    let json = json_without_null_fields(node);
     let mut failed = false;
     // A hostile document can hold hundreds of thousands of errors; the first ones are enough,
     // and reporting each costs a look-up in the document.
-    let mut errors: Vec<_> = schema.iter_errors(&json).take(crate::limits::MAX_ERRORS_PER_DOCUMENT + 1).collect();
+    let mut errors: Vec<_> = schema.validator.iter_errors(&json).take(crate::limits::MAX_ERRORS_PER_DOCUMENT + 1).collect();
     if errors.len() > crate::limits::MAX_ERRORS_PER_DOCUMENT {
         errors.truncate(crate::limits::MAX_ERRORS_PER_DOCUMENT);
         diags.push(
@@ -299,7 +309,7 @@ fn typed<T: DeserializeOwned + Serialize>(
     for err in &errors {
         if let jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } = &err.kind {
             let pointer = err.instance_path.to_string();
-            let known = known_at.entry(pointer.clone()).or_insert_with(|| known_fields(&pointer));
+            let known = known_at.entry(pointer.clone()).or_insert_with(|| known_fields(&schema.raw, &pointer));
             for key in unexpected.iter().take(crate::limits::MAX_ERRORS_PER_DOCUMENT) {
                 if let Some(best) = closest(key, known) {
                     suggested.push((pointer.clone(), best));
@@ -385,10 +395,30 @@ fn display_or_root(path: &[PathSeg], what: &str) -> String {
     if path.is_empty() { what.to_string() } else { tcpc_yaml::display_path(path) }
 }
 
-/// Field names the schema allows at `pointer` (for "did you mean").
-fn known_fields(pointer: &str) -> Vec<String> {
+/// The JSON of `node` without the mapping entries whose value is a YAML null, at any depth.
+/// Only a written null is dropped: a number JSON cannot hold (`.inf`, `1e400`) stays an
+/// invalid value, and a null item of a list stays an error.
+fn json_without_null_fields(node: &Node) -> Value {
+    match &node.kind {
+        NodeKind::Seq(items) => Value::Array(items.iter().map(json_without_null_fields).collect()),
+        NodeKind::Map(entries) => Value::Object(
+            entries
+                .iter()
+                .filter(|(_, v)| !matches!(v.kind, NodeKind::Null))
+                .filter_map(|(k, v)| match &k.kind {
+                    NodeKind::String(key) => Some((key.clone(), json_without_null_fields(v))),
+                    _ => None,
+                })
+                .collect(),
+        ),
+        _ => node.to_json(),
+    }
+}
+
+/// Field names `schema` allows at `pointer` (for "did you mean").
+fn known_fields(schema: &Value, pointer: &str) -> Vec<String> {
     let path = tcpc_yaml::path_from_pointer(pointer);
-    schemas().raw.values().find_map(|schema| resolve_properties(schema, schema, &path)).unwrap_or_default()
+    resolve_properties(schema, schema, &path).unwrap_or_default()
 }
 
 fn resolve_properties(root: &Value, schema: &Value, path: &[PathSeg]) -> Option<Vec<String>> {
@@ -544,6 +574,50 @@ spec:
         // Unrelated kinds stay warnings.
         let (_, diags, _) = run("apiVersion: v1\nkind: Service\nmetadata: {name: x}\n");
         assert!(!diags.has_errors());
+    }
+
+    #[test]
+    fn explicit_nulls_are_absent_fields() {
+        let text = MINIMAL
+            .replace("  namespace: tenants\n", "  namespace: tenants\n  labels:\n  annotations: ~\n")
+            .replace("    service:\n", "    deployment: null\n    service:\n      additionalMetadata:\n        labels:\n");
+        let (inputs, diags, sources) = run(&text);
+        assert!(!diags.has_errors(), "{}", diags.render(&sources));
+        let tcp = &inputs.tcps[0].value;
+        assert!(tcp.metadata.labels.is_none() && tcp.metadata.annotations.is_none());
+        // A null item of a list is not an absent field: still an error.
+        let text = MINIMAL.replace("  kubernetes:\n", "  kubernetes:\n    admissionControllers: [null]\n");
+        let (_, diags, _) = run(&text);
+        assert!(diags.has_errors());
+        // A number JSON cannot hold is not a null.
+        let text = MINIMAL.replace("  controlPlane:\n", "  controlPlane:\n    deployment:\n      replicas: .inf\n");
+        let (_, diags, _) = run(&text);
+        assert!(diags.has_errors());
+    }
+
+    #[test]
+    fn suggestions_come_from_the_documents_own_schema() {
+        // Under a TenantControlPlane's spec: the TCP's fields, not the DataStore's.
+        let text = MINIMAL.replace("  controlPlane:\n", "  controlPlan:\n");
+        let (_, diags, sources) = run(&text);
+        let out = diags.render(&sources);
+        assert!(out.contains("unknown field `controlPlan` in spec"), "{out}");
+        assert!(out.contains("did you mean `controlPlane`?"), "{out}");
+        let text = MINIMAL.replace("  controlPlane:\n", "  zzz: 1\n  controlPlane:\n");
+        let (_, diags, sources) = run(&text);
+        let out = diags.render(&sources);
+        assert!(out.contains("expected one of:") && out.contains("controlPlane") && !out.contains("driver"), "{out}");
+        // At the top level: the TCP's top-level fields, not tcpc.yaml's.
+        let text = format!("{MINIMAL}stauts: {{}}\n");
+        let (_, diags, sources) = run(&text);
+        let out = diags.render(&sources);
+        assert!(out.contains("unknown field `stauts`"), "{out}");
+        assert!(out.contains("did you mean `status`?") || out.contains("expected one of: apiVersion, kind, metadata, spec"), "{out}");
+        // A DataStore's misspelt field is suggested from the DataStore's schema.
+        let ds = "apiVersion: kamaji.clastix.io/v1alpha1\nkind: DataStore\nmetadata:\n  name: d\nspec:\n  drvier: etcd\n  endpoints: [a:2379]\n";
+        let (_, diags, sources) = run(ds);
+        let out = diags.render(&sources);
+        assert!(out.contains("did you mean `driver`?"), "{out}");
     }
 
     #[test]

@@ -24,6 +24,12 @@ export TCPC_PEERS_BIN TCPC_REQUIRE_PEERS=1
 # every run; TCPC_E2E=0 skips them for a quick local loop.
 export TCPC_E2E=${TCPC_E2E:-1}
 
+# CI runs in a fresh clone every time: keep cargo's build products in the cache so a warm
+# CI run rebuilds only the workspace's own crates, not every dependency.
+if [ -n "${CI:-}" ] && [ -z "${CARGO_TARGET_DIR:-}" ]; then
+  export CARGO_TARGET_DIR=$HOME/.cache/tcpc/cargo-target
+fi
+
 rc=0
 cargo test --workspace --locked "$@" || rc=$?
 # Each fuzz target for a short, bounded time (tools/fuzz.sh; a crash fails the run; the

@@ -179,7 +179,7 @@ YAML
 build_tcpc() {
   if [[ -z ${TCPC_BIN:-} ]]; then
     (cd "$repo_root" && cargo build -q --bin tcpc)
-    TCPC_BIN=$repo_root/target/debug/tcpc
+    TCPC_BIN=${CARGO_TARGET_DIR:-$repo_root/target}/debug/tcpc
   fi
   export TCPC_BIN
 }

@@ -30,6 +30,8 @@ impl Copy {
         let base = tmp.path().to_path_buf();
         common::copy_dir(&root().join("examples"), &base.join("examples"));
         common::copy_dir(&root().join("golden"), &base.join("golden"));
+        // A Git work tree holding both, as in this repository (the output lies outside `examples`).
+        std::fs::create_dir(base.join(".git")).unwrap();
         Copy { _tmp: tmp, base }
     }
 
@@ -312,7 +314,6 @@ fn argocd_plugin_mode_prints_objects_or_nothing() {
 #[test]
 fn flux_install_and_substitution_guard() {
     let c = Copy::new();
-    std::fs::create_dir(c.base.join(".git")).unwrap();
     let r = c.tcpc(&["install", "flux", "examples", "--url", "https://git.example.com/platform.git"]).expect_code(0, "install flux");
     let docs: Vec<serde_json::Value> = tcpc_yaml::parse_stream(&r.stdout).unwrap().iter().map(|d| d.root.to_json()).collect();
     assert_eq!(docs.len(), 2);

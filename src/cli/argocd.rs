@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::Path;
 
-use tcpc::emit::{self, Bundle};
+use tcpc::emit;
 use tcpc::filter::Filter;
 use tcpc::intent::Intent;
 use tcpc::repo_lock::{self, Locks};

@@ -39,7 +39,9 @@ pub fn owner(path: &str) -> Owner<'_> {
     let parts: Vec<&str> = path.splitn(4, '/').collect();
     match parts.as_slice() {
         [ns, tcp, "tenant", _] => Owner::Tenant { namespace: ns, name: tcp, bundle: Bundle::Tenant },
-        [ns, tcp, "management", _] | [ns, tcp, "kustomization.yaml"] => Owner::Tenant { namespace: ns, name: tcp, bundle: Bundle::Management },
+        [ns, tcp, "management", _] | [ns, tcp, "kustomization.yaml"] => {
+            Owner::Tenant { namespace: ns, name: tcp, bundle: Bundle::Management }
+        }
         _ => Owner::Shared,
     }
 }
@@ -56,10 +58,7 @@ impl Filter {
                 return Err(format!("--tenant: expected <namespace>/<name> (globs allowed, e.g. `tenants/*`), got `{p}`"));
             }
             // `*` never crosses the `/` between namespace and name.
-            let glob = globset::GlobBuilder::new(p)
-                .literal_separator(true)
-                .build()
-                .map_err(|e| format!("--tenant `{p}`: {e}"))?;
+            let glob = globset::GlobBuilder::new(p).literal_separator(true).build().map_err(|e| format!("--tenant `{p}`: {e}"))?;
             tenants.push((p.clone(), glob.compile_matcher()));
         }
         Ok(Filter { tenants, bundle })
@@ -108,7 +107,12 @@ impl Filter {
 /// The tree a filtered render writes: the selected tenant files of `new`, every other tenant
 /// file of `previous`, and the aggregating kustomizations and Namespace objects laid out again
 /// over the result (`namespaces`: the Namespace objects of the compile).
-pub fn merge_tree(filter: &Filter, new: &Tree, previous: &Tree, namespaces: &std::collections::BTreeMap<String, String>) -> Result<Tree, String> {
+pub fn merge_tree(
+    filter: &Filter,
+    new: &Tree,
+    previous: &Tree,
+    namespaces: &std::collections::BTreeMap<String, String>,
+) -> Result<Tree, String> {
     if filter.is_all() {
         return Ok(new.clone());
     }

@@ -166,7 +166,9 @@ enum Command {
     /// Fail when the rendered tree or the lock differs from what `render` would write (exit 3),
     /// a certificate expires within `check.failDays` (exit 4), or renewal or issuance is due
     /// and needs the identity (exit 5). Needs no key.
-    #[command(after_help = "Example:\n  tcpc check platform     # in CI, after every change\n  tcpc check platform --format json > tcpc-report.json")]
+    #[command(
+        after_help = "Example:\n  tcpc check platform     # in CI, after every change\n  tcpc check platform --format json > tcpc-report.json"
+    )]
     Check {
         /// Repository directory holding tcpc.yaml and the specs.
         #[arg(default_value = ".")]
@@ -181,7 +183,9 @@ enum Command {
         format: cli::diff::Format,
     },
     /// Print the manifests that wire tcpc into Argo CD or Flux (never applied by tcpc).
-    #[command(after_help = "Example:\n  tcpc install argocd-plugin --only patch\n  tcpc install flux platform --url https://git.example.com/platform.git")]
+    #[command(
+        after_help = "Example:\n  tcpc install argocd-plugin --only patch\n  tcpc install flux platform --url https://git.example.com/platform.git"
+    )]
     Install {
         #[command(subcommand)]
         what: InstallCommand,
@@ -420,9 +424,9 @@ fn main() -> ExitCode {
             let write = Write { output: output.clone(), stdout, allow_outside };
             let stdout_bundle = stdout.then(|| bundle.unwrap_or(BundleArg::Management));
             let filter = if stdout { FilterArgs { tenants, bundle: None } } else { FilterArgs { tenants, bundle } };
-            filter.filter().and_then(|filter| {
-                render(&dir, output, stdout_bundle, keys.identity.as_deref(), &intent, Some(write), &filter, timeout)
-            })
+            filter
+                .filter()
+                .and_then(|filter| render(&dir, output, stdout_bundle, keys.identity.as_deref(), &intent, Some(write), &filter, timeout))
         }
         Command::Rotate { what: RotateCommand::Ca { tenant, dir, keys } } => {
             let intent = Intent { rotate_ca: [tenant].into(), ..Intent::default() };
@@ -709,7 +713,10 @@ fn apply_filter(
             .map(|l| {
                 l.tenants
                     .iter()
-                    .filter(|(k, v)| filter.tenant(k) && repo.lock.tenants.get(*k).is_none_or(|old| serde_json::to_string(old).ok() != serde_json::to_string(v).ok()))
+                    .filter(|(k, v)| {
+                        filter.tenant(k)
+                            && repo.lock.tenants.get(*k).is_none_or(|old| serde_json::to_string(old).ok() != serde_json::to_string(v).ok())
+                    })
                     .map(|(k, _)| k)
                     .collect()
             })
@@ -932,7 +939,8 @@ fn git_relative(path: &Path) -> String {
             other => clean.push(other),
         }
     }
-    let rel = clean.ancestors().skip(1).find(|a| a.join(".git").exists()).and_then(|root| clean.strip_prefix(root).ok().map(Path::to_path_buf));
+    let rel =
+        clean.ancestors().skip(1).find(|a| a.join(".git").exists()).and_then(|root| clean.strip_prefix(root).ok().map(Path::to_path_buf));
     match rel {
         Some(r) if r.as_os_str().is_empty() => "./".into(),
         Some(r) => format!("./{}", r.display()),

@@ -191,12 +191,8 @@ pub fn review(i: &Inputs<'_>) -> Review {
             Owner::Shared => (None, Some(crate::emit::Bundle::Management.dir())),
         };
         let cause = source_of(text).or_else(|| tenant.as_ref().and_then(|t| sources.get(t).cloned()));
-        let diff = unified(
-            old.map_or("", String::as_str),
-            new.map_or("", String::as_str),
-            old.map(|_| path.as_str()),
-            new.map(|_| path.as_str()),
-        );
+        let diff =
+            unified(old.map_or("", String::as_str), new.map_or("", String::as_str), old.map(|_| path.as_str()), new.map(|_| path.as_str()));
         changes.push(Change { tenant, bundle, object: object_ref(text), file: path.clone(), change, cause, diff });
     }
     // The lock, entry by entry.
@@ -445,7 +441,10 @@ mod tests {
         assert_eq!(c.object.as_ref().map(|o| o.kind.as_str()), Some("ConfigMap"));
         assert!(c.diff.contains("-  v: '1'") && c.diff.contains("+  v: '2'"), "{}", c.diff);
         let text = r.text("out", false);
-        assert!(text.contains("tenant ns/a\n  ~ changed: ConfigMap ns/a (tenant bundle, out/ns/a/tenant/configmap-a.yaml) <- tenants/a.yaml"), "{text}");
+        assert!(
+            text.contains("tenant ns/a\n  ~ changed: ConfigMap ns/a (tenant bundle, out/ns/a/tenant/configmap-a.yaml) <- tenants/a.yaml"),
+            "{text}"
+        );
         assert!(!text.contains('\x1b'));
         assert!(r.text("out", true).contains("\x1b[32m+"));
     }

@@ -60,7 +60,8 @@ impl Copy {
 fn report(r: &Run) -> serde_json::Value {
     let value: serde_json::Value =
         serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("stdout is not one JSON document: {e}\n{}", r.describe()));
-    let schema: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(root().join("docs/report.schema.json")).unwrap()).unwrap();
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root().join("docs/report.schema.json")).unwrap()).unwrap();
     let validator = jsonschema::validator_for(&schema).expect("docs/report.schema.json is a valid JSON Schema");
     let errors: Vec<String> = validator.iter_errors(&value).map(|e| format!("{} at {}", e, e.instance_path)).collect();
     assert!(errors.is_empty(), "the report does not match docs/report.schema.json:\n{}\n{}", errors.join("\n"), r.stdout);

@@ -109,12 +109,20 @@ pub fn params(env: &BTreeMap<String, String>) -> Result<Params, String> {
 
 /// Refuses a plaintext Secret among the files about to be printed.
 fn plaintext_secret(tree: &emit::Tree) -> Option<&str> {
-    tree.iter().find(|(_, text)| text.lines().any(|l| l == "kind: Secret") && !text.lines().any(|l| l.starts_with("sops:"))).map(|(p, _)| p.as_str())
+    tree.iter()
+        .find(|(_, text)| text.lines().any(|l| l == "kind: Secret") && !text.lines().any(|l| l.starts_with("sops:")))
+        .map(|(p, _)| p.as_str())
 }
 
 /// `tcpc render --stdout` in plugin mode. `tenants`/`bundle`: the command line's, which win
 /// over Argo CD's parameters.
-pub fn generate(dir: &Path, tenants: Vec<String>, bundle: Option<BundleArg>, identity: Option<&Path>, timeout: std::time::Duration) -> Result<(), Failure> {
+pub fn generate(
+    dir: &Path,
+    tenants: Vec<String>,
+    bundle: Option<BundleArg>,
+    identity: Option<&Path>,
+    timeout: std::time::Duration,
+) -> Result<(), Failure> {
     let env: BTreeMap<String, String> = std::env::vars().collect();
     let p = params(&env).map_err(Failure::Io)?;
     let tenants = if tenants.is_empty() { p.tenants } else { tenants };
@@ -137,7 +145,10 @@ pub fn generate(dir: &Path, tenants: Vec<String>, bundle: Option<BundleArg>, ide
     let mut locks = Locks::default();
     lock_dir(&mut locks, dir, repo_lock::Mode::Shared, timeout)?;
     if tcpc::commit::pending(dir) {
-        return Err(Failure::Io(format!("an interrupted render left a pending commit ({}): commit a complete render", tcpc::commit::JOURNAL)));
+        return Err(Failure::Io(format!(
+            "an interrupted render left a pending commit ({}): commit a complete render",
+            tcpc::commit::JOURNAL
+        )));
     }
     let (repo, compiled) = load_and_compile(dir, Mode::Render { identity: None, intent: &Intent::default(), write: None })?;
     crate::check_filter(&filter, &compiled)?;

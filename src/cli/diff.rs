@@ -49,14 +49,29 @@ fn status_of(failure: &Failure) -> (&'static str, u8) {
 /// Prints a JSON report for a run that ended before a review existed (invalid input, IO).
 pub fn print_failure_json(command: &str, failure: &Failure) {
     let (status, exit_code) = status_of(failure);
-    let report =
-        Report { schema_version: review::SCHEMA_VERSION, command, status, exit_code, tenants: Vec::new(), changes: &[], pending: &[], certificates: &[] };
+    let report = Report {
+        schema_version: review::SCHEMA_VERSION,
+        command,
+        status,
+        exit_code,
+        tenants: Vec::new(),
+        changes: &[],
+        pending: &[],
+        certificates: &[],
+    };
     let _ = std::io::stdout().lock().write_all(report.to_json().as_bytes());
 }
 
 /// Runs `check` or `diff` and prints its report; the exit code follows `check`'s rules for
 /// `check`, and is 0 for `diff` whatever would change.
-pub fn run(dir: &Path, output: Option<PathBuf>, filter: &Filter, format: Format, command: Command, timeout: std::time::Duration) -> Result<(), Failure> {
+pub fn run(
+    dir: &Path,
+    output: Option<PathBuf>,
+    filter: &Filter,
+    format: Format,
+    command: Command,
+    timeout: std::time::Duration,
+) -> Result<(), Failure> {
     let result = review_repo(dir, output, filter, format, command, timeout);
     if format == Format::Json
         && let Err(f @ (Failure::Invalid | Failure::Io(_))) = &result
@@ -180,8 +195,11 @@ fn print_text(review: &Review, command: Command, dir: &Path, out: &str, total: u
             let _ = std::io::stdout().lock().write_all(text.as_bytes());
             if review.has_changes() {
                 info!("{}", review.summary());
-            } else {
+            } else if review.pending.is_empty() {
                 info!("{out}: up to date");
+            }
+            if !review.pending.is_empty() {
+                info!("{} tenant(s) need the identity and would stay as they are", review.pending.len());
             }
         }
         Command::Check => {

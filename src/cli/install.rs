@@ -175,7 +175,8 @@ pub fn flux(s: &FluxSettings<'_>) -> String {
             "sourceRef": {"kind": "GitRepository", "name": s.name},
         },
     });
-    let mut header = String::from("# Flux applies what `tcpc render` committed; the tenant bundles go to each tenant cluster separately.\n");
+    let mut header =
+        String::from("# Flux applies what `tcpc render` committed; the tenant bundles go to each tenant cluster separately.\n");
     if s.sops {
         ks["spec"]["decryption"] = json!({"provider": "sops", "secretRef": {"name": "sops-age"}});
         header.push_str(&format!(
@@ -208,7 +209,14 @@ mod tests {
 
     #[test]
     fn flux_decrypts_only_with_sops() {
-        let mut s = FluxSettings { name: "tcpc", namespace: "flux-system", url: "https://x", branch: "main", path: "./rendered".into(), sops: false };
+        let mut s = FluxSettings {
+            name: "tcpc",
+            namespace: "flux-system",
+            url: "https://x",
+            branch: "main",
+            path: "./rendered".into(),
+            sops: false,
+        };
         assert!(!flux(&s).contains("decryption"));
         s.sops = true;
         let docs = tcpc_yaml::parse_stream(&flux(&s)).unwrap();

@@ -19,6 +19,8 @@ pub mod diff;
 pub mod discover;
 pub mod emit;
 pub mod fault;
+pub mod filter;
+pub mod flux;
 pub mod intent;
 pub mod kubeconfig;
 pub mod limits;
@@ -30,6 +32,7 @@ pub mod pki;
 pub mod render;
 pub mod repo_lock;
 pub mod resolve;
+pub mod review;
 pub mod source;
 
 use diag::{Diagnostic, Diagnostics};
@@ -292,6 +295,7 @@ fn render_one(
             // was checked before encryption.
             let mut object = s.object;
             annotate_source(&mut object, source);
+            flux::guard(&mut object);
             let checked = if object.get("sops").is_some() { object } else { check::check(object).map_err(|e| e.to_string())? };
             out.objects.push(Rendered { object: checked, ..s }.emit());
         }
@@ -302,6 +306,7 @@ fn render_one(
     }
     for mut r in render::render_with(t, &annotations, ca_cert_b64.as_deref()).map_err(|e| e.to_string())? {
         annotate_source(&mut r.object, source);
+        flux::guard(&mut r.object);
         r.object = check::check(r.object).map_err(|e| e.to_string())?;
         out.objects.push(r.emit());
     }

@@ -4,8 +4,6 @@
 //! (`check`); 4 a certificate expires within `check.failDays` (`check`); 5 some tenants need
 //! new key material and no identity was given (`render` renders all others; `check`).
 
-mod cli;
-
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -55,6 +53,26 @@ macro_rules! info {
     };
 }
 
+mod cli;
+
+/// `--tenant NS/NAME` (repeatable, globs) and `--bundle`: which tenants and bundles a command
+/// looks at. Every spec is still parsed and checked; a filtered render keeps everything else.
+#[derive(clap::Args)]
+struct FilterArgs {
+    /// Only the TenantControlPlane(s) NS/NAME; repeatable; `*`, `?`, `[..]` globs (quote them).
+    #[arg(long = "tenant", value_name = "NS/NAME")]
+    tenants: Vec<String>,
+    /// Only the management or the tenant bundle.
+    #[arg(long, value_enum)]
+    bundle: Option<BundleArg>,
+}
+
+impl FilterArgs {
+    fn filter(&self) -> Result<tcpc::filter::Filter, Failure> {
+        tcpc::filter::Filter::new(&self.tenants, self.bundle.and_then(BundleArg::single)).map_err(Failure::Io)
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Write a new repository: tcpc.yaml (every setting at its default), a .gitignore that keeps
@@ -90,9 +108,14 @@ enum Command {
         /// Write one YAML stream to stdout instead of a tree.
         #[arg(long)]
         stdout: bool,
-        /// With --stdout: which bundles to print.
-        #[arg(long, value_enum, default_value_t = BundleArg::Management, requires = "stdout")]
-        bundle: BundleArg,
+        /// Only these bundles (with --stdout the default is `management`; a tree render
+        /// keeps the other bundle's files as they are).
+        #[arg(long, value_enum)]
+        bundle: Option<BundleArg>,
+        /// Only the TenantControlPlane(s) NS/NAME (repeatable, globs); every other tenant's
+        /// files and lock entry stay exactly as they are.
+        #[arg(long = "tenant", value_name = "NS/NAME")]
+        tenants: Vec<String>,
         /// Let the TenantControlPlane NS/NAME, recorded in tcpc.lock but gone from the inputs,
         /// leave the output (repeatable). Without it such a render fails.
         #[arg(long, value_name = "NS/NAME")]
@@ -110,16 +133,42 @@ enum Command {
         what: RotateCommand,
     },
     /// Parse, resolve and type-check without writing anything.
-    #[command(after_help = "Example:\n  tcpc validate platform")]
+    #[command(after_help = "Example:\n  tcpc validate platform\n  tcpc validate platform --format json | jq '.tenants[].tenant'")]
     Validate {
         /// Repository directory holding tcpc.yaml and the specs.
         #[arg(default_value = ".")]
         dir: PathBuf,
+        #[command(flatten)]
+        filter: FilterArgs,
+        /// `json`: one report on stdout (schema: docs/json-output.md).
+        #[arg(long, value_enum, default_value_t = cli::diff::Format::Text)]
+        format: cli::diff::Format,
+    },
+    /// Show what `render` would change in the tree and the lock: a unified diff grouped by
+    /// tenant and object, each change naming the input file that caused it. Needs no key;
+    /// exit 0 whatever would change.
+    #[command(
+        after_help = "Example:\n  tcpc diff platform\n  tcpc diff platform --tenant 'tenants/*' --bundle tenant\n  tcpc diff --format json | jq '.changes[] | {tenant, change, cause}'"
+    )]
+    Diff {
+        /// Repository directory holding tcpc.yaml and the specs.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Rendered tree to compare (default: `output` of tcpc.yaml, relative to DIR).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        filter: FilterArgs,
+        /// `json`: one report on stdout (schema: docs/json-output.md).
+        #[arg(long, value_enum, default_value_t = cli::diff::Format::Text)]
+        format: cli::diff::Format,
     },
     /// Fail when the rendered tree or the lock differs from what `render` would write (exit 3),
     /// a certificate expires within `check.failDays` (exit 4), or renewal or issuance is due
     /// and needs the identity (exit 5). Needs no key.
-    #[command(after_help = "Example:\n  tcpc check platform     # in CI, after every change")]
+    #[command(
+        after_help = "Example:\n  tcpc check platform     # in CI, after every change\n  tcpc check platform --format json > tcpc-report.json"
+    )]
     Check {
         /// Repository directory holding tcpc.yaml and the specs.
         #[arg(default_value = ".")]
@@ -127,6 +176,25 @@ enum Command {
         /// Rendered tree to compare (default: `output` of tcpc.yaml, relative to DIR).
         #[arg(short, long)]
         output: Option<PathBuf>,
+        #[command(flatten)]
+        filter: FilterArgs,
+        /// `json`: one report on stdout (schema: docs/json-output.md).
+        #[arg(long, value_enum, default_value_t = cli::diff::Format::Text)]
+        format: cli::diff::Format,
+    },
+    /// Print the manifests that wire tcpc into Argo CD or Flux (never applied by tcpc).
+    #[command(
+        after_help = "Example:\n  tcpc install argocd-plugin --only patch\n  tcpc install flux platform --url https://git.example.com/platform.git"
+    )]
+    Install {
+        #[command(subcommand)]
+        what: InstallCommand,
+    },
+    /// Helpers run by Argo CD's config-management plugin server.
+    #[command(hide = true)]
+    Plugin {
+        #[command(subcommand)]
+        what: PluginCommand,
     },
     /// Import key material into the encrypted state (never into the specs).
     #[command(after_help = "Example:\n  tcpc import datastore-ca default --cert etcd-ca.crt --key etcd-ca.key")]
@@ -204,6 +272,52 @@ enum ImportCommand {
 }
 
 #[derive(Subcommand)]
+enum InstallCommand {
+    /// The Argo CD ConfigManagementPlugin (plugin.yaml in a ConfigMap), the argocd-repo-server
+    /// sidecar patch and an example Application.
+    #[command(after_help = "Example:\n  tcpc install argocd-plugin --only plugin > plugin.yaml")]
+    ArgocdPlugin {
+        /// Namespace of Argo CD.
+        #[arg(long, default_value = "argocd")]
+        namespace: String,
+        /// Sidecar image: any image with `tcpc` on its PATH.
+        #[arg(long, default_value = concat!("tcpc:", env!("CARGO_PKG_VERSION")))]
+        image: String,
+        /// Print only one of the documents.
+        #[arg(long, value_enum)]
+        only: Option<cli::install::ArgoPart>,
+    },
+    /// A Flux GitRepository and Kustomization applying the rendered tree (with SOPS
+    /// decryption when tcpc.yaml chooses the SOPS backend).
+    #[command(after_help = "Example:\n  tcpc install flux platform --url ssh://git@git.example.com/platform.git --branch main")]
+    Flux {
+        /// Repository directory holding tcpc.yaml.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// URL Flux clones.
+        #[arg(long)]
+        url: String,
+        #[arg(long, default_value = "main")]
+        branch: String,
+        /// Name of the GitRepository and Kustomization.
+        #[arg(long, default_value = "tcpc")]
+        name: String,
+        /// Namespace of Flux.
+        #[arg(long, default_value = "flux-system")]
+        namespace: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// The parameters announced to Argo CD (plugin.yaml `parameters.dynamic`), as JSON.
+    Parameters {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
 enum RotateCommand {
     /// Re-issue the tenant's CA, front-proxy CA and service-account key, and everything they
     /// sign, then render. Every client of the tenant must trust the new CA afterwards.
@@ -248,7 +362,7 @@ enum UserArg {
     SuperAdmin,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum BundleArg {
     Management,
     Tenant,
@@ -256,6 +370,14 @@ enum BundleArg {
 }
 
 impl BundleArg {
+    fn single(self) -> Option<Bundle> {
+        match self {
+            BundleArg::Management => Some(Bundle::Management),
+            BundleArg::Tenant => Some(Bundle::Tenant),
+            BundleArg::All => None,
+        }
+    }
+
     fn bundles(self) -> &'static [Bundle] {
         match self {
             BundleArg::Management => &[Bundle::Management],
@@ -294,24 +416,36 @@ fn main() -> ExitCode {
     );
     let result = match cli.command {
         Command::Init { dir, identity, recipient } => init(&dir, identity.as_deref(), recipient),
-        Command::Render { dir, output, stdout, bundle, allow_removal, allow_outside, keys } => {
+        Command::Render { dir, output: _, stdout: true, bundle, tenants, keys, .. } if cli::argocd::active() => {
+            cli::argocd::generate(&dir, tenants, bundle, keys.identity.as_deref(), timeout)
+        }
+        Command::Render { dir, output, stdout, bundle, tenants, allow_removal, allow_outside, keys } => {
             let intent = Intent { allow_removal: allow_removal.into_iter().collect(), ..Intent::default() };
             let write = Write { output: output.clone(), stdout, allow_outside };
-            render(&dir, output, stdout.then_some(bundle), keys.identity.as_deref(), &intent, Some(write), timeout)
+            let stdout_bundle = stdout.then(|| bundle.unwrap_or(BundleArg::Management));
+            let filter = if stdout { FilterArgs { tenants, bundle: None } } else { FilterArgs { tenants, bundle } };
+            filter
+                .filter()
+                .and_then(|filter| render(&dir, output, stdout_bundle, keys.identity.as_deref(), &intent, Some(write), &filter, timeout))
         }
         Command::Rotate { what: RotateCommand::Ca { tenant, dir, keys } } => {
             let intent = Intent { rotate_ca: [tenant].into(), ..Intent::default() };
             let dir = dir.path();
             let write = Write { output: None, stdout: false, allow_outside: false };
-            render(&dir, None, None, keys.identity.as_deref(), &intent, Some(write), timeout)
+            render(&dir, None, None, keys.identity.as_deref(), &intent, Some(write), &tcpc::filter::Filter::default(), timeout)
         }
-        Command::Validate { dir } => load_and_compile(&dir, Mode::Validate).map(|(_, c)| {
-            info!("ok: {} TenantControlPlane(s) valid", c.tenants);
-        }),
+        Command::Validate { dir, filter, format } => validate(&dir, &filter, format),
+        Command::Diff { dir, output, filter, format } => {
+            filter.filter().and_then(|f| cli::diff::run(&dir, output, &f, format, cli::diff::Command::Diff, timeout))
+        }
         Command::Import { what } => import(what, timeout),
         Command::Identity { output } => identity(output.as_deref()),
         Command::Kubeconfig { tenant, user, output, dir, keys } => kubeconfig(&dir.path(), &tenant, user, output, keys.identity.as_deref()),
-        Command::Check { dir, output } => check(&dir, output, timeout),
+        Command::Check { dir, output, filter, format } => {
+            filter.filter().and_then(|f| cli::diff::run(&dir, output, &f, format, cli::diff::Command::Check, timeout))
+        }
+        Command::Install { what } => install(what),
+        Command::Plugin { what: PluginCommand::Parameters { dir } } => cli::argocd::announce(&dir),
         Command::Schema { write } => schema(write),
     };
     match result {
@@ -558,6 +692,52 @@ fn previous_tree(out: &Path) -> Result<emit::Tree, Failure> {
     }
 }
 
+/// Restricts a render to the selected tenants and bundles: everything else keeps its previous
+/// files, lock entry and state (`tcpc::filter`).
+fn apply_filter(
+    filter: &tcpc::filter::Filter,
+    compiled: &mut Compiled,
+    repo: &Repo,
+    previous: &emit::Tree,
+    stdout: bool,
+) -> Result<(), Failure> {
+    let selected_state = |key: &str| key.strip_prefix("tenants/").is_none_or(|t| filter.tenant(t));
+    compiled.new_states.retain(|k, _| selected_state(k));
+    compiled.pending.retain(|p| filter.tenant(&format!("{}/{}", p.namespace, p.name)));
+    let new_lock = tcpc::filter::merge_lock(filter, compiled.lock.as_ref(), &repo.lock);
+    if filter.bundle.is_some() && !stdout {
+        // Key material lives in both bundles (Secrets here, the CA bundle there): issue it
+        // for both or not at all.
+        let changed: Vec<&String> = new_lock
+            .as_ref()
+            .map(|l| {
+                l.tenants
+                    .iter()
+                    .filter(|(k, v)| {
+                        filter.tenant(k)
+                            && repo.lock.tenants.get(*k).is_none_or(|old| serde_json::to_string(old).ok() != serde_json::to_string(v).ok())
+                    })
+                    .map(|(k, _)| k)
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !changed.is_empty() || !compiled.new_states.is_empty() {
+            let names: Vec<String> = changed.iter().map(|k| k.to_string()).collect();
+            return Err(Failure::Io(format!(
+                "--bundle cannot render key material that changes ({}): render both bundles of these tenants",
+                names.join(", ")
+            )));
+        }
+    }
+    compiled.lock = new_lock;
+    if stdout {
+        compiled.tree = filter.tree(&compiled.tree);
+    } else {
+        compiled.tree = tcpc::filter::merge_tree(filter, &compiled.tree, previous, &compiled.namespaces).map_err(Failure::Io)?;
+    }
+    Ok(())
+}
+
 /// Lists the tenants left unrendered for want of the identity.
 fn report_pending(pending: &[tcpc::Pending], tenants: usize, dir: &Path, what: &str) {
     for p in pending {
@@ -591,10 +771,12 @@ fn render(
     identity: Option<&Path>,
     intent: &Intent,
     write: Option<Write>,
+    filter: &tcpc::filter::Filter,
     timeout: std::time::Duration,
 ) -> Result<(), Failure> {
     let mut locks = lock_repo_for_writing(dir, timeout)?;
     let (repo, mut compiled) = load_and_compile(dir, Mode::Render { identity, intent, write })?;
+    check_filter(filter, &compiled)?;
     for line in &compiled.report {
         info!("{line}");
     }
@@ -610,6 +792,9 @@ fn render(
     if !compiled.pending.is_empty() {
         // Tenants that need the identity stay exactly as they were rendered last.
         compiled.tree = tcpc::keep_previous(std::mem::take(&mut compiled.tree), &previous, &compiled).map_err(Failure::Io)?;
+    }
+    if !filter.is_all() {
+        apply_filter(filter, &mut compiled, &repo, &previous, stdout.is_some())?;
     }
     let finish = |compiled: &tcpc::Compiled| {
         if compiled.pending.is_empty() {
@@ -654,84 +839,113 @@ fn render(
     finish(&compiled)
 }
 
-fn check(dir: &Path, output: Option<PathBuf>, timeout: std::time::Duration) -> Result<(), Failure> {
-    if !dir.is_dir() {
-        return Err(Failure::Io(format!("{} is not a directory", dir.display())));
-    }
-    // A reader: never while a writer commits, and never writes itself.
-    let mut locks = Locks::default();
-    lock_dir(&mut locks, dir, repo_lock::Mode::Shared, timeout)?;
-    if commit::pending(dir) {
-        eprintln!(
-            "error: an interrupted render left a pending commit ({}): run `tcpc render {}` to complete it",
-            commit::JOURNAL,
-            dir.display()
-        );
-        return Err(Failure::Stale);
-    }
-    // No identity: an up-to-date repository never needs one.
-    let (repo, mut compiled) = load_and_compile(dir, Mode::Render { identity: None, intent: &Intent::default(), write: None })?;
-    let expiring = expiry(&repo, dir);
-    let out = output.unwrap_or(repo.output.clone());
-    if let Some(parent) = out.parent().filter(|p| p.is_dir()) {
-        lock_dir(&mut locks, parent, repo_lock::Mode::Shared, timeout)?;
-    }
-    let on_disk = if out.exists() {
-        emit::read_tree(&out).map_err(|e| Failure::Io(format!("reading {}: {e}", out.display())))?
-    } else {
-        Default::default()
-    };
-    if !compiled.pending.is_empty() {
-        compiled.tree = tcpc::keep_previous(std::mem::take(&mut compiled.tree), &on_disk, &compiled).map_err(Failure::Io)?;
-    }
-    let stale = tcpc::diff::tree_diff(&on_disk, &compiled.tree);
-    let lock_stale = compiled.lock.as_ref().is_some_and(|l| l.to_text() != repo.lock_text);
-    if !stale.is_empty() || lock_stale {
-        if lock_stale {
-            eprintln!("error: {} is stale", repo.lock_path.display());
+/// `tcpc validate`: parse, resolve, render and type-check; report the selected tenants.
+fn validate(dir: &Path, filter: &FilterArgs, format: cli::diff::Format) -> Result<(), Failure> {
+    let result = filter.filter().and_then(|f| {
+        let (_, c) = load_and_compile(dir, Mode::Validate)?;
+        check_filter(&f, &c)?;
+        Ok((f, c))
+    });
+    match (result, format) {
+        (Ok((_, c)), cli::diff::Format::Text) => {
+            info!("ok: {} TenantControlPlane(s) valid", c.tenants);
+            Ok(())
         }
-        eprint!("{stale}");
-        eprintln!("error: {} is stale: run `tcpc render {}`", out.display(), dir.display());
-        return Err(Failure::Stale);
+        (Ok((f, c)), cli::diff::Format::Json) => {
+            let report = tcpc::review::Report {
+                schema_version: tcpc::review::SCHEMA_VERSION,
+                command: "validate",
+                status: "ok",
+                exit_code: 0,
+                tenants: tcpc::review::tenants(&c.tree, &f),
+                changes: &[],
+                pending: &[],
+                certificates: &[],
+            };
+            std::io::stdout().lock().write_all(report.to_json().as_bytes()).map_err(|e| Failure::Io(format!("writing to stdout: {e}")))
+        }
+        (Err(e), cli::diff::Format::Json) => {
+            cli::diff::print_failure_json("validate", &e);
+            Err(e)
+        }
+        (Err(e), cli::diff::Format::Text) => Err(e),
     }
-    if !compiled.pending.is_empty() {
-        report_pending(&compiled.pending, compiled.tenants, dir, "cannot be rendered without it");
-        return Err(Failure::NeedsIdentity);
-    }
-    info!("{}: up to date", out.display());
-    if expiring { Err(Failure::Expiring) } else { Ok(()) }
 }
 
-/// Warns about certificates expiring within `check.warnDays`; true when one expires within
-/// `check.failDays`.
-fn expiry(repo: &Repo, dir: &Path) -> bool {
-    let now = now().unwrap_or_else(|_| time::OffsetDateTime::now_utc());
-    let (warn, fail) = (repo.config.check_warn_days() as i64, repo.config.check_fail_days() as i64);
-    let mut failed = false;
-    for (tenant, t) in &repo.lock.tenants {
-        for (name, a) in &t.artefacts {
-            let Some(not_after) =
-                a.not_after.as_deref().and_then(|v| time::OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339).ok())
-            else {
-                continue;
-            };
-            let days = (not_after - now).whole_days();
-            let date = a.not_after.as_deref().unwrap_or_default();
-            if days < fail {
-                eprintln!(
-                    "error: {tenant}: certificate {name} expires in {days} day(s) ({date}); run `tcpc render {} --identity FILE` to renew",
-                    dir.display()
-                );
-                failed = true;
-            } else if days < warn {
-                eprintln!(
-                    "warning: {tenant}: certificate {name} expires in {days} day(s) ({date}); run `tcpc render {} --identity FILE` to renew",
-                    dir.display()
-                );
+/// Every `<ns>/<name>` a compile knows (rendered, or left for want of the identity).
+fn tenant_keys(compiled: &Compiled) -> std::collections::BTreeSet<String> {
+    let mut keys: std::collections::BTreeSet<String> = compiled
+        .tree
+        .keys()
+        .filter_map(|p| match tcpc::filter::owner(p) {
+            tcpc::filter::Owner::Tenant { namespace, name, .. } => Some(format!("{namespace}/{name}")),
+            tcpc::filter::Owner::Shared => None,
+        })
+        .collect();
+    keys.extend(compiled.pending.iter().map(|p| format!("{}/{}", p.namespace, p.name)));
+    keys
+}
+
+/// A `--tenant` pattern that selects nothing is a usage error (a typo must not look like
+/// "nothing to do").
+fn check_filter(filter: &tcpc::filter::Filter, compiled: &Compiled) -> Result<(), Failure> {
+    let keys = tenant_keys(compiled);
+    let unmatched = filter.unmatched(keys.iter().map(String::as_str));
+    if unmatched.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::Io(format!(
+            "--tenant {} matches no TenantControlPlane (there are {}: {})",
+            unmatched.join(", "),
+            keys.len(),
+            keys.iter().take(10).cloned().collect::<Vec<_>>().join(", ")
+        )))
+    }
+}
+
+/// `tcpc install`: prints manifests, never applies them.
+fn install(what: InstallCommand) -> Result<(), Failure> {
+    let text = match what {
+        InstallCommand::ArgocdPlugin { namespace, image, only } => cli::install::argocd(&namespace, &image, only),
+        InstallCommand::Flux { dir, url, branch, name, namespace } => {
+            let io = |e: discover::DiscoverError| Failure::Io(e.to_string());
+            let mut sources = Sources::default();
+            let config_id = discover::read_config(&dir).map_err(io)?.map(|text| sources.add(discover::CONFIG_FILE.into(), text));
+            let mut diags = tcpc::diag::Diagnostics::default();
+            let config = tcpc::parse::parse(&sources, config_id, &mut diags).config;
+            if diags.has_errors() {
+                eprint!("{}", diags.render(&sources));
+                return Err(Failure::Invalid);
             }
+            let path = git_relative(&dir.join(config.output_dir()));
+            let sops = matches!(config.sealing_mode(), Some(tcpc_spec::config::SealingMode::Sops));
+            cli::install::flux(&cli::install::FluxSettings { name: &name, namespace: &namespace, url: &url, branch: &branch, path, sops })
+        }
+    };
+    std::io::stdout().lock().write_all(text.as_bytes()).map_err(|e| Failure::Io(format!("writing to stdout: {e}")))
+}
+
+/// `./<path>` of `path` inside its Git work tree (the directory holding `.git`), for Flux's
+/// `spec.path`; `path` as given when it is in no work tree.
+fn git_relative(path: &Path) -> String {
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut clean = PathBuf::new();
+    for c in abs.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                clean.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => clean.push(other),
         }
     }
-    failed
+    let rel =
+        clean.ancestors().skip(1).find(|a| a.join(".git").exists()).and_then(|root| clean.strip_prefix(root).ok().map(Path::to_path_buf));
+    match rel {
+        Some(r) if r.as_os_str().is_empty() => "./".into(),
+        Some(r) => format!("./{}", r.display()),
+        None => path.display().to_string(),
+    }
 }
 
 fn import(what: ImportCommand, timeout: std::time::Duration) -> Result<(), Failure> {

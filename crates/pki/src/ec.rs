@@ -14,11 +14,11 @@
 
 use std::sync::LazyLock;
 
+use p256::elliptic_curve::group::Curve as _;
 use p256::elliptic_curve::ops::Reduce;
 use p256::elliptic_curve::point::AffineCoordinates as _;
 use p256::elliptic_curve::sec1::ToEncodedPoint as _;
 use p256::elliptic_curve::subtle::{ConditionallySelectable as _, ConstantTimeEq as _};
-use p256::elliptic_curve::group::Curve as _;
 use p256::elliptic_curve::{Field as _, PrimeField as _};
 use p256::{AffinePoint, FieldBytes, NonZeroScalar, ProjectivePoint, Scalar, U256};
 use sha2::Digest as _;

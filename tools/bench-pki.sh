@@ -1,50 +1,60 @@
 #!/usr/bin/env bash
-# Benchmark tcpc-pki against kubeadm for the full tenant PKI.
+# Benchmark the tenant PKI against kubeadm, side by side, and a cold end-to-end render.
 #
-#   tools/bench-pki.sh                      # ECDSA-P256, N=1 and N=1000
-#   ALGORITHMS="ECDSA-P256 RSA-2048" NS="1 100" tools/bench-pki.sh
-#   KUBEADM_ITERS=50 tools/bench-pki.sh     # kubeadm iterations (default: min(N, 100))
+#   tools/bench-pki.sh                                  # ECDSA-P256 and RSA-2048, 5 rounds
+#   ROUNDS=3 ALGORITHMS=ECDSA-P256 tools/bench-pki.sh
+#   TCPC_N=200 KUBEADM_N=10 E2E_N=1000 E2E_ROUNDS=3 tools/bench-pki.sh
+#   E2E_N=0 tools/bench-pki.sh                          # skip the end-to-end render
 #
-# Per algorithm and N it runs the release example `pki_bench` (single thread
-# and 2 threads) and, side by side, `kubeadm init phase certs all` +
-# `kubeadm init phase kubeconfig all` N times (capped by KUBEADM_ITERS, kubeadm
-# cost is linear in N) with `encryptionAlgorithm` set to the same algorithm,
-# then prints ms/tenant for both and the ratio kubeadm/tcpc.
+# Rounds interleave the two sides so that both see the same machine load:
+#   tcpc     the release example `pki_bench`: TCPC_N tenants, each the full tenant PKI (2 CAs,
+#            9 leaves incl. the DataStore client, `sa`, 5 kubeconfigs with their PEM keys), on
+#            1 thread and on 2 threads -> ms per tenant;
+#   kubeadm  `kubeadm init phase certs all` + `kubeadm init phase kubeconfig all` for KUBEADM_N
+#            tenants (each its own config with `encryptionAlgorithm` set to the same algorithm
+#            and its own directory, written before the clock starts) -> ms per tenant.
+# Then E2E_ROUNDS cold renders of E2E_N new tenants (tools/gen-tenants.py: ECDSA-P256, every
+# Secret sealed for the examples' 4096-bit controller key, state age-encrypted), each in a
+# fresh copy of the repository.
 #
-# kubeadm comes from tools/peers.sh (built by another script); set KUBEADM to
-# override. Without kubeadm the tcpc side still runs.
-# Note: RSA-3072/4096 key generation in the pure-Rust `rsa` crate is slow
-# (seconds per key); use small NS for those.
+# Prints one table: per row the median and the spread (min-max) over the rounds, and the
+# ratio of the medians (kubeadm / tcpc). kubeadm comes from tools/peers.sh (KUBEADM= to
+# override); without it the tcpc rows still print.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-ALGORITHMS=${ALGORITHMS:-ECDSA-P256}
-NS=${NS:-1 1000}
+ALGORITHMS=${ALGORITHMS:-ECDSA-P256 RSA-2048}
+ROUNDS=${ROUNDS:-5}
+TCPC_N=${TCPC_N:-100}
+KUBEADM_N=${KUBEADM_N:-5}
+E2E_N=${E2E_N:-1000}
+E2E_ROUNDS=${E2E_ROUNDS:-3}
 K8S_VERSION=${K8S_VERSION:-v1.36.3}
+export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-1795317058}
+unset TCPC_AGE_IDENTITY TCPC_AGE_IDENTITY_FILE
 
 if [[ -z "${KUBEADM:-}" ]]; then
-  if [[ -x tools/peers.sh ]]; then
-    bindir=$(tools/peers.sh --bin-dir 2>/dev/null || true)
-    if [[ -n "$bindir" && ! -x "$bindir/kubeadm" ]]; then
-      tools/peers.sh kubernetes >&2 || true
-    fi
-    [[ -n "$bindir" && -x "$bindir/kubeadm" ]] && KUBEADM="$bindir/kubeadm"
+  bindir=$(tools/peers.sh --bin-dir 2>/dev/null || true)
+  if [[ -n "$bindir" && -x "$bindir/kubeadm" ]]; then
+    KUBEADM="$bindir/kubeadm"
+  elif command -v kubeadm >/dev/null; then
+    KUBEADM=$(command -v kubeadm)
   fi
-  if [[ -z "${KUBEADM:-}" ]] && command -v kubeadm >/dev/null; then KUBEADM=$(command -v kubeadm); fi
 fi
 KUBEADM=${KUBEADM:-}
 
 cargo build --release -q -p tcpc-pki --example pki_bench
-BENCH=target/release/examples/pki_bench
+cargo build --release -q --bin tcpc
+BENCH=$PWD/target/release/examples/pki_bench
+TCPC=$PWD/target/release/tcpc
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 now_ns() { date +%s%N; }
 
-kubeadm_ms_per_tenant() { # alg iterations -> ms per tenant
-  local alg=$1 iters=$2 cfg="$work/kubeadm-$1.yaml"
-  cat >"$cfg" <<YAML
+kubeadm_config() { # alg dir
+  cat >"$2/kubeadm.yaml" <<YAML
 apiVersion: kubeadm.k8s.io/v1beta4
 kind: InitConfiguration
 localAPIEndpoint:
@@ -58,8 +68,8 @@ kind: ClusterConfiguration
 kubernetesVersion: ${K8S_VERSION}
 clusterName: tenant-0
 controlPlaneEndpoint: tenant-0.example.com:6443
-encryptionAlgorithm: ${alg}
-certificatesDir: @CERT_DIR@
+encryptionAlgorithm: $1
+certificatesDir: $2/pki
 networking:
   serviceSubnet: 10.96.0.0/16
   dnsDomain: cluster.local
@@ -69,16 +79,18 @@ etcd:
   external:
     endpoints: [https://etcd.example.com:2379]
 YAML
-  # kubeadm refuses --cert-dir together with --config ("can not mix"), so each iteration
-  # gets its own config with certificatesDir set (written before the clock starts).
-  local t0 t1 i d
-  for ((i = 0; i < iters; i++)); do
+}
+
+kubeadm_ms_per_tenant() { # alg n -> ms per tenant
+  local alg=$1 n=$2 t0 t1 i d
+  # kubeadm refuses --cert-dir together with --config ("can not mix"): one config per tenant.
+  for ((i = 0; i < n; i++)); do
     d="$work/k$i"
     mkdir -p "$d/pki" "$d/kc"
-    sed "s|@CERT_DIR@|$d/pki|" "$cfg" >"$d/kubeadm.yaml"
+    kubeadm_config "$alg" "$d"
   done
   t0=$(now_ns)
-  for ((i = 0; i < iters; i++)); do
+  for ((i = 0; i < n; i++)); do
     d="$work/k$i"
     if ! "$KUBEADM" init phase certs all --config "$d/kubeadm.yaml" >"$work/kubeadm.log" 2>&1 ||
       ! "$KUBEADM" init phase kubeconfig all --config "$d/kubeadm.yaml" --kubeconfig-dir "$d/kc" >"$work/kubeadm.log" 2>&1 ||
@@ -90,24 +102,67 @@ YAML
   done
   t1=$(now_ns)
   rm -rf "$work"/k*
-  awk -v a="$t0" -v b="$t1" -v n="$iters" 'BEGIN { printf "%.2f", (b - a) / 1e6 / n }'
+  awk -v a="$t0" -v b="$t1" -v n="$n" 'BEGIN { printf "%.3f", (b - a) / 1e6 / n }'
 }
 
-printf '%-11s %6s %14s %14s %16s %12s\n' algorithm N tcpc_1t_ms tcpc_2t_ms kubeadm_ms ratio_1t
-for alg in $ALGORITHMS; do
-  for n in $NS; do
-    out=$("$BENCH" --tenants "$n" --algorithm "$alg" --threads 2)
-    echo "$out" | sed 's/^/# /' >&2
-    t1=$(echo "$out" | awk -F'per_tenant_ms=' '/single-thread/ { split($2, a, " "); print a[1] }')
-    t2=$(echo "$out" | awk -F'per_tenant_ms=' '/2-threads/ { split($2, a, " "); print a[1] }')
+# stats FILE -> "median min max" of the numbers in FILE (one per line)
+stats() {
+  sort -g "$1" | awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.3f %.3f %.3f", m, v[1], v[NR] }'
+}
+
+echo "bench-pki: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+echo "bench-pki: tcpc $("$TCPC" --version | awk '{ print $2 }'), kubeadm ${KUBEADM:+$("$KUBEADM" version -o short 2>/dev/null)}${KUBEADM:-missing}" >&2
+
+for ((r = 1; r <= ROUNDS; r++)); do
+  for alg in $ALGORITHMS; do
+    out=$("$BENCH" --tenants "$TCPC_N" --algorithm "$alg" --threads 2)
+    echo "$out" | awk -F'per_tenant_ms=' '/single-thread/ { split($2, a, " "); print a[1] }' >>"$work/$alg.t1"
+    echo "$out" | awk -F'per_tenant_ms=' '/2-threads/ { split($2, a, " "); print a[1] }' >>"$work/$alg.t2"
     if [[ -n "$KUBEADM" ]]; then
-      iters=${KUBEADM_ITERS:-$((n < 100 ? n : 100))}
-      k=$(kubeadm_ms_per_tenant "$alg" "$iters") || exit 1
-      ratio=$(awk -v k="$k" -v t="$t1" 'BEGIN { printf "%.1fx", k / t }')
-      k="$k (x$iters)"
-    else
-      k="n/a"; ratio="n/a"
+      kubeadm_ms_per_tenant "$alg" "$KUBEADM_N" >>"$work/$alg.k" || exit 1
+      echo >>"$work/$alg.k"
     fi
-    printf '%-11s %6s %14s %14s %16s %12s\n' "$alg" "$n" "$t1" "$t2" "$k" "$ratio"
+    echo "bench-pki: round $r/$ROUNDS $alg: tcpc 1t $(tail -1 "$work/$alg.t1") ms, 2t $(tail -1 "$work/$alg.t2") ms, kubeadm $(tail -1 "$work/$alg.k" 2>/dev/null || echo n/a) ms per tenant" >&2
   done
 done
+
+if ((E2E_N > 0)); then
+  python3 tools/gen-tenants.py "$E2E_N" "$work/repo"
+  for ((r = 1; r <= E2E_ROUNDS; r++)); do
+    rm -rf "$work/run"
+    cp -a "$work/repo" "$work/run"
+    t0=$(now_ns)
+    "$TCPC" render "$work/run" --identity tests/fixtures/examples-age-identity.txt >"$work/render.log" 2>&1 || {
+      echo "bench-pki.sh: render failed:" >&2
+      tail -n 5 "$work/render.log" >&2
+      exit 1
+    }
+    t1=$(now_ns)
+    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f\n", (b - a) / 1e9 }' >>"$work/e2e"
+    echo "bench-pki: cold render $r/$E2E_ROUNDS of $E2E_N tenants: $(tail -1 "$work/e2e") s" >&2
+  done
+fi
+
+printf '%-38s %-10s %15s %21s %15s %21s %9s\n' what algorithm "tcpc median" "tcpc min-max" "kubeadm median" "kubeadm min-max" ratio
+for alg in $ALGORITHMS; do
+  if [[ -s "$work/$alg.k" ]]; then
+    read -r km kmin kmax < <(stats "$work/$alg.k")
+  else
+    km=""
+  fi
+  for mode in t1 t2; do
+    read -r tm tmin tmax < <(stats "$work/$alg.$mode")
+    what="PKI ms/tenant, $([[ $mode == t1 ]] && echo 1 thread || echo 2 threads)"
+    if [[ -n "$km" ]]; then
+      ratio=$(awk -v k="$km" -v t="$tm" 'BEGIN { printf "%.1fx", k / t }')
+      printf '%-38s %-10s %15s %21s %15s %21s %9s\n' "$what" "$alg" "$tm" "$tmin-$tmax" "$km" "$kmin-$kmax" "$ratio"
+    else
+      printf '%-38s %-10s %15s %21s %15s %21s %9s\n' "$what" "$alg" "$tm" "$tmin-$tmax" n/a n/a n/a
+    fi
+  done
+done
+if [[ -s "$work/e2e" ]]; then
+  read -r em emin emax < <(stats "$work/e2e")
+  printf '%-38s %-10s %15s %21s %15s %21s %9s\n' "cold render of $E2E_N tenants, s" ECDSA-P256 "$em" "$emin-$emax" - - -
+fi
+echo "(rounds: $ROUNDS x $TCPC_N tcpc tenants and $KUBEADM_N kubeadm tenants per algorithm; cold render: $E2E_ROUNDS runs; ratio = kubeadm median / tcpc median)"

@@ -9,7 +9,7 @@ use rsa::traits::PublicKeyParts as _;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use crate::{Error, Rng, pem};
+use crate::{Error, Rng, ec, pem};
 
 /// Asymmetric key algorithm of a certificate / key pair.
 ///
@@ -133,9 +133,13 @@ impl PrivateKey {
     fn build(alg: KeyAlgorithm, pkcs8: Zeroizing<Vec<u8>>) -> Self {
         let mut k = PrivateKey { alg, pkcs8, spki: vec![], raw_pub: vec![] };
         let (spki, raw) = match k.parsed() {
-            Parsed::P256(sk) => {
-                let pk = sk.public_key();
-                (pk.to_public_key_der().expect("spki").into_vec(), pk.to_sec1_bytes().to_vec())
+            Parsed::P256(_) => {
+                // The DER was produced or checked by this module: its public point is the key's
+                // (no scalar multiplication here, see `ec`).
+                let (_, public) = ec::decode_pkcs8(&k.pkcs8).expect("valid p256");
+                let public = public.expect("p256 PKCS#8 written with its public key");
+                let pk = p256::PublicKey::from_sec1_bytes(&public).expect("valid p256 point");
+                (pk.to_public_key_der().expect("spki").into_vec(), public)
             }
             Parsed::P384(sk) => {
                 let pk = sk.public_key();
@@ -161,8 +165,9 @@ impl PrivateKey {
     pub fn generate(alg: KeyAlgorithm, rng: &mut impl Rng) -> Result<Self, Error> {
         let pkcs8 = match alg {
             KeyAlgorithm::EcdsaP256 => {
-                let sk = p256::SecretKey::random(rng);
-                der_to_vec(sk.to_pkcs8_der())?
+                // As `p256::SecretKey::random` draws it, then encoded as `to_pkcs8_der` does.
+                let d = p256::NonZeroScalar::random(rng);
+                ec::pkcs8_der(&d, &ec::public_point(&d))
             }
             KeyAlgorithm::EcdsaP384 => {
                 let sk = p384::SecretKey::random(rng);
@@ -189,8 +194,8 @@ impl PrivateKey {
 
     /// Build from PKCS#8 DER (algorithm detected).
     pub fn from_pkcs8_der(der: &[u8]) -> Result<Self, Error> {
-        if let Ok(sk) = p256::SecretKey::from_pkcs8_der(der) {
-            return Ok(Self::build(KeyAlgorithm::EcdsaP256, der_to_vec(sk.to_pkcs8_der())?));
+        if let Some(decoded) = ec::decode_pkcs8(der) {
+            return Self::from_p256(decoded);
         }
         if let Ok(sk) = p384::SecretKey::from_pkcs8_der(der) {
             return Ok(Self::build(KeyAlgorithm::EcdsaP384, der_to_vec(sk.to_pkcs8_der())?));
@@ -199,6 +204,15 @@ impl PrivateKey {
             Ok(sk) => Self::from_rsa(sk),
             Err(_) => Err(Error::Key("PKCS#8 key is neither ECDSA P-256/P-384 nor RSA (or is malformed)".into())),
         }
+    }
+
+    /// A P-256 key from outside: the public point it carries, if any, must be its own.
+    fn from_p256((d, carried): (p256::NonZeroScalar, Option<Vec<u8>>)) -> Result<Self, Error> {
+        let public = ec::public_point(&d);
+        if carried.is_some_and(|c| c != public) {
+            return Err(Error::Key("EC key: the public key does not match the private key".into()));
+        }
+        Ok(Self::build(KeyAlgorithm::EcdsaP256, ec::pkcs8_der(&d, &public)))
     }
 
     fn from_rsa(sk: rsa::RsaPrivateKey) -> Result<Self, Error> {
@@ -215,8 +229,8 @@ impl PrivateKey {
         match block.label.as_str() {
             "PRIVATE KEY" => Self::from_pkcs8_der(&block.der),
             "EC PRIVATE KEY" => {
-                if let Ok(sk) = p256::SecretKey::from_sec1_der(&block.der) {
-                    Ok(Self::build(KeyAlgorithm::EcdsaP256, der_to_vec(sk.to_pkcs8_der())?))
+                if let Some(decoded) = ec::decode_sec1(&block.der) {
+                    Self::from_p256(decoded)
                 } else if let Ok(sk) = p384::SecretKey::from_sec1_der(&block.der) {
                     Ok(Self::build(KeyAlgorithm::EcdsaP384, der_to_vec(sk.to_pkcs8_der())?))
                 } else {
@@ -243,7 +257,7 @@ impl PrivateKey {
     /// [`PrivateKey::to_pkcs8_pem`] for `PRIVATE KEY`.
     pub fn to_pem(&self) -> Zeroizing<String> {
         match self.parsed() {
-            Parsed::P256(sk) => pem::encode("EC PRIVATE KEY", &sec1_with_curve(&sk.to_sec1_der().expect("sec1"), OID_P256)),
+            Parsed::P256(sk) => pem::encode("EC PRIVATE KEY", &ec::sec1_der(&sk.to_nonzero_scalar(), &self.raw_pub, true)),
             Parsed::P384(sk) => pem::encode("EC PRIVATE KEY", &sec1_with_curve(&sk.to_sec1_der().expect("sec1"), OID_P384)),
             Parsed::Rsa(sk) => pem::encode("RSA PRIVATE KEY", sk.to_pkcs1_der().expect("pkcs1 encode").as_bytes()),
         }
@@ -279,7 +293,7 @@ impl PrivateKey {
     pub(crate) fn parsed(&self) -> Parsed {
         // The buffer was produced or validated by this module, so decoding cannot fail.
         match self.alg {
-            KeyAlgorithm::EcdsaP256 => Parsed::P256(p256::SecretKey::from_pkcs8_der(&self.pkcs8).expect("valid p256")),
+            KeyAlgorithm::EcdsaP256 => Parsed::P256(p256::SecretKey::from(ec::decode_pkcs8(&self.pkcs8).expect("valid p256").0)),
             KeyAlgorithm::EcdsaP384 => Parsed::P384(p384::SecretKey::from_pkcs8_der(&self.pkcs8).expect("valid p384")),
             _ => {
                 Parsed::Rsa(Box::new(<rsa::RsaPrivateKey as rsa::pkcs8::DecodePrivateKey>::from_pkcs8_der(&self.pkcs8).expect("valid rsa")))
@@ -288,7 +302,6 @@ impl PrivateKey {
     }
 }
 
-const OID_P256: &str = "1.2.840.10045.3.1.7";
 const OID_P384: &str = "1.3.132.0.34";
 
 /// Re-encode a SEC1 `ECPrivateKey` with the `parameters [0] namedCurve`

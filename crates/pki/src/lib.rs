@@ -28,6 +28,7 @@
 //! redacted, and no error message carries key material.
 
 mod cert;
+mod ec;
 mod error;
 mod inspect;
 mod key;

@@ -6,7 +6,8 @@ use rcgen::{PublicKeyData, SignatureAlgorithm, SigningKey};
 use crate::key::{Parsed, PrivateKey};
 
 pub(crate) enum Signer {
-    P256(p256::ecdsa::SigningKey, Vec<u8>),
+    /// Signed by `ec::sign` (fixed-base table; same bytes as `p256::ecdsa::SigningKey`).
+    P256(p256::SecretKey, Vec<u8>),
     P384(p384::ecdsa::SigningKey, Vec<u8>),
     Rsa(Box<rsa::pkcs1v15::SigningKey<sha2::Sha256>>, Vec<u8>),
 }
@@ -15,7 +16,7 @@ impl Signer {
     pub(crate) fn new(key: &PrivateKey) -> Signer {
         let raw = key.raw_public_key();
         match key.parsed() {
-            Parsed::P256(sk) => Signer::P256(p256::ecdsa::SigningKey::from(&sk), raw),
+            Parsed::P256(sk) => Signer::P256(sk, raw),
             Parsed::P384(sk) => Signer::P384(p384::ecdsa::SigningKey::from(&sk), raw),
             Parsed::Rsa(sk) => Signer::Rsa(Box::new(rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(*sk)), raw),
         }
@@ -42,10 +43,7 @@ impl SigningKey for Signer {
     fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, rcgen::Error> {
         use signature::{SignatureEncoding as _, Signer as _};
         Ok(match self {
-            Signer::P256(sk, _) => {
-                let sig: p256::ecdsa::Signature = sk.try_sign(msg).map_err(|_| rcgen::Error::RemoteKeyError)?;
-                sig.to_der().as_bytes().to_vec()
-            }
+            Signer::P256(sk, _) => crate::ec::sign(&sk.to_nonzero_scalar(), msg).ok_or(rcgen::Error::RemoteKeyError)?,
             Signer::P384(sk, _) => {
                 let sig: p384::ecdsa::Signature = sk.try_sign(msg).map_err(|_| rcgen::Error::RemoteKeyError)?;
                 sig.to_der().as_bytes().to_vec()

@@ -23,6 +23,7 @@ pub mod sops;
 pub mod state;
 
 mod canonical;
+mod oaep;
 
 pub use fingerprint::{FingerprintKey, fingerprint, sha256_hex};
 pub use sealedsecrets::{ControllerCert, Scope};

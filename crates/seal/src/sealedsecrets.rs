@@ -50,6 +50,8 @@ const SESSION_KEY_BYTES: usize = 32;
 #[derive(Clone)]
 pub struct ControllerCert {
     key: RsaPublicKey,
+    /// The key's Montgomery constants, computed once (see `oaep`).
+    op: crate::oaep::PublicOp,
     spki_der: Vec<u8>,
     cert_der: Option<Vec<u8>>,
 }
@@ -74,11 +76,11 @@ impl ControllerCert {
                 let cert = block.parse_x509().map_err(|e| bad(format!("bad X.509: {e}")))?;
                 let spki = cert.public_key().raw.to_vec();
                 let key = RsaPublicKey::from_public_key_der(&spki).map_err(|e| bad(format!("public key is not RSA: {e}")))?;
-                Ok(Self { key, spki_der: spki, cert_der: Some(block.contents.clone()) })
+                Ok(Self { op: crate::oaep::PublicOp::new(&key), key, spki_der: spki, cert_der: Some(block.contents.clone()) })
             }
             "PUBLIC KEY" => {
                 let key = RsaPublicKey::from_public_key_der(&block.contents).map_err(|e| bad(format!("public key is not RSA: {e}")))?;
-                Ok(Self { key, spki_der: block.contents.clone(), cert_der: None })
+                Ok(Self { op: crate::oaep::PublicOp::new(&key), key, spki_der: block.contents.clone(), cert_der: None })
             }
             other => Err(bad(format!("unexpected PEM block {other:?}"))),
         }
@@ -88,7 +90,7 @@ impl ControllerCert {
     pub fn from_public_key(key: RsaPublicKey) -> Result<Self> {
         use rsa::pkcs8::EncodePublicKey;
         let spki = key.to_public_key_der().map_err(|e| SealError::InvalidCertificate(e.to_string()))?.as_bytes().to_vec();
-        Ok(Self { key, spki_der: spki, cert_der: None })
+        Ok(Self { op: crate::oaep::PublicOp::new(&key), key, spki_der: spki, cert_der: None })
     }
 
     /// The RSA public key.
@@ -185,8 +187,8 @@ pub fn seal_value(
     let mut session_key = Zeroizing::new([0u8; SESSION_KEY_BYTES]);
     rng.fill_bytes(session_key.as_mut());
 
-    let padding = Oaep::new_with_label::<Sha256, _>(label);
-    let rsa_ct = cert.key.encrypt(rng, padding, session_key.as_ref()).map_err(|e| SealError::Rsa(e.to_string()))?;
+    // RSA-OAEP(SHA-256, MGF1-SHA-256, label): the same bytes as `RsaPublicKey::encrypt`.
+    let rsa_ct = cert.op.encrypt(rng, &label, session_key.as_ref())?;
     let rsa_len = u16::try_from(rsa_ct.len()).map_err(|_| SealError::Rsa("RSA ciphertext longer than 65535 bytes".into()))?;
 
     let aead = Aes256Gcm::new_from_slice(session_key.as_ref()).expect("32-byte key");

@@ -277,13 +277,7 @@ fn input_kind_near_miss(av: &str, kind: &str) -> Option<(&'static str, String, S
 }
 
 /// Schema validation, typed deserialisation and the strict round trip.
-fn typed<T: DeserializeOwned + Serialize>(
-    schema: &Schema,
-    id: SourceId,
-    node: &Node,
-    what: &str,
-    diags: &mut Diagnostics,
-) -> Option<T> {
+fn typed<T: DeserializeOwned + Serialize>(schema: &Schema, id: SourceId, node: &Node, what: &str, diags: &mut Diagnostics) -> Option<T> {
     // Kubernetes (and Kamaji) read an explicit null as an absent field: `basicAuth: null`,
     // an empty `labels:`. Normalised here, before the schema, so the typed round trip below
     // compares like with like; the rendered output never holds such a null.
@@ -614,7 +608,8 @@ spec:
         assert!(out.contains("unknown field `stauts`"), "{out}");
         assert!(out.contains("did you mean `status`?") || out.contains("expected one of: apiVersion, kind, metadata, spec"), "{out}");
         // A DataStore's misspelt field is suggested from the DataStore's schema.
-        let ds = "apiVersion: kamaji.clastix.io/v1alpha1\nkind: DataStore\nmetadata:\n  name: d\nspec:\n  drvier: etcd\n  endpoints: [a:2379]\n";
+        let ds =
+            "apiVersion: kamaji.clastix.io/v1alpha1\nkind: DataStore\nmetadata:\n  name: d\nspec:\n  drvier: etcd\n  endpoints: [a:2379]\n";
         let (_, diags, sources) = run(ds);
         let out = diags.render(&sources);
         assert!(out.contains("did you mean `driver`?"), "{out}");

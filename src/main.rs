@@ -1,7 +1,9 @@
 //! The `tcpc` command line: parse arguments, call the library, map outcomes to exit codes.
 //!
-//! Exit codes (README): 0 success; 1 invalid input; 2 usage or IO error; 3 stale output or lock
-//! (`check`); 4 a certificate expires within `check.failDays` (`check`); 5 some tenants need
+//! Exit codes (README): 0 success; 1 invalid input, or (`check`) stale output or lock — the
+//! convention of `kubectl diff` and `cargo fmt --check`, so CI needs no table; 2 usage or IO
+//! error; 3 unused (it meant "stale" in earlier releases); 4 a certificate expires within
+//! `check.failDays` (`check`); 5 some tenants need
 //! new key material and no identity was given (`render` renders all others; `check`).
 
 use std::io::Write as _;
@@ -163,7 +165,7 @@ enum Command {
         #[arg(long, value_enum, default_value_t = cli::diff::Format::Text)]
         format: cli::diff::Format,
     },
-    /// Fail when the rendered tree or the lock differs from what `render` would write (exit 3),
+    /// Fail when the rendered tree or the lock differs from what `render` would write (exit 1),
     /// a certificate expires within `check.failDays` (exit 4), or renewal or issuance is due
     /// and needs the identity (exit 5). Needs no key.
     #[command(
@@ -455,7 +457,7 @@ fn main() -> ExitCode {
             eprintln!("error: {msg}");
             ExitCode::from(2)
         }
-        Err(Failure::Stale) => ExitCode::from(3),
+        Err(Failure::Stale) => ExitCode::from(1),
         Err(Failure::Expiring) => ExitCode::from(4),
         Err(Failure::NeedsIdentity) => ExitCode::from(5),
     }

@@ -84,16 +84,16 @@ fn check_and_diff_name_the_edited_spec_and_the_objects() {
 
     c.edit(EDIT.0, EDIT.1, EDIT.2);
     let r = c.tcpc(&["check", "examples"]);
-    assert_eq!(r.code, 3, "check after editing a spec: exit 3 (stale)\n{}", r.describe());
+    assert_eq!(r.code, 1, "check after editing a spec: exit 1 (stale)\n{}", r.describe());
     assert!(r.stdout.is_empty(), "check prints its report on stderr\n{}", r.describe());
     assert!(r.stderr.contains("tenant tenants/minimal\n"), "grouped by tenant\n{}", r.stderr);
     assert!(r.stderr.contains("<- tenants/minimal.yaml"), "names the cause\n{}", r.stderr);
     assert!(r.stderr.contains("-      cgroupDriver: systemd") || r.stderr.contains("cgroupDriver"), "shows the diff\n{}", r.stderr);
     assert!(!r.stderr.contains("tenant platform/full"), "other tenants are not in the report\n{}", r.stderr);
 
-    let j = report(&c.tcpc(&["check", "examples", "--format", "json"]).expect_code(3, "check --format json, stale"));
+    let j = report(&c.tcpc(&["check", "examples", "--format", "json"]).expect_code(1, "check --format json, stale"));
     assert_eq!(j["status"], "stale");
-    assert_eq!(j["exitCode"], 3);
+    assert_eq!(j["exitCode"], 1);
     let changes = j["changes"].as_array().unwrap();
     assert!(!changes.is_empty());
     for ch in changes {
@@ -118,7 +118,7 @@ fn check_and_diff_name_the_edited_spec_and_the_objects() {
     // Filters: the other tenants are up to date, and so is the management bundle of this one.
     c.tcpc(&["check", "examples", "--tenant", "platform/*", "--tenant", "tenants/edge"]).expect_code(0, "check of other tenants");
     c.tcpc(&["check", "examples", "--tenant", "tenants/minimal", "--bundle", "management"]).expect_code(0, "management bundle unchanged");
-    c.tcpc(&["check", "examples", "--tenant", "tenants/mini*", "--bundle", "tenant"]).expect_code(3, "tenant bundle stale");
+    c.tcpc(&["check", "examples", "--tenant", "tenants/mini*", "--bundle", "tenant"]).expect_code(1, "tenant bundle stale");
     let typo = c.tcpc(&["check", "examples", "--tenant", "tenants/minmal"]).expect_code(2, "a pattern matching nothing");
     assert!(typo.stderr.contains("matches no TenantControlPlane"), "{}", typo.describe());
 
@@ -143,7 +143,7 @@ fn filtered_render_leaves_other_tenants_alone() {
     assert!(changes.iter().all(|p| p.starts_with("changed: tenants/minimal/tenant/")), "only the selected bundle: {changes:?}");
     assert_eq!(std::fs::read(c.repo().join("tcpc.lock")).unwrap(), lock_before, "no lock entry changes");
     c.tcpc(&["check", "examples", "--tenant", "tenants/minimal"]).expect_code(0, "the selected tenant is up to date");
-    c.tcpc(&["check", "examples", "--tenant", "tenants/edge"]).expect_code(3, "the other edited tenant is still stale");
+    c.tcpc(&["check", "examples", "--tenant", "tenants/edge"]).expect_code(1, "the other edited tenant is still stale");
     c.tcpc(&["render", "examples"]).expect_code(0, "full render");
     c.tcpc(&["check", "examples"]).expect_code(0, "everything up to date");
 }

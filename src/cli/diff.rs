@@ -40,7 +40,7 @@ fn status_of(failure: &Failure) -> (&'static str, u8) {
     match failure {
         Failure::Invalid => ("invalid", 1),
         Failure::Io(_) => ("error", 2),
-        Failure::Stale => ("stale", 3),
+        Failure::Stale => ("stale", 1),
         Failure::Expiring => ("expiring", 4),
         Failure::NeedsIdentity => ("needs-identity", 5),
     }
@@ -162,7 +162,7 @@ fn review_repo(
     result
 }
 
-/// check: stale (3) before needs-identity (5) before expiring (4); diff: always 0.
+/// check: stale (1) before needs-identity (5) before expiring (4); diff: always 0.
 fn outcome(review: &Review, command: Command) -> Result<(), Failure> {
     if command == Command::Diff {
         return Ok(());

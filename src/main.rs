@@ -18,10 +18,13 @@ use tcpc::repo_lock::{self, Locks};
 use tcpc::source::Sources;
 use tcpc::{Compiled, commit, discover, fault};
 
+/// `tcpc --version`: the release and the commit it was built from (build.rs).
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("TCPC_COMMIT"), ")");
+
 #[derive(Parser)]
 #[command(
     name = "tcpc",
-    version,
+    version = VERSION,
     about = "TenantControlPlane compiler: Kamaji-compatible specs in Git -> deterministic Kubernetes manifests"
 )]
 struct Cli {
@@ -199,6 +202,11 @@ enum Command {
         what: PluginCommand,
     },
     /// Import key material into the encrypted state (never into the specs).
+    /// Print a shell completion script on stdout.
+    #[command(
+        after_help = "Example:\n  tcpc completions bash > /etc/bash_completion.d/tcpc\n  tcpc completions zsh > \"${fpath[1]}/_tcpc\"\n  tcpc completions fish > ~/.config/fish/completions/tcpc.fish"
+    )]
+    Completions { shell: clap_complete::Shell },
     #[command(after_help = "Example:\n  tcpc import datastore-ca default --cert etcd-ca.crt --key etcd-ca.key")]
     Import {
         #[command(subcommand)]
@@ -449,6 +457,12 @@ fn main() -> ExitCode {
         Command::Install { what } => install(what),
         Command::Plugin { what: PluginCommand::Parameters { dir } } => cli::argocd::announce(&dir),
         Command::Schema { write } => schema(write),
+        Command::Completions { shell } => {
+            use clap::CommandFactory as _;
+            let mut out = std::io::stdout().lock();
+            clap_complete::generate(shell, &mut Cli::command(), "tcpc", &mut out);
+            out.flush().map_err(|e| Failure::Io(format!("writing the completion script: {e}")))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -155,38 +155,14 @@ enum Command {
     #[command(
         after_help = "Example:\n  tcpc diff platform\n  tcpc diff platform --tenant 'tenants/*' --bundle tenant\n  tcpc diff --format json | jq '.changes[] | {tenant, change, cause}'"
     )]
-    Diff {
-        /// Repository directory holding tcpc.yaml and the specs.
-        #[arg(default_value = ".")]
-        dir: PathBuf,
-        /// Rendered tree to compare (default: `output` of tcpc.yaml, relative to DIR).
-        #[arg(short, long)]
-        output: Option<PathBuf>,
-        #[command(flatten)]
-        filter: FilterArgs,
-        /// `json`: one report on stdout (schema: docs/json-output.md).
-        #[arg(long, value_enum, default_value_t = cli::diff::Format::Text)]
-        format: cli::diff::Format,
-    },
+    Diff(ReviewArgs),
     /// Fail when the rendered tree or the lock differs from what `render` would write (exit 1),
     /// a certificate expires within `check.failDays` (exit 4), or renewal or issuance is due
     /// and needs the identity (exit 5). Needs no key.
     #[command(
         after_help = "Example:\n  tcpc check platform     # in CI, after every change\n  tcpc check platform --format json > tcpc-report.json"
     )]
-    Check {
-        /// Repository directory holding tcpc.yaml and the specs.
-        #[arg(default_value = ".")]
-        dir: PathBuf,
-        /// Rendered tree to compare (default: `output` of tcpc.yaml, relative to DIR).
-        #[arg(short, long)]
-        output: Option<PathBuf>,
-        #[command(flatten)]
-        filter: FilterArgs,
-        /// `json`: one report on stdout (schema: docs/json-output.md).
-        #[arg(long, value_enum, default_value_t = cli::diff::Format::Text)]
-        format: cli::diff::Format,
-    },
+    Check(ReviewArgs),
     /// Print the manifests that wire tcpc into Argo CD or Flux (never applied by tcpc).
     #[command(
         after_help = "Example:\n  tcpc install argocd-plugin --only patch\n  tcpc install flux platform --url https://git.example.com/platform.git"
@@ -366,6 +342,29 @@ struct KeyArgs {
     identity: Option<PathBuf>,
 }
 
+/// What `diff` and `check` compare (they differ only in how a difference ends the run).
+#[derive(clap::Args)]
+struct ReviewArgs {
+    /// Repository directory holding tcpc.yaml and the specs.
+    #[arg(default_value = ".")]
+    dir: PathBuf,
+    /// Rendered tree to compare (default: `output` of tcpc.yaml, relative to DIR).
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    #[command(flatten)]
+    filter: FilterArgs,
+    /// `json`: one report on stdout (schema: docs/json-output.md).
+    #[arg(long, value_enum, default_value_t = cli::diff::Format::Text)]
+    format: cli::diff::Format,
+}
+
+impl ReviewArgs {
+    fn run(self, command: cli::diff::Command, timeout: std::time::Duration) -> Result<(), Failure> {
+        let filter = self.filter.filter()?;
+        cli::diff::run(&self.dir, self.output, &filter, self.format, command, timeout)
+    }
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum UserArg {
     Admin,
@@ -445,15 +444,11 @@ fn main() -> ExitCode {
             render(&dir, None, None, keys.identity.as_deref(), &intent, Some(write), &tcpc::filter::Filter::default(), timeout)
         }
         Command::Validate { dir, filter, format } => validate(&dir, &filter, format),
-        Command::Diff { dir, output, filter, format } => {
-            filter.filter().and_then(|f| cli::diff::run(&dir, output, &f, format, cli::diff::Command::Diff, timeout))
-        }
+        Command::Diff(args) => args.run(cli::diff::Command::Diff, timeout),
         Command::Import { what } => import(what, timeout),
         Command::Identity { output } => identity(output.as_deref()),
         Command::Kubeconfig { tenant, user, output, dir, keys } => kubeconfig(&dir.path(), &tenant, user, output, keys.identity.as_deref()),
-        Command::Check { dir, output, filter, format } => {
-            filter.filter().and_then(|f| cli::diff::run(&dir, output, &f, format, cli::diff::Command::Check, timeout))
-        }
+        Command::Check(args) => args.run(cli::diff::Command::Check, timeout),
         Command::Install { what } => install(what),
         Command::Plugin { what: PluginCommand::Parameters { dir } } => cli::argocd::announce(&dir),
         Command::Schema { write } => schema(write),

@@ -22,6 +22,7 @@ pub mod fault;
 pub mod filter;
 pub mod flux;
 pub mod intent;
+pub mod join;
 pub mod kubeconfig;
 pub mod limits;
 pub mod lock;

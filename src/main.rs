@@ -178,6 +178,17 @@ enum Command {
         what: PluginCommand,
     },
     /// Import key material into the encrypted state (never into the specs).
+    /// Print the `kubeadm join` command for a tenant's workers (offline: the CA pin comes
+    /// from the lock; needs no key).
+    #[command(name = "join-command", after_help = "Example:\n  tcpc join-command tenants/minimal platform")]
+    JoinCommand {
+        /// The tenant, NS/NAME.
+        #[arg(value_name = "NS/NAME")]
+        tenant: String,
+        /// Repository directory holding tcpc.yaml and the specs.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
     /// Print a shell completion script on stdout.
     #[command(
         after_help = "Example:\n  tcpc completions bash > /etc/bash_completion.d/tcpc\n  tcpc completions zsh > \"${fpath[1]}/_tcpc\"\n  tcpc completions fish > ~/.config/fish/completions/tcpc.fish"
@@ -452,6 +463,7 @@ fn main() -> ExitCode {
         Command::Install { what } => install(what),
         Command::Plugin { what: PluginCommand::Parameters { dir } } => cli::argocd::announce(&dir),
         Command::Schema { write } => schema(write),
+        Command::JoinCommand { tenant, dir } => join_command(&dir, &tenant),
         Command::Completions { shell } => {
             use clap::CommandFactory as _;
             let mut out = std::io::stdout().lock();
@@ -1089,30 +1101,15 @@ fn schema(write: Option<PathBuf>) -> Result<(), Failure> {
 
 /// `tcpc kubeconfig`: the kubeconfig of a tenant user, from the encrypted state (IO edge of
 /// `tcpc::kubeconfig`). Private key material goes to a 0600 file or a redirected stdout only.
-fn kubeconfig(dir: &Path, tenant: &str, user: UserArg, output: Option<PathBuf>, identity: Option<&Path>) -> Result<(), Failure> {
-    use std::io::IsTerminal as _;
+/// Parses and resolves the repository at `dir` and returns its configuration and the tenant
+/// `NS/NAME` (for the commands that act on one tenant).
+fn load_tenant(dir: &Path, tenant: &str) -> Result<(tcpc_spec::Config, tcpc::resolve::Tenant), Failure> {
     let Some((ns, name)) = tenant.split_once('/') else {
         return Err(Failure::Io(format!("expected <namespace>/<name>, got `{tenant}`")));
     };
-    let output = output.filter(|p| p.as_os_str() != "-");
-    if output.is_none() && std::io::stdout().is_terminal() {
-        return Err(Failure::Io("refusing to print a private key to a terminal: pass `-o FILE` or redirect stdout".into()));
-    }
     if !dir.is_dir() {
         return Err(Failure::Io(format!("{} is not a directory", dir.display())));
     }
-    let identity_text = match (identity, std::env::var("TCPC_AGE_IDENTITY")) {
-        (Some(path), _) => zeroize::Zeroizing::new(
-            std::fs::read_to_string(path).map_err(|e| Failure::Io(format!("reading identity {}: {e}", path.display())))?,
-        ),
-        (None, Ok(text)) => zeroize::Zeroizing::new(text),
-        (None, Err(_)) => {
-            return Err(Failure::Io("the age identity is needed: pass `--identity FILE` (or set TCPC_AGE_IDENTITY_FILE)".into()));
-        }
-    };
-    let identities =
-        tcpc_seal::state::parse_identity_file(&identity_text).map_err(|e| Failure::Io(format!("invalid age identity: {e}")))?;
-
     let io = |e: discover::DiscoverError| Failure::Io(e.to_string());
     let mut sources = Sources::default();
     let config_id = discover::read_config(dir).map_err(io)?.map(|text| sources.add(discover::CONFIG_FILE.into(), text));
@@ -1135,6 +1132,42 @@ fn kubeconfig(dir: &Path, tenant: &str, user: UserArg, output: Option<PathBuf>, 
             return Err(Failure::Invalid);
         }
     };
+    Ok((config, t))
+}
+
+/// `tcpc join-command NS/NAME`: the `kubeadm join` line, from the lock (public data only).
+fn join_command(dir: &Path, tenant: &str) -> Result<(), Failure> {
+    let (config, t) = load_tenant(dir, tenant)?;
+    let lock_path = dir.join(config.lock_file());
+    let lock = match std::fs::read_to_string(&lock_path) {
+        Ok(text) => tcpc::lock::Lock::parse(&text).map_err(|e| Failure::Io(format!("{}: {e}", lock_path.display())))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => tcpc::lock::Lock::new(),
+        Err(e) => return Err(Failure::Io(format!("reading {}: {e}", lock_path.display()))),
+    };
+    let join = tcpc::join::JoinCommand::for_tenant(&t, lock.tenants.get(tenant)).map_err(Failure::Io)?;
+    println!("{}", join.line(None));
+    info!("add `--token <id>.<secret>`: a bootstrap token of the tenant (e.g. `kubeadm token create` with the tenant's admin kubeconfig)");
+    Ok(())
+}
+
+fn kubeconfig(dir: &Path, tenant: &str, user: UserArg, output: Option<PathBuf>, identity: Option<&Path>) -> Result<(), Failure> {
+    use std::io::IsTerminal as _;
+    let output = output.filter(|p| p.as_os_str() != "-");
+    if output.is_none() && std::io::stdout().is_terminal() {
+        return Err(Failure::Io("refusing to print a private key to a terminal: pass `-o FILE` or redirect stdout".into()));
+    }
+    let (config, t) = load_tenant(dir, tenant)?;
+    let identity_text = match (identity, std::env::var("TCPC_AGE_IDENTITY")) {
+        (Some(path), _) => zeroize::Zeroizing::new(
+            std::fs::read_to_string(path).map_err(|e| Failure::Io(format!("reading identity {}: {e}", path.display())))?,
+        ),
+        (None, Ok(text)) => zeroize::Zeroizing::new(text),
+        (None, Err(_)) => {
+            return Err(Failure::Io("the age identity is needed: pass `--identity FILE` (or set TCPC_AGE_IDENTITY_FILE)".into()));
+        }
+    };
+    let identities =
+        tcpc_seal::state::parse_identity_file(&identity_text).map_err(|e| Failure::Io(format!("invalid age identity: {e}")))?;
     let state_path = dir.join(config.state_dir()).join(format!("{}.age", tcpc::pki::tenant_state_key(&t)));
     let state = std::fs::read_to_string(&state_path).map_err(|e| Failure::Io(format!("reading {}: {e}", state_path.display())))?;
     let user = match user {

@@ -116,3 +116,19 @@ pub fn renewal_due(info: &CertInfo, now: OffsetDateTime, renew_before_fraction: 
     let lifetime = info.lifetime().as_seconds_f64().max(0.0);
     left.as_seconds_f64() < lifetime * renew_before_fraction.clamp(0.0, 1.0)
 }
+
+/// kubeadm's public-key pins of every certificate in a PEM bundle, in order: `sha256:` and the
+/// hex SHA-256 of the certificate's DER SubjectPublicKeyInfo — the value `kubeadm join
+/// --discovery-token-ca-cert-hash` takes, and what
+/// `openssl x509 -pubkey | openssl pkey -pubin -outform der | sha256sum` prints.
+pub fn public_key_pins(pem_bundle: &str) -> Result<Vec<String>, Error> {
+    let mut pins = Vec::new();
+    for block in crate::pem::decode_all(pem_bundle)?.into_iter().filter(|b| b.label == "CERTIFICATE") {
+        let (_, x509) = x509_parser::parse_x509_certificate(&block.der).map_err(|e| Error::Certificate(e.to_string()))?;
+        pins.push(format!("sha256:{}", hex::encode(sha2::Sha256::digest(x509.public_key().raw))));
+    }
+    if pins.is_empty() {
+        return Err(Error::Certificate("no CERTIFICATE block".into()));
+    }
+    Ok(pins)
+}

@@ -42,7 +42,7 @@ pub use cert::{
     self_signed_ca,
 };
 pub use error::Error;
-pub use inspect::{CertInfo, key_matches_cert, renewal_due};
+pub use inspect::{CertInfo, key_matches_cert, public_key_pins, renewal_due};
 pub use key::{KeyAlgorithm, PrivateKey};
 pub use kubeadm::{Artefact, IssuerRef, TenantPki, TenantPkiParams, issue_tenant_pki, tenant_cert_specs};
 pub use kubeconfig::{kubeconfig, kubeconfig_with_key_pem};

@@ -347,11 +347,19 @@ fn typed<T: DeserializeOwned + Serialize>(schema: &Schema, id: SourceId, node: &
                 ));
             }
             _ => {
-                diags.push(Diagnostic::error(format!("invalid value for `{shown}`")).at(
+                let mut d = Diagnostic::error(format!("invalid value for `{shown}`")).at(
                     id,
                     node.span_at(&path, false),
                     schema_message(&err.to_string()),
-                ));
+                );
+                // YAML reads an unquoted `1.30`, `true` or `010` as a number or boolean.
+                if let jsonschema::error::ValidationErrorKind::Type { kind: jsonschema::error::TypeKind::Single(expected) } = &err.kind
+                    && *expected == jsonschema::JsonType::String
+                    && matches!(*err.instance, Value::Number(_) | Value::Bool(_))
+                {
+                    d = d.help("YAML reads this unquoted value as a number or boolean: quote it to keep it text (`\"…\"`)");
+                }
+                diags.push(d);
             }
         }
     }

@@ -156,7 +156,7 @@ fn cases() -> Vec<Case> {
         Case {
             name: "unsupported Kubernetes minor",
             files: vec![(MINIMAL, tcp(&[("version: v1.36.3", "version: v1.30.2")]))],
-            expect: vec!["invalid Kubernetes version `v1.30.2`", "--> tenants/minimal.yaml:12:14", "supported: v1.34 to v1.37"],
+            expect: vec!["unsupported Kubernetes version `v1.30.2`", "--> tenants/minimal.yaml:12:14", "supported: v1.34 to v1.37"],
             errors: 1,
         },
         Case {

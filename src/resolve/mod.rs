@@ -373,13 +373,18 @@ impl Resolver<'_> {
         let version = match KubeVersion::parse_supported(&spec.kubernetes.version) {
             Ok(v) => Some(v),
             Err(e) => {
+                let title = match e {
+                    version::VersionError::Unsupported { .. } => "unsupported",
+                    _ => "invalid",
+                };
                 let d = self.error(
                     "/spec/kubernetes/version",
-                    format!("invalid Kubernetes version `{}`", spec.kubernetes.version),
+                    format!("{title} Kubernetes version `{}`", spec.kubernetes.version),
                     e.to_string(),
                 );
-                let d = match e {
-                    version::VersionError::MissingV => d.help(format!("write `v{}`", spec.kubernetes.version)),
+                let d = match (&e, e.hint()) {
+                    (version::VersionError::MissingV, _) => d.help(format!("write `v{}`", spec.kubernetes.version)),
+                    (_, Some(hint)) => d.help(hint),
                     _ => d,
                 };
                 self.push(d);

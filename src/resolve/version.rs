@@ -23,7 +23,11 @@ pub struct KubeVersion {
 pub enum VersionError {
     MissingV,
     Syntax,
-    Unsupported { minor: u32 },
+    /// A well-formed version outside `v1.MIN_MINOR`..=`v1.MAX_MINOR`.
+    Unsupported {
+        major: u32,
+        minor: u32,
+    },
 }
 
 impl fmt::Display for VersionError {
@@ -31,9 +35,22 @@ impl fmt::Display for VersionError {
         match self {
             VersionError::MissingV => write!(f, "the version is used as the image tag and upstream tags start with `v`"),
             VersionError::Syntax => write!(f, "expected a version such as `v1.{MAX_MINOR}.0`"),
-            VersionError::Unsupported { minor } => {
-                write!(f, "v1.{minor} is not supported; supported: v1.{MIN_MINOR} to v1.{MAX_MINOR}")
+            VersionError::Unsupported { major, minor } => {
+                write!(f, "v{major}.{minor} is not supported; supported: v1.{MIN_MINOR} to v1.{MAX_MINOR}")
             }
+        }
+    }
+}
+
+impl VersionError {
+    /// Why the range is what it is, for a version outside it.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            VersionError::MissingV | VersionError::Syntax => None,
+            VersionError::Unsupported { .. } => Some(format!(
+                "tcpc renders the minors whose flags, feature gates and images it knows and tests against the real \
+                 binaries: v1.{MIN_MINOR} to v1.{MAX_MINOR} (Kamaji documents v1.30 to v1.35; v1.30 to v1.33 are not supported yet)"
+            )),
         }
     }
 }
@@ -43,7 +60,7 @@ impl KubeVersion {
     pub fn parse_supported(s: &str) -> Result<KubeVersion, VersionError> {
         let v = Self::parse(s)?;
         if v.major != 1 || !(MIN_MINOR..=MAX_MINOR).contains(&v.minor) {
-            return Err(VersionError::Unsupported { minor: v.minor });
+            return Err(VersionError::Unsupported { major: v.major, minor: v.minor });
         }
         Ok(v)
     }
@@ -125,10 +142,10 @@ mod tests {
         assert_eq!((v.minor, v.patch), (36, 3));
         assert_eq!(KubeVersion::parse_supported("v1.37.0-rc.1").unwrap().to_string(), "v1.37.0-rc.1");
         assert_eq!(KubeVersion::parse_supported("1.36.3"), Err(VersionError::MissingV));
-        assert_eq!(KubeVersion::parse_supported("v1.33.9"), Err(VersionError::Unsupported { minor: 33 }));
-        assert_eq!(KubeVersion::parse_supported("v1.38.0"), Err(VersionError::Unsupported { minor: 38 }));
+        assert_eq!(KubeVersion::parse_supported("v1.33.9"), Err(VersionError::Unsupported { major: 1, minor: 33 }));
+        assert_eq!(KubeVersion::parse_supported("v1.38.0"), Err(VersionError::Unsupported { major: 1, minor: 38 }));
         assert_eq!(KubeVersion::parse_supported("v1.36"), Err(VersionError::Syntax));
-        assert!(VersionError::Unsupported { minor: 33 }.to_string().contains("v1.34 to v1.37"));
+        assert!(VersionError::Unsupported { major: 1, minor: 33 }.to_string().contains("v1.34 to v1.37"));
     }
 
     #[test]

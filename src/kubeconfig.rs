@@ -36,8 +36,8 @@ impl User {
     }
 }
 
-/// Parses and resolves the repository and returns the tenant `namespace/name`.
-pub fn resolve_tenant(sources: &Sources, config: Option<SourceId>, namespace: &str, name: &str) -> Result<Option<Tenant>, Diagnostics> {
+/// Parses and resolves the repository: every tenant (for the commands that read, not render).
+pub fn resolve_all(sources: &Sources, config: Option<SourceId>) -> Result<Vec<Tenant>, Diagnostics> {
     let mut diags = Diagnostics::default();
     let inputs = crate::parse::parse(sources, config, &mut diags);
     let tenants = crate::resolve::resolve(&inputs, &mut diags);
@@ -45,7 +45,12 @@ pub fn resolve_tenant(sources: &Sources, config: Option<SourceId>, namespace: &s
         diags.sort();
         return Err(diags);
     }
-    Ok(tenants.into_iter().find(|t| t.namespace == namespace && t.name == name))
+    Ok(tenants)
+}
+
+/// Parses and resolves the repository and returns the tenant `namespace/name`.
+pub fn resolve_tenant(sources: &Sources, config: Option<SourceId>, namespace: &str, name: &str) -> Result<Option<Tenant>, Diagnostics> {
+    Ok(resolve_all(sources, config)?.into_iter().find(|t| t.namespace == namespace && t.name == name))
 }
 
 /// The kubeconfig of `user` for tenant `t`, from its encrypted state.

@@ -35,6 +35,7 @@ pub mod repo_lock;
 pub mod resolve;
 pub mod review;
 pub mod source;
+pub mod status;
 
 use diag::{Diagnostic, Diagnostics};
 use emit::{EmittedFile, Rendered, Tree};

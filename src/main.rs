@@ -178,6 +178,22 @@ enum Command {
         what: PluginCommand,
     },
     /// Import key material into the encrypted state (never into the specs).
+    /// What each tenant is, offline: version, endpoint, exposure, replicas, DataStore and the
+    /// certificate expiry timeline from the lock (needs no key).
+    #[command(
+        after_help = "Example:\n  tcpc status platform\n  tcpc status platform --tenant tenants/minimal\n  tcpc status --format json | jq '.[] | {tenant, version}'"
+    )]
+    Status {
+        /// Repository directory holding tcpc.yaml and the specs.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Only the TenantControlPlane(s) NS/NAME; repeatable; `*`, `?`, `[..]` globs (quote them).
+        #[arg(long = "tenant", value_name = "NS/NAME")]
+        tenants: Vec<String>,
+        /// `json`: the same data for scripts.
+        #[arg(long, value_enum, default_value_t = cli::diff::Format::Text)]
+        format: cli::diff::Format,
+    },
     /// Print the `kubeadm join` command for a tenant's workers (offline: the CA pin comes
     /// from the lock; needs no key).
     #[command(name = "join-command", after_help = "Example:\n  tcpc join-command tenants/minimal platform")]
@@ -464,6 +480,7 @@ fn main() -> ExitCode {
         Command::Plugin { what: PluginCommand::Parameters { dir } } => cli::argocd::announce(&dir),
         Command::Schema { write } => schema(write),
         Command::JoinCommand { tenant, dir } => join_command(&dir, &tenant),
+        Command::Status { dir, tenants, format } => status(&dir, &tenants, format),
         Command::Completions { shell } => {
             use clap::CommandFactory as _;
             let mut out = std::io::stdout().lock();
@@ -1101,12 +1118,9 @@ fn schema(write: Option<PathBuf>) -> Result<(), Failure> {
 
 /// `tcpc kubeconfig`: the kubeconfig of a tenant user, from the encrypted state (IO edge of
 /// `tcpc::kubeconfig`). Private key material goes to a 0600 file or a redirected stdout only.
-/// Parses and resolves the repository at `dir` and returns its configuration and the tenant
-/// `NS/NAME` (for the commands that act on one tenant).
-fn load_tenant(dir: &Path, tenant: &str) -> Result<(tcpc_spec::Config, tcpc::resolve::Tenant), Failure> {
-    let Some((ns, name)) = tenant.split_once('/') else {
-        return Err(Failure::Io(format!("expected <namespace>/<name>, got `{tenant}`")));
-    };
+/// Parses and resolves the repository at `dir`: its configuration, sources and tenants (for
+/// the commands that read it without rendering).
+fn load_resolved(dir: &Path) -> Result<(tcpc_spec::Config, Sources, Vec<tcpc::resolve::Tenant>), Failure> {
     if !dir.is_dir() {
         return Err(Failure::Io(format!("{} is not a directory", dir.display())));
     }
@@ -1124,26 +1138,59 @@ fn load_tenant(dir: &Path, tenant: &str) -> Result<(tcpc_spec::Config, tcpc::res
         eprint!("{}", diags.render(&sources));
         return Err(Failure::Invalid);
     }
-    let t = match tcpc::kubeconfig::resolve_tenant(&sources, config_id, ns, name) {
-        Ok(Some(t)) => t,
-        Ok(None) => return Err(Failure::Io(format!("no TenantControlPlane {ns}/{name} in {}", dir.display()))),
+    match tcpc::kubeconfig::resolve_all(&sources, config_id) {
+        Ok(tenants) => Ok((config, sources, tenants)),
         Err(diags) => {
             eprint!("{}", diags.render(&sources));
-            return Err(Failure::Invalid);
+            Err(Failure::Invalid)
         }
+    }
+}
+
+/// The repository's configuration and the tenant `NS/NAME`.
+fn load_tenant(dir: &Path, tenant: &str) -> Result<(tcpc_spec::Config, tcpc::resolve::Tenant), Failure> {
+    let Some((ns, name)) = tenant.split_once('/') else {
+        return Err(Failure::Io(format!("expected <namespace>/<name>, got `{tenant}`")));
     };
-    Ok((config, t))
+    let (config, _, tenants) = load_resolved(dir)?;
+    match tenants.into_iter().find(|t| t.namespace == ns && t.name == name) {
+        Some(t) => Ok((config, t)),
+        None => Err(Failure::Io(format!("no TenantControlPlane {ns}/{name} in {}", dir.display()))),
+    }
+}
+
+/// The lock at `config`'s lock path in `dir` (empty when there is none yet).
+fn read_lock(dir: &Path, config: &tcpc_spec::Config) -> Result<tcpc::lock::Lock, Failure> {
+    let lock_path = dir.join(config.lock_file());
+    match std::fs::read_to_string(&lock_path) {
+        Ok(text) => tcpc::lock::Lock::parse(&text).map_err(|e| Failure::Io(format!("{}: {e}", lock_path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(tcpc::lock::Lock::new()),
+        Err(e) => Err(Failure::Io(format!("reading {}: {e}", lock_path.display()))),
+    }
+}
+
+/// `tcpc status`: every selected tenant in a table (one tenant: its certificate timeline too).
+fn status(dir: &Path, tenants: &[String], format: cli::diff::Format) -> Result<(), Failure> {
+    let filter = tcpc::filter::Filter::new(tenants, None).map_err(Failure::Io)?;
+    let (config, sources, tenants) = load_resolved(dir)?;
+    let lock = read_lock(dir, &config)?;
+    let (warn, fail) = (config.check_warn_days() as i64, config.check_fail_days() as i64);
+    let rows = tcpc::status::status(&tenants, |t| sources.get(t.file).display.clone(), &lock, &filter, now()?, warn, fail);
+    if rows.is_empty() {
+        return Err(Failure::Io("no TenantControlPlane matches".into()));
+    }
+    let text = match format {
+        cli::diff::Format::Json => serde_json::to_string_pretty(&rows).expect("status serialises") + "\n",
+        cli::diff::Format::Text if rows.len() == 1 => format!("{}\n{}", tcpc::status::table(&rows), tcpc::status::timeline(&rows[0])),
+        cli::diff::Format::Text => tcpc::status::table(&rows),
+    };
+    std::io::stdout().lock().write_all(text.as_bytes()).map_err(|e| Failure::Io(format!("writing to stdout: {e}")))
 }
 
 /// `tcpc join-command NS/NAME`: the `kubeadm join` line, from the lock (public data only).
 fn join_command(dir: &Path, tenant: &str) -> Result<(), Failure> {
     let (config, t) = load_tenant(dir, tenant)?;
-    let lock_path = dir.join(config.lock_file());
-    let lock = match std::fs::read_to_string(&lock_path) {
-        Ok(text) => tcpc::lock::Lock::parse(&text).map_err(|e| Failure::Io(format!("{}: {e}", lock_path.display())))?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => tcpc::lock::Lock::new(),
-        Err(e) => return Err(Failure::Io(format!("reading {}: {e}", lock_path.display()))),
-    };
+    let lock = read_lock(dir, &config)?;
     let join = tcpc::join::JoinCommand::for_tenant(&t, lock.tenants.get(tenant)).map_err(Failure::Io)?;
     println!("{}", join.line(None));
     info!("add `--token <id>.<secret>`: a bootstrap token of the tenant (e.g. `kubeadm token create` with the tenant's admin kubeconfig)");

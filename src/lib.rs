@@ -32,6 +32,7 @@ pub mod paths;
 pub mod pki;
 pub mod render;
 pub mod repo_lock;
+pub mod report;
 pub mod resolve;
 pub mod review;
 pub mod source;

@@ -194,6 +194,20 @@ enum Command {
         #[arg(long, value_enum, default_value_t = cli::diff::Format::Text)]
         format: cli::diff::Format,
     },
+    /// Write a self-contained HTML page about the fleet: versions, endpoints, exposure and a
+    /// certificate-expiry chart (offline, needs no key; no script, nothing loaded from elsewhere).
+    #[command(after_help = "Example:\n  tcpc report platform -o report.html")]
+    Report {
+        /// Repository directory holding tcpc.yaml and the specs.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Only the TenantControlPlane(s) NS/NAME; repeatable; `*`, `?`, `[..]` globs (quote them).
+        #[arg(long = "tenant", value_name = "NS/NAME")]
+        tenants: Vec<String>,
+        /// The page to write (default: stdout).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
     /// Print the `kubeadm join` command for a tenant's workers (offline: the CA pin comes
     /// from the lock; needs no key).
     #[command(name = "join-command", after_help = "Example:\n  tcpc join-command tenants/minimal platform")]
@@ -481,6 +495,7 @@ fn main() -> ExitCode {
         Command::Schema { write } => schema(write),
         Command::JoinCommand { tenant, dir } => join_command(&dir, &tenant),
         Command::Status { dir, tenants, format } => status(&dir, &tenants, format),
+        Command::Report { dir, tenants, output } => report(&dir, &tenants, output.as_deref()),
         Command::Completions { shell } => {
             use clap::CommandFactory as _;
             let mut out = std::io::stdout().lock();
@@ -1169,8 +1184,8 @@ fn read_lock(dir: &Path, config: &tcpc_spec::Config) -> Result<tcpc::lock::Lock,
     }
 }
 
-/// `tcpc status`: every selected tenant in a table (one tenant: its certificate timeline too).
-fn status(dir: &Path, tenants: &[String], format: cli::diff::Format) -> Result<(), Failure> {
+/// The status rows of the selected tenants, and the `check` thresholds.
+fn status_rows(dir: &Path, tenants: &[String]) -> Result<(Vec<tcpc::status::TenantStatus>, i64, i64), Failure> {
     let filter = tcpc::filter::Filter::new(tenants, None).map_err(Failure::Io)?;
     let (config, sources, tenants) = load_resolved(dir)?;
     let lock = read_lock(dir, &config)?;
@@ -1179,6 +1194,27 @@ fn status(dir: &Path, tenants: &[String], format: cli::diff::Format) -> Result<(
     if rows.is_empty() {
         return Err(Failure::Io("no TenantControlPlane matches".into()));
     }
+    Ok((rows, warn, fail))
+}
+
+/// `tcpc report`: the HTML page, to stdout or written atomically to `output`.
+fn report(dir: &Path, tenants: &[String], output: Option<&Path>) -> Result<(), Failure> {
+    let (rows, warn, fail) = status_rows(dir, tenants)?;
+    let page = tcpc::report::html(&rows, now()?, warn, fail);
+    match output {
+        None => std::io::stdout().lock().write_all(page.as_bytes()).map_err(|e| Failure::Io(format!("writing to stdout: {e}"))),
+        Some(path) => {
+            // Atomic (a reader never sees half a page); 0600 like every file tcpc writes for a person.
+            write_private(path, page.as_bytes()).map_err(|e| Failure::Io(format!("writing {}: {e}", path.display())))?;
+            info!("wrote {} ({} tenant(s))", path.display(), rows.len());
+            Ok(())
+        }
+    }
+}
+
+/// `tcpc status`: every selected tenant in a table (one tenant: its certificate timeline too).
+fn status(dir: &Path, tenants: &[String], format: cli::diff::Format) -> Result<(), Failure> {
+    let (rows, _, _) = status_rows(dir, tenants)?;
     let text = match format {
         cli::diff::Format::Json => serde_json::to_string_pretty(&rows).expect("status serialises") + "\n",
         cli::diff::Format::Text if rows.len() == 1 => format!("{}\n{}", tcpc::status::table(&rows), tcpc::status::timeline(&rows[0])),

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Tools installed by `tools/peers.sh debian` (apt) instead of built into the bin dir.
-pub const SYSTEM_TOOLS: &[&str] = &["etcd", "openssl", "containerd", "runc", "iptables", "conntrack", "socat", "ip"];
+pub const SYSTEM_TOOLS: &[&str] = &["etcd", "openssl", "containerd", "runc", "iptables", "conntrack", "socat", "ip", "chromium"];
 
 /// The directory `tools/peers.sh` installs binaries into.
 pub fn bin_dir() -> Option<PathBuf> {

@@ -94,9 +94,27 @@ pub struct Keys<'a> {
     pub intent: &'a intent::Intent,
 }
 
+/// How far a compile is: tenants rendered so far out of the total. Shared with whoever shows it
+/// (the CLI's progress bar); the core only counts, it never prints.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub done: std::sync::atomic::AtomicUsize,
+    pub total: std::sync::atomic::AtomicUsize,
+}
+
 /// Compiles the repository held in `sources` (`config` is `tcpc.yaml`, if present).
 /// On failure, returns every diagnostic found, errors and warnings.
 pub fn compile(sources: &Sources, config: Option<SourceId>, keys: Option<&Keys<'_>>) -> Result<Compiled, Diagnostics> {
+    compile_with_progress(sources, config, keys, &Progress::default())
+}
+
+/// [`compile`], counting rendered tenants into `progress` as it goes.
+pub fn compile_with_progress(
+    sources: &Sources,
+    config: Option<SourceId>,
+    keys: Option<&Keys<'_>>,
+    progress: &Progress,
+) -> Result<Compiled, Diagnostics> {
     let mut diags = Diagnostics::default();
     let inputs = parse::parse(sources, config, &mut diags);
     let tenants = resolve::resolve(&inputs, &mut diags);
@@ -129,7 +147,8 @@ pub fn compile(sources: &Sources, config: Option<SourceId>, keys: Option<&Keys<'
             }
         },
     };
-    let results = render_all(sources, &tenants, keys, pki_env.as_ref());
+    progress.total.store(tenants.len(), std::sync::atomic::Ordering::Relaxed);
+    let results = render_all(sources, &tenants, keys, pki_env.as_ref(), progress);
     let mut objects = Vec::new();
     let mut changed: std::collections::BTreeMap<String, lock::TenantLock> = std::collections::BTreeMap::new();
     let mut names: Vec<String> = Vec::new();
@@ -224,6 +243,7 @@ fn render_all(
     tenants: &[resolve::Tenant],
     keys: Option<&Keys<'_>>,
     pki_env: Option<&pki::PkiEnv<'_>>,
+    progress: &Progress,
 ) -> Vec<Result<TenantOutput, pki::PkiError>> {
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(tenants.len().max(1));
     let chunk = tenants.len().div_ceil(workers).max(1);
@@ -231,7 +251,15 @@ fn render_all(
         let handles: Vec<_> = tenants
             .chunks(chunk)
             .map(|part| {
-                scope.spawn(move || part.iter().map(|t| render_one(t, &sources.get(t.file).display, keys, pki_env)).collect::<Vec<_>>())
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|t| {
+                            let out = render_one(t, &sources.get(t.file).display, keys, pki_env);
+                            progress.done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            out
+                        })
+                        .collect::<Vec<_>>()
+                })
             })
             .collect();
         handles.into_iter().flat_map(|h| h.join().expect("render worker panicked")).collect()

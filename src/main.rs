@@ -594,7 +594,7 @@ fn load_and_compile(dir: &Path, mode: Mode<'_>) -> Result<(Repo, Compiled), Fail
         sealer: k.sealer.as_ref(),
         intent: intent.unwrap_or(&no_intent),
     });
-    let result = tcpc::compile(&sources, config_id, keys.as_ref());
+    let result = with_progress_bar(|progress| tcpc::compile_with_progress(&sources, config_id, keys.as_ref(), progress));
     match result {
         Ok(c) => {
             if !c.diagnostics.is_empty() {
@@ -1172,6 +1172,51 @@ fn load_tenant(dir: &Path, tenant: &str) -> Result<(tcpc_spec::Config, tcpc::res
         Some(t) => Ok((config, t)),
         None => Err(Failure::Io(format!("no TenantControlPlane {ns}/{name} in {}", dir.display()))),
     }
+}
+
+/// Whether a progress bar may be drawn: a person watches stderr (a terminal, not `-q`), and it
+/// is neither CI nor Argo CD's plugin server (both keep stderr as a log).
+fn progress_bar_wanted() -> bool {
+    use std::io::IsTerminal as _;
+    verbosity() >= 1
+        && std::io::stderr().is_terminal()
+        && std::env::var_os("CI").is_none()
+        && std::env::var_os("ARGOCD_APP_NAME").is_none()
+        && std::env::var("TERM").map_or(true, |t| t != "dumb")
+}
+
+/// Runs `work`, drawing `[=====>    ] 512/1000 tenants` on stderr while it runs longer than
+/// half a second (when [`progress_bar_wanted`]); the line is erased when it ends.
+fn with_progress_bar<T>(work: impl FnOnce(&tcpc::Progress) -> T) -> T {
+    let progress = tcpc::Progress::default();
+    if !progress_bar_wanted() {
+        return work(&progress);
+    }
+    let finished = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let drawer = scope.spawn(|| {
+            let started = std::time::Instant::now();
+            let mut drawn = false;
+            while !finished.load(Ordering::Relaxed) {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                let (done, total) = (progress.done.load(Ordering::Relaxed), progress.total.load(Ordering::Relaxed));
+                if total == 0 || started.elapsed() < std::time::Duration::from_millis(500) {
+                    continue;
+                }
+                let filled = (done * 30 / total).min(30);
+                let bar = format!("{}{}", "=".repeat(filled), " ".repeat(30 - filled));
+                eprint!("\r[{bar}] {done}/{total} tenants");
+                drawn = true;
+            }
+            if drawn {
+                eprint!("\r\x1b[2K");
+            }
+        });
+        let out = work(&progress);
+        finished.store(true, Ordering::Relaxed);
+        let _ = drawer.join();
+        out
+    })
 }
 
 /// The lock at `config`'s lock path in `dir` (empty when there is none yet).

@@ -370,8 +370,12 @@ s_rollout() {
   wait_for "tenant /readyz after the rollout" 60 readyz
   timing commit_to_readyz_again "$(elapsed "$t0")"
   if [[ $START_VERSION != "$E2E_K8S_VERSION" ]]; then
-    images=$(kubectl -n "$NS" get pods -l "kamaji.clastix.io/name=$TCP" --field-selector=status.phase=Running -o jsonpath='{.items[*].spec.containers[*].image}')
-    [[ $images == *"kube-apiserver:$to"* && $images != *":$START_VERSION"* ]] || { log "pod images: $images"; return 1; }
+    # the old pod terminates gracefully after the rollout has completed
+    wait_for "pods at $START_VERSION gone" 60 bash -c "! kubectl -n $NS get pods -l kamaji.clastix.io/name=$TCP \
+      -o jsonpath='{.items[*].spec.containers[*].image}' | grep -q ':$START_VERSION'"
+    images=$(kubectl -n "$NS" get pods -l "kamaji.clastix.io/name=$TCP" -o jsonpath='{.items[*].spec.containers[*].image}')
+    [[ $images == *"kube-apiserver:$to"* && $images == *"kube-controller-manager:$to"* && $images == *"kube-scheduler:$to"* ]] ||
+      { log "pod images: $images"; return 1; }
     local v
     v=$(curl -sS --fail --max-time 2 --cacert "$WORK/tenant-ca.crt" "https://127.0.0.1:$PORT/version" | jq -r .gitVersion)
     [[ $v == "$to" ]] || { log "tenant serves $v, want $to"; return 1; }

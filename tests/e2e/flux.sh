@@ -19,7 +19,10 @@
 #             argument), re-rendered, committed: Flux applies the new commit, a new ReplicaSet
 #             rolls out, /readyz answers again, the change is in the pod spec
 #   teardown  controllers, git server and cluster stopped
-# E2E_BREAK=age-key: no sops-age Secret; `deliver` must fail with a decryption error.
+# E2E_BREAK (comma list), negative controls that prove the checks can fail:
+#   age-key      sops-age holds another age identity: `deliver` must fail (decryption error)
+#   substitute   the committed tree loses tcpc's substitute: disabled mark: Flux turns
+#                `${E2E_MARK}` into `flux-e2e`, so `secrets` must fail
 # Timings as "TIMING name value" lines in DIR/timings. E2E_KEEP=1 keeps everything running.
 set -euo pipefail
 
@@ -276,6 +279,10 @@ YAML
   [[ -n $marked ]] || { log "no rendered file holds $MARK"; return 1; }
   unmarked=$(xargs -r grep -L 'kustomize.toolkit.fluxcd.io/substitute: disabled' <<< "$marked" || true)
   [[ -z $unmarked ]] || { log "hold \${ but carry no substitute: disabled: $unmarked"; return 1; }
+  if broken substitute; then
+    log "E2E_BREAK=substitute: the substitute: disabled mark removed from the committed tree"
+    grep -rl 'kustomize.toolkit.fluxcd.io/substitute: disabled' "$OUT" | xargs -r sed -i '/kustomize.toolkit.fluxcd.io\/substitute: disabled/d'
+  fi
   COMMIT=$(git_commit "tenant $NS/$TCP at $START_VERSION")
   echo "$COMMIT" > "$WORK/commit-1"
   log "rendered $n SOPS-encrypted Secrets; committed $COMMIT"
@@ -292,7 +299,7 @@ flux_objects() {
 }
 
 # ks_wait REVISION TIMEOUT: until the Kustomization is Ready at the commit. A decryption error
-# cannot heal by itself: stop at once.
+# (or a missing key Secret) cannot heal by itself: stop at once.
 ks_wait() {
   local want=$1 timeout=$2 deadline ready msg rev
   deadline=$(( $(date +%s) + timeout ))
@@ -301,7 +308,7 @@ ks_wait() {
     msg=$(kubectl -n "$FLUX_NS" get kustomization tcpc -o jsonpath='{.status.conditions[?(@.type=="Ready")].message}' 2>/dev/null || true)
     rev=$(kubectl -n "$FLUX_NS" get kustomization tcpc -o jsonpath='{.status.lastAppliedRevision}' 2>/dev/null || true)
     [[ $ready == True && $rev == *"$want" ]] && { log "Kustomization Ready at $rev"; return 0; }
-    if [[ $ready == False && $msg == *[Dd]ecrypt* ]]; then log "Kustomization not Ready: $msg"; return 1; fi
+    if [[ $ready == False && ( $msg == *[Dd]ecrypt* || $msg == *sops-age* ) ]]; then log "Kustomization not Ready: $msg"; return 1; fi
     (( $(date +%s) < deadline )) || { log "Kustomization not Ready at $want within ${timeout}s: ready=$ready rev=$rev $msg"; return 1; }
     sleep 0.5
   done
@@ -315,11 +322,13 @@ tenant_ca() {
 readyz() { curl -sS --fail --max-time 2 --cacert "$WORK/tenant-ca.crt" "https://127.0.0.1:$PORT/readyz" | grep -qx ok; }
 
 s_deliver() {
+  local key=$WORK/age-identity.txt
   if broken age-key; then
-    log "E2E_BREAK=age-key: no $FLUX_NS/sops-age Secret"
-  else
-    kubectl -n "$FLUX_NS" create secret generic sops-age --from-file=age.agekey="$WORK/age-identity.txt" >/dev/null
+    key=$WORK/other-age-identity.txt
+    "$TCPC_BIN" identity > "$key" 2>/dev/null
+    log "E2E_BREAK=age-key: $FLUX_NS/sops-age holds another age identity than the one the Secrets are encrypted to"
   fi
+  kubectl -n "$FLUX_NS" create secret generic sops-age --from-file=age.agekey="$key" >/dev/null
   local t0; t0=$(now)
   flux_objects
   ks_wait "$(<"$WORK/commit-1")" 240
@@ -343,7 +352,9 @@ s_secrets() {
   # postBuild substitution ran (E2E_MARK is set) and left our `${E2E_MARK}` alone
   kubectl -n "$NS" get deployment "$TCP" -o json |
     jq -e --arg a "--cluster-name=tcpc-$MARK" '[.spec.template.spec.containers[] | (.command // []) + (.args // []) | .[] | select(. == $a)] | length == 1' >/dev/null ||
-    { log "the live Deployment lacks the literal --cluster-name=tcpc-$MARK (substituted?)"; return 1; }
+    { log "the live Deployment lacks the literal --cluster-name=tcpc-$MARK; it has: $(kubectl -n "$NS" get deployment "$TCP" -o json |
+        jq -r '[.spec.template.spec.containers[] | (.command // []) + (.args // []) | .[] | select(startswith("--cluster-name"))] | join(" ")')"
+      return 1; }
   log "live kube-controller-manager keeps --cluster-name=tcpc-$MARK under postBuild.substitute E2E_MARK=flux-e2e"
 }
 

@@ -141,7 +141,7 @@ flux_controller() {
     go_env
     local t0 tmp dir r; t0=$(now); tmp=$(mktemp -d "$peers_dir/.build.XXXXXX")
     log "building $name $version ($module) ..."
-    dir=$(cd "$tmp" && go mod download -json "$module@$version" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+    dir=$(cd "$tmp" && go mod download -json "$module@$version" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p' || true)
     [[ -f $dir/go.mod && -d $dir/config/crd/bases ]] || { rm -rf "$tmp"; die "$module@$version: no module source (go mod download)"; }
     cp -r "$dir" "$tmp/src" && chmod -R u+w "$tmp/src"
     local edits=(-dropreplace "$module/api")

@@ -7,11 +7,15 @@
 //!   applied and serving, reachable through their Services, the unsealed admin kubeconfig, the
 //!   tenant bundle, the internal CA trusted by kube-apiserver (OIDC), a rollout without failed
 //!   /readyz polls, and deletion leaving nothing behind.
+//! - `flux_delivery` (tests/e2e/flux.sh): the real Flux source-controller and kustomize-controller
+//!   apply a rendered repository (SOPS/age backend) served over Git smart HTTP: the tenant
+//!   reaches /readyz, its Secrets are decrypted, postBuild substitution changes nothing of ours,
+//!   and a committed version bump rolls out.
 //!
 //! Gated: runs only with `TCPC_E2E=1` (root, ~2 GB RAM, the peers from `tools/peers.sh
-//! kubernetes debian sealed-secrets-controller kubeseal`). Otherwise each test prints
+//! kubernetes debian sealed-secrets-controller kubeseal flux`). Otherwise each test prints
 //! `SKIPPED: set TCPC_E2E=1` and passes. Run: `TCPC_E2E=1 cargo test --test e2e -- --nocapture`.
-//! The two tests share the harness's fixed addresses, so they run one after the other.
+//! The tests share the harness's fixed addresses, so they run one after the other.
 //! `TCPC_E2E_DIR` (a directory) puts each cluster under `$TCPC_E2E_DIR/<test>`.
 
 use std::path::Path;
@@ -44,4 +48,9 @@ fn management_cluster_smoke() {
 #[test]
 fn rendered_tenants() {
     run("tests/e2e/tenants.sh", "tenants", &[("TCPC_BIN", env!("CARGO_BIN_EXE_tcpc"))]);
+}
+
+#[test]
+fn flux_delivery() {
+    run("tests/e2e/flux.sh", "flux", &[("TCPC_BIN", env!("CARGO_BIN_EXE_tcpc"))]);
 }

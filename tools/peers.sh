@@ -6,7 +6,7 @@
 #   tools/peers.sh --bin-dir           print the directory the binaries land in
 #   tools/peers.sh --list              print the known names
 #
-# Names: sops, kubeseal, sealed-secrets-controller, kustomize, kubernetes, debian.
+# Names: sops, kubeseal, sealed-secrets-controller, kustomize, kubernetes, flux, debian.
 # Versions live in tools/peers/versions.env (the only place to change them).
 #
 # Binaries land in ${TCPC_PEERS_DIR:-$HOME/.cache/tcpc/peers}/bin as <name>-<version>
@@ -30,7 +30,7 @@ source "$here/peers/versions.env"
 peers_dir=${TCPC_PEERS_DIR:-$HOME/.cache/tcpc/peers}
 bin_dir=$peers_dir/bin
 stamp_dir=$peers_dir/stamps
-all_names=(sops kubeseal sealed-secrets-controller kustomize kubernetes debian)
+all_names=(sops kubeseal sealed-secrets-controller kustomize kubernetes flux debian)
 k8s_commands=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubeadm kubectl)
 
 built=0  # set to 1 by any step that did work; only then is a summary printed
@@ -126,6 +126,43 @@ sealed_secrets_crd() {
   ln -sfn "$(basename "$out")" "$share/sealedsecrets.bitnami.com.yaml"
 }
 
+# flux_controller NAME MODULE VERSION [REPLACE...]: build a Flux controller (its main package)
+# inside a copy of the downloaded module source, so the module's own go.mod (requires and
+# replaces) applies. Module zips leave out the nested api/ module that go.mod replaces with
+# ./api, so that replace is dropped (the api module of the same release then comes from the
+# proxy); each REPLACE (OLD=NEW@VERSION) is added with `go mod edit -replace`. Lands
+# bin/NAME-VERSION, links bin/NAME, and copies the module's CRDs (config/crd/bases) to
+# share/flux/NAME-VERSION/ (never committed).
+flux_controller() {
+  local name=$1 module=$2 version=$3; shift 3
+  local out="$bin_dir/$name-$version" crds="$peers_dir/share/flux/$name-$version"
+  local key="flux $module@$version replace=[$*] ldflags=[-s -w]"
+  if ! stamp_ok "$name" "$key" "$out" || [[ ! -d $crds ]]; then
+    go_env
+    local t0 tmp dir r; t0=$(now); tmp=$(mktemp -d "$peers_dir/.build.XXXXXX")
+    log "building $name $version ($module) ..."
+    dir=$(cd "$tmp" && go mod download -json "$module@$version" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p' || true)
+    [[ -f $dir/go.mod && -d $dir/config/crd/bases ]] || { rm -rf "$tmp"; die "$module@$version: no module source (go mod download)"; }
+    cp -r "$dir" "$tmp/src" && chmod -R u+w "$tmp/src"
+    local edits=(-dropreplace "$module/api")
+    for r in "$@"; do edits+=(-replace "$r"); done
+    if ! (cd "$tmp/src" && go mod edit "${edits[@]}" &&
+      go build -mod=mod -trimpath -ldflags "-s -w" -o "$tmp/$name" .); then
+      rm -rf "$tmp"; die "building $name $version failed"
+    fi
+    mkdir -p "$crds.tmp"
+    cp "$tmp/src/config/crd/bases/"*.yaml "$crds.tmp/" && chmod 644 "$crds.tmp/"*.yaml
+    rm -rf "$crds" && mv "$crds.tmp" "$crds"
+    mv -f "$tmp/$name" "$out"
+    rm -rf "$tmp"
+    stamp_write "$name" "$key"
+    built=1
+    log "built $name $version in $(elapsed "$t0")"
+  fi
+  ln -sfn "$name-$version" "$bin_dir/$name"
+  ln -sfn "$name-$version" "$peers_dir/share/flux/$name"
+}
+
 # k8s_build VERSION DEFAULT: build the Kubernetes commands of one release from its
 # tools module tools/peers/k8s/VERSION; DEFAULT=1 also points the unversioned names at it.
 k8s_build() {
@@ -205,6 +242,13 @@ build() {
       k8s_build "$KUBERNETES_VERSION" 1
       local v
       for v in $KUBERNETES_EXTRA_VERSIONS; do k8s_build "$v" 0; done ;;
+    flux)
+      # shellcheck disable=SC2086 # the replace lists are word lists
+      flux_controller source-controller github.com/fluxcd/source-controller "$FLUX_SOURCE_CONTROLLER_VERSION" \
+        $FLUX_SOURCE_CONTROLLER_REPLACE
+      # shellcheck disable=SC2086
+      flux_controller kustomize-controller github.com/fluxcd/kustomize-controller "$FLUX_KUSTOMIZE_CONTROLLER_VERSION" \
+        $FLUX_KUSTOMIZE_CONTROLLER_REPLACE ;;
     debian)
       debian_packages ;;
     *) die "unknown peer '$1' (known: ${all_names[*]})" ;;

@@ -43,17 +43,20 @@ impl CmpServer {
         let server = peers::require_peer("argocd-cmp-server")?;
         let drive = peers::require_peer("argocd-cmp-drive")?;
         let tmp = tempfile::tempdir().unwrap();
-        let (config, sockets, work, bin) = (tmp.path().join("config"), tmp.path().join("plugins"), tmp.path().join("work"), tmp.path().join("bin"));
+        let (config, sockets, work, bin) =
+            (tmp.path().join("config"), tmp.path().join("plugins"), tmp.path().join("work"), tmp.path().join("bin"));
         for d in [&config, &sockets, &work, &bin] {
             std::fs::create_dir(d).unwrap();
         }
         // Exactly what `tcpc install argocd-plugin --only plugin` prints.
-        let plugin = run(tcpc().args(["install", "argocd-plugin", "--only", "plugin"])).expect_code(0, "install argocd-plugin --only plugin");
+        let plugin =
+            run(tcpc().args(["install", "argocd-plugin", "--only", "plugin"])).expect_code(0, "install argocd-plugin --only plugin");
         std::fs::write(config.join("plugin.yaml"), &plugin.stdout).unwrap();
         // `tcpc` on the server's PATH, as in the sidecar image.
         std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_tcpc"), bin.join("tcpc")).unwrap();
-        let path = std::env::join_paths(std::iter::once(bin.clone()).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())))
-            .unwrap();
+        let path =
+            std::env::join_paths(std::iter::once(bin.clone()).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())))
+                .unwrap();
         let log = std::fs::File::create(tmp.path().join("server.log")).unwrap();
         let child = Command::new(server)
             .args(["--config-dir-path", config.to_str().unwrap(), "--logformat", "text", "--loglevel", "info"])
@@ -154,7 +157,8 @@ fn discovery_and_parameters_announcement() {
     let repo = repo_copy();
 
     // (a) Discovery: a repository with tcpc.yaml is the plugin's, one without is not.
-    let m: Value = serde_json::from_str(&s.drive("match", repo.path(), &["-path", "examples"]).expect_code(0, "match examples").stdout).unwrap();
+    let m: Value =
+        serde_json::from_str(&s.drive("match", repo.path(), &["-path", "examples"]).expect_code(0, "match examples").stdout).unwrap();
     assert_eq!(m["appType"], "Plugin", "{m}");
     assert_eq!(m["sockets"]["tcpc.sock"], json!({"isSupported": true, "isDiscoveryEnabled": true, "provideGitCreds": false}), "{m}");
     let plain = tempfile::tempdir().unwrap();
@@ -168,11 +172,18 @@ fn discovery_and_parameters_announcement() {
     let announced: Value = serde_json::from_str(&r.stdout).unwrap();
     let plugin = yaml_objects(&run(tcpc().args(["install", "argocd-plugin", "--only", "plugin"])).stdout).remove(0);
     let dynamic: Value = serde_json::from_str(
-        &run(tcpc().args(["plugin", "parameters"]).current_dir(repo.path().join("examples")).env("ARGOCD_APP_NAME", "x")).expect_code(0, "plugin parameters").stdout,
+        &run(tcpc().args(["plugin", "parameters"]).current_dir(repo.path().join("examples")).env("ARGOCD_APP_NAME", "x"))
+            .expect_code(0, "plugin parameters")
+            .stdout,
     )
     .unwrap();
-    let expected: Vec<Value> =
-        dynamic.as_array().unwrap().iter().chain(plugin["spec"]["parameters"]["static"].as_array().unwrap()).map(normalize_announcement).collect();
+    let expected: Vec<Value> = dynamic
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(plugin["spec"]["parameters"]["static"].as_array().unwrap())
+        .map(normalize_announcement)
+        .collect();
     let got: Vec<Value> = announced.as_array().unwrap().iter().map(normalize_announcement).collect();
     assert_eq!(got, expected, "announced parameters");
     assert!(got[0]["array"].as_array().unwrap().iter().any(|t| t == "tenants/minimal"), "the tenants are announced: {announced}");
@@ -182,7 +193,11 @@ fn discovery_and_parameters_announcement() {
 fn normalize_announcement(p: &Value) -> Value {
     let mut out = serde_json::Map::new();
     for (k, v) in p.as_object().unwrap() {
-        let empty = v.is_null() || v == &json!(false) || v == &json!("") || v.as_array().is_some_and(Vec::is_empty) || v.as_object().is_some_and(|m| m.is_empty());
+        let empty = v.is_null()
+            || v == &json!(false)
+            || v == &json!("")
+            || v.as_array().is_some_and(Vec::is_empty)
+            || v.as_object().is_some_and(|m| m.is_empty());
         if !empty {
             out.insert(k.clone(), v.clone());
         }
@@ -216,7 +231,8 @@ fn generated_manifests_are_the_render_and_parameters_select() {
     assert_eq!(got, want, "tenants/bundle parameters select what --tenant/--bundle do");
     // Plugin env (ARGOCD_ENV_*) also selects.
     let mut by_env = source.clone();
-    by_env["plugin"] = json!({"name": "tcpc", "env": [{"name": "TCPC_TENANTS", "value": "tenants/*"}, {"name": "TCPC_BUNDLE", "value": "tenant"}]});
+    by_env["plugin"] =
+        json!({"name": "tcpc", "env": [{"name": "TCPC_TENANTS", "value": "tenants/*"}, {"name": "TCPC_BUNDLE", "value": "tenant"}]});
     assert_eq!(json_objects(&s.generate(repo.path(), &by_env).expect_code(0, "generate, plugin env")), want);
 }
 

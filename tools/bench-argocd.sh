@@ -27,7 +27,7 @@ TCPC=$PWD/target/release/tcpc
 
 work=$(mktemp -d)
 server_pid=
-cleanup() { [[ -n $server_pid ]] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null; rm -rf "$work"; }
+cleanup() { [[ -n $server_pid ]] && kill -9 "$server_pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 mkdir -p "$work"/{config,plugins,cmp,path}
 
@@ -48,15 +48,25 @@ for _ in $(seq 300); do [[ -S $work/plugins/tcpc.sock ]] && break; sleep 0.1; do
 [[ -S $work/plugins/tcpc.sock ]] || { cat "$work/server.log"; exit 1; }
 
 source='{"repoURL":"https://git.example.com/platform.git","targetRevision":"main","path":".","plugin":{"name":"tcpc"}}'
-t0=$(date +%s.%N)
-ARGOCD_PLUGINSOCKFILEPATH=$work/plugins "$bin/argocd-cmp-drive" generate -repo "$work/repo" -source "$source" \
-  > "$work/manifests.json" 2> "$work/drive.log" || { cat "$work/drive.log"; tail -20 "$work/server.log"; exit 1; }
-t1=$(date +%s.%N)
-
 field() { awk -F': ' -v k="$1" '$1 ~ k { print $2 }' "$work/tcpc.time"; }
 echo "N=$N tenants, cores: $(nproc), $("$TCPC" --version), argocd-cmp-server $(readlink "$bin/argocd-cmp-server")"
-echo "repository streamed: $(du -sh --exclude=.git "$work/repo" | cut -f1) ($(find "$work/repo" -type f | wc -l) files)"
-echo "tcpc inside the plugin: wall $(field 'Elapsed') (h:mm:ss), peak RSS $(( $(field 'Maximum resident') / 1024 )) MB"
-printf 'whole generate (drive -> cmp-server -> tcpc -> manifests): %.2f s\n' "$(echo "$t1 - $t0" | bc -l)"
-echo "manifests: $(wc -l < "$work/manifests.json") objects, $(du -h "$work/manifests.json" | cut -f1) as JSON"
+echo "repository: $(du -sh "$work/repo" | cut -f1) ($(find "$work/repo" -type f | wc -l) files; rendered/ $(du -sh "$work/repo/rendered" | cut -f1))"
+
+# generate LABEL EXCLUSIONS: one generate as the repo-server does it; EXCLUSIONS is the
+# repo-server's ARGOCD_REPO_SERVER_PLUGIN_TAR_EXCLUSIONS (globs left out of the tarball).
+generate() {
+  local t0 t1
+  rm -f "$work/tcpc.time"
+  t0=$(date +%s.%N)
+  ARGOCD_REPO_SERVER_PLUGIN_TAR_EXCLUSIONS=$2 ARGOCD_PLUGINSOCKFILEPATH=$work/plugins \
+    "$bin/argocd-cmp-drive" generate -repo "$work/repo" -source "$source" > "$work/manifests.json" 2> "$work/drive.log" ||
+    { cat "$work/drive.log"; tail -20 "$work/server.log"; exit 1; }
+  t1=$(date +%s.%N)
+  echo "--- $1"
+  echo "tcpc inside the plugin: wall $(field 'Elapsed') (m:ss), peak RSS $(( $(field 'Maximum resident') / 1024 )) MB"
+  printf 'whole generate (tgz, stream, tcpc, split, JSON): %.1f s\n' "$(echo "$t1 - $t0" | bc -l)"
+  echo "manifests: $(wc -l < "$work/manifests.json") objects, $(du -h "$work/manifests.json" | cut -f1) as JSON"
+}
+generate "whole repository streamed (Argo CD's default)" ""
+generate "rendered/ left out (ARGOCD_REPO_SERVER_PLUGIN_TAR_EXCLUSIONS=rendered)" "rendered"
 echo "argocd-cmp-server peak RSS: $(awk '/VmHWM/ { print int($2 / 1024) " MB" }' "/proc/$server_pid/status")"

@@ -15,6 +15,8 @@
 //	    line. On failure prints the error on stderr and exits 1 (nothing on stdout).
 //
 // -source is an Application's spec.source as JSON (its path is resolved inside -repo).
+// ARGOCD_REPO_SERVER_PLUGIN_TAR_EXCLUSIONS (globs, `;`-separated) is read as the repo-server
+// reads it: paths left out of the tarball streamed to the plugin.
 package main
 
 import (
@@ -36,6 +38,7 @@ import (
 	"github.com/argoproj/argo-cd/v3/reposerver/repository"
 	"github.com/argoproj/argo-cd/v3/util/app/discovery"
 	"github.com/argoproj/argo-cd/v3/util/cmp"
+	"github.com/argoproj/argo-cd/v3/util/env"
 )
 
 func fail(format string, args ...any) {
@@ -66,6 +69,7 @@ func main() {
 		fail("%v", err)
 	}
 	ctx := context.Background()
+	excluded := env.StringsFromEnv("ARGOCD_REPO_SERVER_PLUGIN_TAR_EXCLUSIONS", []string{}, ";")
 
 	source := &v1alpha1.ApplicationSource{Path: *path}
 	if *sourceJSON != "" {
@@ -79,7 +83,7 @@ func main() {
 	switch cmd {
 	case "match":
 		env := []string{"ARGOCD_APP_NAME=" + *app, "ARGOCD_APP_SOURCE_PATH=" + source.Path}
-		appType, err := discovery.AppType(ctx, appPath, root, nil, nil, env)
+		appType, err := discovery.AppType(ctx, appPath, root, nil, excluded, env)
 		if err != nil {
 			fail("discovery: %v", err)
 		}
@@ -101,7 +105,7 @@ func main() {
 			if err != nil {
 				fail("MatchRepository: %v", err)
 			}
-			if err := cmp.SendRepoStream(ctx, appPath, root, stream, env, nil); err != nil {
+			if err := cmp.SendRepoStream(ctx, appPath, root, stream, env, excluded); err != nil {
 				fail("sending the repository: %v", err)
 			}
 			resp, err := stream.CloseAndRecv()
@@ -140,7 +144,7 @@ func main() {
 			env = append(env, params...)
 			pluginName = source.Plugin.Name
 		}
-		conn, client, err := discovery.DetectConfigManagementPlugin(ctx, appPath, root, pluginName, env, nil)
+		conn, client, err := discovery.DetectConfigManagementPlugin(ctx, appPath, root, pluginName, env, excluded)
 		if err != nil {
 			fail("%v", err)
 		}
@@ -149,7 +153,7 @@ func main() {
 		if err != nil {
 			fail("%v", err)
 		}
-		if err := cmp.SendRepoStream(ctx, appPath, root, stream, env, nil); err != nil {
+		if err := cmp.SendRepoStream(ctx, appPath, root, stream, env, excluded); err != nil {
 			fail("sending the repository: %v", err)
 		}
 		resp, err := stream.CloseAndRecv()
@@ -169,7 +173,8 @@ func main() {
 			KubeVersion:       *kubeVersion,
 			ApiVersions:       []string{"v1", "apps/v1"},
 		}
-		resp, err := repository.GenerateManifests(ctx, appPath, root, *revision, q, false, nil, resource.MustParse("0"), nil)
+		resp, err := repository.GenerateManifests(ctx, appPath, root, *revision, q, false, nil, resource.MustParse("0"), nil,
+			repository.WithCMPTarExcludedGlobs(excluded))
 		if err != nil {
 			fail("%v", err)
 		}

@@ -5,7 +5,7 @@
 #   tools/test.sh [extra cargo test args...]
 #
 # Cold (fresh machine): tools/peers.sh builds sops, kubeseal, the sealed-secrets
-# controller, kustomize and the Kubernetes binaries from the Go module proxy and
+# controller, kustomize, the Kubernetes binaries and Argo CD's argocd-cmp-server from the Go module proxy and
 # installs the Debian packages; warm runs reuse the cache and take about a second.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

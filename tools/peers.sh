@@ -6,7 +6,7 @@
 #   tools/peers.sh --bin-dir           print the directory the binaries land in
 #   tools/peers.sh --list              print the known names
 #
-# Names: sops, kubeseal, sealed-secrets-controller, kustomize, kubernetes, flux, debian.
+# Names: sops, kubeseal, sealed-secrets-controller, kustomize, kubernetes, flux, argocd, debian.
 # Versions live in tools/peers/versions.env (the only place to change them).
 #
 # Binaries land in ${TCPC_PEERS_DIR:-$HOME/.cache/tcpc/peers}/bin as <name>-<version>
@@ -30,7 +30,7 @@ source "$here/peers/versions.env"
 peers_dir=${TCPC_PEERS_DIR:-$HOME/.cache/tcpc/peers}
 bin_dir=$peers_dir/bin
 stamp_dir=$peers_dir/stamps
-all_names=(sops kubeseal sealed-secrets-controller kustomize kubernetes flux debian)
+all_names=(sops kubeseal sealed-secrets-controller kustomize kubernetes flux argocd debian)
 k8s_commands=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubeadm kubectl)
 
 built=0  # set to 1 by any step that did work; only then is a summary printed
@@ -198,6 +198,45 @@ k8s_build() {
   fi
 }
 
+# argocd_build: argocd-cmp-server (Argo CD's config-management plugin server) and our
+# driver tools/peers/argocd/cmp-drive (talks to it through argo-cd's own repo-server
+# code), built from a writable copy of the argo-cd module so that its go.mod (replace
+# directives, go.sum) applies. The module zip lacks the nested ./gitops-engine module its
+# go.mod replaces, so that directory is filled from the proxy's gitops-engine module
+# (ARGOCD_GITOPS_ENGINE_VERSION). Only the two small mains are compiled (one go build).
+argocd_build() {
+  local version=$ARGOCD_VERSION engine=$ARGOCD_GITOPS_ENGINE_VERSION src="$here/peers/argocd"
+  local server="$bin_dir/argocd-cmp-server-$version" drive="$bin_dir/argocd-cmp-drive-$version"
+  local ldflags="-s -w -X github.com/argoproj/argo-cd/v3/common.version=${version#v}"
+  local key; key="argocd $version engine=$engine ldflags=[$ldflags] $(cat "$src"/*/main.go | sha256sum | cut -c1-16)"
+  if ! stamp_ok argocd "$key" "$server" "$drive"; then
+    go_env
+    local t0 tmp dir edir; t0=$(now); tmp=$(mktemp -d "$peers_dir/.build.XXXXXX")
+    log "building argocd-cmp-server $version (argo-cd module, gitops-engine $engine) ..."
+    mod_dir() { (cd "$tmp" && go mod download -json "$1" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p'); }
+    dir=$(mod_dir "github.com/argoproj/argo-cd/v3@$version") && [[ -f $dir/go.mod ]] || { rm -rf "$tmp"; die "argo-cd $version not downloadable"; }
+    edir=$(mod_dir "github.com/argoproj/argo-cd/gitops-engine@$engine") && [[ -f $edir/go.mod ]] ||
+      { rm -rf "$tmp"; die "gitops-engine $engine not downloadable"; }
+    mkdir -p "$tmp/argo-cd"
+    tar -C "$dir" --exclude=./docs --exclude=./gitops-engine -cf - . | tar -C "$tmp/argo-cd" -xf -
+    mkdir -p "$tmp/argo-cd/gitops-engine" "$tmp/argo-cd/cmd/tcpc-peer"
+    tar -C "$edir" -cf - . | tar -C "$tmp/argo-cd/gitops-engine" -xf -
+    chmod -R u+w "$tmp/argo-cd"
+    cp -r "$src/cmp-server" "$src/cmp-drive" "$tmp/argo-cd/cmd/tcpc-peer/"
+    if ! (cd "$tmp/argo-cd" && go build -mod=mod -trimpath -ldflags "$ldflags" -o "$tmp/bin/" ./cmd/tcpc-peer/cmp-server ./cmd/tcpc-peer/cmp-drive); then
+      chmod -R u+w "$tmp"; rm -rf "$tmp"; die "building argocd-cmp-server $version failed"
+    fi
+    mv -f "$tmp/bin/cmp-server" "$server"
+    mv -f "$tmp/bin/cmp-drive" "$drive"
+    chmod -R u+w "$tmp"; rm -rf "$tmp"
+    stamp_write argocd "$key"
+    built=1
+    log "built argocd-cmp-server $version in $(elapsed "$t0")"
+  fi
+  ln -sfn "argocd-cmp-server-$version" "$bin_dir/argocd-cmp-server"
+  ln -sfn "argocd-cmp-drive-$version" "$bin_dir/argocd-cmp-drive"
+}
+
 debian_packages() {
   local missing=() p
   for p in $DEBIAN_PACKAGES; do
@@ -249,6 +288,8 @@ build() {
       # shellcheck disable=SC2086
       flux_controller kustomize-controller github.com/fluxcd/kustomize-controller "$FLUX_KUSTOMIZE_CONTROLLER_VERSION" \
         $FLUX_KUSTOMIZE_CONTROLLER_REPLACE ;;
+    argocd)
+      argocd_build ;;
     debian)
       debian_packages ;;
     *) die "unknown peer '$1' (known: ${all_names[*]})" ;;

@@ -5,7 +5,8 @@
 #   tools/test.sh [extra cargo test args...]
 #
 # Cold (fresh machine): tools/peers.sh builds sops, kubeseal, the sealed-secrets
-# controller, kustomize, the Kubernetes binaries and the Flux controllers from the Go module proxy and
+# controller, kustomize, the Kubernetes binaries, the Flux controllers and Argo CD's argocd-cmp-server
+# from the Go module proxy and
 # installs the Debian packages; warm runs reuse the cache and take about a second.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

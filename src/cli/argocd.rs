@@ -53,7 +53,9 @@ fn split_list(v: &str) -> Vec<String> {
 
 /// Reads the plugin parameters from the environment Argo CD sets. Pure.
 pub fn params(env: &BTreeMap<String, String>) -> Result<Params, String> {
-    if let Some(json) = env.get("ARGOCD_APP_PARAMETERS").filter(|j| !j.trim().is_empty()) {
+    // Argo CD sets `ARGOCD_APP_PARAMETERS=null` for an Application without parameters (its
+    // parameter list marshalled as JSON): no parameters, like an unset variable.
+    if let Some(json) = env.get("ARGOCD_APP_PARAMETERS").filter(|j| !matches!(j.trim(), "" | "null")) {
         #[derive(serde::Deserialize)]
         #[serde(deny_unknown_fields)]
         struct Param {
@@ -225,5 +227,8 @@ mod tests {
         assert!(params(&env(&[("PARAM_BUNDLE", "both")])).is_err());
         assert!(params(&env(&[("ARGOCD_APP_PARAMETERS", r#"[{"name":"tenant","string":"a/a"}]"#)])).is_err());
         assert!(params(&env(&[("ARGOCD_APP_PARAMETERS", "{")])).is_err());
+        // No parameters in the Application: Argo CD passes `null`; the plugin env still selects.
+        let p = params(&env(&[("ARGOCD_APP_PARAMETERS", "null"), ("ARGOCD_ENV_TCPC_BUNDLE", "tenant")])).unwrap();
+        assert_eq!(p, Params { tenants: vec![], bundle: Some(BundleArg::Tenant) });
     }
 }

@@ -154,38 +154,11 @@ render() { "$TCPC_BIN" render "$REPO" --identity "$WORK/age-identity.txt"; }
 
 # ---- setup ----------------------------------------------------------------------------------
 
-build_tcpc() {
-  if [[ -z ${TCPC_BIN:-} ]]; then
-    (cd "$repo_root" && cargo build -q --bin tcpc)
-    TCPC_BIN=${CARGO_TARGET_DIR:-$repo_root/target}/debug/tcpc
-  fi
-  export TCPC_BIN
-}
-
-cluster_up() {
-  step "cluster up in $DIR"
-  local t0; t0=$(now)
-  "$cluster" up "$DIR"
-  eval "$("$cluster" env "$DIR")"
-  BIN=$(peers_bin_dir)
-  PATH=$BIN:$PATH
-  export PATH KUBECONFIG
-  "$repo_root/tools/e2e/images.sh" import "$DIR" 2> "$WORK/images.log" || { cat "$WORK/images.log" >&2; die "image import failed"; }
-  timing cluster_up_and_images "$(elapsed "$t0")"
-}
-
 # start_version: the release the tenant starts at (KUBERNETES_EXTRA_VERSIONS with images), so
 # the rollout is a version bump; KUBERNETES_VERSION when there is none.
 start_version() {
-  local v refs
-  refs=$(ctr --address "$E2E_CONTAINERD_SOCK" -n k8s.io images ls -q)
-  for v in $(kubernetes_extra_versions); do
-    [[ $v == "$E2E_K8S_VERSION" ]] && continue
-    grep -qx "registry.k8s.io/kube-apiserver:$v" <<< "$refs" &&
-      grep -qx "registry.k8s.io/kube-controller-manager:$v" <<< "$refs" &&
-      grep -qx "registry.k8s.io/kube-scheduler:$v" <<< "$refs" && { echo "$v"; return; }
-  done
-  echo "$E2E_K8S_VERSION"
+  local v; v=$(older_release_with_images)
+  echo "${v:-$E2E_K8S_VERSION}"
 }
 
 git_server() {

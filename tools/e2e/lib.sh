@@ -47,3 +47,43 @@ wait_for() {
     sleep 0.25
   done
 }
+
+# ---- shared by the scenario scripts (tests/e2e/tenants.sh, flux.sh) ------------------------
+# They set repo_root, cluster (tools/e2e/cluster.sh), DIR and WORK, and define step and timing.
+
+# build_tcpc: TCPC_BIN, or a debug build of this checkout.
+build_tcpc() {
+  if [[ -z ${TCPC_BIN:-} ]]; then
+    (cd "$repo_root" && cargo build -q --bin tcpc)
+    TCPC_BIN=${CARGO_TARGET_DIR:-$repo_root/target}/debug/tcpc
+  fi
+  export TCPC_BIN
+}
+
+# cluster_up: the harness cluster in DIR, its env (KUBECONFIG, E2E_*), the peers on PATH, and every
+# image imported (`up` imports in the background; this waits and fills gaps).
+cluster_up() {
+  step "cluster up in $DIR"
+  local t0; t0=$(now)
+  "$cluster" up "$DIR"
+  eval "$("$cluster" env "$DIR")"
+  BIN=$(peers_bin_dir)
+  PATH=$BIN:$PATH
+  export PATH KUBECONFIG
+  "$repo_root/tools/e2e/images.sh" import "$DIR" 2> "$WORK/images.log" || { cat "$WORK/images.log" >&2; die "image import failed"; }
+  timing cluster_up_and_images "$(elapsed "$t0")"
+}
+
+# older_release_with_images: the first KUBERNETES_EXTRA_VERSIONS release (other than the
+# cluster's) whose control-plane images the cluster has, or nothing.
+older_release_with_images() {
+  local v refs
+  refs=$(ctr --address "$E2E_CONTAINERD_SOCK" -n k8s.io images ls -q)
+  for v in $(kubernetes_extra_versions); do
+    [[ $v == "$E2E_K8S_VERSION" ]] && continue
+    grep -qx "registry.k8s.io/kube-apiserver:$v" <<< "$refs" &&
+      grep -qx "registry.k8s.io/kube-controller-manager:$v" <<< "$refs" &&
+      grep -qx "registry.k8s.io/kube-scheduler:$v" <<< "$refs" && { echo "$v"; return; }
+  done
+  return 0
+}

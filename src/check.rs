@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use k8s_openapi::api::{apps, core, networking, policy, rbac};
+use k8s_openapi::api::{admissionregistration, apps, core, networking, policy, rbac};
 
 #[derive(Debug, thiserror::Error)]
 #[error("internal error: rendered {kind} `{name}` is not a valid {api_version} {kind}: {problem} (this is a tcpc bug)")]
@@ -39,6 +39,12 @@ pub fn check(object: Value) -> Result<Value, CheckError> {
         ("apps/v1", "Deployment") => round_trip::<apps::v1::Deployment>(&object),
         ("apps/v1", "DaemonSet") => round_trip::<apps::v1::DaemonSet>(&object),
         ("policy/v1", "PodDisruptionBudget") => round_trip::<policy::v1::PodDisruptionBudget>(&object),
+        ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicy") => {
+            round_trip::<admissionregistration::v1::ValidatingAdmissionPolicy>(&object)
+        }
+        ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicyBinding") => {
+            round_trip::<admissionregistration::v1::ValidatingAdmissionPolicyBinding>(&object)
+        }
         ("networking.k8s.io/v1", "Ingress") => round_trip::<networking::v1::Ingress>(&object),
         ("rbac.authorization.k8s.io/v1", "Role") => round_trip::<rbac::v1::Role>(&object),
         ("rbac.authorization.k8s.io/v1", "RoleBinding") => round_trip::<rbac::v1::RoleBinding>(&object),
@@ -46,6 +52,7 @@ pub fn check(object: Value) -> Result<Value, CheckError> {
         ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding") => round_trip::<rbac::v1::ClusterRoleBinding>(&object),
         ("bitnami.com/v1alpha1", "SealedSecret") => round_trip::<crate::crd::SealedSecret>(&object),
         ("gateway.networking.k8s.io/v1", "TLSRoute") => round_trip::<crate::crd::TlsRoute>(&object),
+        ("kustomize.toolkit.fluxcd.io/v1", "Kustomization") => round_trip::<crate::crd::FluxKustomization>(&object),
         ("kustomize.config.k8s.io/v1beta1", "Kustomization") => round_trip::<crate::crd::Kustomization>(&object),
         _ => Err(format!("no type is known for {api_version} {kind}")),
     };

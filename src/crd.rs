@@ -88,3 +88,46 @@ pub struct Kustomization {
     pub kind: String,
     pub resources: Vec<String>,
 }
+
+/// `kustomize.toolkit.fluxcd.io/v1` Kustomization (the fields tcpc renders for `delivery.flux`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FluxKustomization {
+    pub api_version: String,
+    pub kind: String,
+    pub metadata: ObjectMeta,
+    pub spec: FluxKustomizationSpec,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FluxKustomizationSpec {
+    pub interval: String,
+    pub retry_interval: String,
+    pub timeout: String,
+    pub path: String,
+    pub prune: bool,
+    pub source_ref: FluxSourceRef,
+    pub kube_config: FluxKubeConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FluxSourceRef {
+    pub kind: String,
+    pub name: String,
+    pub namespace: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FluxKubeConfig {
+    pub secret_ref: FluxSecretKeyRef,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FluxSecretKeyRef {
+    pub name: String,
+    pub key: String,
+}

@@ -39,3 +39,160 @@ impl JoinCommand {
         format!("kubeadm join {}{token} --discovery-token-ca-cert-hash {}", self.endpoint, self.ca_cert_hash)
     }
 }
+
+/// The group kubeadm's default node token authenticates as (beyond `system:bootstrappers`).
+pub const DEFAULT_NODE_TOKEN_GROUP: &str = "system:bootstrappers:kubeadm:default-node-token";
+
+/// A bootstrap token, `<id>.<secret>` (`[a-z0-9]{6}.[a-z0-9]{16}`, as kubeadm makes them).
+/// The secret half lives in a zeroizing buffer and is never shown by `Debug`.
+pub struct BootstrapToken {
+    pub id: String,
+    secret: zeroize::Zeroizing<String>,
+}
+
+impl std::fmt::Debug for BootstrapToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "BootstrapToken({}.<redacted>)", self.id)
+    }
+}
+
+impl BootstrapToken {
+    /// A fresh token from `rng` (handed in: the caller owns randomness). Each character is
+    /// drawn uniformly from `[a-z0-9]` (bytes of 252 and above are rejected, 252 = 7 × 36).
+    pub fn generate(rng: &mut impl rand_core::RngCore) -> BootstrapToken {
+        const ALPHABET: &[u8; 36] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+        let mut draw = |n: usize| {
+            let mut out = zeroize::Zeroizing::new(String::with_capacity(n));
+            let mut byte = [0u8; 1];
+            while out.len() < n {
+                rng.fill_bytes(&mut byte);
+                if byte[0] < 252 {
+                    out.push(ALPHABET[usize::from(byte[0] % 36)] as char);
+                }
+            }
+            zeroize::Zeroize::zeroize(&mut byte);
+            out
+        };
+        let id = draw(6).to_string();
+        BootstrapToken { id, secret: draw(16) }
+    }
+
+    /// The secret half, to scrub it from anything shown.
+    pub fn secret(&self) -> &str {
+        &self.secret
+    }
+
+    /// `<id>.<secret>`: what `kubeadm join --token` takes. Keep it off disk and out of logs.
+    pub fn reveal(&self) -> zeroize::Zeroizing<String> {
+        zeroize::Zeroizing::new(format!("{}.{}", self.id, self.secret.as_str()))
+    }
+
+    /// The `kube-system/bootstrap-token-<id>` Secret, as `kubeadm token create` writes it:
+    /// usable for authentication (joining) and signing (`cluster-info`), in kubeadm's node
+    /// group, expiring at `expiration` (`None`: never).
+    pub fn secret_object(&self, expiration: Option<time::OffsetDateTime>, description: &str) -> zeroize::Zeroizing<String> {
+        let mut data = serde_json::Map::new();
+        let mut put = |k: &str, v: &str| {
+            data.insert(k.to_string(), serde_json::Value::String(v.to_string()));
+        };
+        put("auth-extra-groups", DEFAULT_NODE_TOKEN_GROUP);
+        put("description", description);
+        if let Some(at) = expiration {
+            let at = at.to_offset(time::UtcOffset::UTC).replace_nanosecond(0).unwrap_or(at);
+            put("expiration", &at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default());
+        }
+        put("token-id", &self.id);
+        put("token-secret", &self.secret);
+        put("usage-bootstrap-authentication", "true");
+        put("usage-bootstrap-signing", "true");
+        let object = serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": format!("bootstrap-token-{}", self.id), "namespace": "kube-system"},
+            "type": "bootstrap.kubernetes.io/token",
+            "stringData": data,
+        });
+        zeroize::Zeroizing::new(object.to_string())
+    }
+}
+
+/// Parses a token lifetime as kubeadm's `--ttl` takes it: `24h`, `90m`, `3600s`, `1h30m`, or
+/// `0` for a token that never expires. Returns seconds (`0`: never).
+pub fn parse_ttl(text: &str) -> Result<u64, String> {
+    let bad = || format!("invalid --ttl `{text}`: expected a duration such as `24h`, `90m`, `1h30m` or `0` (never expires)");
+    if text == "0" {
+        return Ok(0);
+    }
+    let mut total: u64 = 0;
+    let mut number = String::new();
+    for c in text.chars() {
+        match c {
+            '0'..='9' => number.push(c),
+            'h' | 'm' | 's' if !number.is_empty() => {
+                let n: u64 = number.parse().map_err(|_| bad())?;
+                let unit = match c {
+                    'h' => 3600,
+                    'm' => 60,
+                    _ => 1,
+                };
+                total = n.checked_mul(unit).and_then(|s| total.checked_add(s)).ok_or_else(bad)?;
+                number.clear();
+            }
+            _ => return Err(bad()),
+        }
+    }
+    if !number.is_empty() || total == 0 || total > 366 * 24 * 3600 {
+        return Err(bad());
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod token_tests {
+    use super::*;
+    use rand_core::SeedableRng as _;
+
+    #[test]
+    fn tokens_have_kubeadms_shape_and_differ() {
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(7);
+        let a = BootstrapToken::generate(&mut rng);
+        let b = BootstrapToken::generate(&mut rng);
+        for t in [&a, &b] {
+            let full = t.reveal();
+            let (id, secret) = full.split_once('.').unwrap();
+            assert_eq!((id.len(), secret.len()), (6, 16), "{full:?}");
+            assert!(full.bytes().all(|c| c == b'.' || c.is_ascii_lowercase() || c.is_ascii_digit()), "{full:?}");
+        }
+        assert_ne!(a.reveal(), b.reveal());
+        assert!(!format!("{a:?}").contains(a.reveal().split_once('.').unwrap().1), "Debug must not show the secret");
+    }
+
+    #[test]
+    fn the_secret_is_what_kubeadm_writes() {
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(1);
+        let t = BootstrapToken::generate(&mut rng);
+        let at = time::OffsetDateTime::from_unix_timestamp(1_796_378_400).unwrap() + time::Duration::milliseconds(500);
+        let v: serde_json::Value = serde_json::from_str(&t.secret_object(Some(at), "for tests")).unwrap();
+        assert_eq!(v["type"], "bootstrap.kubernetes.io/token");
+        assert_eq!(v["metadata"]["name"], format!("bootstrap-token-{}", t.id));
+        assert_eq!(v["metadata"]["namespace"], "kube-system");
+        let d = &v["stringData"];
+        assert_eq!(d["expiration"], "2026-12-04T10:00:00Z");
+        assert_eq!(d["auth-extra-groups"], DEFAULT_NODE_TOKEN_GROUP);
+        assert_eq!((d["usage-bootstrap-authentication"].as_str(), d["usage-bootstrap-signing"].as_str()), (Some("true"), Some("true")));
+        assert_eq!(format!("{}.{}", d["token-id"].as_str().unwrap(), d["token-secret"].as_str().unwrap()), *t.reveal());
+        let never: serde_json::Value = serde_json::from_str(&t.secret_object(None, "x")).unwrap();
+        assert!(never["stringData"].get("expiration").is_none());
+    }
+
+    #[test]
+    fn ttls_parse_like_kubeadms() {
+        assert_eq!(parse_ttl("24h"), Ok(86400));
+        assert_eq!(parse_ttl("1h30m"), Ok(5400));
+        assert_eq!(parse_ttl("45s"), Ok(45));
+        assert_eq!(parse_ttl("0"), Ok(0));
+        for bad in ["", "h", "10", "1d", "-1h", "0h", "99999h", "1h 2m"] {
+            assert!(parse_ttl(bad).is_err(), "{bad:?} must be refused");
+        }
+    }
+}

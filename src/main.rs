@@ -209,8 +209,12 @@ enum Command {
         output: Option<PathBuf>,
     },
     /// Print the `kubeadm join` command for a tenant's workers (offline: the CA pin comes
-    /// from the lock; needs no key).
-    #[command(name = "join-command", after_help = "Example:\n  tcpc join-command tenants/minimal platform")]
+    /// from the lock; needs no key). With `--create-token`, first create a bootstrap token in
+    /// the tenant and print the whole command, like `kubeadm token create --print-join-command`.
+    #[command(
+        name = "join-command",
+        after_help = "Examples:\n  tcpc join-command tenants/minimal platform\n  tcpc kubeconfig tenants/minimal platform --identity ~/.config/tcpc/identity.txt -o admin.conf\n  tcpc join-command tenants/minimal platform --create-token --kubeconfig admin.conf --ttl 2h\n\nThe token is printed on stdout only: it never reaches a file, the repository or a log."
+    )]
     JoinCommand {
         /// The tenant, NS/NAME.
         #[arg(value_name = "NS/NAME")]
@@ -218,6 +222,19 @@ enum Command {
         /// Repository directory holding tcpc.yaml and the specs.
         #[arg(default_value = ".")]
         dir: PathBuf,
+        /// Create a bootstrap token (kube-system Secret, kubeadm's default node group) in the
+        /// tenant through the API server of `--kubeconfig`, and print the command with it.
+        #[arg(long, requires = "kubeconfig")]
+        create_token: bool,
+        /// A kubeconfig of the tenant allowed to create Secrets in kube-system (its admin.conf).
+        #[arg(long, value_name = "FILE")]
+        kubeconfig: Option<PathBuf>,
+        /// How long the token lives: `24h`, `90m`, `1h30m`; `0` never expires.
+        #[arg(long, default_value = "24h", requires = "create_token")]
+        ttl: String,
+        /// The token's description (kept in the Secret).
+        #[arg(long, requires = "create_token")]
+        description: Option<String>,
     },
     /// Print a shell completion script on stdout.
     #[command(
@@ -493,7 +510,10 @@ fn main() -> ExitCode {
         Command::Install { what } => install(what),
         Command::Plugin { what: PluginCommand::Parameters { dir } } => cli::argocd::announce(&dir),
         Command::Schema { write } => schema(write),
-        Command::JoinCommand { tenant, dir } => join_command(&dir, &tenant),
+        Command::JoinCommand { tenant, dir, create_token, kubeconfig, ttl, description } => {
+            let token = create_token.then(|| TokenArgs { kubeconfig: kubeconfig.unwrap_or_default(), ttl, description });
+            join_command(&dir, &tenant, token.as_ref())
+        }
         Command::Status { dir, tenants, format } => status(&dir, &tenants, format),
         Command::Report { dir, tenants, output } => report(&dir, &tenants, output.as_deref()),
         Command::Completions { shell } => {
@@ -973,6 +993,16 @@ fn install(what: InstallCommand) -> Result<(), Failure> {
                 return Err(Failure::Invalid);
             }
             let path = git_relative(&dir.join(config.output_dir()));
+            // The tenants' own Kustomizations (delivery.flux) must name the same place and source.
+            if let Some(base) = tcpc::resolve::delivery::flux_base(&config) {
+                let (sname, sns) = tcpc::resolve::delivery::flux_source(&config);
+                if base != path || sname != name || sns != namespace {
+                    eprintln!(
+                        "warning: delivery.flux in tcpc.yaml points the tenants' Kustomizations at GitRepository {sns}/{sname}, path {base}; \
+                         this prints {namespace}/{name}, path {path}: make them agree (delivery.flux.sourceRef, delivery.flux.path)"
+                    );
+                }
+            }
             let sops = matches!(config.sealing_mode(), Some(tcpc_spec::config::SealingMode::Sops));
             cli::install::flux(&cli::install::FluxSettings { name: &name, namespace: &namespace, url: &url, branch: &branch, path, sops })
         }
@@ -1268,14 +1298,56 @@ fn status(dir: &Path, tenants: &[String], format: cli::diff::Format) -> Result<(
     std::io::stdout().lock().write_all(text.as_bytes()).map_err(|e| Failure::Io(format!("writing to stdout: {e}")))
 }
 
-/// `tcpc join-command NS/NAME`: the `kubeadm join` line, from the lock (public data only).
-fn join_command(dir: &Path, tenant: &str) -> Result<(), Failure> {
+struct TokenArgs {
+    kubeconfig: PathBuf,
+    ttl: String,
+    description: Option<String>,
+}
+
+/// `tcpc join-command NS/NAME`: the `kubeadm join` line, from the lock (public data only);
+/// with `--create-token`, a fresh bootstrap token created in the tenant, in the line.
+fn join_command(dir: &Path, tenant: &str, token: Option<&TokenArgs>) -> Result<(), Failure> {
     let (config, t) = load_tenant(dir, tenant)?;
     let lock = read_lock(dir, &config)?;
-    let join = tcpc::join::JoinCommand::for_tenant(&t, lock.tenants.get(tenant)).map_err(Failure::Io)?;
-    println!("{}", join.line(None));
-    info!("add `--token <id>.<secret>`: a bootstrap token of the tenant (e.g. `kubeadm token create` with the tenant's admin kubeconfig)");
-    Ok(())
+    let tenant_lock = lock.tenants.get(tenant);
+    let join = tcpc::join::JoinCommand::for_tenant(&t, tenant_lock).map_err(Failure::Io)?;
+    let Some(args) = token else {
+        println!("{}", join.line(None));
+        info!("add `--token <id>.<secret>`: `tcpc join-command {tenant} --create-token --kubeconfig ADMIN.conf` creates one");
+        return Ok(());
+    };
+    let ttl = tcpc::join::parse_ttl(&args.ttl).map_err(Failure::Io)?;
+    let access = cli::token::read_kubeconfig(&args.kubeconfig).map_err(Failure::Io)?;
+    // The kubeconfig must lead to this tenant: a token made elsewhere would let nobody join it.
+    if let (Some(ca), Some(l)) = (&access.ca_pem, tenant_lock) {
+        let theirs = tcpc_pki::public_key_pins(&String::from_utf8_lossy(ca)).unwrap_or_default();
+        let ours = tcpc_pki::public_key_pins(&l.ca_bundle).unwrap_or_default();
+        if !theirs.iter().any(|p| ours.contains(p)) {
+            return Err(Failure::Io(format!(
+                "{} trusts another CA than {tenant}'s: it does not lead to this tenant (its server: {}); use the tenant's admin kubeconfig (`tcpc kubeconfig {tenant} …`)",
+                args.kubeconfig.display(),
+                access.server
+            )));
+        }
+    }
+    let expiration = (ttl > 0).then(|| time::OffsetDateTime::now_utc() + time::Duration::seconds(ttl as i64));
+    let description = args.description.clone().unwrap_or_else(|| format!("kubeadm join for {tenant}, created by tcpc join-command"));
+    let mut rng = rand_core::OsRng;
+    for _ in 0..3 {
+        let token = tcpc::join::BootstrapToken::generate(&mut rng);
+        let body = token.secret_object(expiration, &description);
+        match cli::token::create_secret(&access, &body, token.secret()).map_err(Failure::Io)? {
+            cli::token::Created::Yes => {
+                let until = expiration.map_or("never expires".to_string(), |at| format!("expires {}", tcpc::pki::rfc3339(at)));
+                info!("created bootstrap token {} in {tenant} ({until})", token.id);
+                let line = zeroize::Zeroizing::new(join.line(Some(&token.reveal())));
+                let mut out = std::io::stdout().lock();
+                return writeln!(out, "{}", line.as_str()).map_err(|e| Failure::Io(format!("writing to stdout: {e}")));
+            }
+            cli::token::Created::AlreadyExists => continue,
+        }
+    }
+    Err(Failure::Io("three token ids in a row exist already in the tenant; try again".into()))
 }
 
 fn kubeconfig(dir: &Path, tenant: &str, user: UserArg, output: Option<PathBuf>, identity: Option<&Path>) -> Result<(), Failure> {

@@ -184,7 +184,7 @@ fn reason(prev: Option<&ArtefactLock>, inputs: &str, now: OffsetDateTime, fracti
     None
 }
 
-fn rfc3339(t: OffsetDateTime) -> String {
+pub fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&time::format_description::well_known::Rfc3339).expect("formats")
 }
 

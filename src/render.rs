@@ -23,6 +23,7 @@ const TEMPLATES: &[(&str, &str, Bundle)] = &[
     ("management/poddisruptionbudget.yaml.j2", include_str!("../templates/management/poddisruptionbudget.yaml.j2"), Bundle::Management),
     ("management/configmap-internal-ca.yaml.j2", include_str!("../templates/management/configmap-internal-ca.yaml.j2"), Bundle::Management),
     ("management/ingress.yaml.j2", include_str!("../templates/management/ingress.yaml.j2"), Bundle::Management),
+    ("management/flux-kustomization.yaml.j2", include_str!("../templates/management/flux-kustomization.yaml.j2"), Bundle::Management),
     ("management/tlsroute.yaml.j2", include_str!("../templates/management/tlsroute.yaml.j2"), Bundle::Management),
     ("tenant/_macros.j2", include_str!("../templates/tenant/_macros.j2"), Bundle::Tenant),
     ("tenant/rbac.yaml.j2", include_str!("../templates/tenant/rbac.yaml.j2"), Bundle::Tenant),
@@ -31,6 +32,7 @@ const TEMPLATES: &[(&str, &str, Bundle)] = &[
     ("tenant/cluster-info.yaml.j2", include_str!("../templates/tenant/cluster-info.yaml.j2"), Bundle::Tenant),
     ("tenant/coredns.yaml.j2", include_str!("../templates/tenant/coredns.yaml.j2"), Bundle::Tenant),
     ("tenant/kube-proxy.yaml.j2", include_str!("../templates/tenant/kube-proxy.yaml.j2"), Bundle::Tenant),
+    ("tenant/write-permissions.yaml.j2", include_str!("../templates/tenant/write-permissions.yaml.j2"), Bundle::Tenant),
 ];
 
 /// Tenant-bundle helpers (kubelet configuration, RFC 6902 patches). Declared here so the
@@ -120,6 +122,9 @@ fn selected(t: &Tenant, has_ca_cert: bool) -> Vec<&'static str> {
     if t.gateway.is_some() {
         names.push("management/tlsroute.yaml.j2");
     }
+    if t.flux_delivery.is_some() {
+        names.push("management/flux-kustomization.yaml.j2");
+    }
     names.extend(["tenant/rbac.yaml.j2", "tenant/kubeadm-config.yaml.j2", "tenant/kubelet-config.yaml.j2"]);
     if has_ca_cert {
         names.push("tenant/cluster-info.yaml.j2");
@@ -129,6 +134,9 @@ fn selected(t: &Tenant, has_ca_cert: bool) -> Vec<&'static str> {
     }
     if t.addons.kube_proxy.is_some() {
         names.push("tenant/kube-proxy.yaml.j2");
+    }
+    if t.write_limits.is_some() {
+        names.push("tenant/write-permissions.yaml.j2");
     }
     names
 }

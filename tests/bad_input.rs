@@ -228,8 +228,33 @@ fn cases() -> Vec<(&'static str, Vec<(&'static str, Vec<u8>)>)> {
         ("missing-version", tcp("    version: v1.36.3\n", "")),
         ("missing-service", tcp("    service:\n      serviceType: ClusterIP\n", "    deployment:\n      replicas: 1\n")),
         ("unknown-datastore", spec("  dataStore: elsewhere\n")),
+        // --- spec.dataStoreOverrides (--etcd-servers-overrides) ---
+        ("datastore-override-resource", spec("  dataStoreOverrides:\n  - resource: events\n    dataStore: default\n")),
+        (
+            "datastore-override-twice",
+            spec("  dataStoreOverrides:\n  - resource: /events\n    dataStore: default\n  - resource: /events\n    dataStore: default\n"),
+        ),
+        ("datastore-override-unknown", spec("  dataStoreOverrides:\n  - resource: /events\n    dataStore: nowhere\n")),
+        ("datastore-override-missing-datastore", spec("  dataStoreOverrides:\n  - resource: /events\n")),
+        (
+            "datastore-override-other-ca",
+            spec("  dataStoreOverrides:\n  - resource: /events\n    dataStore: events\n")
+                .into_iter()
+                .chain(file("datastores/events.yaml", &edit(&edit(&example(DATASTORE), "name: default", "name: events"), "name: etcd-certs", "name: events-ca")))
+                .collect(),
+        ),
+        (
+            "datastore-override-not-etcd",
+            spec("  dataStoreOverrides:\n  - resource: /events\n    dataStore: events\n")
+                .into_iter()
+                .chain(file("datastores/events.yaml", &edit(&edit(&example(DATASTORE), "name: default", "name: events"), "driver: etcd", "driver: PostgreSQL")))
+                .collect(),
+        ),
         ("name-not-dns", tcp("  name: minimal", "  name: Minimal_Tenant")),
         ("namespace-too-long", tcp("  namespace: tenants", &format!("  namespace: {}", "n".repeat(64)))),
+        ("delivery-kubeconfig-key", config("delivery:\n  flux:\n    kubeconfigKey: value\n")),
+        ("delivery-interval", config("delivery:\n  flux:\n    interval: 10 minutes\n")),
+        ("delivery-path-escapes", config("delivery:\n  flux:\n    path: ../elsewhere\n")),
         ("config-unknown-kind", vec![("tcpc.yaml", edit(CONFIG, "kind: Config", "kind: Configuration").into_bytes())]),
     ]
 }

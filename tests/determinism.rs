@@ -57,12 +57,13 @@ fn moving_renaming_and_reordering_inputs_changes_nothing() {
         std::fs::remove_file(&path).unwrap();
         docs
     };
-    let (minimal, full, nodeport, internal_ca, datastore) = (
+    let (minimal, full, nodeport, internal_ca, datastore, events) = (
         take("tenants/minimal.yaml"),
         take("tenants/full.yaml"),
         take("tenants/nodeport.yaml"),
         take("tenants/internal-ca.yaml"),
         take("datastores/default.yaml"),
+        take("datastores/events.yaml"),
     );
     assert!(internal_ca.len() >= 2, "tenants/internal-ca.yaml was expected to hold several documents");
     std::fs::remove_dir(moved.join("tenants")).expect("every tenant file was moved");
@@ -72,6 +73,8 @@ fn moving_renaming_and_reordering_inputs_changes_nothing() {
     write_documents(&moved.join("zz/renamed-1.yaml"), &minimal);
     // Several files merged into one `.yml`, in reverse order, the DataStore after its users.
     write_documents(&moved.join("all/stack.yml"), &[nodeport, full, datastore].concat());
+    // The override DataStore before the tenant that names it.
+    write_documents(&moved.join("0-first.yaml"), &events);
     // A multi-document file with its documents reversed, deep in the tree.
     let reversed: Vec<String> = internal_ca.into_iter().rev().collect();
     write_documents(&moved.join("a/b/c/internal.yaml"), &reversed);

@@ -330,6 +330,47 @@ fn flux_install_and_substitution_guard() {
     assert_eq!(ks["spec"]["decryption"]["secretRef"]["name"], "sops-age");
 }
 
+/// `delivery.flux`: every tenant's management bundle carries one Flux Kustomization that
+/// applies exactly that tenant's tenant directory, with its admin kubeconfig Secret, from the
+/// GitRepository `tcpc install flux` creates (same name, same namespace, same path prefix).
+#[test]
+fn flux_delivery_points_each_tenant_at_its_own_bundle() {
+    let c = Copy::new();
+    let config = std::fs::read_to_string(c.repo().join("tcpc.yaml")).unwrap();
+    std::fs::write(c.repo().join("tcpc.yaml"), format!("{config}delivery:\n  flux:\n    path: ./golden\n")).unwrap();
+    let out = c.base.join("golden");
+    c.tcpc(&["render", "examples"]).expect_code(0, "render with delivery.flux");
+    let install = c.tcpc(&["install", "flux", "examples", "--url", "https://git.example.com/platform.git"]).expect_code(0, "install flux");
+    let parent = tcpc_yaml::parse_stream(&install.stdout).unwrap()[1].root.to_json();
+    let tree = common::read_tree(&out);
+    let mut tenants = 0;
+    for (path, text) in &tree {
+        let Some(dir) = path.strip_suffix("/management/kustomization.yaml") else { continue };
+        let (ns, name) = dir.rsplit_once('/').unwrap();
+        let file = format!("{dir}/management/kustomization-{name}-tenant.yaml");
+        let ks = tcpc_yaml::parse_stream(tree.get(&file).unwrap_or_else(|| panic!("{file} missing")))
+            .unwrap()[0]
+            .root
+            .to_json();
+        assert!(text.contains(&format!("kustomization-{name}-tenant.yaml")), "{path} lists it");
+        assert_eq!(ks["apiVersion"], "kustomize.toolkit.fluxcd.io/v1");
+        assert_eq!(ks["metadata"]["namespace"], ns);
+        let spec = &ks["spec"];
+        assert_eq!(spec["path"], format!("{}/{dir}/tenant", parent["spec"]["path"].as_str().unwrap()));
+        assert!(tree.contains_key(&format!("{dir}/tenant/kustomization.yaml")), "the path holds the tenant bundle");
+        assert_eq!(spec["sourceRef"]["name"], parent["metadata"]["name"]);
+        assert_eq!(spec["sourceRef"]["namespace"], parent["metadata"]["namespace"]);
+        assert_eq!(spec["kubeConfig"]["secretRef"]["name"], format!("{name}-admin-kubeconfig"));
+        assert_eq!(spec["kubeConfig"]["secretRef"]["key"], "admin.svc");
+        let secret = tree
+            .iter()
+            .find(|(p, t)| p.starts_with(&format!("{dir}/management/")) && t.contains(&format!("name: {name}-admin-kubeconfig")) && t.contains("admin.svc"));
+        assert!(secret.is_some(), "{dir}: the admin kubeconfig Secret has the key the Kustomization reads");
+        tenants += 1;
+    }
+    assert!(tenants >= 3, "{tenants} tenants checked");
+}
+
 #[test]
 fn objects_with_variables_are_marked_for_flux() {
     let c = Copy::new();

@@ -164,7 +164,7 @@ try_start() {
     --service-account-issuer=https://kubernetes.default.svc.cluster.local \
     --service-account-key-file="$pki/sa.pub" --service-account-signing-key-file="$pki/sa.key" \
     --service-cluster-ip-range=10.96.0.0/16 \
-    --authorization-mode=RBAC --allow-privileged=true \
+    --authorization-mode=RBAC --allow-privileged=true --enable-bootstrap-token-auth \
     --endpoint-reconciler-type=none \
     --cert-dir="$dir/apiserver-certs" \
     --profiling=false \

@@ -9,3 +9,4 @@ pub mod init;
 pub mod install;
 pub mod keyfiles;
 pub mod summary;
+pub mod token;

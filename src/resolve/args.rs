@@ -99,6 +99,8 @@ pub struct ApiServerInputs<'a> {
     pub admission: &'a str,
     pub preferred_address_types: &'a str,
     pub etcd_servers: String,
+    /// `--etcd-servers-overrides`, empty for none.
+    pub etcd_servers_overrides: String,
     pub etcd_prefix: String,
     pub cluster_domain: &'a str,
 }
@@ -129,6 +131,9 @@ pub fn apiserver(i: &ApiServerInputs<'_>) -> (Flags, Flags) {
     set("tls-cert-file", format!("{pki}/apiserver.crt"));
     set("tls-private-key-file", format!("{pki}/apiserver.key"));
     set("etcd-servers", i.etcd_servers.clone());
+    if !i.etcd_servers_overrides.is_empty() {
+        set("etcd-servers-overrides", i.etcd_servers_overrides.clone());
+    }
     set("etcd-prefix", i.etcd_prefix.clone());
     set("etcd-compaction-interval", "0".into());
     set("etcd-cafile", format!("{pki}/etcd/ca.crt"));

@@ -8,6 +8,7 @@
 //! maps are ordered.
 
 pub mod args;
+pub mod delivery;
 pub mod guardrails;
 pub mod hardening;
 pub mod net;
@@ -67,6 +68,29 @@ pub struct Tenant {
     pub pki: PkiPlan,
     /// The admin Secret also carries `super-admin.conf` ([`hardening::SUPER_ADMIN_ANNOTATION`]).
     pub super_admin_in_cluster: bool,
+    /// `spec.writePermissions` with at least one verb blocked (Kamaji's `WriteLimited`).
+    pub write_limits: Option<WriteLimits>,
+    /// `delivery.flux` of `tcpc.yaml`: the Flux Kustomization applying the tenant bundle.
+    pub flux_delivery: Option<delivery::FluxPlan>,
+}
+
+/// The write verbs the tenant API server refuses (`spec.writePermissions`), enforced in the
+/// tenant by a ValidatingAdmissionPolicy (`templates/tenant/write-permissions.yaml.j2`).
+#[derive(Debug, Clone, Serialize)]
+pub struct WriteLimits {
+    /// Admission operations, in Kamaji's order: CREATE, UPDATE, DELETE.
+    pub operations: Vec<&'static str>,
+}
+
+impl WriteLimits {
+    fn of(wp: Option<&tcpc_spec::WritePermissions>) -> Option<WriteLimits> {
+        let wp = wp?;
+        let operations: Vec<&'static str> = [(wp.block_creation, "CREATE"), (wp.block_update, "UPDATE"), (wp.block_deletion, "DELETE")]
+            .into_iter()
+            .filter_map(|(on, op)| (on == Some(true)).then_some(op))
+            .collect();
+        (!operations.is_empty()).then_some(WriteLimits { operations })
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -162,6 +186,9 @@ pub struct DataStorePlan {
     pub servers: Vec<String>,
     pub schema: String,
     pub user: String,
+    /// `spec.dataStoreOverrides` as kube-apiserver's `--etcd-servers-overrides` items:
+    /// `group/resource#https://a:2379;https://b:2379`, in spec order.
+    pub overrides: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -212,9 +239,17 @@ pub const SSL_CERT_DIR: &str =
 pub fn resolve(inputs: &Inputs, diags: &mut Diagnostics) -> Vec<Tenant> {
     check_duplicates(inputs, diags);
     sanity::check_config(inputs, diags);
+    delivery::check_config(inputs, diags);
     let datastores: BTreeMap<&str, &Doc<DataStore>> = inputs.datastores.iter().map(|d| (d.value.metadata.name.as_str(), d)).collect();
-    let referenced: std::collections::BTreeSet<String> =
-        inputs.tcps.iter().map(|t| t.value.spec.data_store.clone().unwrap_or_else(|| d::DEFAULT_DATASTORE.to_string())).collect();
+    let referenced: std::collections::BTreeSet<String> = inputs
+        .tcps
+        .iter()
+        .flat_map(|t| {
+            let spec = &t.value.spec;
+            let overrides = spec.data_store_overrides.iter().flatten().filter_map(|o| o.data_store.clone());
+            std::iter::once(spec.data_store.clone().unwrap_or_else(|| d::DEFAULT_DATASTORE.to_string())).chain(overrides)
+        })
+        .collect();
     for ds in &inputs.datastores {
         if referenced.contains(&ds.value.metadata.name) {
             check_datastore(ds, diags);
@@ -264,6 +299,11 @@ fn check_duplicates(inputs: &Inputs, diags: &mut Diagnostics) {
             );
         }
     }
+}
+
+/// The client URLs of an etcd DataStore.
+fn etcd_urls(ds: &Doc<DataStore>) -> Vec<String> {
+    ds.value.spec.endpoints.iter().map(|e| format!("https://{e}")).collect()
 }
 
 fn check_datastore(ds: &Doc<DataStore>, diags: &mut Diagnostics) {
@@ -517,6 +557,7 @@ impl Resolver<'_> {
         let super_admin_in_cluster = self.super_admin_in_cluster();
 
         let version = version?;
+        let flux_delivery = delivery::flux_plan(self.inputs, &namespace, &name);
         let tenant = Tenant {
             file: self.doc.file,
             secrets: secret_names(&name),
@@ -546,6 +587,8 @@ impl Resolver<'_> {
             addons,
             pki,
             super_admin_in_cluster,
+            write_limits: WriteLimits::of(spec.write_permissions.as_ref()),
+            flux_delivery,
         };
         if let Err(e) = crate::render::tenant::kubelet_configuration(&tenant, &tenant.kubelet.configuration_json_patches) {
             let d = self
@@ -560,22 +603,6 @@ impl Resolver<'_> {
     /// Fields tcpc models but does not render yet: refused, never dropped.
     fn refuse_unsupported(&mut self) {
         let spec = &self.doc.value.spec;
-        if let Some(wp) = &spec.write_permissions
-            && [wp.block_creation, wp.block_update, wp.block_deletion].contains(&Some(true))
-        {
-            self.unsupported(
-                "/spec/writePermissions",
-                "spec.writePermissions",
-                "write-limited tenants need Kamaji's in-tenant validating webhook, which tcpc does not render yet",
-            );
-        }
-        if spec.data_store_overrides.as_ref().is_some_and(|o| !o.is_empty()) {
-            self.unsupported(
-                "/spec/dataStoreOverrides",
-                "spec.dataStoreOverrides",
-                "per-resource etcd overrides (--etcd-servers-overrides) need one client certificate per override DataStore",
-            );
-        }
         if spec.addons.as_ref().is_some_and(|a| a.konnectivity.is_some()) {
             self.unsupported(
                 "/spec/addons/konnectivity",
@@ -755,13 +782,90 @@ impl Resolver<'_> {
             );
             self.push(d);
         }
+        let overrides = self.datastore_overrides(datastores, ds);
         Some(DataStorePlan {
             name: ds_name,
             driver: ds.value.spec.driver.as_str().to_string(),
-            servers: ds.value.spec.endpoints.iter().map(|e| format!("https://{e}")).collect(),
+            servers: etcd_urls(ds),
             schema,
             user,
+            overrides,
         })
+    }
+
+    /// `spec.dataStoreOverrides`: per-resource etcd servers. kube-apiserver dials every override
+    /// with the one etcd TLS configuration it has (`--etcd-cafile`, `--etcd-certfile`: Kubernetes
+    /// `staging/src/k8s.io/apiserver/pkg/server/options/etcd.go` copies the storage config and
+    /// replaces only the server list), so an override DataStore must be an etcd that trusts the
+    /// tenant DataStore's CA: tcpc requires the same CA certificate and refuses anything else.
+    fn datastore_overrides(&mut self, datastores: &BTreeMap<&str, &Doc<DataStore>>, main: &Doc<DataStore>) -> Vec<String> {
+        let spec = &self.doc.value.spec;
+        let mut out = Vec::new();
+        let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+        for (i, o) in spec.data_store_overrides.iter().flatten().enumerate() {
+            let at = format!("/spec/dataStoreOverrides/{i}");
+            let resource = o.resource.clone().unwrap_or_default();
+            match resource.split_once('/') {
+                Some((group, res))
+                    if !res.is_empty()
+                        && !res.contains('/')
+                        && (group.is_empty() || is_dns1123_subdomain(group))
+                        && res.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') => {}
+                _ => {
+                    let pointer = if o.resource.is_some() { format!("{at}/resource") } else { at.clone() };
+                    let d = self
+                        .error(&pointer, format!("invalid dataStoreOverrides resource `{resource}`"), "expected `group/resource`")
+                        .help("kube-apiserver keys overrides by `group/resource`: `/events` for core events, `coordination.k8s.io/leases`");
+                    self.push(d);
+                    continue;
+                }
+            }
+            if let Some(first) = seen.insert(resource.clone(), i) {
+                let d = self
+                    .error(&format!("{at}/resource"), format!("`{resource}` is overridden twice"), "again here")
+                    .also(self.doc.file, self.doc.span(&format!("/spec/dataStoreOverrides/{first}/resource")), "first here")
+                    .help("a resource is stored in one place: keep one override per resource");
+                self.push(d);
+                continue;
+            }
+            let Some(ds_name) = o.data_store.as_deref().filter(|n| !n.is_empty()) else {
+                let d = self.error(&at, "a dataStoreOverrides entry needs `dataStore`", "dataStore missing");
+                self.push(d);
+                continue;
+            };
+            let Some(ds) = datastores.get(ds_name) else {
+                if !self.inputs.invalid_datastores.iter().any(|n| n == ds_name) {
+                    let known = datastores.keys().copied().collect::<Vec<_>>().join(", ");
+                    let d = self
+                        .error(&format!("{at}/dataStore"), format!("DataStore `{ds_name}` is not defined in this repository"), "unknown DataStore")
+                        .help(format!("defined DataStores: {known}"));
+                    self.push(d);
+                }
+                continue;
+            };
+            use tcpc_spec::datastore::Driver;
+            if ds.value.spec.driver != Driver::Etcd {
+                let d = self
+                    .error(&format!("{at}/dataStore"), format!("override DataStore `{ds_name}` is not etcd"), "driver must be etcd")
+                    .also(ds.file, ds.span("/spec/driver"), format!("`{}`", ds.value.spec.driver.as_str()))
+                    .note("kube-apiserver's --etcd-servers-overrides only speaks etcd (Kamaji refuses other drivers too)");
+                self.push(d);
+                continue;
+            }
+            let ca = |d: &Doc<DataStore>| d.value.spec.tls_config.as_ref().map(|t| t.certificate_authority.certificate.clone());
+            if ca(ds) != ca(main) {
+                let d = self
+                    .error(&format!("{at}/dataStore"), format!("override DataStore `{ds_name}` has another CA than `{}`", main.value.metadata.name), "different CA")
+                    .also(ds.file, ds.key_span("/spec/tlsConfig"), "this CA")
+                    .also(main.file, main.key_span("/spec/tlsConfig"), "the tenant DataStore's CA")
+                    .note("kube-apiserver dials every etcd override with the same --etcd-cafile and client certificate as --etcd-servers")
+                    .help("serve the override etcd with a certificate of the same CA and point `tlsConfig.certificateAuthority.certificate` at the same certificate");
+                self.push(d);
+                continue;
+            }
+            out.push(format!("{resource}#{}", etcd_urls(ds).join(";")));
+        }
+        out
     }
 
     fn internal_ca(&mut self, cm: &str, namespace: &str) -> InternalCa {
@@ -894,6 +998,7 @@ impl Resolver<'_> {
                 admission: &self.admission_plugins(),
                 preferred_address_types: &self.preferred_address_types(),
                 etcd_servers: datastore.as_ref().map(|d| d.servers.join(",")).unwrap_or_default(),
+                etcd_servers_overrides: datastore.as_ref().map(|d| d.overrides.join(",")).unwrap_or_default(),
                 etcd_prefix: datastore.as_ref().map(|d| format!("/{}", d.schema)).unwrap_or_default(),
                 cluster_domain,
             });

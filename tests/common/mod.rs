@@ -4,6 +4,7 @@
 //! Use: `mod common;` in a test crate, then `common::tcpc()`.
 #![allow(dead_code)]
 
+pub mod apiserver;
 pub mod peers;
 pub mod snap;
 

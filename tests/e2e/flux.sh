@@ -15,6 +15,11 @@
 #             Kustomization Ready at the commit, Deployment Available, tenant /readyz
 #   secrets   the cluster's admin kubeconfig Secret is decrypted and works against the tenant;
 #             postBuild substitution changed nothing of ours (`${E2E_MARK}` stays literal)
+#   tenant-delivery
+#             delivery.flux: the Kustomization the management bundle carries (e2e-flux/fluxy-tenant)
+#             applied the tenant bundle to the tenant through its admin kubeconfig Secret: it is
+#             Ready at the commit, and kubeadm's RBAC, kube-public/cluster-info and the kubeadm and
+#             kubelet configs are in the tenant, labelled by Flux as its objects
 #   rollout   the spec changed (KUBERNETES_EXTRA_VERSIONS -> KUBERNETES_VERSION, or an extra
 #             argument), re-rendered, committed: Flux applies the new commit, a new ReplicaSet
 #             rolls out, /readyz answers again, the change is in the pod spec
@@ -215,6 +220,11 @@ sealing:
   sops:
     ageRecipients:
     - $recipient
+delivery:
+  flux:
+    # the controllers run on the host, which reaches the tenant at its NodePort, not its Service name
+    kubeconfigKey: admin.conf
+    retryInterval: 5s
 YAML
   cat > "$REPO/datastores/default.yaml" <<YAML
 apiVersion: kamaji.clastix.io/v1alpha1
@@ -331,6 +341,26 @@ s_secrets() {
   log "live kube-controller-manager keeps --cluster-name=tcpc-$MARK under postBuild.substitute E2E_MARK=flux-e2e"
 }
 
+s_tenant_delivery() {
+  local ks=$TCP-tenant ready rev msg t0
+  t0=$(now)
+  wait_for "Kustomization $NS/$ks Ready" 120 bash -c "[[ \$(kubectl -n $NS get kustomization $ks -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}') == True ]]" || {
+    kubectl -n "$NS" get kustomization "$ks" -o yaml >&2 || true
+    return 1
+  }
+  rev=$(kubectl -n "$NS" get kustomization "$ks" -o jsonpath='{.status.lastAppliedRevision}')
+  msg=$(kubectl -n "$NS" get kustomization "$ks" -o jsonpath='{.status.conditions[?(@.type=="Ready")].message}')
+  [[ $rev == *"$(<"$WORK/commit-1")" ]] || { log "$ks applied $rev, not the commit"; return 1; }
+  timing tenant_bundle_delivered_after_deliver "$(elapsed "$t0")"
+  local kc=$WORK/admin.conf owner
+  kubectl --kubeconfig "$kc" --request-timeout=10s get clusterrolebinding kubeadm:get-nodes kubeadm:kubelet-bootstrap >/dev/null
+  kubectl --kubeconfig "$kc" --request-timeout=10s -n kube-system get configmap kubeadm-config kubelet-config >/dev/null
+  owner=$(kubectl --kubeconfig "$kc" --request-timeout=10s -n kube-public get configmap cluster-info \
+    -o jsonpath='{.metadata.labels.kustomize\.toolkit\.fluxcd\.io/name}/{.metadata.labels.kustomize\.toolkit\.fluxcd\.io/namespace}')
+  [[ $owner == "$ks/$NS" ]] || { log "cluster-info in the tenant is not Flux's $NS/$ks object (labels: $owner)"; return 1; }
+  log "tenant bundle applied by Flux Kustomization $NS/$ks at $rev ($msg)"
+}
+
 s_rollout() {
   local old_rs new_rs to change commit t0 images
   old_rs=$(kubectl -n "$NS" get rs -l "kamaji.clastix.io/name=$TCP" -o jsonpath='{range .items[?(@.status.replicas>0)]}{.metadata.name}{end}')
@@ -397,6 +427,7 @@ main() {
   if (( LAST_RC == 0 )); then scenario deliver s_deliver; fi
   if (( LAST_RC == 0 )); then
     scenario secrets s_secrets
+    scenario tenant-delivery s_tenant_delivery
     scenario rollout s_rollout
   fi
   if [[ ${E2E_KEEP:-0} != 1 ]]; then scenario teardown s_teardown; fi

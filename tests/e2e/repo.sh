@@ -6,7 +6,9 @@
 #   `default`, the CA import, and the TenantControlPlanes:
 #     e2e-alpha/alpha     ClusterIP, replicas 2, address $ALPHA_ADDR exposed as externalIP
 #     e2e-edge/edge       NodePort $EDGE_PORT, address 127.0.0.1, replicas 1
-#     e2e-trust/trusting  ClusterIP, internalCACertificatesConfigMap, OIDC issuer $OIDC_ISSUER
+#     e2e-trust/trusting  ClusterIP, internalCACertificatesConfigMap, OIDC issuer $OIDC_ISSUER;
+#                         with E2E_EVENTS_ETCD (host:port of an etcd of the same CA) its /events
+#                         are stored there (spec.dataStoreOverrides, DataStore `events`)
 #   E2E_BREAK (comma list) renders deliberately broken variants, to show checks fail:
 #     address      alpha without allowAddressAsExternalIP (its address leads nowhere)
 #     san          alpha's certificate without the address: address is only reachable via a
@@ -103,6 +105,9 @@ metadata:
 spec:
   dataStore: default
 YAML
+  if [[ -n ${E2E_EVENTS_ETCD:-} ]]; then
+    printf '  dataStoreOverrides:\n  - resource: /events\n    dataStore: events\n'
+  fi
   broken internal-ca || echo "  internalCACertificatesConfigMap: e2e-internal-ca"
   cat <<YAML
   controlPlane:
@@ -166,6 +171,10 @@ spec:
           namespace: kamaji-system
           keyPath: ca.crt
 YAML
+  if [[ -n ${E2E_EVENTS_ETCD:-} ]]; then
+    sed -e 's/^  name: default$/  name: events/' -e "s/^  - $etcd\$/  - $E2E_EVENTS_ETCD/" \
+      "$repo/datastores/default.yaml" > "$repo/datastores/events.yaml"
+  fi
   "$tcpc" import datastore-ca default --cert "$etcd_ca" --key "$etcd_ca_key" --dir "$repo"
   tcp_alpha "$alpha_version" > "$repo/tenants/alpha.yaml"
   tcp_edge "$E2E_K8S_VERSION" > "$repo/tenants/edge.yaml"

@@ -16,6 +16,16 @@
 #   internal-ca the internalCACertificatesConfigMap certificate in all three paths of every
 #               control-plane container, SSL_CERT_DIR set; kube-apiserver trusts it: an OIDC
 #               issuer served with a certificate of that CA authenticates our JWT (kubectl --token)
+#   datastore-override
+#               trusting keeps its Events in a second etcd (spec.dataStoreOverrides, same CA as
+#               the shared one): its kube-apiserver health-checks that etcd, and an Event created
+#               in the tenant is stored there under the tenant's prefix, not in the shared etcd
+#   write-limits
+#               edge re-rendered with spec.writePermissions (blockCreation, blockDeletion): the
+#               tenant bundle's ValidatingAdmissionPolicy refuses creates and deletes outside
+#               kube-system, lets reads, updates, access reviews and kube-system through;
+#               re-rendered without it, the policy objects leave the bundle (pruned as GitOps
+#               would) and creates pass again
 #   hardening   the tenant namespaces enforce Pod Security "restricted"; every control-plane
 #               process runs as 65532 without capabilities, escalation or a writable root, with
 #               seccomp and no SA token; its 0600 keys are readable through the fsGroup only
@@ -175,6 +185,37 @@ YAML
 }
 
 # ---- setup ---------------------------------------------------------------------------------
+
+# The second etcd of the datastore-override scenario: a certificate of the harness etcd's CA,
+# on the address pods reach the shared etcd at. It lives under DIR, so `cluster.sh down` stops
+# it with everything else.
+EVENTS_ETCD_PORT=${EVENTS_ETCD_PORT:-2479}
+etcd_client() { printf '%s\n' --cacert "$E2E_ETCD_CA" --cert "$E2E_DIR/pki/apiserver-etcd-client.crt" --key "$E2E_DIR/pki/apiserver-etcd-client.key"; }
+events_etcd_up() {
+  local d=$DIR/events-etcd ext
+  rm -rf "$d"; mkdir -p "$d/data"; chmod 700 "$d/data"
+  ext=$d/ext.cnf
+  printf 'extendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=IP:%s,IP:127.0.0.1\n' "$E2E_ADVERTISE_IP" > "$ext"
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$d/server.key" -subj /CN=etcd-events 2>/dev/null |
+    openssl x509 -req -CA "$E2E_ETCD_CA" -CAkey "$E2E_ETCD_CA_KEY" -CAcreateserial -days 2 -extfile "$ext" -out "$d/server.crt" 2>/dev/null
+  etcd --name events --data-dir "$d/data" \
+    --listen-client-urls "https://$E2E_ADVERTISE_IP:$EVENTS_ETCD_PORT" --advertise-client-urls "https://$E2E_ADVERTISE_IP:$EVENTS_ETCD_PORT" \
+    --listen-peer-urls http://127.0.0.1:2480 --initial-advertise-peer-urls http://127.0.0.1:2480 \
+    --initial-cluster events=http://127.0.0.1:2480 \
+    --cert-file "$d/server.crt" --key-file "$d/server.key" --client-cert-auth --trusted-ca-file "$E2E_ETCD_CA" \
+    --unsafe-no-fsync > "$d/etcd.log" 2>&1 &
+  E2E_EVENTS_ETCD=$E2E_ADVERTISE_IP:$EVENTS_ETCD_PORT
+  export E2E_EVENTS_ETCD
+  # shellcheck disable=SC2046
+  wait_for "events etcd" 30 curl -sf $(etcd_client) "https://$E2E_EVENTS_ETCD/health" ||
+    { cat "$d/etcd.log" >&2; die "the events etcd did not start"; }
+}
+# etcd_count URL KEY: how many keys named KEY the etcd at URL holds (0 or 1).
+etcd_count() {
+  # shellcheck disable=SC2046
+  curl -sS --fail $(etcd_client) "$1/v3/kv/range" \
+    -d "{\"key\":\"$(printf %s "$2" | base64 -w0)\",\"count_only\":true}" | jq -r '.count // "0"'
+}
 
 # upgrade_from: the older release to start alpha at (KUBERNETES_EXTRA_VERSIONS with images), or empty.
 upgrade_from() { older_release_with_images; }
@@ -420,6 +461,74 @@ UID_CP=65532   # tcpc's control-plane UID/GID/fsGroup (src/resolve/hardening.rs)
 # capabilities) can read FILE, a path inside a container as seen under /proc/PID/root. Root
 # opens FILE's directory and hands it over as fd 3, so only the permissions on the way and of
 # the file decide (not who may look into another process's /proc entry).
+s_datastore_override() {
+  local kc=$WORK/trusting-admin.conf key=/e2e-trust_trusting/events/default/e2e-override-probe
+  [[ -s $kc ]] || admin_conf e2e-trust trusting "$kc"
+  grep -q -- "--etcd-servers-overrides=/events#https://$E2E_EVENTS_ETCD" "$OUT/e2e-trust/trusting/management/deployment-trusting.yaml" ||
+    { log "the rendered Deployment has no --etcd-servers-overrides for /events"; return 1; }
+  kubectl --kubeconfig "$kc" --request-timeout=10s get --raw '/healthz?verbose' > "$WORK/trusting-healthz"
+  grep -q '^\[+\]etcd-override-0 ok' "$WORK/trusting-healthz" || { cat "$WORK/trusting-healthz" >&2; return 1; }
+  kubectl --kubeconfig "$kc" --request-timeout=10s create -f - > /dev/null <<'YAML'
+apiVersion: v1
+kind: Event
+metadata:
+  name: e2e-override-probe
+  namespace: default
+involvedObject:
+  apiVersion: v1
+  kind: Namespace
+  name: default
+reason: E2EProbe
+message: kept by the events etcd
+type: Normal
+YAML
+  local in_events in_shared
+  in_events=$(etcd_count "https://$E2E_EVENTS_ETCD" "$key")
+  in_shared=$(etcd_count "$E2E_ETCD_URL" "$key")
+  log "trusting: Event $key is in the events etcd: $in_events, in the shared etcd: $in_shared"
+  [[ $in_events == 1 && $in_shared == 0 ]]
+  # and the tenant reads it back through its API
+  kubectl --kubeconfig "$kc" -n default get event e2e-override-probe -o jsonpath='{.message}' | grep -q 'kept by the events etcd'
+}
+
+# s_write_limits: needs s_kubeconfig's admin and super-admin kubeconfigs of edge.
+s_write_limits() {
+  local kc=$WORK/edge-admin.conf skc=$WORK/edge-super-admin.conf before=$WORK/edge-tenant-before err=$WORK/write-limits.err
+  [[ -s $kc && -s $skc ]] || { log "needs the kubeconfig scenario's edge kubeconfigs"; return 1; }
+  tcp_edge "$E2E_K8S_VERSION" |
+    sed 's/^  dataStore: default$/  dataStore: default\n  writePermissions:\n    blockCreation: true\n    blockDeletion: true/' > "$REPO/tenants/edge.yaml"
+  grep -q blockCreation "$REPO/tenants/edge.yaml"
+  rm -rf "$before"; cp -a "$OUT/e2e-edge/edge" "$before"
+  render_repo "$REPO" 2> "$WORK/render-write-limits.log" || { cat "$WORK/render-write-limits.log" >&2; return 1; }
+  diff -r "$before/management" "$OUT/e2e-edge/edge/management" >&2 || { log "writePermissions changed the management bundle"; return 1; }
+  kubectl --kubeconfig "$skc" --request-timeout=10s apply -k "$OUT/e2e-edge/edge/tenant" > "$WORK/tenant-apply-write-limits.log"
+  # a policy is enforced once the API server has compiled it (asynchronously, about a second)
+  refused() { ! "$@" > /dev/null 2> "$err" && grep -q 'spec.writePermissions' "$err"; }
+  wait_for "edge refusing creates" 30 refused kubectl --kubeconfig "$kc" -n default create configmap e2e-frozen ||
+    { cat "$err" >&2; return 1; }
+  log "edge: create refused: $(head -n 1 "$err")"
+  refused kubectl --kubeconfig "$kc" delete namespace e2e-hello || { log "delete not refused"; return 1; }
+  refused kubectl --kubeconfig "$kc" create namespace e2e-new || { log "cluster-scoped create not refused"; return 1; }
+  kubectl --kubeconfig "$kc" label namespace e2e-hello e2e.tcpc.dev/frozen=true --overwrite > /dev/null   # updates pass
+  kubectl --kubeconfig "$kc" -n kube-system create configmap e2e-system-write > /dev/null                # kube-system is exempt
+  kubectl --kubeconfig "$kc" -n kube-system delete configmap e2e-system-write > /dev/null
+  [[ $(kubectl --kubeconfig "$kc" auth can-i create configmaps -n default) == yes ]]                        # RBAC says yes; reviews pass
+  kubectl --kubeconfig "$kc" get namespaces > /dev/null
+  # lift it: render without the field; what it added leaves the bundle and is pruned, as
+  # Argo CD or Flux prune objects that left Git (VAP objects are never subject to a policy)
+  local limited=$WORK/edge-tenant-limited added
+  rm -rf "$limited"; cp -a "$OUT/e2e-edge/edge/tenant" "$limited"
+  tcp_edge "$E2E_K8S_VERSION" > "$REPO/tenants/edge.yaml"
+  render_repo "$REPO" 2> "$WORK/render-write-limits.log" || { cat "$WORK/render-write-limits.log" >&2; return 1; }
+  diff -r "$before/tenant" "$OUT/e2e-edge/edge/tenant" >&2 || { log "the tenant bundle did not return to its previous state"; return 1; }
+  added=$(comm -13 <(ls "$before/tenant") <(ls "$limited"))
+  log "edge: writePermissions added $(echo $added)"
+  [[ $(grep -lx 'kind: ValidatingAdmissionPolicy' $(printf "$limited/%s " $added) | wc -l) == 2 ]]
+  (cd "$limited" && kubectl --kubeconfig "$skc" delete -f $(printf '%s,' $added | sed 's/,$//')) > /dev/null
+  wait_for "edge accepting creates again" 30 kubectl --kubeconfig "$kc" -n default create configmap e2e-thawed
+  kubectl --kubeconfig "$kc" -n default delete configmap e2e-thawed > /dev/null
+}
+
 read_as() {
   local uid=$1 gid=$2 file=$3
   ( exec 3< "$(dirname "$file")" &&
@@ -570,6 +679,7 @@ main() {
   log "alpha starts at ${UPGRADE_FROM:-$E2E_K8S_VERSION}, upgrade target $E2E_K8S_VERSION"
   test_pki
   sealed_secrets_controller
+  events_etcd_up
   # render and apply are prerequisites of everything after them
   scenario render s_render
   if (( LAST_RC == 0 )); then scenario apply s_apply; fi
@@ -577,6 +687,8 @@ main() {
     scenario service s_service
     scenario kubeconfig s_kubeconfig
     scenario internal-ca s_internal_ca
+    scenario datastore-override s_datastore_override
+    scenario write-limits s_write_limits
     scenario hardening s_hardening
     scenario upgrade s_upgrade
     scenario delete s_delete

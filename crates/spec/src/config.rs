@@ -77,6 +77,56 @@ pub struct Config {
     /// under the defaults).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limits: Option<Limits>,
+    /// How each tenant bundle reaches its tenant cluster without a human. Off when unset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<Delivery>,
+}
+
+/// `delivery`: what carries each tenant bundle into its tenant cluster.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Delivery {
+    /// Flux: one `kustomize.toolkit.fluxcd.io/v1` Kustomization per tenant in its management
+    /// bundle, applying `<output>/<ns>/<name>/tenant` to the tenant through its admin
+    /// kubeconfig Secret.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flux: Option<FluxDelivery>,
+}
+
+/// `delivery.flux`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FluxDelivery {
+    /// The GitRepository Flux reads this repository from. Default: `tcpc` in `flux-system`,
+    /// what `tcpc install flux` creates.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_ref: Option<FluxSourceRef>,
+    /// The output directory as a path in that Git repository. Default: `./<output>` (tcpc.yaml
+    /// at the root of the Git repository).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// How often Flux re-applies the tenant bundle (a Go duration). Default: `10m`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interval: Option<String>,
+    /// How soon Flux retries while the tenant API server does not answer yet. Default: `30s`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_interval: Option<String>,
+    /// The key of the tenant's admin kubeconfig Secret Flux connects with: `admin.svc` (the
+    /// in-cluster Service name, for a kustomize-controller running in the management cluster)
+    /// or `admin.conf` (the tenant's public endpoint). Default: `admin.svc`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kubeconfig_key: Option<String>,
+}
+
+/// A Flux source: `GitRepository` `name` in `namespace`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FluxSourceRef {
+    /// GitRepository name.
+    pub name: String,
+    /// Its namespace. Default: `flux-system`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
 }
 
 /// `namespaces`: whether the management bundle creates the tenants' namespaces.
@@ -273,6 +323,7 @@ impl Config {
             check: None,
             namespaces: None,
             limits: None,
+            delivery: None,
         }
     }
 

@@ -187,9 +187,9 @@ YAML
 # ---- setup ---------------------------------------------------------------------------------
 
 # The second etcd of the datastore-override scenario: a certificate of the harness etcd's CA,
-# on the address pods reach the shared etcd at. It lives under DIR, so `cluster.sh down` stops
-# it with everything else.
-EVENTS_ETCD_PORT=${EVENTS_ETCD_PORT:-2479}
+# on 127.0.0.1 at the harness's spare etcd port, which pods reach at the advertise address
+# (cluster.sh forwards it like the shared etcd's). It lives under DIR, so `cluster.sh down`
+# stops it with everything else.
 etcd_client() { printf '%s\n' --cacert "$E2E_ETCD_CA" --cert "$E2E_DIR/pki/apiserver-etcd-client.crt" --key "$E2E_DIR/pki/apiserver-etcd-client.key"; }
 events_etcd_up() {
   local d=$DIR/events-etcd ext
@@ -199,12 +199,12 @@ events_etcd_up() {
   openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$d/server.key" -subj /CN=etcd-events 2>/dev/null |
     openssl x509 -req -CA "$E2E_ETCD_CA" -CAkey "$E2E_ETCD_CA_KEY" -CAcreateserial -days 2 -extfile "$ext" -out "$d/server.crt" 2>/dev/null
   etcd --name events --data-dir "$d/data" \
-    --listen-client-urls "https://$E2E_ADVERTISE_IP:$EVENTS_ETCD_PORT" --advertise-client-urls "https://$E2E_ADVERTISE_IP:$EVENTS_ETCD_PORT" \
+    --listen-client-urls "https://127.0.0.1:$E2E_SPARE_ETCD_PORT" --advertise-client-urls "https://$E2E_ADVERTISE_IP:$E2E_SPARE_ETCD_PORT" \
     --listen-peer-urls http://127.0.0.1:2480 --initial-advertise-peer-urls http://127.0.0.1:2480 \
     --initial-cluster events=http://127.0.0.1:2480 \
     --cert-file "$d/server.crt" --key-file "$d/server.key" --client-cert-auth --trusted-ca-file "$E2E_ETCD_CA" \
     --unsafe-no-fsync > "$d/etcd.log" 2>&1 &
-  E2E_EVENTS_ETCD=$E2E_ADVERTISE_IP:$EVENTS_ETCD_PORT
+  E2E_EVENTS_ETCD=$E2E_ADVERTISE_IP:$E2E_SPARE_ETCD_PORT
   export E2E_EVENTS_ETCD
   # shellcheck disable=SC2046
   wait_for "events etcd" 30 curl -sf $(etcd_client) "https://$E2E_EVENTS_ETCD/health" ||
@@ -462,8 +462,9 @@ UID_CP=65532   # tcpc's control-plane UID/GID/fsGroup (src/resolve/hardening.rs)
 # opens FILE's directory and hands it over as fd 3, so only the permissions on the way and of
 # the file decide (not who may look into another process's /proc entry).
 s_datastore_override() {
-  local kc=$WORK/trusting-admin.conf key=/e2e-trust_trusting/events/default/e2e-override-probe
-  [[ -s $kc ]] || admin_conf e2e-trust trusting "$kc"
+  # trusting's tenant bundle (kubeadm's RBAC for admin.conf) is not applied: go in as super-admin
+  local kc=$WORK/trusting-super-admin.conf key=/e2e-trust_trusting/events/default/e2e-override-probe
+  "$TCPC_BIN" kubeconfig e2e-trust/trusting --user super-admin --dir "$REPO" --identity "$REPO/../age-identity.txt" -o "$kc"
   grep -q -- "--etcd-servers-overrides=/events#https://$E2E_EVENTS_ETCD" "$OUT/e2e-trust/trusting/management/deployment-trusting.yaml" ||
     { log "the rendered Deployment has no --etcd-servers-overrides for /events"; return 1; }
   kubectl --kubeconfig "$kc" --request-timeout=10s get --raw '/healthz?verbose' > "$WORK/trusting-healthz"

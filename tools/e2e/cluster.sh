@@ -37,6 +37,9 @@ SERVICE_CIDR=10.215.0.0/24
 KUBERNETES_SVC_IP=10.215.0.1
 APISERVER_PORT=6443
 ETCD_PORT=2379
+# A second etcd a scenario may start on 127.0.0.1 (tests/e2e/tenants.sh: dataStoreOverrides); pods
+# reach it at ADV_IP through the forwarder like the first one.
+SPARE_ETCD_PORT=2479
 
 # cluster_vars DIR: derive names from DIR (so two DIRs never collide on names).
 cluster_vars() {
@@ -271,7 +274,8 @@ etcd_healthy() { curl -sf http://127.0.0.1:2381/health | grep -q '"health":"true
 start_forwarder() {
   start_daemon netnsfwd "$E2E_TOOLS/netnsfwd" -netns "/run/netns/$NETNS" \
     -listen "$ADV_IP:$APISERVER_PORT" -to "127.0.0.1:$APISERVER_PORT" \
-    -listen "$ADV_IP:$ETCD_PORT" -to "127.0.0.1:$ETCD_PORT"
+    -listen "$ADV_IP:$ETCD_PORT" -to "127.0.0.1:$ETCD_PORT" \
+    -listen "$ADV_IP:$SPARE_ETCD_PORT" -to "127.0.0.1:$SPARE_ETCD_PORT"
 }
 
 start_apiserver() {
@@ -792,6 +796,7 @@ export E2E_NODE_NAME=$NODE_NAME
 export E2E_ADVERTISE_IP=$ADV_IP
 export E2E_ETCD_URL=https://$ADV_IP:$ETCD_PORT
 export E2E_ETCD_CA=$PKI/etcd-ca.crt
+export E2E_SPARE_ETCD_PORT=$SPARE_ETCD_PORT
 export E2E_ETCD_CA_KEY=$PKI/etcd-ca.key
 export E2E_CONTAINERD_SOCK=$CTR_SOCK
 export E2E_BIN_DIR=$(peers_bin_dir)

@@ -331,7 +331,8 @@ fn flux_install_and_substitution_guard() {
 }
 
 /// `delivery.flux`: every tenant's management bundle carries one Flux Kustomization that
-/// applies exactly that tenant's tenant directory, with its admin kubeconfig Secret, from the
+/// applies exactly that tenant's tenant directory, with the super-admin kubeconfig of its admin
+/// Secret (which delivery puts there), from the
 /// GitRepository `tcpc install flux` creates (same name, same namespace, same path prefix).
 #[test]
 fn flux_delivery_points_each_tenant_at_its_own_bundle() {
@@ -339,7 +340,9 @@ fn flux_delivery_points_each_tenant_at_its_own_bundle() {
     let config = std::fs::read_to_string(c.repo().join("tcpc.yaml")).unwrap();
     std::fs::write(c.repo().join("tcpc.yaml"), format!("{config}delivery:\n  flux:\n    path: ./golden\n")).unwrap();
     let out = c.base.join("golden");
-    c.tcpc(&["render", "examples"]).expect_code(0, "render with delivery.flux");
+    // Delivery puts the super-admin kubeconfig into each admin Secret: re-sealing needs the identity.
+    let identity = root().join(EXAMPLES_IDENTITY);
+    c.tcpc(&["render", "examples", "--identity", identity.to_str().unwrap()]).expect_code(0, "render with delivery.flux");
     let install = c.tcpc(&["install", "flux", "examples", "--url", "https://git.example.com/platform.git"]).expect_code(0, "install flux");
     let parent = tcpc_yaml::parse_stream(&install.stdout).unwrap()[1].root.to_json();
     let tree = common::read_tree(&out);
@@ -361,11 +364,9 @@ fn flux_delivery_points_each_tenant_at_its_own_bundle() {
         assert_eq!(spec["sourceRef"]["name"], parent["metadata"]["name"]);
         assert_eq!(spec["sourceRef"]["namespace"], parent["metadata"]["namespace"]);
         assert_eq!(spec["kubeConfig"]["secretRef"]["name"], format!("{name}-admin-kubeconfig"));
-        assert_eq!(spec["kubeConfig"]["secretRef"]["key"], "admin.svc");
-        let secret = tree
-            .iter()
-            .find(|(p, t)| p.starts_with(&format!("{dir}/management/")) && t.contains(&format!("name: {name}-admin-kubeconfig")) && t.contains("admin.svc"));
-        assert!(secret.is_some(), "{dir}: the admin kubeconfig Secret has the key the Kustomization reads");
+        assert_eq!(spec["kubeConfig"]["secretRef"]["key"], "super-admin.svc");
+        let secret = tree.get(&format!("{dir}/management/sealedsecret-{name}-admin-kubeconfig.yaml")).expect("the admin Secret");
+        assert!(secret.contains("super-admin.svc:"), "{dir}: the admin kubeconfig Secret has the key the Kustomization reads\n{secret}");
         tenants += 1;
     }
     assert!(tenants >= 3, "{tenants} tenants checked");

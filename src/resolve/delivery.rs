@@ -2,7 +2,10 @@
 //!
 //! Flux: a `kustomize.toolkit.fluxcd.io/v1` Kustomization per tenant, in the tenant's
 //! namespace of the management bundle, applies `<path>/<ns>/<name>/tenant` to the tenant
-//! with the tenant's admin kubeconfig Secret (`spec.kubeConfig.secretRef`). Nothing can make a
+//! with the super-admin kubeconfig of the tenant's admin Secret (`spec.kubeConfig.secretRef`):
+//! the tenant bundle holds the RBAC admin.conf's group needs, so only `system:masters` can
+//! apply it the first time (kubeadm's reason for super-admin.conf); delivery therefore puts
+//! the super-admin kubeconfig into the admin Secret, as Kamaji has it. Nothing can make a
 //! Kustomization aimed at another cluster wait for a Deployment of this one, so it waits the
 //! Flux way: until the tenant API server answers, every apply fails and is retried after
 //! `retryInterval`. The parent Kustomization (`tcpc install flux`, `wait: true`) counts the
@@ -23,12 +26,13 @@ pub struct FluxPlan {
     pub source_namespace: String,
     pub interval: String,
     pub retry_interval: String,
-    /// Key of `<tcp>-admin-kubeconfig`: `admin.svc` or `admin.conf`.
+    /// Key of `<tcp>-admin-kubeconfig`: `super-admin.svc` or `super-admin.conf`.
     pub kubeconfig_key: String,
 }
 
-/// The keys of the admin kubeconfig Secret (`resolve::SecretNames::admin_kubeconfig`).
-const KUBECONFIG_KEYS: [&str; 2] = ["admin.svc", "admin.conf"];
+/// The keys of the admin kubeconfig Secret Flux may connect with: the super-admin ones, which
+/// `delivery.flux` puts into it (`hardening::super_admin_in_cluster`).
+const KUBECONFIG_KEYS: [&str; 2] = ["super-admin.svc", "super-admin.conf"];
 
 /// Checks `delivery` of `tcpc.yaml` (located errors into it).
 pub fn check_config(inputs: &Inputs, diags: &mut Diagnostics) {
@@ -52,8 +56,8 @@ pub fn check_config(inputs: &Inputs, diags: &mut Diagnostics) {
         err(
             "/delivery/flux/kubeconfigKey",
             format!("unknown kubeconfig key `{key}`"),
-            "expected `admin.svc` or `admin.conf`",
-            "the admin kubeconfig Secret holds `admin.svc` (server: the in-cluster Service) and `admin.conf` (the public endpoint)",
+            "expected `super-admin.svc` or `super-admin.conf`",
+            "Flux connects as super-admin (only system:masters can create the tenant's RBAC before it exists): `super-admin.svc` (server: the in-cluster Service) or `super-admin.conf` (the public endpoint)",
         );
     }
     if let Some(path) = flux.path.as_deref()

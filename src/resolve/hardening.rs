@@ -133,13 +133,26 @@ impl Resolver<'_> {
     }
 
     /// Whether the admin Secret carries the super-admin kubeconfig ([`SUPER_ADMIN_ANNOTATION`]).
-    pub(super) fn super_admin_in_cluster(&mut self) -> bool {
+    /// `delivered` (`delivery.flux` of tcpc.yaml) implies it: before the tenant bundle exists,
+    /// only `system:masters` can create the RBAC that admin.conf's group is bound by (the reason
+    /// kubeadm has super-admin.conf), so Flux connects with it; an explicit `"false"` then is an
+    /// error rather than a delivery that can never succeed.
+    pub(super) fn super_admin_in_cluster(&mut self, delivered: bool) -> bool {
         let value = self.doc.value.metadata.annotations.as_ref().and_then(|a| a.get(SUPER_ADMIN_ANNOTATION)).cloned();
+        let pointer = format!("/metadata/annotations/{}", SUPER_ADMIN_ANNOTATION.replace('/', "~1"));
         match value.as_deref() {
-            None | Some("false") => false,
+            None => delivered,
+            Some("false") if delivered => {
+                let d = self
+                    .error(&pointer, "`delivery.flux` needs the super-admin kubeconfig in the cluster", "\"false\" here")
+                    .note("Flux applies the tenant bundle before its RBAC exists: only system:masters can create that RBAC")
+                    .help("remove the annotation, or turn delivery.flux off in tcpc.yaml and apply the tenant bundle yourself");
+                self.push(d);
+                false
+            }
+            Some("false") => false,
             Some("true") => true,
             Some(other) => {
-                let pointer = format!("/metadata/annotations/{}", SUPER_ADMIN_ANNOTATION.replace('/', "~1"));
                 let d = self
                     .error(&pointer, format!("invalid value `{other}` for `{SUPER_ADMIN_ANNOTATION}`"), "expected \"true\" or \"false\"")
                     .help("\"true\" puts super-admin.conf into the admin Secret; leave it out to keep it offline");

@@ -554,10 +554,10 @@ impl Resolver<'_> {
         };
         let addons = self.addons(version.as_ref());
         let pki = self.pki();
-        let super_admin_in_cluster = self.super_admin_in_cluster();
+        let flux_delivery = delivery::flux_plan(self.inputs, &namespace, &name);
+        let super_admin_in_cluster = self.super_admin_in_cluster(flux_delivery.is_some());
 
         let version = version?;
-        let flux_delivery = delivery::flux_plan(self.inputs, &namespace, &name);
         let tenant = Tenant {
             file: self.doc.file,
             secrets: secret_names(&name),

@@ -223,7 +223,7 @@ sealing:
 delivery:
   flux:
     # the controllers run on the host, which reaches the tenant at its NodePort, not its Service name
-    kubeconfigKey: admin.conf
+    kubeconfigKey: super-admin.conf
     retryInterval: 5s
 YAML
   cat > "$REPO/datastores/default.yaml" <<YAML

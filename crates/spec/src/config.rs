@@ -111,9 +111,11 @@ pub struct FluxDelivery {
     /// How soon Flux retries while the tenant API server does not answer yet. Default: `30s`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_interval: Option<String>,
-    /// The key of the tenant's admin kubeconfig Secret Flux connects with: `admin.svc` (the
-    /// in-cluster Service name, for a kustomize-controller running in the management cluster)
-    /// or `admin.conf` (the tenant's public endpoint). Default: `admin.svc`.
+    /// The key of the tenant's admin kubeconfig Secret Flux connects with: `super-admin.svc`
+    /// (the in-cluster Service name, for a kustomize-controller running in the management
+    /// cluster) or `super-admin.conf` (the tenant's public endpoint). Default: `super-admin.svc`.
+    /// Delivery puts the super-admin kubeconfig into that Secret: only `system:masters` can
+    /// create the tenant's RBAC before it exists.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kubeconfig_key: Option<String>,
 }

@@ -18,10 +18,10 @@
 //! Missing peers: see `tests/common/peers.rs` (skip loudly, or fail under
 //! `TCPC_REQUIRE_PEERS=1`).
 
-#[path = "common/peers.rs"]
-mod peers;
 #[path = "common/apiserver.rs"]
 mod apiserver;
+#[path = "common/peers.rs"]
+mod peers;
 
 use apiserver::ControlPlane;
 

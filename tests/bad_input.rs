@@ -240,14 +240,20 @@ fn cases() -> Vec<(&'static str, Vec<(&'static str, Vec<u8>)>)> {
             "datastore-override-other-ca",
             spec("  dataStoreOverrides:\n  - resource: /events\n    dataStore: events\n")
                 .into_iter()
-                .chain(file("datastores/events.yaml", &edit(&edit(&example(DATASTORE), "name: default", "name: events"), "name: etcd-certs", "name: events-ca")))
+                .chain(file(
+                    "datastores/events.yaml",
+                    &edit(&edit(&example(DATASTORE), "name: default", "name: events"), "name: etcd-certs", "name: events-ca"),
+                ))
                 .collect(),
         ),
         (
             "datastore-override-not-etcd",
             spec("  dataStoreOverrides:\n  - resource: /events\n    dataStore: events\n")
                 .into_iter()
-                .chain(file("datastores/events.yaml", &edit(&edit(&example(DATASTORE), "name: default", "name: events"), "driver: etcd", "driver: PostgreSQL")))
+                .chain(file(
+                    "datastores/events.yaml",
+                    &edit(&edit(&example(DATASTORE), "name: default", "name: events"), "driver: etcd", "driver: PostgreSQL"),
+                ))
                 .collect(),
         ),
         ("name-not-dns", tcp("  name: minimal", "  name: Minimal_Tenant")),

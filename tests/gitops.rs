@@ -351,10 +351,7 @@ fn flux_delivery_points_each_tenant_at_its_own_bundle() {
         let Some(dir) = path.strip_suffix("/management/kustomization.yaml") else { continue };
         let (ns, name) = dir.rsplit_once('/').unwrap();
         let file = format!("{dir}/management/kustomization-{name}-tenant.yaml");
-        let ks = tcpc_yaml::parse_stream(tree.get(&file).unwrap_or_else(|| panic!("{file} missing")))
-            .unwrap()[0]
-            .root
-            .to_json();
+        let ks = tcpc_yaml::parse_stream(tree.get(&file).unwrap_or_else(|| panic!("{file} missing"))).unwrap()[0].root.to_json();
         assert!(text.contains(&format!("kustomization-{name}-tenant.yaml")), "{path} lists it");
         assert_eq!(ks["apiVersion"], "kustomize.toolkit.fluxcd.io/v1");
         assert_eq!(ks["metadata"]["namespace"], ns);

@@ -104,16 +104,26 @@ fn create_token_makes_a_bootstrap_token_that_the_api_server_accepts() {
     run(tcpc_now().arg("render").arg(&repo).arg("--identity").arg(&identity)).expect_code(0, "tcpc render");
 
     let secrets = || {
-        let out = Command::new(&kubectl).arg("--kubeconfig").arg(&cp.kubeconfig).args(["-n", "kube-system", "get", "secrets", "-o", "name"]).output().unwrap();
+        let out = Command::new(&kubectl)
+            .arg("--kubeconfig")
+            .arg(&cp.kubeconfig)
+            .args(["-n", "kube-system", "get", "secrets", "-o", "name"])
+            .output()
+            .unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8(out.stdout).unwrap().lines().filter(|l| l.contains("bootstrap-token-")).map(str::to_owned).collect::<Vec<_>>()
     };
     assert!(secrets().is_empty());
 
-    let r = run(tcpc_now().args(["join-command", "tenants/example"]).arg(&repo).args(["--create-token", "--ttl", "1h", "--kubeconfig"]).arg(&cp.kubeconfig))
-        .expect_code(0, "join-command --create-token");
+    let r = run(tcpc_now()
+        .args(["join-command", "tenants/example"])
+        .arg(&repo)
+        .args(["--create-token", "--ttl", "1h", "--kubeconfig"])
+        .arg(&cp.kubeconfig))
+    .expect_code(0, "join-command --create-token");
     let line = r.stdout.trim();
-    let token = line.split_whitespace().skip_while(|w| *w != "--token").nth(1).unwrap_or_else(|| panic!("no --token in {line:?}")).to_owned();
+    let token =
+        line.split_whitespace().skip_while(|w| *w != "--token").nth(1).unwrap_or_else(|| panic!("no --token in {line:?}")).to_owned();
     let (id, secret) = token.split_once('.').expect("id.secret");
     let offline = run(tcpc_now().args(["join-command", "tenants/example"]).arg(&repo)).expect_code(0, "join-command");
     assert_eq!(line.replace(&format!(" --token {token}"), ""), offline.stdout.trim(), "the same command, with the token");
@@ -122,20 +132,33 @@ fn create_token_makes_a_bootstrap_token_that_the_api_server_accepts() {
 
     // kubeadm's Secret
     assert_eq!(secrets(), [format!("secret/bootstrap-token-{id}")]);
-    let out = Command::new(&kubectl).arg("--kubeconfig").arg(&cp.kubeconfig).args(["-n", "kube-system", "get", "secret", &format!("bootstrap-token-{id}"), "-o", "json"]).output().unwrap();
+    let out = Command::new(&kubectl)
+        .arg("--kubeconfig")
+        .arg(&cp.kubeconfig)
+        .args(["-n", "kube-system", "get", "secret", &format!("bootstrap-token-{id}"), "-o", "json"])
+        .output()
+        .unwrap();
     let s: serde_json::Value = serde_json::from_slice(&out.stdout).expect("the Secret as JSON");
     assert_eq!(s["type"], "bootstrap.kubernetes.io/token");
     use base64::Engine as _;
-    let data = |k: &str| String::from_utf8(base64::engine::general_purpose::STANDARD.decode(s["data"][k].as_str().unwrap_or_else(|| panic!("{k}"))).unwrap()).unwrap();
+    let data = |k: &str| {
+        String::from_utf8(base64::engine::general_purpose::STANDARD.decode(s["data"][k].as_str().unwrap_or_else(|| panic!("{k}"))).unwrap())
+            .unwrap()
+    };
     assert_eq!((data("token-id"), data("token-secret")), (id.to_owned(), secret.to_owned()));
     assert_eq!(data("auth-extra-groups"), "system:bootstrappers:kubeadm:default-node-token");
     assert_eq!((data("usage-bootstrap-authentication"), data("usage-bootstrap-signing")), ("true".into(), "true".into()));
-    let expires = time::OffsetDateTime::parse(&data("expiration"), &time::format_description::well_known::Rfc3339).expect("RFC 3339 expiration");
+    let expires =
+        time::OffsetDateTime::parse(&data("expiration"), &time::format_description::well_known::Rfc3339).expect("RFC 3339 expiration");
     let in_an_hour = time::OffsetDateTime::now_utc() + time::Duration::hours(1);
     assert!(expires <= in_an_hour && expires > in_an_hour - time::Duration::minutes(5), "expiration {expires}");
 
     // the token authenticates, as kubeadm's bootstrap group
-    let server = std::fs::read_to_string(cp.dir.path().join("env")).unwrap().lines().find_map(|l| l.strip_prefix("APISERVER_URL=").map(str::to_owned)).unwrap();
+    let server = std::fs::read_to_string(cp.dir.path().join("env"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("APISERVER_URL=").map(str::to_owned))
+        .unwrap();
     let out = Command::new(&kubectl)
         .args(["--kubeconfig", "/dev/null", "--server", &server, "--token", &token])
         .arg("--certificate-authority")
@@ -145,7 +168,10 @@ fn create_token_makes_a_bootstrap_token_that_the_api_server_accepts() {
         .unwrap();
     let who = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "the token does not authenticate: {}", String::from_utf8_lossy(&out.stderr));
-    assert!(who.starts_with(&format!("system:bootstrap:{id} ")) && who.contains("system:bootstrappers:kubeadm:default-node-token"), "{who}");
+    assert!(
+        who.starts_with(&format!("system:bootstrap:{id} ")) && who.contains("system:bootstrappers:kubeadm:default-node-token"),
+        "{who}"
+    );
 
     // the token is nowhere on disk
     for entry in walkdir::WalkDir::new(tmp.path()).into_iter().flatten().filter(|e| e.file_type().is_file()) {
@@ -159,7 +185,13 @@ fn create_token_makes_a_bootstrap_token_that_the_api_server_accepts() {
     let examples_ca = base64::engine::general_purpose::STANDARD.encode(std::fs::read(root().join("examples/sealed-secrets.crt")).unwrap());
     let swapped: String = text
         .lines()
-        .map(|l| if l.trim_start().starts_with("certificate-authority-data:") { format!("    certificate-authority-data: {examples_ca}") } else { l.to_owned() })
+        .map(|l| {
+            if l.trim_start().starts_with("certificate-authority-data:") {
+                format!("    certificate-authority-data: {examples_ca}")
+            } else {
+                l.to_owned()
+            }
+        })
         .collect::<Vec<_>>()
         .join("\n");
     std::fs::write(&other, swapped).unwrap();
@@ -179,7 +211,11 @@ fn create_token_makes_a_bootstrap_token_that_the_api_server_accepts() {
     assert_eq!(secrets().len(), 1, "only the first token was created");
 
     // a bad --ttl is refused before anything happens
-    let r = run(tcpc_now().args(["join-command", "tenants/example"]).arg(&repo).args(["--create-token", "--ttl", "1d", "--kubeconfig"]).arg(&cp.kubeconfig));
+    let r = run(tcpc_now()
+        .args(["join-command", "tenants/example"])
+        .arg(&repo)
+        .args(["--create-token", "--ttl", "1d", "--kubeconfig"])
+        .arg(&cp.kubeconfig));
     assert_eq!(r.code, 2, "{}", r.describe());
     assert!(r.stderr.contains("invalid --ttl `1d`"), "{}", r.stderr);
     assert_eq!(secrets().len(), 1);

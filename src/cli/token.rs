@@ -36,8 +36,11 @@ pub fn read_kubeconfig(path: &Path) -> Result<Access, String> {
     let named = |list: &str, name: &str| -> Option<Value> {
         v.get(list)?.as_array()?.iter().find(|e| e.get("name").and_then(Value::as_str) == Some(name)).cloned()
     };
-    let context = v.get("current-context").and_then(Value::as_str).filter(|c| !c.is_empty()).ok_or_else(|| format!("{shown}: no current-context"))?;
-    let ctx = named("contexts", context).and_then(|c| c.get("context").cloned()).ok_or_else(|| format!("{shown}: context `{context}` is not defined"))?;
+    let context =
+        v.get("current-context").and_then(Value::as_str).filter(|c| !c.is_empty()).ok_or_else(|| format!("{shown}: no current-context"))?;
+    let ctx = named("contexts", context)
+        .and_then(|c| c.get("context").cloned())
+        .ok_or_else(|| format!("{shown}: context `{context}` is not defined"))?;
     let field = |o: &Value, k: &str| o.get(k).and_then(Value::as_str).map(str::to_owned);
     let cluster_name = field(&ctx, "cluster").ok_or_else(|| format!("{shown}: context `{context}` names no cluster"))?;
     let cluster = named("clusters", &cluster_name)

@@ -80,7 +80,9 @@ pub fn check_config(inputs: &Inputs, diags: &mut Diagnostics) {
         );
     }
     if let Some(r) = &flux.source_ref {
-        for (pointer, value) in [("/delivery/flux/sourceRef/name", Some(r.name.as_str())), ("/delivery/flux/sourceRef/namespace", r.namespace.as_deref())] {
+        for (pointer, value) in
+            [("/delivery/flux/sourceRef/name", Some(r.name.as_str())), ("/delivery/flux/sourceRef/namespace", r.namespace.as_deref())]
+        {
             if let Some(v) = value
                 && !crate::resolve::is_dns1123_label(v)
             {
@@ -102,10 +104,7 @@ pub fn flux_base(config: &tcpc_spec::Config) -> Option<String> {
 /// `flux-system` (what `tcpc install flux` creates).
 pub fn flux_source(config: &tcpc_spec::Config) -> (String, String) {
     let r = config.delivery.as_ref().and_then(|d| d.flux.as_ref()).and_then(|f| f.source_ref.as_ref());
-    (
-        r.map_or("tcpc", |r| r.name.as_str()).to_string(),
-        r.and_then(|r| r.namespace.clone()).unwrap_or_else(|| "flux-system".to_string()),
-    )
+    (r.map_or("tcpc", |r| r.name.as_str()).to_string(), r.and_then(|r| r.namespace.clone()).unwrap_or_else(|| "flux-system".to_string()))
 }
 
 /// The Flux plan of tenant `namespace/name`, when `delivery.flux` is set (checked by [`check_config`]).

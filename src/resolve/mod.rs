@@ -837,7 +837,11 @@ impl Resolver<'_> {
                 if !self.inputs.invalid_datastores.iter().any(|n| n == ds_name) {
                     let known = datastores.keys().copied().collect::<Vec<_>>().join(", ");
                     let d = self
-                        .error(&format!("{at}/dataStore"), format!("DataStore `{ds_name}` is not defined in this repository"), "unknown DataStore")
+                        .error(
+                            &format!("{at}/dataStore"),
+                            format!("DataStore `{ds_name}` is not defined in this repository"),
+                            "unknown DataStore",
+                        )
                         .help(format!("defined DataStores: {known}"));
                     self.push(d);
                 }

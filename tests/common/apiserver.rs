@@ -40,10 +40,10 @@ impl ControlPlane {
 
 impl Drop for ControlPlane {
     fn drop(&mut self) {
-        let status = Command::new("bash").arg(super::peers::repo_root().join("tools/apiserver.sh")).arg("stop").arg(self.dir.path()).status();
+        let status =
+            Command::new("bash").arg(super::peers::repo_root().join("tools/apiserver.sh")).arg("stop").arg(self.dir.path()).status();
         if !matches!(status, Ok(s) if s.success()) {
             eprintln!("warning: tools/apiserver.sh stop {} failed: {status:?}", self.dir.path().display());
         }
     }
 }
-

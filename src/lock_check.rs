@@ -20,8 +20,17 @@ use crate::resolve::{Tenant, kamaji_labels};
 
 /// The keys of each control-plane Secret, by its Kamaji component label (the admin kubeconfig
 /// carries `super-admin.*` only when the tenant asks for it in the cluster).
-pub fn secret_keys(component: &str, super_admin_in_cluster: bool) -> Option<&'static [&'static str]> {
+pub fn secret_keys(
+    component: &str,
+    super_admin_in_cluster: bool,
+    kine: Option<&crate::resolve::KinePlan>,
+) -> Option<&'static [&'static str]> {
     Some(match component {
+        // kine: only the CA that verifies the database server.
+        "datastore-certificate" if kine.is_some() => &["ca.crt"],
+        "datastore-config" if kine.is_some() => &["DB_CONNECTION_STRING", "DB_PASSWORD", "DB_SCHEMA", "DB_USER"],
+        "datastore-setup" if kine.is_some_and(|k| k.tls) => &["DB_HOST", "DB_PASSWORD", "DB_PORT", "DB_SCHEMA", "DB_USER", "ca.crt"],
+        "datastore-setup" if kine.is_some() => &["DB_HOST", "DB_PASSWORD", "DB_PORT", "DB_SCHEMA", "DB_USER"],
         "ca" => &["ca.crt", "ca.key"],
         "front-proxy-ca-certificate" => &["front-proxy-ca.crt", "front-proxy-ca.key"],
         "sa-certificate" => &["sa.key", "sa.pub"],
@@ -37,13 +46,22 @@ pub fn secret_keys(component: &str, super_admin_in_cluster: bool) -> Option<&'st
     })
 }
 
+/// The namespace of a tenant's Secret: the tenant's, except the setup Secret of a SQL DataStore,
+/// which lives beside the DataStore's admin credentials (the setup Job's namespace).
+pub fn secret_namespace<'a>(t: &'a Tenant, component: &str) -> &'a str {
+    match (component, t.datastore.kine.as_ref().and_then(|k| k.setup.as_ref())) {
+        ("datastore-setup", Some(setup)) => &setup.namespace,
+        _ => &t.namespace,
+    }
+}
+
 /// Checks a sealed object (from the lock, or just sealed) against what `t` must produce for
 /// the Secret `name` of `component`. `entry` names where the object came from.
 pub fn check_sealed(t: &Tenant, name: &str, component: &str, sealer: &Sealer, object: &Value, entry: &str) -> Result<(), String> {
     let err = |path: &str, what: &str| {
         format!("{entry}: {path}: {what}; refusing to emit it (restore tcpc.lock from Git, or re-render with the identity)")
     };
-    let keys = secret_keys(component, t.super_admin_in_cluster)
+    let keys = secret_keys(component, t.super_admin_in_cluster, t.datastore.kine.as_ref())
         .ok_or_else(|| err("", &format!("unknown Secret component `{component}` (this is a tcpc bug)")))?;
     let labels = kamaji_labels(&t.name, component);
     let expected = match sealer {
@@ -55,7 +73,7 @@ pub fn check_sealed(t: &Tenant, name: &str, component: &str, sealer: &Sealer, ob
                 cert,
                 *scope,
                 name,
-                &t.namespace,
+                secret_namespace(t, component),
                 "Opaque",
                 &labels,
                 &BTreeMap::new(),
@@ -129,7 +147,7 @@ pub fn check_sealed(t: &Tenant, name: &str, component: &str, sealer: &Sealer, ob
                 "apiVersion": "v1",
                 "kind": "Secret",
                 "type": "Opaque",
-                "metadata": {"name": name, "namespace": t.namespace, "labels": labels},
+                "metadata": {"name": name, "namespace": secret_namespace(t, component), "labels": labels},
                 "data": Value::Object(enc),
                 "sops": {
                     "age": age,

@@ -292,9 +292,27 @@ enum ImportCommand {
         /// The CA certificate (PEM).
         #[arg(long)]
         cert: PathBuf,
-        /// The CA private key (PEM); stored age-encrypted, never in Git.
+        /// The CA private key (PEM); stored age-encrypted, never in Git. Needed for etcd
+        /// DataStores; MySQL, PostgreSQL and NATS ones only need the certificate.
         #[arg(long)]
-        key: PathBuf,
+        key: Option<PathBuf>,
+    },
+    /// The admin credentials of a MySQL, PostgreSQL or NATS DataStore (what its `basicAuth`
+    /// Secret references hold): the setup Job creates each tenant's database and user with them.
+    #[command(
+        after_help = "Example:\n  tcpc import datastore-credentials postgres platform --username kamaji --password-file pg-password.txt"
+    )]
+    DatastoreCredentials {
+        /// DataStore name.
+        name: String,
+        #[command(flatten)]
+        dir: RepoDir,
+        /// The admin user name.
+        #[arg(long)]
+        username: String,
+        /// A file holding the password (`-` reads standard input); stored age-encrypted, never in Git.
+        #[arg(long)]
+        password_file: PathBuf,
     },
     /// Bring your own CA for a TenantControlPlane (e.g. an intermediate of the corporate PKI).
     #[command(after_help = "Example:\n  tcpc import ca tenants/minimal platform --cert ca.crt --key ca.key --chain chain.pem")]
@@ -1037,11 +1055,54 @@ fn import(what: ImportCommand, timeout: std::time::Duration) -> Result<(), Failu
     let read = |p: &Path| std::fs::read_to_string(p).map_err(|e| Failure::Io(format!("reading {}: {e}", p.display())));
     let (dir, key_file, key, plaintext) = match what {
         ImportCommand::DatastoreCa { name, cert, key: key_file, dir } => {
-            let (dir, key) = (dir.path(), key_file);
-            let (cert_pem, key_pem) = (read(&cert)?, zeroize::Zeroizing::new(read(&key)?));
-            validate_ca(&cert_pem, &key_pem)?;
+            let dir = dir.path();
+            let cert_pem = read(&cert)?;
+            let key_pem = match &key_file {
+                Some(k) => {
+                    let pem = zeroize::Zeroizing::new(read(k)?);
+                    validate_ca(&cert_pem, &pem)?;
+                    pem
+                }
+                None => {
+                    tcpc_pki::CertInfo::parse(&cert_pem).map_err(|e| Failure::Io(format!("invalid certificate: {e}")))?;
+                    zeroize::Zeroizing::new(String::new())
+                }
+            };
             let state = tcpc::pki::DataStoreState { cert: cert_pem, key: key_pem.to_string() };
-            (dir, key, tcpc::pki::datastore_state_key(&name), zeroize::Zeroizing::new(serde_json::to_vec(&state).expect("serialises")))
+            (
+                dir,
+                key_file.unwrap_or(cert),
+                tcpc::pki::datastore_state_key(&name),
+                zeroize::Zeroizing::new(serde_json::to_vec(&state).expect("serialises")),
+            )
+        }
+        ImportCommand::DatastoreCredentials { name, dir, username, password_file } => {
+            let dir = dir.path();
+            let mut password = zeroize::Zeroizing::new(if password_file.as_os_str() == "-" {
+                let mut s = String::new();
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+                    .map_err(|e| Failure::Io(format!("reading the password from stdin: {e}")))?;
+                s
+            } else {
+                read(&password_file)?
+            });
+            // One trailing newline is the file's, not the password's.
+            if password.ends_with('\n') {
+                password.pop();
+                if password.ends_with('\r') {
+                    password.pop();
+                }
+            }
+            if password.is_empty() || username.is_empty() {
+                return Err(Failure::Io("the user name and the password must not be empty".into()));
+            }
+            let creds = tcpc::pki::DataStoreCredentials { username, password: password.to_string() };
+            (
+                dir,
+                password_file,
+                tcpc::pki::datastore_credentials_key(&name),
+                zeroize::Zeroizing::new(serde_json::to_vec(&creds).expect("serialises")),
+            )
         }
         ImportCommand::Ca { tenant, cert, key, chain, dir } => {
             let dir = dir.path();

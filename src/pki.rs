@@ -74,6 +74,9 @@ pub struct TenantState {
     pub imported_ca: bool,
     /// 32 random bytes (hex) keying this tenant's lock fingerprints.
     pub fingerprint_secret: String,
+    /// MySQL and PostgreSQL DataStores: the password of the tenant's own database user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub datastore_password: Option<String>,
 }
 
 #[derive(Serialize, Deserialize, Clone)]
@@ -91,6 +94,7 @@ impl Drop for TenantState {
             pair.key.zeroize();
         }
         self.fingerprint_secret.zeroize();
+        self.datastore_password.zeroize();
     }
 }
 
@@ -99,6 +103,8 @@ impl Drop for TenantState {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DataStoreState {
     pub cert: String,
+    /// Empty when only the certificate was imported (kine DataStores verify the server with it).
+    #[serde(default)]
     pub key: String,
 }
 
@@ -115,6 +121,53 @@ pub fn tenant_state_key(t: &Tenant) -> String {
 
 pub fn datastore_state_key(name: &str) -> String {
     format!("datastores/{name}")
+}
+
+/// The admin credentials of a MySQL, PostgreSQL or NATS DataStore, imported with
+/// `tcpc import datastore-credentials` (what its `basicAuth` Secret references hold).
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DataStoreCredentials {
+    pub username: String,
+    pub password: String,
+}
+
+impl Drop for DataStoreCredentials {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.username.zeroize();
+        self.password.zeroize();
+    }
+}
+
+pub fn datastore_credentials_key(name: &str) -> String {
+    format!("datastore-credentials/{name}")
+}
+
+/// A kine DataStore's CA certificate, imported with `tcpc import datastore-ca NAME --cert` when the
+/// spec references it in a Secret (the state of an etcd DataStore also holds the key).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DataStoreCaCert {
+    cert: String,
+}
+
+/// Characters of generated database passwords: URL- and shell-safe, so they travel in kine's
+/// endpoint URL as they are.
+const PASSWORD_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+/// A 32-character password (about 190 bits), drawn uniformly by rejection sampling.
+fn generate_password(rng: &mut (impl RngCore + CryptoRng)) -> String {
+    let mut out = String::with_capacity(32);
+    let limit = 256 - 256 % PASSWORD_ALPHABET.len();
+    while out.len() < 32 {
+        let mut b = [0u8; 1];
+        rng.fill_bytes(&mut b);
+        if (b[0] as usize) < limit {
+            out.push(PASSWORD_ALPHABET[b[0] as usize % PASSWORD_ALPHABET.len()] as char);
+        }
+    }
+    out
 }
 
 /// The PKI stage's result for one tenant.
@@ -217,6 +270,11 @@ pub fn tenant_pki(
     let mut specs = tcpc_pki::tenant_cert_specs(&params).map_err(|e| format!("{who}: {e}"))?;
     // Konnectivity is not rendered yet: issue nothing for it.
     specs.remove(&Artefact::Konnectivity);
+    let kine = t.datastore.kine.as_ref();
+    if kine.is_some() {
+        // kine authenticates with the tenant's database user, not with a certificate.
+        specs.remove(&Artefact::DatastoreClient);
+    }
 
     let state_key = tenant_state_key(t);
     let state_text = env.states.get(&state_key);
@@ -257,13 +315,40 @@ pub fn tenant_pki(
         opened = Some(st);
     }
     let ds_key = datastore_state_key(&t.datastore.name);
-    let Some(ds_state_text) = env.states.get(&ds_key) else {
-        return Err(PkiError::Failed(format!(
-            "{who}: the CA of DataStore `{ds}` has not been imported; run `tcpc import datastore-ca {ds} --cert CA.crt --key CA.key`",
-            ds = t.datastore.name
-        )));
+    let ds_state_text = env.states.get(&ds_key);
+    let creds_text = env.states.get(&datastore_credentials_key(&t.datastore.name));
+    let ds = &t.datastore.name;
+    match kine {
+        None if ds_state_text.is_none() => {
+            return Err(PkiError::Failed(format!(
+                "{who}: the CA of DataStore `{ds}` has not been imported; run `tcpc import datastore-ca {ds} --cert CA.crt --key CA.key`"
+            )));
+        }
+        Some(k) if k.shared_credentials && creds_text.is_none() => {
+            return Err(PkiError::Failed(format!(
+                "{who}: the credentials of DataStore `{ds}` have not been imported; run `tcpc import datastore-credentials {ds} --username USER --password-file FILE`"
+            )));
+        }
+        Some(k) if k.tls && k.ca_pem.is_none() && ds_state_text.is_none() => {
+            return Err(PkiError::Failed(format!(
+                "{who}: DataStore `{ds}` references its CA certificate in a Secret, and it has not been imported; run `tcpc import datastore-ca {ds} --cert CA.crt` (or put the certificate inline as `content`: it is public)"
+            )));
+        }
+        _ => {}
+    }
+    // Everything the tenant's DataStore Secrets are made from, as one public fingerprint.
+    let ds_fingerprint = match kine {
+        None => sha256(ds_state_text.map_or("", String::as_str).as_bytes()),
+        Some(k) => sha256(
+            format!(
+                "{}\n{}\n{}",
+                if k.shared_credentials { creds_text.map_or("", String::as_str) } else { "" },
+                if k.tls && k.ca_pem.is_none() { ds_state_text.map_or("", String::as_str) } else { "" },
+                serde_json::to_string(k).expect("kine plan serialises")
+            )
+            .as_bytes(),
+        ),
     };
-    let ds_fingerprint = sha256(ds_state_text.as_bytes());
 
     // Decide, in issuance order (CAs first): the inputs of a leaf include its issuer's
     // fingerprint, so a re-issued CA re-issues everything it signed.
@@ -353,7 +438,7 @@ pub fn tenant_pki(
         let ca_b64 = base64::engine::general_purpose::STANDARD.encode(p.ca_bundle.as_bytes());
         return Ok(TenantPkiOutput {
             secrets: objects,
-            pod_checksum: pod_checksum(&fingerprints),
+            pod_checksum: pod_checksum(&fingerprints, kine.map(|_| ds_fingerprint.as_str())),
             ca_cert_b64: ca_b64,
             lock: None,
             new_state: None,
@@ -382,8 +467,29 @@ pub fn tenant_pki(
         rng.fill_bytes(secret.as_mut());
         state.fingerprint_secret = hex::encode(secret.as_ref());
     }
-    let ds_state: DataStoreState =
-        decrypt_json(ds_state_text, env.identities).map_err(|e| format!("{who}: cannot open the DataStore CA state: {e}"))?;
+    // etcd: the CA that signs the tenant's client certificate; kine: the CA certificate only,
+    // when the spec does not carry it inline.
+    let ds_state: Option<DataStoreState> = match (kine, ds_state_text) {
+        (Some(k), Some(text)) if k.tls && k.ca_pem.is_none() => {
+            let c: DataStoreCaCert =
+                decrypt_json(text, env.identities).map_err(|e| format!("{who}: cannot open the DataStore CA state: {e}"))?;
+            Some(DataStoreState { cert: c.cert.clone(), key: String::new() })
+        }
+        (Some(_), _) => None,
+        (None, Some(text)) => {
+            Some(decrypt_json(text, env.identities).map_err(|e| format!("{who}: cannot open the DataStore CA state: {e}"))?)
+        }
+        (None, None) => unreachable!("checked above"),
+    };
+    let creds: Option<DataStoreCredentials> = match creds_text {
+        Some(text) if kine.is_some_and(|k| k.shared_credentials) => {
+            Some(decrypt_json(text, env.identities).map_err(|e| format!("{who}: cannot open the DataStore credentials: {e}"))?)
+        }
+        _ => None,
+    };
+    if kine.is_some_and(|k| k.setup.is_some()) && state.datastore_password.is_none() {
+        state.datastore_password = Some(generate_password(rng));
+    }
 
     let mut report = Vec::new();
     let mut lock = TenantLock { state: String::new(), ca_bundle: String::new(), artefacts: BTreeMap::new(), secrets: BTreeMap::new() };
@@ -435,6 +541,9 @@ pub fn tenant_pki(
                         tcpc_pki::issue(spec, None, issuer(&issued, &mut issuers, Artefact::FrontProxyCa)?, env.now, rng)
                     }
                     IssuerRef::DatastoreCa => {
+                        let ds_state = ds_state.as_ref().filter(|d| !d.key.is_empty()).ok_or_else(|| {
+                            format!("{who}: the CA key of DataStore `{}` has not been imported; run `tcpc import datastore-ca {} --cert CA.crt --key CA.key`", t.datastore.name, t.datastore.name)
+                        })?;
                         let ds_key = PrivateKey::from_pem(&ds_state.key).map_err(|e| format!("{who}: DataStore CA key: {e}"))?;
                         let ds_issuer = Issuer::new(&ds_state.cert, ds_key).map_err(|e| format!("{who}: DataStore CA: {e}"))?;
                         tcpc_pki::issue(spec, None, &ds_issuer, env.now, rng)
@@ -471,7 +580,8 @@ pub fn tenant_pki(
     let ca_bundle = format!("{}{}", issued[&Artefact::Ca].cert_pem, state.ca_chain.clone().unwrap_or_default());
     lock.ca_bundle = ca_bundle.clone();
     let sa = sa_key.as_ref().expect("sa issued");
-    let data = secret_data(t, &issued, &key_pems, sa, &ds_state.cert, &ca_bundle);
+    let ds_ca = kine.and_then(|k| k.ca_pem.clone()).or_else(|| ds_state.as_ref().map(|d| d.cert.clone())).unwrap_or_default();
+    let data = secret_data(t, &issued, &key_pems, sa, &ds_ca, &ca_bundle, creds.as_ref(), state.datastore_password.as_deref());
     let mut objects = Vec::new();
     for plan in &plans {
         let payload = &data[&plan.name];
@@ -523,7 +633,7 @@ pub fn tenant_pki(
     use base64::Engine as _;
     Ok(TenantPkiOutput {
         secrets: objects,
-        pod_checksum: pod_checksum(&fingerprints),
+        pod_checksum: pod_checksum(&fingerprints, kine.map(|_| ds_fingerprint.as_str())),
         ca_cert_b64: base64::engine::general_purpose::STANDARD.encode(ca_bundle.as_bytes()),
         lock: Some(lock),
         new_state,
@@ -549,8 +659,14 @@ fn decrypt_json<T: for<'de> Deserialize<'de>>(armored: &str, identities: &[age::
     serde_json::from_slice(&plain).map_err(|_| "the decrypted state is not valid".to_string())
 }
 
-fn pod_checksum(fingerprints: &BTreeMap<Artefact, String>) -> String {
+/// `kine`: the DataStore fingerprint of a kine tenant, whose pod reads the datastore-config Secret.
+fn pod_checksum(fingerprints: &BTreeMap<Artefact, String>, kine: Option<&str>) -> String {
     let mut text = String::new();
+    if let Some(k) = kine {
+        text.push_str("kine=");
+        text.push_str(k);
+        text.push('\n');
+    }
     for a in MOUNTED {
         if let Some(fp) = fingerprints.get(a) {
             text.push_str(a.as_str());
@@ -574,14 +690,13 @@ fn secret_plans(t: &Tenant, fp: &BTreeMap<Artefact, String>, ds_fp: &str, sealer
     };
     let local = format!("https://127.0.0.1:{}", t.port);
     let svc = format!("https://{}.{}.svc:{}", t.name, t.namespace, t.port);
-    vec![
+    let mut plans = vec![
         plan(&s.ca, "ca", vec![f(Artefact::Ca)]),
         plan(&s.front_proxy_ca, "front-proxy-ca-certificate", vec![f(Artefact::FrontProxyCa)]),
         plan(&s.sa, "sa-certificate", vec![f(Artefact::Sa)]),
         plan(&s.apiserver, "api-server-certificate", vec![f(Artefact::Apiserver)]),
         plan(&s.apiserver_kubelet_client, "api-server-kubelet-client-certificate", vec![f(Artefact::ApiserverKubeletClient)]),
         plan(&s.front_proxy_client, "front-proxy-client-certificate", vec![f(Artefact::FrontProxyClient)]),
-        plan(&s.datastore, "datastore-certificate", vec![f(Artefact::DatastoreClient), ds_fp.to_string()]),
         plan(
             &s.admin_kubeconfig,
             "admin-kubeconfig",
@@ -599,7 +714,20 @@ fn secret_plans(t: &Tenant, fp: &BTreeMap<Artefact, String>, ds_fp: &str, sealer
             vec![f(Artefact::Ca), f(Artefact::ControllerManager), local.clone()],
         ),
         plan(&s.scheduler_kubeconfig, "scheduler-kubeconfig", vec![f(Artefact::Ca), f(Artefact::Scheduler), local]),
-    ]
+    ];
+    match &t.datastore.kine {
+        None => plans.push(plan(&s.datastore, "datastore-certificate", vec![f(Artefact::DatastoreClient), ds_fp.to_string()])),
+        Some(k) => {
+            if k.tls {
+                plans.push(plan(&s.datastore, "datastore-certificate", vec![ds_fp.to_string()]));
+            }
+            plans.push(plan(&k.config_secret, "datastore-config", vec![ds_fp.to_string()]));
+            if let Some(setup) = &k.setup {
+                plans.push(plan(&setup.secret, "datastore-setup", vec![ds_fp.to_string()]));
+            }
+        }
+    }
+    plans
 }
 
 type Payload = BTreeMap<String, Zeroizing<Vec<u8>>>;
@@ -612,6 +740,8 @@ fn secret_data(
     sa: &PrivateKey,
     ds_ca_cert: &str,
     ca_bundle: &str,
+    creds: Option<&DataStoreCredentials>,
+    tenant_password: Option<&str>,
 ) -> BTreeMap<String, Payload> {
     let s = &t.secrets;
     let bytes = |v: &str| Zeroizing::new(v.as_bytes().to_vec());
@@ -631,8 +761,7 @@ fn secret_data(
     let svc = format!("https://{}.{}.svc:{}", t.name, t.namespace, t.port);
     let mut ca = pair(Artefact::Ca, "ca");
     ca.insert("ca.crt".into(), bytes(ca_bundle));
-    let ds = &issued[&Artefact::DatastoreClient];
-    BTreeMap::from([
+    let mut out = BTreeMap::from([
         (s.ca.clone(), ca),
         (s.front_proxy_ca.clone(), pair(Artefact::FrontProxyCa, "front-proxy-ca")),
         (
@@ -645,14 +774,6 @@ fn secret_data(
         (s.apiserver.clone(), pair(Artefact::Apiserver, "apiserver")),
         (s.apiserver_kubelet_client.clone(), pair(Artefact::ApiserverKubeletClient, "apiserver-kubelet-client")),
         (s.front_proxy_client.clone(), pair(Artefact::FrontProxyClient, "front-proxy-client")),
-        (
-            s.datastore.clone(),
-            BTreeMap::from([
-                ("ca.crt".to_string(), bytes(ds_ca_cert)),
-                ("server.crt".to_string(), bytes(&ds.cert_pem)),
-                ("server.key".to_string(), Zeroizing::new(key_pems[&Artefact::DatastoreClient].as_bytes().to_vec())),
-            ]),
-        ),
         (s.admin_kubeconfig.clone(), {
             let mut m = BTreeMap::from([
                 ("admin.conf".to_string(), kubeconfig(Artefact::Admin, &t.server_url)),
@@ -670,7 +791,54 @@ fn secret_data(
             BTreeMap::from([("controller-manager.conf".to_string(), kubeconfig(Artefact::ControllerManager, &local))]),
         ),
         (s.scheduler_kubeconfig.clone(), BTreeMap::from([("scheduler.conf".to_string(), kubeconfig(Artefact::Scheduler, &local))])),
-    ])
+    ]);
+    match (&t.datastore.kine, creds) {
+        (None, _) => {
+            let ds = &issued[&Artefact::DatastoreClient];
+            out.insert(
+                s.datastore.clone(),
+                BTreeMap::from([
+                    ("ca.crt".to_string(), bytes(ds_ca_cert)),
+                    ("server.crt".to_string(), bytes(&ds.cert_pem)),
+                    ("server.key".to_string(), Zeroizing::new(key_pems[&Artefact::DatastoreClient].as_bytes().to_vec())),
+                ]),
+            );
+        }
+        (Some(k), creds) => {
+            if k.tls {
+                out.insert(s.datastore.clone(), BTreeMap::from([("ca.crt".to_string(), bytes(ds_ca_cert))]));
+            }
+            // NATS: the DataStore's own credentials (one bucket per tenant); SQL: the tenant's user.
+            let (user, password) = match (&k.setup, tenant_password, creds) {
+                (Some(_), Some(p), _) => (t.datastore.user.as_str(), p),
+                (_, _, Some(c)) => (c.username.as_str(), c.password.as_str()),
+                _ => ("", ""),
+            };
+            out.insert(
+                k.config_secret.clone(),
+                BTreeMap::from([
+                    ("DB_CONNECTION_STRING".to_string(), bytes(&k.connection_string)),
+                    ("DB_SCHEMA".to_string(), bytes(&t.datastore.schema)),
+                    ("DB_USER".to_string(), bytes(user)),
+                    ("DB_PASSWORD".to_string(), bytes(password)),
+                ]),
+            );
+            if let Some(setup) = &k.setup {
+                let mut m = BTreeMap::from([
+                    ("DB_HOST".to_string(), bytes(&setup.host)),
+                    ("DB_PORT".to_string(), bytes(&setup.port.to_string())),
+                    ("DB_SCHEMA".to_string(), bytes(&t.datastore.schema)),
+                    ("DB_USER".to_string(), bytes(&t.datastore.user)),
+                    ("DB_PASSWORD".to_string(), bytes(tenant_password.unwrap_or_default())),
+                ]);
+                if k.tls {
+                    m.insert("ca.crt".to_string(), bytes(ds_ca_cert));
+                }
+                out.insert(setup.secret.clone(), m);
+            }
+        }
+    }
+    out
 }
 
 fn seal(t: &Tenant, plan: &SecretPlan, payload: &Payload, env: &PkiEnv<'_>, rng: &mut (impl RngCore + CryptoRng)) -> Result<Value, String> {
@@ -680,7 +848,7 @@ fn seal(t: &Tenant, plan: &SecretPlan, payload: &Payload, env: &PkiEnv<'_>, rng:
             cert,
             *scope,
             &plan.name,
-            &t.namespace,
+            crate::lock_check::secret_namespace(t, plan.component),
             "Opaque",
             &labels,
             &BTreeMap::new(),
@@ -696,7 +864,7 @@ fn seal(t: &Tenant, plan: &SecretPlan, payload: &Payload, env: &PkiEnv<'_>, rng:
                 .collect();
             let secret = json!({
                 "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-                "metadata": {"name": plan.name, "namespace": t.namespace, "labels": labels},
+                "metadata": {"name": plan.name, "namespace": crate::lock_check::secret_namespace(t, plan.component), "labels": labels},
                 "data": data,
             });
             crate::check::check(secret.clone()).map_err(|e| e.to_string())?;

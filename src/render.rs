@@ -25,6 +25,7 @@ const TEMPLATES: &[(&str, &str, Bundle)] = &[
     ("management/ingress.yaml.j2", include_str!("../templates/management/ingress.yaml.j2"), Bundle::Management),
     ("management/flux-kustomization.yaml.j2", include_str!("../templates/management/flux-kustomization.yaml.j2"), Bundle::Management),
     ("management/tlsroute.yaml.j2", include_str!("../templates/management/tlsroute.yaml.j2"), Bundle::Management),
+    ("management/datastore-setup.yaml.j2", include_str!("../templates/management/datastore-setup.yaml.j2"), Bundle::Management),
     ("tenant/_macros.j2", include_str!("../templates/tenant/_macros.j2"), Bundle::Tenant),
     ("tenant/rbac.yaml.j2", include_str!("../templates/tenant/rbac.yaml.j2"), Bundle::Tenant),
     ("tenant/kubeadm-config.yaml.j2", include_str!("../templates/tenant/kubeadm-config.yaml.j2"), Bundle::Tenant),
@@ -71,6 +72,8 @@ struct Context<'a> {
     ca_cert_b64: Option<&'a str>,
     /// Kamaji's labels for the internal-CA ConfigMap copy.
     labels: std::collections::BTreeMap<String, String>,
+    /// UID/GID of tcpc's own pods (the datastore setup Job), as the control plane's.
+    uid: i64,
 }
 
 /// Values the tenant templates need that are computed in Rust.
@@ -94,6 +97,7 @@ impl<'a> Context<'a> {
             kubelet_config: tcpc_yaml::emit(&kubelet),
             ca_cert_b64,
             labels: crate::resolve::kamaji_labels(&t.name, "internal-ca-certificates"),
+            uid: crate::resolve::hardening::CONTROL_PLANE_UID,
         })
     }
 }
@@ -124,6 +128,9 @@ fn selected(t: &Tenant, has_ca_cert: bool) -> Vec<&'static str> {
     }
     if t.flux_delivery.is_some() {
         names.push("management/flux-kustomization.yaml.j2");
+    }
+    if t.datastore.kine.as_ref().is_some_and(|k| k.setup.is_some()) {
+        names.push("management/datastore-setup.yaml.j2");
     }
     names.extend(["tenant/rbac.yaml.j2", "tenant/kubeadm-config.yaml.j2", "tenant/kubelet-config.yaml.j2"]);
     if has_ca_cert {

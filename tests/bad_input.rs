@@ -63,6 +63,15 @@ fn ds(from: &str, to: &str) -> Vec<(&'static str, Vec<u8>)> {
     vec![(DATASTORE, edit(&example(DATASTORE), from, to).into_bytes())]
 }
 
+/// The DataStore `default` as a kine driver (`driver`), credentials in a Secret, `extra` appended
+/// under `spec`.
+fn kine_ds(driver: &str, endpoint: &str, extra: &str) -> Vec<(&'static str, Vec<u8>)> {
+    let text = format!(
+        "apiVersion: kamaji.clastix.io/v1alpha1\nkind: DataStore\nmetadata:\n  name: default\nspec:\n  driver: {driver}\n  endpoints:\n  - {endpoint}\n  basicAuth:\n    username:\n      secretReference: {{name: db-admin, namespace: kamaji-system, keyPath: username}}\n    password:\n      secretReference: {{name: db-admin, namespace: kamaji-system, keyPath: password}}\n{extra}"
+    );
+    vec![(DATASTORE, text.into_bytes())]
+}
+
 /// `tcpc.yaml` with `lines` appended.
 fn config(lines: &str) -> Vec<(&'static str, Vec<u8>)> {
     vec![("tcpc.yaml", format!("{CONFIG}{lines}").into_bytes())]
@@ -254,6 +263,101 @@ fn cases() -> Vec<(&'static str, Vec<(&'static str, Vec<u8>)>)> {
                     "datastores/events.yaml",
                     &edit(&edit(&example(DATASTORE), "name: default", "name: events"), "driver: etcd", "driver: PostgreSQL"),
                 ))
+                .collect(),
+        ),
+        (
+            "kine-no-basic-auth",
+            ds("  tlsConfig:", "  tlsConfig:")
+                .into_iter()
+                .map(|(p, t)| (p, String::from_utf8(t).unwrap().replace("driver: etcd", "driver: PostgreSQL").into_bytes()))
+                .collect(),
+        ),
+        (
+            "kine-password-inline",
+            kine_ds("MySQL", "db:3306", "")
+                .into_iter()
+                .map(|(p, t)| {
+                    (
+                        p,
+                        String::from_utf8(t)
+                            .unwrap()
+                            .replacen(
+                                "secretReference: {name: db-admin, namespace: kamaji-system, keyPath: password}",
+                                "content: aHVudGVyMg==",
+                                1,
+                            )
+                            .into_bytes(),
+                    )
+                })
+                .collect(),
+        ),
+        (
+            "kine-client-certificate",
+            kine_ds(
+                "PostgreSQL",
+                "db:5432",
+                "  tlsConfig:\n    certificateAuthority:\n      certificate:\n        secretReference: {name: db-ca, namespace: kamaji-system, keyPath: ca.crt}\n      privateKey:\n        secretReference: {name: db-ca, namespace: kamaji-system, keyPath: ca.key}\n    clientCertificate:\n      certificate:\n        secretReference: {name: db-client, namespace: kamaji-system, keyPath: tls.crt}\n      privateKey:\n        secretReference: {name: db-client, namespace: kamaji-system, keyPath: tls.key}\n",
+            ),
+        ),
+        ("kine-endpoint-scheme", kine_ds("PostgreSQL", "mysql://db:3306", "")),
+        (
+            "kine-password-no-namespace",
+            kine_ds("PostgreSQL", "db:5432", "")
+                .into_iter()
+                .map(|(p, t)| {
+                    (
+                        p,
+                        String::from_utf8(t)
+                            .unwrap()
+                            .replacen(
+                                "{name: db-admin, namespace: kamaji-system, keyPath: password}",
+                                "{name: db-admin, keyPath: password}",
+                                1,
+                            )
+                            .into_bytes(),
+                    )
+                })
+                .collect(),
+        ),
+        (
+            "kine-user-other-namespace",
+            kine_ds("MySQL", "db:3306", "")
+                .into_iter()
+                .map(|(p, t)| {
+                    (
+                        p,
+                        String::from_utf8(t)
+                            .unwrap()
+                            .replacen("namespace: kamaji-system, keyPath: username", "namespace: databases, keyPath: username", 1)
+                            .into_bytes(),
+                    )
+                })
+                .collect(),
+        ),
+        ("kine-endpoint-port", kine_ds("NATS", "nats.svc:notaport", "")),
+        (
+            "kine-schema-invalid",
+            kine_ds("PostgreSQL", "db:5432", "").into_iter().chain(spec("  dataStoreSchema: tenants.minimal\n")).collect(),
+        ),
+        (
+            "kine-mysql-user-too-long",
+            kine_ds("MySQL", "db:3306", "").into_iter().chain(spec(&format!("  dataStoreUsername: {}\n", "u".repeat(33)))).collect(),
+        ),
+        (
+            "kine-managed-arg",
+            kine_ds("PostgreSQL", "db:5432", "")
+                .into_iter()
+                .chain(deployment(
+                    "      extraArgs:\n        kine:\n        - --endpoint=sqlite:///tmp/db\n        - metrics-bind-address\n",
+                ))
+                .collect(),
+        ),
+        (
+            "kine-overrides",
+            kine_ds("PostgreSQL", "db:5432", "")
+                .into_iter()
+                .chain(spec("  dataStoreOverrides:\n  - resource: /events\n    dataStore: events\n"))
+                .chain(file("datastores/events.yaml", &edit(&example(DATASTORE), "name: default", "name: events")))
                 .collect(),
         ),
         ("name-not-dns", tcp("  name: minimal", "  name: Minimal_Tenant")),

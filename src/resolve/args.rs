@@ -102,6 +102,9 @@ pub struct ApiServerInputs<'a> {
     /// `--etcd-servers-overrides`, empty for none.
     pub etcd_servers_overrides: String,
     pub etcd_prefix: String,
+    /// kube-apiserver reaches the DataStore through the kine sidecar's socket: no etcd TLS,
+    /// prefix or compaction flags (kine compacts, and each tenant has its own database).
+    pub kine: bool,
     pub cluster_domain: &'a str,
 }
 
@@ -134,11 +137,13 @@ pub fn apiserver(i: &ApiServerInputs<'_>) -> (Flags, Flags) {
     if !i.etcd_servers_overrides.is_empty() {
         set("etcd-servers-overrides", i.etcd_servers_overrides.clone());
     }
-    set("etcd-prefix", i.etcd_prefix.clone());
-    set("etcd-compaction-interval", "0".into());
-    set("etcd-cafile", format!("{pki}/etcd/ca.crt"));
-    set("etcd-certfile", format!("{pki}/etcd/server.crt"));
-    set("etcd-keyfile", format!("{pki}/etcd/server.key"));
+    if !i.kine {
+        set("etcd-prefix", i.etcd_prefix.clone());
+        set("etcd-compaction-interval", "0".into());
+        set("etcd-cafile", format!("{pki}/etcd/ca.crt"));
+        set("etcd-certfile", format!("{pki}/etcd/server.crt"));
+        set("etcd-keyfile", format!("{pki}/etcd/server.key"));
+    }
 
     let mut d = Flags::new();
     for (k, v) in [

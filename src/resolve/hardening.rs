@@ -71,6 +71,8 @@ pub enum Container {
     ApiServer,
     ControllerManager,
     Scheduler,
+    /// The kine sidecar of MySQL, PostgreSQL and NATS DataStores.
+    Kine,
 }
 
 /// Default requests (no limits: a memory limit turns a load spike into an OOM kill of the API
@@ -84,6 +86,7 @@ pub fn default_resources(c: Container) -> Value {
         Container::ApiServer => ("100m", "256Mi"),
         Container::ControllerManager => ("50m", "96Mi"),
         Container::Scheduler => ("20m", "64Mi"),
+        Container::Kine => ("20m", "48Mi"),
     };
     json!({"requests": {"cpu": cpu, "memory": memory}})
 }

@@ -11,6 +11,7 @@ pub mod args;
 pub mod delivery;
 pub mod guardrails;
 pub mod hardening;
+mod kine;
 pub mod net;
 pub mod sanity;
 pub mod version;
@@ -189,6 +190,64 @@ pub struct DataStorePlan {
     /// `spec.dataStoreOverrides` as kube-apiserver's `--etcd-servers-overrides` items:
     /// `group/resource#https://a:2379;https://b:2379`, in spec order.
     pub overrides: Vec<String>,
+    /// MySQL, PostgreSQL and NATS: the kine sidecar kube-apiserver talks to over a socket.
+    pub kine: Option<KinePlan>,
+}
+
+/// The kine sidecar of a MySQL, PostgreSQL or NATS DataStore (`resolve/kine.rs`).
+#[derive(Debug, Clone, Serialize)]
+pub struct KinePlan {
+    pub image: String,
+    /// Every flag, `--endpoint` last (its `$(DB_…)` references expand from the
+    /// `<tcp>-datastore-config` Secret, which the container reads through `envFrom`).
+    pub args: Vec<String>,
+    pub resources: Value,
+    pub security_context: Value,
+    /// The first endpoint, `host:port` (kine uses only the first).
+    pub connection_string: String,
+    /// The DataStore's CA certificate (PEM) when it is given inline; `None` with `tls` means it
+    /// comes from the imported DataStore state.
+    pub ca_pem: Option<String>,
+    /// `tlsConfig` is set: `ca.crt` is mounted and kine verifies the server with it.
+    pub tls: bool,
+    /// SQL drivers: the Job that creates the tenant's database and user.
+    pub setup: Option<SetupPlan>,
+    /// The `<tcp>-datastore-config` Secret (`DB_CONNECTION_STRING`, `DB_SCHEMA`, `DB_USER`, `DB_PASSWORD`).
+    pub config_secret: String,
+    /// NATS: the tenant connects with the DataStore's own credentials (a bucket per tenant, no
+    /// per-tenant user); SQL: with its own user, created by the setup Job.
+    pub shared_credentials: bool,
+}
+
+/// An environment variable's value: inline, or a key of a Secret in the Pod's namespace.
+#[derive(Debug, Clone, Serialize)]
+pub struct EnvSource {
+    pub value: Option<String>,
+    pub secret: Option<String>,
+    pub key: Option<String>,
+}
+
+/// The per-tenant setup Job of a SQL DataStore (Kamaji does this at runtime, in the operator).
+/// It runs in the namespace of the DataStore's `basicAuth` Secret and reads the admin
+/// credentials from that Secret as it is: they are never copied, not even sealed.
+#[derive(Debug, Clone, Serialize)]
+pub struct SetupPlan {
+    /// `<tcp>-datastore-setup-<hash>`: a new name whenever what it sets up changes, so the
+    /// (immutable) Job runs again and the previous one is pruned.
+    pub job_name: String,
+    /// The namespace of the DataStore's admin Secret, where the Job and its Secret live.
+    pub namespace: String,
+    /// The tenant's database, user and password (sealed), mounted only into the Job.
+    pub secret: String,
+    /// `ADMIN_USER`: inline (`basicAuth.username.content`) or from the admin Secret.
+    pub admin_user: EnvSource,
+    /// `ADMIN_PASSWORD`: from the admin Secret.
+    pub admin_password: EnvSource,
+    pub image: String,
+    /// `postgresql` or `mysql`.
+    pub dialect: &'static str,
+    pub host: String,
+    pub port: u16,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -309,18 +368,15 @@ fn etcd_urls(ds: &Doc<DataStore>) -> Vec<String> {
 fn check_datastore(ds: &Doc<DataStore>, diags: &mut Diagnostics) {
     use tcpc_spec::datastore::Driver;
     let spec = &ds.value.spec;
-    if spec.driver != Driver::Etcd {
-        diags.push(
-            Diagnostic::error(format!("DataStore driver `{}` is not supported yet", spec.driver.as_str()))
-                .at(ds.file, ds.span("/spec/driver"), "not supported yet")
-                .note("tcpc renders etcd-backed control planes today; kine-based drivers (MySQL, PostgreSQL, NATS) come later"),
-        );
+    if spec.driver.uses_kine() {
+        kine::check_datastore(ds, diags);
     }
     if spec.endpoints.is_empty() {
         diags.push(Diagnostic::error("a DataStore needs at least one endpoint").at(ds.file, ds.span("/spec/endpoints"), "empty"));
     }
     for (i, ep) in spec.endpoints.iter().enumerate() {
-        if ep.contains("://") || !ep.contains(':') {
+        // kine drivers: resolve/kine.rs checks their endpoints.
+        if !spec.driver.uses_kine() && (ep.contains("://") || !ep.contains(':')) {
             diags.push(
                 Diagnostic::error(format!("invalid DataStore endpoint `{ep}`"))
                     .at(ds.file, ds.span(&format!("/spec/endpoints/{i}")), "expected `host:port` without a scheme")
@@ -349,7 +405,13 @@ fn check_datastore(ds: &Doc<DataStore>, diags: &mut Diagnostics) {
         ("/spec/basicAuth/password/content", spec.basic_auth.as_ref().and_then(|b| b.password.content.as_ref())),
     ];
     for (pointer, content) in inline_keys {
-        if content.is_some() {
+        if content.is_some() && pointer.starts_with("/spec/basicAuth") {
+            diags.push(
+                Diagnostic::error("a DataStore in Git must not carry a password in plaintext")
+                    .at(ds.file, ds.span(pointer), "password inline")
+                    .help(format!("use `secretReference`, and run `tcpc import datastore-credentials {} --username USER --password-file FILE`; the password is stored age-encrypted", ds.value.metadata.name)),
+            );
+        } else if content.is_some() {
             diags.push(
                 Diagnostic::error("a DataStore in Git must not carry a private key or password in plaintext")
                     .at(ds.file, ds.span(pointer), "secret material inline")
@@ -610,22 +672,6 @@ impl Resolver<'_> {
                 "the konnectivity server sidecar and agent are planned; without them the tenant API server reaches kubelets directly",
             );
         }
-        if let Some(dep) = &spec.control_plane.deployment {
-            if dep.resources.as_ref().is_some_and(|r| r.kine.is_some()) {
-                self.unsupported(
-                    "/spec/controlPlane/deployment/resources/kine",
-                    "resources.kine",
-                    "kine is only used with MySQL, PostgreSQL and NATS DataStores, which are not supported yet",
-                );
-            }
-            if dep.extra_args.as_ref().is_some_and(|r| r.kine.is_some()) {
-                self.unsupported(
-                    "/spec/controlPlane/deployment/extraArgs/kine",
-                    "extraArgs.kine",
-                    "kine is only used with MySQL, PostgreSQL and NATS DataStores, which are not supported yet",
-                );
-            }
-        }
     }
 
     fn cidrs(&mut self, list_key: &str, legacy_key: &str, list: Option<&[String]>, legacy: Option<&str>, default: &str) -> Vec<Cidr> {
@@ -782,14 +828,16 @@ impl Resolver<'_> {
             );
             self.push(d);
         }
-        let overrides = self.datastore_overrides(datastores, ds);
+        let overrides = if ds.value.spec.driver.uses_kine() { Vec::new() } else { self.datastore_overrides(datastores, ds) };
+        let kine = if ds.value.spec.driver.uses_kine() { self.kine(ds, name, &schema, &user) } else { None };
         Some(DataStorePlan {
             name: ds_name,
             driver: ds.value.spec.driver.as_str().to_string(),
-            servers: etcd_urls(ds),
+            servers: if kine.is_some() { vec![kine::SOCKET.to_string()] } else { etcd_urls(ds) },
             schema,
             user,
             overrides,
+            kine,
         })
     }
 
@@ -1004,6 +1052,7 @@ impl Resolver<'_> {
                 etcd_servers: datastore.as_ref().map(|d| d.servers.join(",")).unwrap_or_default(),
                 etcd_servers_overrides: datastore.as_ref().map(|d| d.overrides.join(",")).unwrap_or_default(),
                 etcd_prefix: datastore.as_ref().map(|d| format!("/{}", d.schema)).unwrap_or_default(),
+                kine: datastore.as_ref().is_some_and(|d| d.kine.is_some()),
                 cluster_domain,
             });
             a.managed = managed;

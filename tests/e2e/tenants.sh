@@ -43,6 +43,7 @@ repo_root=$(cd "$here/../.." && pwd)
 source "$repo_root/tools/e2e/lib.sh"
 # shellcheck source=tests/e2e/repo.sh
 source "$here/repo.sh"
+source "$here/kine.sh"
 cluster=$repo_root/tools/e2e/cluster.sh
 
 DIR=$(realpath -m "${1:-$(mktemp -d /tmp/tcpc-e2e.XXXXXX)}")
@@ -90,6 +91,7 @@ diagnostics() {
 
 cleanup() {
   local rc=$?
+  kine_servers_down
   if [[ ${E2E_KEEP:-0} == 1 ]]; then
     log "E2E_KEEP=1: cluster left running; stop it with: $cluster down $DIR"
   else
@@ -662,6 +664,7 @@ s_delete() {
 
 s_teardown() {
   trap - EXIT
+  kine_servers_down
   local t0; t0=$(now)
   "$cluster" down "$DIR"
   timing cluster_down "$(elapsed "$t0")"
@@ -692,6 +695,9 @@ main() {
     scenario write-limits s_write_limits
     scenario hardening s_hardening
     scenario upgrade s_upgrade
+    scenario kine-postgresql s_kine_postgresql
+    scenario kine-nats s_kine_nats
+    scenario kine-mysql s_kine_mysql
     scenario delete s_delete
   fi
   if [[ ${E2E_KEEP:-0} != 1 ]]; then scenario teardown s_teardown; fi

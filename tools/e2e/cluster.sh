@@ -40,6 +40,10 @@ ETCD_PORT=2379
 # A second etcd a scenario may start on 127.0.0.1 (tests/e2e/tenants.sh: dataStoreOverrides); pods
 # reach it at ADV_IP through the forwarder like the first one.
 SPARE_ETCD_PORT=2479
+# Database servers of the kine DataStore scenarios (tests/e2e/kine.sh), on 127.0.0.1 as well.
+PG_PORT=5479
+MYSQL_PORT=3379
+NATS_PORT=4279
 
 # cluster_vars DIR: derive names from DIR (so two DIRs never collide on names).
 cluster_vars() {
@@ -275,7 +279,10 @@ start_forwarder() {
   start_daemon netnsfwd "$E2E_TOOLS/netnsfwd" -netns "/run/netns/$NETNS" \
     -listen "$ADV_IP:$APISERVER_PORT" -to "127.0.0.1:$APISERVER_PORT" \
     -listen "$ADV_IP:$ETCD_PORT" -to "127.0.0.1:$ETCD_PORT" \
-    -listen "$ADV_IP:$SPARE_ETCD_PORT" -to "127.0.0.1:$SPARE_ETCD_PORT"
+    -listen "$ADV_IP:$SPARE_ETCD_PORT" -to "127.0.0.1:$SPARE_ETCD_PORT" \
+    -listen "$ADV_IP:$PG_PORT" -to "127.0.0.1:$PG_PORT" \
+    -listen "$ADV_IP:$MYSQL_PORT" -to "127.0.0.1:$MYSQL_PORT" \
+    -listen "$ADV_IP:$NATS_PORT" -to "127.0.0.1:$NATS_PORT"
 }
 
 start_apiserver() {
@@ -797,6 +804,9 @@ export E2E_ADVERTISE_IP=$ADV_IP
 export E2E_ETCD_URL=https://$ADV_IP:$ETCD_PORT
 export E2E_ETCD_CA=$PKI/etcd-ca.crt
 export E2E_SPARE_ETCD_PORT=$SPARE_ETCD_PORT
+export E2E_PG_PORT=$PG_PORT
+export E2E_MYSQL_PORT=$MYSQL_PORT
+export E2E_NATS_PORT=$NATS_PORT
 export E2E_ETCD_CA_KEY=$PKI/etcd-ca.key
 export E2E_CONTAINERD_SOCK=$CTR_SOCK
 export E2E_BIN_DIR=$(peers_bin_dir)

@@ -21,6 +21,10 @@
 #   docker.io/bitnami/sealed-secrets-controller:X.Y.Z (also :vX.Y.Z)  /usr/local/bin/controller, user 1001
 #   localhost/tcpc-e2e/probe:v1                      /usr/local/bin/probe, our static HTTPS probe
 #   localhost/tcpc-e2e/oidc:v1                       /usr/local/bin/oidc, our static OIDC issuer (discovery + JWKS)
+#   localhost/tcpc-e2e/kine:KINE_VERSION             /bin/kine, built from its Go module by tools/peers.sh kine
+#   localhost/tcpc-e2e/psql:v1                       /bin/sh and psql from the host's Debian packages, with the
+#                                                    shared libraries they load (the datastore setup Job's client)
+#   localhost/tcpc-e2e/mariadb:v1                    /bin/sh and the mariadb client, the same way
 # The three control-plane images are also built for every KUBERNETES_EXTRA_VERSIONS release whose
 # binaries (bin/<name>-<version>) tools/peers.sh built; missing ones are skipped with a note.
 set -euo pipefail
@@ -113,6 +117,19 @@ image_tarball() {
   rm -rf "$work"
 }
 
+# closure_specs BINARY...: FILE_SPECs for each binary and every shared library it loads
+# (ldd), at the paths the dynamic loader looks for them.
+closure_specs() {
+  local b lib
+  for b in "$@"; do
+    printf '%s:%s\n' "$b" "$b"
+    ldd "$b" | awk '/=> \// { print $3 } /^\t\/[^ ]+ \(/ { print $1 }'
+  done | while read -r lib; do
+    [[ $lib == *:* ]] && { printf '%s\n' "$lib"; continue; }
+    printf '%s:%s:0755\n' "$lib" "$lib"  # the loader must be executable; libraries may be
+  done | sort -u
+}
+
 # build_images: print "REFS<TAB>TARBALL" for every image.
 build_images() {
   local t0; t0=$(now)
@@ -149,6 +166,28 @@ build_images() {
   printf '%s\t%s\n' "localhost/tcpc-e2e/probe:v1" "$tar"
   image_tarball tar 0 '["/usr/local/bin/oidc"]' "localhost/tcpc-e2e/oidc:v1" "$tools/oidc:/usr/local/bin/oidc"
   printf '%s\t%s\n' "localhost/tcpc-e2e/oidc:v1" "$tar"
+  if [[ -x $bin/kine ]]; then
+    local kref; kref="localhost/tcpc-e2e/kine:$(readlink "$bin/kine" | sed 's/^kine-//')"
+    image_tarball tar 0 '["/bin/kine"]' "$kref" "$bin/kine:/bin/kine"
+    printf '%s\t%s\n' "$kref" "$tar"
+  else
+    log "no $bin/kine (tools/peers.sh kine): skipping its image"
+  fi
+  local psql_bin; psql_bin=$(ls -d /usr/lib/postgresql/*/bin/psql 2>/dev/null | sort -V | tail -n 1)
+  if [[ -n $psql_bin ]]; then
+    local specs; mapfile -t specs < <(closure_specs /bin/dash "$psql_bin")
+    image_tarball tar 0 null "localhost/tcpc-e2e/psql:v1" "${specs[@]}" "/bin/dash:/bin/sh" "$psql_bin:/usr/bin/psql"
+    printf '%s\t%s\n' "localhost/tcpc-e2e/psql:v1" "$tar"
+  else
+    log "no psql (Debian postgresql-client): skipping the psql image"
+  fi
+  if [[ -x /usr/bin/mariadb ]]; then
+    local specs; mapfile -t specs < <(closure_specs /bin/dash /usr/bin/mariadb)
+    image_tarball tar 0 null "localhost/tcpc-e2e/mariadb:v1" "${specs[@]}" "/bin/dash:/bin/sh"
+    printf '%s\t%s\n' "localhost/tcpc-e2e/mariadb:v1" "$tar"
+  else
+    log "no mariadb client (Debian mariadb-client): skipping the mariadb image"
+  fi
   if [[ -x $bin/sealed-secrets-controller ]]; then
     local refs="docker.io/bitnami/sealed-secrets-controller:${ssver#v} docker.io/bitnami/sealed-secrets-controller:$ssver"
     image_tarball tar 1001 '["controller"]' "$refs" \

@@ -196,6 +196,25 @@ pub struct Images {
     /// images when a TCP sets no `registrySettings.registry`. No default.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub registry: Option<String>,
+    /// kine sidecar image for MySQL, PostgreSQL and NATS DataStores. Default: Kamaji's
+    /// `--kine-image` default, `rancher/kine:v0.11.10-amd64`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kine: Option<String>,
+    /// Images of the per-tenant datastore setup Job (the SQL client it runs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub datastore_setup: Option<DatastoreSetupImages>,
+}
+
+/// `images.datastoreSetup`: the image whose SQL client creates each tenant's database and user.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DatastoreSetupImages {
+    /// Runs `psql`. Default: `docker.io/library/postgres:17-alpine`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub postgresql: Option<String>,
+    /// Runs `mariadb` (or `mysql`). Default: `docker.io/library/mariadb:11`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mysql: Option<String>,
 }
 
 /// `pki`.
@@ -357,6 +376,21 @@ impl Config {
     /// `images.registry` (no default; Kamaji's own default applies after it).
     pub fn image_registry(&self) -> Option<&str> {
         self.images.as_ref()?.registry.as_deref()
+    }
+
+    /// `images.kine`, or Kamaji's default.
+    pub fn kine_image(&self) -> &str {
+        self.images.as_ref().and_then(|i| i.kine.as_deref()).unwrap_or(crate::defaults::DEFAULT_KINE_IMAGE)
+    }
+
+    /// The setup Job image for a SQL driver (`postgresql` or `mysql`).
+    pub fn datastore_setup_image(&self, mysql: bool) -> &str {
+        let set = self.images.as_ref().and_then(|i| i.datastore_setup.as_ref());
+        if mysql {
+            set.and_then(|s| s.mysql.as_deref()).unwrap_or(crate::defaults::DEFAULT_MYSQL_SETUP_IMAGE)
+        } else {
+            set.and_then(|s| s.postgresql.as_deref()).unwrap_or(crate::defaults::DEFAULT_POSTGRESQL_SETUP_IMAGE)
+        }
     }
 
     fn pki(&self) -> Option<&PkiConfig> {

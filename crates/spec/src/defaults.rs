@@ -54,6 +54,10 @@ pub fn default_rolling_update() -> RollingUpdateDeployment {
 
 /// Kine sidecar image: the manager's `--kine-image` flag default.
 pub const DEFAULT_KINE_IMAGE: &str = "rancher/kine:v0.11.10-amd64";
+/// tcpc's datastore setup Job for PostgreSQL DataStores: an image with `psql`.
+pub const DEFAULT_POSTGRESQL_SETUP_IMAGE: &str = "docker.io/library/postgres:17-alpine";
+/// tcpc's datastore setup Job for MySQL DataStores: an image with the `mariadb` client.
+pub const DEFAULT_MYSQL_SETUP_IMAGE: &str = "docker.io/library/mariadb:11";
 
 // --- probes -------------------------------------------------------------------
 

@@ -1,0 +1,325 @@
+# shellcheck shell=bash
+# kine DataStores for tests/e2e/tenants.sh (sourced): a database server on the host, a tenant on
+# it, and what must hold — the setup Job creates the tenant's database and user, the control
+# plane comes up on kine, objects survive the Deployment being deleted and re-applied, and the
+# tenant's database user can reach its own database only.
+#
+# Servers listen on 127.0.0.1 of the host; pods reach them at $E2E_ADVERTISE_IP through the
+# cluster's forwarder (tools/e2e/cluster.sh: E2E_PG_PORT, E2E_MYSQL_PORT, E2E_NATS_PORT).
+#
+#   scenario kine-postgresql s_kine_postgresql
+#   scenario kine-nats       s_kine_nats
+#   scenario kine-mysql      s_kine_mysql
+
+KINE_ADDR=${KINE_ADDR:-10.213.0.13}   # externalIP of the PostgreSQL tenant (like trusting's)
+NATS_ADDR=${NATS_ADDR:-10.213.0.14}
+
+# pg_bin: the newest PostgreSQL server binaries of the Debian packages.
+pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
+
+# pg_up: a fresh PostgreSQL cluster, superuser `postgres` with a password, scram-sha-256 only.
+pg_up() {
+  local d=$DIR/pg bin; bin=$(pg_bin)
+  [[ -x $bin/initdb ]] || die "no PostgreSQL server binaries (Debian postgresql; tools/peers.sh debian)"
+  rm -rf "$d"; mkdir -p "$d"
+  chmod 755 "$DIR"   # the server runs as `postgres` and must reach its directory
+  head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' > "$d/admin-password"
+  chown -R postgres: "$d"; chmod 700 "$d"
+  runuser -u postgres -- "$bin/initdb" -D "$d/data" -U postgres --pwfile="$d/admin-password" \
+    --auth=scram-sha-256 > "$d/initdb.log" 2>&1 || { cat "$d/initdb.log" >&2; return 1; }
+  runuser -u postgres -- "$bin/pg_ctl" -D "$d/data" -l "$d/server.log" -w -t 30 \
+    -o "-c listen_addresses=127.0.0.1 -c port=$E2E_PG_PORT -c unix_socket_directories=$d -c fsync=off" start >/dev/null ||
+    { cat "$d/server.log" >&2; return 1; }
+}
+# kine_servers_down: stop every database server a scenario started (cleanup, teardown).
+kine_servers_down() { pg_down; nats_down; mysql_down; }
+pg_down() {
+  [[ -d $DIR/pg/data ]] || return 0
+  runuser -u postgres -- "$(pg_bin)/pg_ctl" -D "$DIR/pg/data" -m immediate stop >/dev/null 2>&1 || true
+}
+# psql_as USER PASSWORD DB SQL: one statement over TCP (as the pods connect), output unaligned.
+psql_as() {
+  PGPASSWORD=$2 PGCONNECT_TIMEOUT=5 "$(pg_bin)/psql" -X -q -At -h 127.0.0.1 -p "$E2E_PG_PORT" -U "$1" -d "$3" -v ON_ERROR_STOP=1 -c "$4"
+}
+
+# kine_images_config: tcpc.yaml's images for kine and the setup Job (the harness's own builds).
+kine_images_config() {
+  local repo=$1 kver
+  kver=$(source "$repo_root/tools/peers/versions.env" && printf '%s' "$KINE_VERSION")
+  grep -q '^images:' "$repo/tcpc.yaml" && return 0
+  cat >> "$repo/tcpc.yaml" <<YAML
+images:
+  kine: localhost/tcpc-e2e/kine:$kver
+  datastoreSetup:
+    postgresql: localhost/tcpc-e2e/psql:v1
+    mysql: localhost/tcpc-e2e/mariadb:v1
+YAML
+}
+
+# kine_tenant NS NAME DATASTORE ADDRESS: a TenantControlPlane on a kine DataStore.
+kine_tenant() {
+  cat <<YAML
+apiVersion: kamaji.clastix.io/v1alpha1
+kind: TenantControlPlane
+metadata:
+  name: $2
+  namespace: $1
+spec:
+  dataStore: $3
+  controlPlane:
+    deployment:
+      replicas: 1
+    service:
+      serviceType: ClusterIP
+  kubernetes:
+    version: $E2E_K8S_VERSION
+    kubelet:
+      cgroupfs: cgroupfs
+  networkProfile:
+    address: $4
+    allowAddressAsExternalIP: true
+    port: 6443
+YAML
+}
+
+# kine_datastore NAME DRIVER HOST:PORT: a DataStore whose basicAuth is in a Secret (imported).
+kine_datastore() {
+  cat <<YAML
+apiVersion: kamaji.clastix.io/v1alpha1
+kind: DataStore
+metadata:
+  name: $1
+spec:
+  driver: $2
+  endpoints:
+  - $3
+  basicAuth:
+    username:
+      secretReference: {name: $1-admin, namespace: kamaji-system, keyPath: username}
+    password:
+      secretReference: {name: $1-admin, namespace: kamaji-system, keyPath: password}
+YAML
+}
+
+# admin_secret NAME USER PASSWORD_FILE: the DataStore's admin Secret in kamaji-system, as a
+# platform team keeps it (the setup Job reads it there; tcpc never sees the password).
+admin_secret() {
+  kubectl get namespace kamaji-system >/dev/null 2>&1 || kubectl create namespace kamaji-system >/dev/null
+  kubectl -n kamaji-system create secret generic "$1-admin" --from-literal=username="$2" --from-file=password="$3" \
+    --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+}
+
+# setup_job TCP: the setup Job of a SQL tenant (in the DataStore's namespace).
+setup_job() { kubectl -n kamaji-system get jobs -l "kamaji.clastix.io/name=$1,kamaji.clastix.io/component=datastore-setup" -o name; }
+
+# kine_up NS TCP ADDRESS: apply the management bundle; wait for /readyz through the Service.
+# Prints nothing; records apply_to_readyz_<tcp>.
+kine_up() {
+  local ns=$1 tcp=$2 t0; t0=$(now)
+  kubectl get namespace "$ns" >/dev/null 2>&1 || create_namespace "$ns"
+  kubectl apply -k "$OUT/$ns/$tcp/management" > "$WORK/apply-$tcp.log"
+  local deadline=$(( $(date +%s) + 180 ))
+  until [[ -s $WORK/$tcp-ca.crt ]] && readyz_via_clusterip "$ns" "$tcp" "$WORK/$tcp-ca.crt" 2>/dev/null; do
+    [[ -s $WORK/$tcp-ca.crt ]] || tenant_ca "$ns" "$tcp" "$WORK/$tcp-ca.crt" 2>/dev/null || true
+    (( $(date +%s) < deadline )) || { log "$ns/$tcp: no /readyz within 180 s"; kubectl -n "$ns" get pods,jobs >&2; return 1; }
+    sleep 0.2
+  done
+  timing "apply_to_readyz_$tcp" "$(elapsed "$t0")"
+}
+
+# kine_objects_survive NS TCP: create a ConfigMap through the tenant API, delete and re-apply the
+# Deployment (a new pod, a new kine), and read it back.
+kine_objects_survive() {
+  local ns=$1 tcp=$2 kc=$WORK/$2-super-admin.conf
+  "$TCPC_BIN" kubeconfig "$ns/$tcp" --user super-admin --dir "$REPO" --identity "$REPO/../age-identity.txt" -o "$kc"
+  kubectl --kubeconfig "$kc" --request-timeout=10s -n default create configmap e2e-kine-probe --from-literal=stored=in-"$tcp" >/dev/null
+  kubectl --kubeconfig "$kc" --request-timeout=10s -n default get configmap e2e-kine-probe -o jsonpath='{.data.stored}' | grep -qx "in-$tcp"
+  kubectl -n "$ns" delete deployment "$tcp" --wait=true --timeout=60s >/dev/null
+  wait_for "pods of $ns/$tcp gone" 60 bash -c "[[ -z \$(kubectl -n $ns get pods -l kamaji.clastix.io/name=$tcp,kamaji.clastix.io/component=deployment -o name) ]]"
+  kine_up "$ns" "$tcp"
+  kubectl --kubeconfig "$kc" --request-timeout=10s -n default get configmap e2e-kine-probe -o jsonpath='{.data.stored}' | grep -qx "in-$tcp" ||
+    { log "$ns/$tcp: the ConfigMap did not survive the Deployment"; return 1; }
+  log "$ns/$tcp: objects survive deleting and re-applying the Deployment"
+}
+
+# kine_down NS TCP: delete the management bundle; nothing of the tenant stays.
+kine_down() {
+  local ns=$1 tcp=$2
+  kubectl delete -k "$OUT/$ns/$tcp/management" --wait=true --timeout=120s >/dev/null
+  wait_for "pods of $ns/$tcp gone" 90 bash -c "[[ -z \$(kubectl -n $ns get pods -l kamaji.clastix.io/name=$tcp,kamaji.clastix.io/component=deployment -o name) ]]"
+}
+
+s_kine_postgresql() {
+  local ns=e2e-sql tcp=pg
+  E2E_PG_PORT=${E2E_PG_PORT:?E2E_PG_PORT (tools/e2e/cluster.sh env)}
+  pg_up
+  mkdir -p "$REPO/datastores" "$REPO/tenants"
+  kine_datastore postgres PostgreSQL "$E2E_ADVERTISE_IP:$E2E_PG_PORT" > "$REPO/datastores/postgres.yaml"
+  kine_tenant "$ns" "$tcp" postgres "$KINE_ADDR" > "$REPO/tenants/pg.yaml"
+  kine_images_config "$REPO"
+  printf '%s' "$(cat "$DIR/pg/admin-password")" > "$WORK/pg-admin-password"
+  admin_secret postgres postgres "$WORK/pg-admin-password"
+  render_repo "$REPO" 2> "$WORK/render-kine.log" || { cat "$WORK/render-kine.log" >&2; return 1; }
+  # no plaintext password anywhere in the rendered tree or the repository
+  ! grep -rqF -- "$(cat "$DIR/pg/admin-password")" "$REPO" || { log "the admin password is in the repository"; return 1; }
+  kine_up "$ns" "$tcp"
+  local job; job=$(setup_job "$tcp")
+  kubectl -n kamaji-system wait "$job" --for=condition=Complete --timeout=60s >/dev/null
+  kubectl -n kamaji-system logs "$job" | grep -q 'are set up'
+
+  # the tenant's own user and database, created by the Job
+  local user db pw
+  user=$(kubectl -n "$ns" get secret "$tcp-datastore-config" -o jsonpath='{.data.DB_USER}' | base64 -d)
+  db=$(kubectl -n "$ns" get secret "$tcp-datastore-config" -o jsonpath='{.data.DB_SCHEMA}' | base64 -d)
+  pw=$(kubectl -n "$ns" get secret "$tcp-datastore-config" -o jsonpath='{.data.DB_PASSWORD}' | base64 -d)
+  log "$ns/$tcp: database $db, user $user"
+  [[ $user == "${ns}_$tcp" && $db == "${ns}_$tcp" ]]
+  local rows; rows=$(psql_as "$user" "$pw" "$db" 'SELECT count(*) FROM kine')
+  log "$ns/$tcp: kine table holds $rows rows"
+  (( rows > 100 ))
+  [[ $(psql_as postgres "$(cat "$DIR/pg/admin-password")" postgres \
+    "SELECT rolsuper OR rolcreatedb OR rolcreaterole FROM pg_roles WHERE rolname = '$user'") == f ]] ||
+    { log "the tenant's user has more than login rights"; return 1; }
+
+  # isolation: another tenant's database refuses this user, and this one refuses the other's
+  local stmt
+  for stmt in "CREATE ROLE other_tenant LOGIN PASSWORD 'other-pw'" "CREATE DATABASE other_db OWNER other_tenant" \
+    "REVOKE ALL ON DATABASE other_db FROM PUBLIC"; do
+    psql_as postgres "$(cat "$DIR/pg/admin-password")" postgres "$stmt" >/dev/null
+  done
+  if psql_as "$user" "$pw" other_db 'SELECT 1' > "$WORK/pg-isolation.log" 2>&1; then
+    log "$user reads another tenant's database"; return 1
+  fi
+  grep -q 'permission denied for database' "$WORK/pg-isolation.log" || { cat "$WORK/pg-isolation.log" >&2; return 1; }
+  if psql_as other_tenant other-pw "$db" 'SELECT count(*) FROM kine' > "$WORK/pg-isolation2.log" 2>&1; then
+    log "another tenant's user reads $db"; return 1
+  fi
+  grep -q 'permission denied for database' "$WORK/pg-isolation2.log" || { cat "$WORK/pg-isolation2.log" >&2; return 1; }
+  log "$ns/$tcp: other users are refused its database, and it is refused theirs"
+
+  # the Job is idempotent: deleted and applied again, it runs again, succeeds and changes nothing
+  kubectl -n kamaji-system delete "$job" --wait=true --timeout=60s >/dev/null
+  kubectl apply -k "$OUT/$ns/$tcp/management" >> "$WORK/apply-$tcp.log"
+  kubectl -n kamaji-system wait "$job" --for=condition=Complete --timeout=60s >/dev/null
+  (( $(psql_as "$user" "$pw" "$db" 'SELECT count(*) FROM kine') >= rows ))
+
+  kine_objects_survive "$ns" "$tcp"
+  local uid; uid=$(kubectl -n "$ns" get pods -l kamaji.clastix.io/name=$tcp,kamaji.clastix.io/component=deployment -o jsonpath='{.items[0].metadata.uid}')
+  timing "rss_mb_kine_pod_$tcp" "$(pod_rss_mb "$uid")"
+  kine_down "$ns" "$tcp"
+}
+
+# nats_up: a NATS server with JetStream (built by tools/peers.sh nats), one user with a password.
+nats_up() {
+  local d=$DIR/nats bin; bin=$(peers_bin_dir)/nats-server
+  [[ -x $bin ]] || die "no $bin (tools/peers.sh nats)"
+  rm -rf "$d"; mkdir -p "$d/store"; chmod 700 "$d"
+  head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' > "$d/admin-password"
+  # the password goes in a config file, not on the command line
+  printf 'listen: "127.0.0.1:%s"\njetstream { store_dir: "%s" }\nauthorization { user: kine, password: "%s" }\n' \
+    "$E2E_NATS_PORT" "$d/store" "$(cat "$d/admin-password")" > "$d/nats.conf"
+  "$bin" -c "$d/nats.conf" > "$d/server.log" 2>&1 &
+  echo $! > "$d/pid"
+  wait_for "nats-server" 20 bash -c "echo > /dev/tcp/127.0.0.1/$E2E_NATS_PORT" || { cat "$d/server.log" >&2; return 1; }
+}
+nats_down() {
+  [[ -f $DIR/nats/pid ]] || return 0
+  kill "$(cat "$DIR/nats/pid")" 2>/dev/null || true
+  rm -f "$DIR/nats/pid"
+}
+
+s_kine_nats() {
+  local ns=e2e-nats tcp=nt
+  E2E_NATS_PORT=${E2E_NATS_PORT:?E2E_NATS_PORT (tools/e2e/cluster.sh env)}
+  nats_up
+  kine_datastore nats NATS "$E2E_ADVERTISE_IP:$E2E_NATS_PORT" > "$REPO/datastores/nats.yaml"
+  kine_tenant "$ns" "$tcp" nats "$NATS_ADDR" > "$REPO/tenants/nt.yaml"
+  kine_images_config "$REPO"
+  "$TCPC_BIN" import datastore-credentials nats --dir "$REPO" --username kine \
+    --password-file "$DIR/nats/admin-password" 2>> "$WORK/import.log"
+  render_repo "$REPO" 2> "$WORK/render-kine.log" || { cat "$WORK/render-kine.log" >&2; return 1; }
+  ! grep -rqF -- "$(cat "$DIR/nats/admin-password")" "$REPO" || { log "the NATS password is in the repository"; return 1; }
+  # NATS: no setup Job, a bucket per tenant
+  [[ -z $(find "$OUT/$ns/$tcp/management" -name 'job-*') ]] || { log "a NATS tenant has a setup Job"; return 1; }
+  kine_up "$ns" "$tcp"
+  [[ $(kubectl -n "$ns" get secret "$tcp-datastore-config" -o jsonpath='{.data.DB_SCHEMA}' | base64 -d) == "${ns}_$tcp" ]]
+  grep -q "bucket=${ns}_$tcp\|KV_${ns}_$tcp" "$DIR/nats/server.log" ||
+    [[ -d $DIR/nats/store/jetstream/\$G/streams/KV_${ns}_$tcp ]] || { ls -R "$DIR/nats/store" | head -20 >&2; log "no JetStream bucket ${ns}_$tcp"; return 1; }
+  kine_objects_survive "$ns" "$tcp"
+  local uid; uid=$(kubectl -n "$ns" get pods -l kamaji.clastix.io/name=$tcp,kamaji.clastix.io/component=deployment -o jsonpath='{.items[0].metadata.uid}')
+  timing "rss_mb_kine_pod_$tcp" "$(pod_rss_mb "$uid")"
+  kine_down "$ns" "$tcp"
+}
+
+MYSQL_ADDR=${MYSQL_ADDR:-10.213.0.15}
+
+# mysql_up: a fresh MariaDB (Debian mariadb-server), admin `kamaji`@`%` with a password.
+mysql_up() {
+  local d=$DIR/mysql
+  command -v mariadbd >/dev/null || PATH=$PATH:/usr/sbin
+  command -v mariadbd >/dev/null || die "no mariadbd (Debian mariadb-server; tools/peers.sh debian)"
+  rm -rf "$d"; mkdir -p "$d/data"; chmod 755 "$DIR"
+  head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' > "$d/admin-password"
+  chown -R mysql: "$d/data"
+  mariadb-install-db --no-defaults --datadir="$d/data" --user=mysql --skip-test-db > "$d/install.log" 2>&1 ||
+    { cat "$d/install.log" >&2; return 1; }
+  mariadbd --no-defaults --datadir="$d/data" --user=mysql --bind-address=127.0.0.1 --port="$E2E_MYSQL_PORT" \
+    --socket="$d/mysqld.sock" --pid-file="$d/mysqld.pid" --skip-name-resolve --innodb-flush-log-at-trx-commit=0 \
+    --log-error="$d/server.log" &
+  wait_for "mariadbd" 30 mariadb --no-defaults -S "$d/mysqld.sock" -u root -e 'SELECT 1' || { cat "$d/server.log" >&2; return 1; }
+  mariadb --no-defaults -S "$d/mysqld.sock" -u root <<SQL
+CREATE USER 'kamaji'@'%' IDENTIFIED BY '$(cat "$d/admin-password")';
+GRANT ALL PRIVILEGES ON *.* TO 'kamaji'@'%' WITH GRANT OPTION;
+SQL
+}
+mysql_down() {
+  [[ -f $DIR/mysql/mysqld.pid ]] || return 0
+  kill "$(cat "$DIR/mysql/mysqld.pid")" 2>/dev/null || true
+  rm -f "$DIR/mysql/mysqld.pid"
+}
+# mysql_as USER PASSWORD DB SQL: one statement over TCP, as the pods connect.
+mysql_as() {
+  MYSQL_PWD=$2 mariadb --no-defaults -h 127.0.0.1 -P "$E2E_MYSQL_PORT" -u "$1" -N -B -e "$4" ${3:+"$3"}
+}
+
+s_kine_mysql() {
+  local ns=e2e-mysql tcp=my
+  E2E_MYSQL_PORT=${E2E_MYSQL_PORT:?E2E_MYSQL_PORT (tools/e2e/cluster.sh env)}
+  mysql_up
+  kine_datastore mysql MySQL "$E2E_ADVERTISE_IP:$E2E_MYSQL_PORT" > "$REPO/datastores/mysql.yaml"
+  kine_tenant "$ns" "$tcp" mysql "$MYSQL_ADDR" > "$REPO/tenants/my.yaml"
+  kine_images_config "$REPO"
+  admin_secret mysql kamaji "$DIR/mysql/admin-password"
+  render_repo "$REPO" 2> "$WORK/render-kine.log" || { cat "$WORK/render-kine.log" >&2; return 1; }
+  ! grep -rqF -- "$(cat "$DIR/mysql/admin-password")" "$REPO" || { log "the MariaDB password is in the repository"; return 1; }
+  kine_up "$ns" "$tcp"
+  local job; job=$(setup_job "$tcp")
+  kubectl -n kamaji-system wait "$job" --for=condition=Complete --timeout=60s >/dev/null
+
+  local user db pw admin_pw; admin_pw=$(cat "$DIR/mysql/admin-password")
+  user=$(kubectl -n "$ns" get secret "$tcp-datastore-config" -o jsonpath='{.data.DB_USER}' | base64 -d)
+  db=$(kubectl -n "$ns" get secret "$tcp-datastore-config" -o jsonpath='{.data.DB_SCHEMA}' | base64 -d)
+  pw=$(kubectl -n "$ns" get secret "$tcp-datastore-config" -o jsonpath='{.data.DB_PASSWORD}' | base64 -d)
+  log "$ns/$tcp: database $db, user $user"
+  local rows; rows=$(mysql_as "$user" "$pw" "$db" 'SELECT count(*) FROM kine')
+  log "$ns/$tcp: kine table holds $rows rows"
+  (( rows > 100 ))
+  # the user's grants: its own database only
+  mysql_as kamaji "$admin_pw" "" "SHOW GRANTS FOR '$user'@'%'" > "$WORK/mysql-grants.log"
+  grep -q "ON \`$db\`\\.\\*" "$WORK/mysql-grants.log" && ! grep -q 'ON \*\.\*.*PRIVILEGES\|GRANT ALL PRIVILEGES ON \*\.\*' "$WORK/mysql-grants.log" ||
+    { cat "$WORK/mysql-grants.log" >&2; return 1; }
+  # isolation: another tenant's database refuses this user, and this one refuses the other's
+  mysql_as kamaji "$admin_pw" "" "CREATE DATABASE other_db; CREATE USER 'other_tenant'@'%' IDENTIFIED BY 'other-pw'; GRANT ALL ON other_db.* TO 'other_tenant'@'%'"
+  if mysql_as "$user" "$pw" other_db 'SELECT 1' > "$WORK/mysql-isolation.log" 2>&1; then
+    log "$user reads another tenant's database"; return 1
+  fi
+  grep -q 'Access denied' "$WORK/mysql-isolation.log" || { cat "$WORK/mysql-isolation.log" >&2; return 1; }
+  if mysql_as other_tenant other-pw "$db" 'SELECT count(*) FROM kine' > "$WORK/mysql-isolation2.log" 2>&1; then
+    log "another tenant's user reads $db"; return 1
+  fi
+  grep -q 'Access denied' "$WORK/mysql-isolation2.log" || { cat "$WORK/mysql-isolation2.log" >&2; return 1; }
+  log "$ns/$tcp: other users are refused its database, and it is refused theirs"
+
+  kine_objects_survive "$ns" "$tcp"
+  kine_down "$ns" "$tcp"
+}

@@ -25,6 +25,59 @@ pub struct Intent {
     pub rotate_ca: BTreeSet<String>,
 }
 
+/// TenantControlPlane annotation acknowledging a DataStore move: the name of the DataStore the
+/// tenant's data was migrated from.
+pub const DATASTORE_MIGRATED_FROM: &str = "tcpc.dev/datastore-migrated-from";
+
+/// Errors for tenants whose DataStore (name, driver or schema) differs from the one the lock
+/// records, unless the TenantControlPlane acknowledges the move with
+/// [`DATASTORE_MIGRATED_FROM`] naming the recorded DataStore: a control plane pointed at another
+/// DataStore starts empty, and the tenant cluster's objects are gone.
+pub fn check_datastore_changes(lock: &Lock, tenants: &[crate::resolve::Tenant], inputs: &crate::parse::Inputs) -> Diagnostics {
+    let mut diags = Diagnostics::default();
+    for t in tenants {
+        let key = format!("{}/{}", t.namespace, t.name);
+        let Some(prev) = lock.tenants.get(&key).and_then(|l| l.datastore.as_ref()) else { continue };
+        let now = crate::lock::DataStoreRecord::of(t);
+        if *prev == now {
+            continue;
+        }
+        let default_ns = inputs.config.default_namespace();
+        let Some(doc) = inputs
+            .tcps
+            .iter()
+            .find(|d| d.value.metadata.name == t.name && d.value.metadata.namespace.as_deref().unwrap_or(default_ns) == t.namespace)
+        else {
+            continue;
+        };
+        let annotations = doc.value.metadata.annotations.as_ref();
+        if annotations.and_then(|a| a.get(DATASTORE_MIGRATED_FROM)).is_some_and(|v| *v == prev.name) {
+            continue;
+        }
+        let spec = &doc.value.spec;
+        let pointer = if prev.name != now.name || prev.driver != now.driver {
+            if spec.data_store.is_some() { "/spec/dataStore" } else { "/spec" }
+        } else if spec.data_store_schema.is_some() {
+            "/spec/dataStoreSchema"
+        } else {
+            "/metadata/name"
+        };
+        diags.push(
+            Diagnostic::error(format!(
+                "TenantControlPlane {key} would move from DataStore `{}` ({}, `{}`) to `{}` ({}, `{}`)",
+                prev.name, prev.driver, prev.schema, now.name, now.driver, now.schema
+            ))
+            .at(doc.file, doc.span(pointer), "its data is not there")
+            .note("tcpc.lock records where the tenant's data is; the control plane would start empty on the new DataStore and every object of the tenant cluster would be gone")
+            .help(format!(
+                "migrate the data first (block writes with `spec.writePermissions`, copy the keys, e.g. with Kamaji's migrate Job or `etcdctl`), then acknowledge the move on the TenantControlPlane: `metadata.annotations: {{{DATASTORE_MIGRATED_FROM}: {}}}`",
+                prev.name
+            )),
+        );
+    }
+    diags
+}
+
 /// Errors for tenants recorded in `lock` but absent from `present`, unless allowed, and for
 /// intents naming unknown tenants; report lines for the allowed removals.
 pub fn check_removals(lock: &Lock, present: &[String], intent: &Intent, tombstones: &[String]) -> (Diagnostics, Vec<String>) {

@@ -189,6 +189,7 @@ pub fn compile_with_progress(
     if let Some(k) = keys {
         let (removal_diags, removal_report) = intent::check_removals(k.lock, &names, k.intent, &inputs.tombstones);
         diags.extend(removal_diags);
+        diags.extend(intent::check_datastore_changes(k.lock, &tenants, &inputs));
         report.extend(removal_report);
     }
     if diags.has_errors() {

@@ -35,6 +35,26 @@ pub struct TenantLock {
     pub ca_bundle: String,
     pub artefacts: BTreeMap<String, ArtefactLock>,
     pub secrets: BTreeMap<String, SecretLock>,
+    /// Where the tenant's data lives: a render that would move it elsewhere is refused
+    /// (`intent::check_datastore_changes`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub datastore: Option<DataStoreRecord>,
+}
+
+/// The DataStore a tenant's data is in, as the lock records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DataStoreRecord {
+    pub name: String,
+    pub driver: String,
+    /// etcd: the key prefix; SQL: the database; NATS: the bucket.
+    pub schema: String,
+}
+
+impl DataStoreRecord {
+    pub fn of(t: &crate::resolve::Tenant) -> Self {
+        DataStoreRecord { name: t.datastore.name.clone(), driver: t.datastore.driver.clone(), schema: t.datastore.schema.clone() }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

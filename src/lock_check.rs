@@ -49,7 +49,7 @@ pub fn secret_keys(
 /// The namespace of a tenant's Secret: the tenant's, except the setup Secret of a SQL DataStore,
 /// which lives beside the DataStore's admin credentials (the setup Job's namespace).
 pub fn secret_namespace<'a>(t: &'a Tenant, component: &str) -> &'a str {
-    match (component, t.datastore.kine.as_ref().and_then(|k| k.setup.as_ref())) {
+    match (component, t.datastore.setup()) {
         ("datastore-setup", Some(setup)) => &setup.namespace,
         _ => &t.namespace,
     }

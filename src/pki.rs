@@ -440,7 +440,10 @@ pub fn tenant_pki(
             secrets: objects,
             pod_checksum: pod_checksum(&fingerprints, kine.map(|_| ds_fingerprint.as_str())),
             ca_cert_b64: ca_b64,
-            lock: None,
+            // A lock entry without the DataStore record (older tcpc), or an acknowledged move:
+            // record where the data is now.
+            lock: (p.datastore.as_ref() != Some(&crate::lock::DataStoreRecord::of(t)))
+                .then(|| TenantLock { datastore: Some(crate::lock::DataStoreRecord::of(t)), ..p.clone() }),
             new_state: None,
             report: vec![],
         });
@@ -492,7 +495,13 @@ pub fn tenant_pki(
     }
 
     let mut report = Vec::new();
-    let mut lock = TenantLock { state: String::new(), ca_bundle: String::new(), artefacts: BTreeMap::new(), secrets: BTreeMap::new() };
+    let mut lock = TenantLock {
+        state: String::new(),
+        ca_bundle: String::new(),
+        artefacts: BTreeMap::new(),
+        secrets: BTreeMap::new(),
+        datastore: Some(crate::lock::DataStoreRecord::of(t)),
+    };
     let mut issued: BTreeMap<Artefact, Issued> = BTreeMap::new();
     // Issuers are built once: each build re-derives and checks the CA's public key.
     let mut issuers: BTreeMap<Artefact, Issuer> = BTreeMap::new();
@@ -722,8 +731,8 @@ fn secret_plans(t: &Tenant, fp: &BTreeMap<Artefact, String>, ds_fp: &str, sealer
                 plans.push(plan(&s.datastore, "datastore-certificate", vec![ds_fp.to_string()]));
             }
             plans.push(plan(&k.config_secret, "datastore-config", vec![ds_fp.to_string()]));
-            if let Some(setup) = &k.setup {
-                plans.push(plan(&setup.secret, "datastore-setup", vec![ds_fp.to_string()]));
+            if let Some(secret) = k.setup.as_ref().and_then(|s| s.secret.as_ref()) {
+                plans.push(plan(secret, "datastore-setup", vec![ds_fp.to_string()]));
             }
         }
     }
@@ -823,7 +832,7 @@ fn secret_data(
                     ("DB_PASSWORD".to_string(), bytes(password)),
                 ]),
             );
-            if let Some(setup) = &k.setup {
+            if let Some((setup, secret)) = k.setup.as_ref().and_then(|s| Some((s, s.secret.as_ref()?))) {
                 let mut m = BTreeMap::from([
                     ("DB_HOST".to_string(), bytes(&setup.host)),
                     ("DB_PORT".to_string(), bytes(&setup.port.to_string())),
@@ -834,7 +843,7 @@ fn secret_data(
                 if k.tls {
                     m.insert("ca.crt".to_string(), bytes(ds_ca_cert));
                 }
-                out.insert(setup.secret.clone(), m);
+                out.insert(secret.clone(), m);
             }
         }
     }

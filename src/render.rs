@@ -129,7 +129,7 @@ fn selected(t: &Tenant, has_ca_cert: bool) -> Vec<&'static str> {
     if t.flux_delivery.is_some() {
         names.push("management/flux-kustomization.yaml.j2");
     }
-    if t.datastore.kine.as_ref().is_some_and(|k| k.setup.is_some()) {
+    if t.datastore.setup().is_some() {
         names.push("management/datastore-setup.yaml.j2");
     }
     names.extend(["tenant/rbac.yaml.j2", "tenant/kubeadm-config.yaml.j2", "tenant/kubelet-config.yaml.j2"]);

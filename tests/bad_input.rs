@@ -360,6 +360,13 @@ fn cases() -> Vec<(&'static str, Vec<(&'static str, Vec<u8>)>)> {
                 .chain(file("datastores/events.yaml", &edit(&example(DATASTORE), "name: default", "name: events")))
                 .collect(),
         ),
+        (
+            "etcd-client-key-other-namespace",
+            ds(
+                "  tlsConfig:\n",
+                "  tlsConfig:\n    clientCertificate:\n      certificate:\n        secretReference: {name: etcd-root, namespace: kamaji-system, keyPath: tls.crt}\n      privateKey:\n        secretReference: {name: etcd-root, namespace: default, keyPath: tls.key}\n",
+            ),
+        ),
         ("name-not-dns", tcp("  name: minimal", "  name: Minimal_Tenant")),
         ("namespace-too-long", tcp("  namespace: tenants", &format!("  namespace: {}", "n".repeat(64)))),
         ("delivery-kubeconfig-key", config("delivery:\n  flux:\n    kubeconfigKey: value\n")),

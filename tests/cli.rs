@@ -524,3 +524,48 @@ fn kubeconfig_writes_a_private_file_and_refuses_terminals() {
     let r = run(tcpc().args(base).arg("--identity").arg(common::EXAMPLES_IDENTITY)).expect_code(0, "tcpc kubeconfig > file");
     assert_eq!(r.stdout, text, "stdout and -o write the same kubeconfig");
 }
+
+/// A tenant whose DataStore changes would start empty: the render is refused at the field,
+/// nothing is written, until the TenantControlPlane acknowledges the (migrated) move naming the
+/// DataStore the lock records; then the lock records the new one.
+#[test]
+fn moving_a_tenant_to_another_datastore_is_refused_until_acknowledged() {
+    let (tmp, out) = rendered_examples_copy();
+    let dir = tmp.path().join("examples");
+    let sql = dir.join("tenants/sql.yaml");
+    let text = std::fs::read_to_string(&sql).unwrap();
+    std::fs::write(&sql, text.replacen("  dataStore: postgresql", "  dataStore: default", 1)).unwrap();
+    let before = snapshot(tmp.path());
+    let render = || {
+        run(tcpc()
+            .arg("render")
+            .arg(&dir)
+            .arg("-o")
+            .arg(&out)
+            .arg("--allow-outside")
+            .arg("--identity")
+            .arg(root().join(common::EXAMPLES_IDENTITY)))
+    };
+    let r = render().expect_code(1, "render of a tenant moved to another DataStore");
+    for e in [
+        "TenantControlPlane platform/sql would move from DataStore `postgresql` (PostgreSQL, `platform_sql`) to `default` (etcd, `platform_sql`)",
+        "--> tenants/sql.yaml:9:14",
+        "tcpc.dev/datastore-migrated-from: postgresql",
+    ] {
+        assert!(r.stderr.contains(e), "stderr lacks {e:?}\n{}", r.describe());
+    }
+    let changes = snapshot_changes(&before, &snapshot(tmp.path()));
+    assert!(changes.is_empty(), "a refused move changed files:\n{}", changes.join("\n"));
+
+    // An acknowledgement naming another DataStore does not count.
+    let moved = std::fs::read_to_string(&sql).unwrap();
+    let ack = |from: &str| moved.replacen("  namespace: platform\n", &format!("  namespace: platform\n  annotations:\n    tcpc.dev/datastore-migrated-from: {from}\n"), 1);
+    std::fs::write(&sql, ack("mysql")).unwrap();
+    render().expect_code(1, "render with an acknowledgement of another DataStore");
+    std::fs::write(&sql, ack("postgresql")).unwrap();
+    let r = render().expect_code(0, "render of an acknowledged move");
+    let lock = tcpc::lock::Lock::parse(&std::fs::read_to_string(dir.join("tcpc.lock")).unwrap()).expect("the new lock parses");
+    let record = lock.tenants["platform/sql"].datastore.clone().expect("the lock records the DataStore");
+    assert_eq!((record.name.as_str(), record.driver.as_str()), ("default", "etcd"), "{}", r.describe());
+    assert!(!out.join("platform/sql/management").read_dir().unwrap().any(|e| e.unwrap().file_name().to_string_lossy().starts_with("job-")), "an etcd tenant without a DataStore client certificate has no setup Job");
+}

@@ -23,7 +23,7 @@ use sha2::{Digest, Sha256};
 use tcpc_spec::DataStore;
 use tcpc_spec::datastore::Driver;
 
-use super::{EnvSource, KinePlan, Resolver, SetupPlan, hardening};
+use super::{EnvSource, FileRef, KinePlan, Resolver, SetupPlan, hardening};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::parse::Doc;
 
@@ -147,15 +147,15 @@ fn admin_refs(ds: &Doc<DataStore>) -> Option<(String, EnvSource, EnvSource)> {
     let auth = ds.value.spec.basic_auth.as_ref()?;
     let pw = auth.password.secret_reference.as_ref()?;
     let namespace = pw.namespace.clone()?;
-    let password = EnvSource { value: None, secret: pw.name.clone(), key: Some(pw.key_path.clone()) };
+    let password = EnvSource { name: "ADMIN_PASSWORD", value: None, secret: pw.name.clone(), key: Some(pw.key_path.clone()) };
     let user = match (&auth.username.content, &auth.username.secret_reference) {
         (Some(b64), _) => {
             use base64::Engine as _;
             let v = base64::engine::general_purpose::STANDARD.decode(b64.trim()).ok().and_then(|b| String::from_utf8(b).ok())?;
-            EnvSource { value: Some(v), secret: None, key: None }
+            EnvSource { name: "ADMIN_USER", value: Some(v), secret: None, key: None }
         }
         (None, Some(r)) if r.namespace.as_deref() == Some(namespace.as_str()) => {
-            EnvSource { value: None, secret: r.name.clone(), key: Some(r.key_path.clone()) }
+            EnvSource { name: "ADMIN_USER", value: None, secret: r.name.clone(), key: Some(r.key_path.clone()) }
         }
         _ => return None,
     };
@@ -322,12 +322,14 @@ impl Resolver<'_> {
                 driver.as_str()
             );
             let prefix: String = tcp.chars().take(28).collect();
+            let secret = format!("{tcp}-datastore-setup-{tenant_hash}");
+            let files = if tls { vec![FileRef { secret: secret.clone(), key: "ca.crt".into(), path: "ca.crt" }] } else { vec![] };
             SetupPlan {
                 job_name: format!("{prefix}-datastore-setup-{}", short(&facts)),
                 namespace,
-                secret: format!("{tcp}-datastore-setup-{tenant_hash}"),
-                admin_user,
-                admin_password,
+                secret: Some(secret),
+                env: vec![admin_user, admin_password],
+                files,
                 image: self.inputs.config.datastore_setup_image(driver == Driver::MySql).to_string(),
                 dialect: if driver == Driver::MySql { "mysql" } else { "postgresql" },
                 host: host.to_string(),

@@ -12,6 +12,7 @@ pub mod delivery;
 pub mod guardrails;
 pub mod hardening;
 mod kine;
+mod setup;
 pub mod net;
 pub mod sanity;
 pub mod version;
@@ -192,6 +193,15 @@ pub struct DataStorePlan {
     pub overrides: Vec<String>,
     /// MySQL, PostgreSQL and NATS: the kine sidecar kube-apiserver talks to over a socket.
     pub kine: Option<KinePlan>,
+    /// etcd with `tlsConfig.clientCertificate`: the Job creating the tenant's etcd role and user.
+    pub etcd_setup: Option<SetupPlan>,
+}
+
+impl DataStorePlan {
+    /// The setup Job of this tenant, if its DataStore has one.
+    pub fn setup(&self) -> Option<&SetupPlan> {
+        self.kine.as_ref().and_then(|k| k.setup.as_ref()).or(self.etcd_setup.as_ref())
+    }
 }
 
 /// The kine sidecar of a MySQL, PostgreSQL or NATS DataStore (`resolve/kine.rs`).
@@ -219,33 +229,44 @@ pub struct KinePlan {
     pub shared_credentials: bool,
 }
 
-/// An environment variable's value: inline, or a key of a Secret in the Pod's namespace.
+/// An environment variable of the setup Job: inline, or a key of a Secret in its namespace.
 #[derive(Debug, Clone, Serialize)]
 pub struct EnvSource {
+    pub name: &'static str,
     pub value: Option<String>,
     pub secret: Option<String>,
     pub key: Option<String>,
 }
 
-/// The per-tenant setup Job of a SQL DataStore (Kamaji does this at runtime, in the operator).
-/// It runs in the namespace of the DataStore's `basicAuth` Secret and reads the admin
-/// credentials from that Secret as it is: they are never copied, not even sealed.
+/// A file of the setup Job under `/tls`: a key of a Secret in its namespace.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileRef {
+    pub secret: String,
+    pub key: String,
+    pub path: &'static str,
+}
+
+/// The per-tenant setup Job of a DataStore (Kamaji does this at runtime, in the operator): the
+/// SQL database and user, or the etcd role and user. It runs in the namespace of the DataStore's
+/// admin Secret (`basicAuth`, or etcd's `tlsConfig.clientCertificate`) and reads the admin
+/// credentials from it as they are: they are never copied, not even sealed.
 #[derive(Debug, Clone, Serialize)]
 pub struct SetupPlan {
     /// `<tcp>-datastore-setup-<hash>`: a new name whenever what it sets up changes, so the
     /// (immutable) Job runs again and the previous one is pruned.
     pub job_name: String,
-    /// The namespace of the DataStore's admin Secret, where the Job and its Secret live.
+    /// The namespace of the DataStore's admin Secret, where the Job (and its Secret) live.
     pub namespace: String,
-    /// The tenant's database, user and password (sealed), mounted only into the Job.
-    pub secret: String,
-    /// `ADMIN_USER`: inline (`basicAuth.username.content`) or from the admin Secret.
-    pub admin_user: EnvSource,
-    /// `ADMIN_PASSWORD`: from the admin Secret.
-    pub admin_password: EnvSource,
+    /// SQL: the tenant's database, user and password (sealed), mounted only into the Job.
+    pub secret: Option<String>,
+    /// Admin credentials from their Secret; for etcd also the public values the script needs.
+    pub env: Vec<EnvSource>,
+    /// CA certificate and (etcd) the admin client certificate and key, under `/tls`.
+    pub files: Vec<FileRef>,
     pub image: String,
-    /// `postgresql` or `mysql`.
+    /// `postgresql`, `mysql` or `etcd`.
     pub dialect: &'static str,
+    /// SQL: the server (kine's first endpoint).
     pub host: String,
     pub port: u16,
 }
@@ -830,6 +851,7 @@ impl Resolver<'_> {
         }
         let overrides = if ds.value.spec.driver.uses_kine() { Vec::new() } else { self.datastore_overrides(datastores, ds) };
         let kine = if ds.value.spec.driver.uses_kine() { self.kine(ds, name, &schema, &user) } else { None };
+        let etcd_setup = if ds.value.spec.driver.uses_kine() { None } else { self.etcd_setup(ds, name, namespace, &schema, &user) };
         Some(DataStorePlan {
             name: ds_name,
             driver: ds.value.spec.driver.as_str().to_string(),
@@ -838,6 +860,7 @@ impl Resolver<'_> {
             user,
             overrides,
             kine,
+            etcd_setup,
         })
     }
 

@@ -43,7 +43,7 @@ repo_root=$(cd "$here/../.." && pwd)
 source "$repo_root/tools/e2e/lib.sh"
 # shellcheck source=tests/e2e/repo.sh
 source "$here/repo.sh"
-source "$here/kine.sh"
+source "$here/datastores.sh"
 cluster=$repo_root/tools/e2e/cluster.sh
 
 DIR=$(realpath -m "${1:-$(mktemp -d /tmp/tcpc-e2e.XXXXXX)}")
@@ -698,6 +698,7 @@ main() {
     scenario kine-postgresql s_kine_postgresql
     scenario kine-nats s_kine_nats
     scenario kine-mysql s_kine_mysql
+    scenario etcd-isolation s_etcd_isolation
     scenario delete s_delete
   fi
   if [[ ${E2E_KEEP:-0} != 1 ]]; then scenario teardown s_teardown; fi

@@ -40,9 +40,10 @@ ETCD_PORT=2379
 # A second etcd a scenario may start on 127.0.0.1 (tests/e2e/tenants.sh: dataStoreOverrides); pods
 # reach it at ADV_IP through the forwarder like the first one.
 SPARE_ETCD_PORT=2479
-# Database servers of the kine DataStore scenarios (tests/e2e/kine.sh), on 127.0.0.1 as well.
+# Database servers of the DataStore scenarios (tests/e2e/datastores.sh), on 127.0.0.1 as well.
 PG_PORT=5479
 MYSQL_PORT=3379
+AUTH_ETCD_PORT=2579
 NATS_PORT=4279
 
 # cluster_vars DIR: derive names from DIR (so two DIRs never collide on names).
@@ -282,6 +283,7 @@ start_forwarder() {
     -listen "$ADV_IP:$SPARE_ETCD_PORT" -to "127.0.0.1:$SPARE_ETCD_PORT" \
     -listen "$ADV_IP:$PG_PORT" -to "127.0.0.1:$PG_PORT" \
     -listen "$ADV_IP:$MYSQL_PORT" -to "127.0.0.1:$MYSQL_PORT" \
+    -listen "$ADV_IP:$AUTH_ETCD_PORT" -to "127.0.0.1:$AUTH_ETCD_PORT" \
     -listen "$ADV_IP:$NATS_PORT" -to "127.0.0.1:$NATS_PORT"
 }
 
@@ -806,6 +808,7 @@ export E2E_ETCD_CA=$PKI/etcd-ca.crt
 export E2E_SPARE_ETCD_PORT=$SPARE_ETCD_PORT
 export E2E_PG_PORT=$PG_PORT
 export E2E_MYSQL_PORT=$MYSQL_PORT
+export E2E_AUTH_ETCD_PORT=$AUTH_ETCD_PORT
 export E2E_NATS_PORT=$NATS_PORT
 export E2E_ETCD_CA_KEY=$PKI/etcd-ca.key
 export E2E_CONTAINERD_SOCK=$CTR_SOCK

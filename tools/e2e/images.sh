@@ -25,6 +25,7 @@
 #   localhost/tcpc-e2e/psql:v1                       /bin/sh and psql from the host's Debian packages, with the
 #                                                    shared libraries they load (the datastore setup Job's client)
 #   localhost/tcpc-e2e/mariadb:v1                    /bin/sh and the mariadb client, the same way
+#   localhost/tcpc-e2e/etcdctl:v1                    /bin/sh and etcdctl (Debian etcd-client), the same way
 # The three control-plane images are also built for every KUBERNETES_EXTRA_VERSIONS release whose
 # binaries (bin/<name>-<version>) tools/peers.sh built; missing ones are skipped with a note.
 set -euo pipefail
@@ -187,6 +188,13 @@ build_images() {
     printf '%s\t%s\n' "localhost/tcpc-e2e/mariadb:v1" "$tar"
   else
     log "no mariadb client (Debian mariadb-client): skipping the mariadb image"
+  fi
+  if [[ -x /usr/bin/etcdctl ]]; then
+    local specs; mapfile -t specs < <(closure_specs /bin/dash /usr/bin/etcdctl)
+    image_tarball tar 0 null "localhost/tcpc-e2e/etcdctl:v1" "${specs[@]}" "/bin/dash:/bin/sh"
+    printf '%s\t%s\n' "localhost/tcpc-e2e/etcdctl:v1" "$tar"
+  else
+    log "no etcdctl (Debian etcd-client): skipping the etcdctl image"
   fi
   if [[ -x $bin/sealed-secrets-controller ]]; then
     local refs="docker.io/bitnami/sealed-secrets-controller:${ssver#v} docker.io/bitnami/sealed-secrets-controller:$ssver"

@@ -215,6 +215,10 @@ pub struct DatastoreSetupImages {
     /// Runs `mariadb` (or `mysql`). Default: `docker.io/library/mariadb:11`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mysql: Option<String>,
+    /// Runs `etcdctl` and `/bin/sh` (etcd DataStores with `tlsConfig.clientCertificate`).
+    /// Default: `docker.io/bitnami/etcd:3.5`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub etcd: Option<String>,
 }
 
 /// `pki`.
@@ -381,6 +385,15 @@ impl Config {
     /// `images.kine`, or Kamaji's default.
     pub fn kine_image(&self) -> &str {
         self.images.as_ref().and_then(|i| i.kine.as_deref()).unwrap_or(crate::defaults::DEFAULT_KINE_IMAGE)
+    }
+
+    /// The setup Job image for etcd DataStores.
+    pub fn datastore_setup_image_etcd(&self) -> &str {
+        self.images
+            .as_ref()
+            .and_then(|i| i.datastore_setup.as_ref())
+            .and_then(|s| s.etcd.as_deref())
+            .unwrap_or(crate::defaults::DEFAULT_ETCD_SETUP_IMAGE)
     }
 
     /// The setup Job image for a SQL driver (`postgresql` or `mysql`).

@@ -58,6 +58,8 @@ pub const DEFAULT_KINE_IMAGE: &str = "rancher/kine:v0.11.10-amd64";
 pub const DEFAULT_POSTGRESQL_SETUP_IMAGE: &str = "docker.io/library/postgres:17-alpine";
 /// tcpc's datastore setup Job for MySQL DataStores: an image with the `mariadb` client.
 pub const DEFAULT_MYSQL_SETUP_IMAGE: &str = "docker.io/library/mariadb:11";
+/// tcpc's datastore setup Job for etcd DataStores: an image with `etcdctl` and a shell.
+pub const DEFAULT_ETCD_SETUP_IMAGE: &str = "docker.io/bitnami/etcd:3.5";
 
 // --- probes -------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# kine DataStores for tests/e2e/tenants.sh (sourced): a database server on the host, a tenant on
+# DataStores for tests/e2e/tenants.sh (sourced). kine: a database server on the host, a tenant on
 # it, and what must hold — the setup Job creates the tenant's database and user, the control
 # plane comes up on kine, objects survive the Deployment being deleted and re-applied, and the
 # tenant's database user can reach its own database only.
@@ -10,6 +10,11 @@
 #   scenario kine-postgresql s_kine_postgresql
 #   scenario kine-nats       s_kine_nats
 #   scenario kine-mysql      s_kine_mysql
+#   scenario etcd-isolation  s_etcd_isolation
+#
+# etcd: a third etcd with auth on and two tenants on it; the setup Jobs give each tenant's client
+# certificate read/write on its own prefix only, and each tenant's certificate is refused the
+# other's keys.
 
 KINE_ADDR=${KINE_ADDR:-10.213.0.13}   # externalIP of the PostgreSQL tenant (like trusting's)
 NATS_ADDR=${NATS_ADDR:-10.213.0.14}
@@ -32,7 +37,7 @@ pg_up() {
     { cat "$d/server.log" >&2; return 1; }
 }
 # kine_servers_down: stop every database server a scenario started (cleanup, teardown).
-kine_servers_down() { pg_down; nats_down; mysql_down; }
+kine_servers_down() { pg_down; nats_down; mysql_down; locked_etcd_down; }
 pg_down() {
   [[ -d $DIR/pg/data ]] || return 0
   runuser -u postgres -- "$(pg_bin)/pg_ctl" -D "$DIR/pg/data" -m immediate stop >/dev/null 2>&1 || true
@@ -53,6 +58,7 @@ images:
   datastoreSetup:
     postgresql: localhost/tcpc-e2e/psql:v1
     mysql: localhost/tcpc-e2e/mariadb:v1
+    etcd: localhost/tcpc-e2e/etcdctl:v1
 YAML
 }
 
@@ -260,7 +266,7 @@ mysql_up() {
   command -v mariadbd >/dev/null || die "no mariadbd (Debian mariadb-server; tools/peers.sh debian)"
   rm -rf "$d"; mkdir -p "$d/data"; chmod 755 "$DIR"
   head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' > "$d/admin-password"
-  chown -R mysql: "$d/data"
+  chown -R mysql: "$d"
   mariadb-install-db --no-defaults --datadir="$d/data" --user=mysql --skip-test-db > "$d/install.log" 2>&1 ||
     { cat "$d/install.log" >&2; return 1; }
   mariadbd --no-defaults --datadir="$d/data" --user=mysql --bind-address=127.0.0.1 --port="$E2E_MYSQL_PORT" \
@@ -322,4 +328,109 @@ s_kine_mysql() {
 
   kine_objects_survive "$ns" "$tcp"
   kine_down "$ns" "$tcp"
+}
+
+LOCK_A_ADDR=${LOCK_A_ADDR:-10.213.0.16}
+LOCK_B_ADDR=${LOCK_B_ADDR:-10.213.0.17}
+
+# locked_etcd_up: an etcd on 127.0.0.1:$E2E_AUTH_ETCD_PORT with client-certificate auth and etcd
+# auth on; its root user is the CN of $DIR/locked-etcd/root.crt (signed by the harness etcd CA).
+locked_etcd_up() {
+  local d=$DIR/locked-etcd ext
+  rm -rf "$d"; mkdir -p "$d/data"; chmod 700 "$d/data"
+  ext=$d/ext.cnf
+  printf 'extendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=IP:%s,IP:127.0.0.1\n' "$E2E_ADVERTISE_IP" > "$ext"
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$d/server.key" -subj /CN=etcd-locked 2>/dev/null |
+    openssl x509 -req -CA "$E2E_ETCD_CA" -CAkey "$E2E_ETCD_CA_KEY" -CAcreateserial -days 2 -extfile "$ext" -out "$d/server.crt" 2>/dev/null
+  printf 'extendedKeyUsage=clientAuth\n' > "$d/client.cnf"
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$d/root.key" -subj /CN=root 2>/dev/null |
+    openssl x509 -req -CA "$E2E_ETCD_CA" -CAkey "$E2E_ETCD_CA_KEY" -CAcreateserial -days 2 -extfile "$d/client.cnf" -out "$d/root.crt" 2>/dev/null
+  etcd --name locked --data-dir "$d/data" \
+    --listen-client-urls "https://127.0.0.1:$E2E_AUTH_ETCD_PORT" --advertise-client-urls "https://$E2E_ADVERTISE_IP:$E2E_AUTH_ETCD_PORT" \
+    --listen-peer-urls http://127.0.0.1:2580 --initial-advertise-peer-urls http://127.0.0.1:2580 \
+    --initial-cluster locked=http://127.0.0.1:2580 \
+    --cert-file "$d/server.crt" --key-file "$d/server.key" --client-cert-auth --trusted-ca-file "$E2E_ETCD_CA" \
+    --unsafe-no-fsync > "$d/etcd.log" 2>&1 &
+  echo $! > "$d/pid"
+  wait_for "locked etcd" 30 locked_etcdctl "$d/root.crt" "$d/root.key" endpoint health || { cat "$d/etcd.log" >&2; return 1; }
+  locked_etcdctl "$d/root.crt" "$d/root.key" user add root --no-password >/dev/null
+  locked_etcdctl "$d/root.crt" "$d/root.key" user grant-role root root >/dev/null
+  locked_etcdctl "$d/root.crt" "$d/root.key" auth enable >/dev/null
+}
+locked_etcd_down() {
+  [[ -f $DIR/locked-etcd/pid ]] || return 0
+  kill "$(cat "$DIR/locked-etcd/pid")" 2>/dev/null || true
+  rm -f "$DIR/locked-etcd/pid"
+}
+# locked_etcdctl CERT KEY ARGS...: etcdctl against the locked etcd as the certificate's CN.
+locked_etcdctl() {
+  local cert=$1 key=$2; shift 2
+  ETCDCTL_API=3 etcdctl --endpoints "https://127.0.0.1:$E2E_AUTH_ETCD_PORT" --cacert "$E2E_ETCD_CA" \
+    --cert "$cert" --key "$key" --dial-timeout 5s --command-timeout 10s "$@"
+}
+
+s_etcd_isolation() {
+  local ns=e2e-lock d=$DIR/locked-etcd
+  E2E_AUTH_ETCD_PORT=${E2E_AUTH_ETCD_PORT:?E2E_AUTH_ETCD_PORT (tools/e2e/cluster.sh env)}
+  locked_etcd_up
+  # the root client certificate as a platform team keeps it: a Secret beside the DataStore
+  kubectl get namespace kamaji-system >/dev/null 2>&1 || kubectl create namespace kamaji-system >/dev/null
+  kubectl -n kamaji-system create secret generic locked-etcd-root --from-file=tls.crt="$d/root.crt" \
+    --from-file=tls.key="$d/root.key" --from-file=ca.crt="$E2E_ETCD_CA" >/dev/null
+  cat > "$REPO/datastores/locked.yaml" <<YAML
+apiVersion: kamaji.clastix.io/v1alpha1
+kind: DataStore
+metadata:
+  name: locked
+spec:
+  driver: etcd
+  endpoints:
+  - $E2E_ADVERTISE_IP:$E2E_AUTH_ETCD_PORT
+  tlsConfig:
+    certificateAuthority:
+      certificate:
+        secretReference: {name: locked-etcd-root, namespace: kamaji-system, keyPath: ca.crt}
+    clientCertificate:
+      certificate:
+        secretReference: {name: locked-etcd-root, namespace: kamaji-system, keyPath: tls.crt}
+      privateKey:
+        secretReference: {name: locked-etcd-root, namespace: kamaji-system, keyPath: tls.key}
+YAML
+  "$TCPC_BIN" import datastore-ca locked --dir "$REPO" --cert "$E2E_ETCD_CA" --key "$E2E_ETCD_CA_KEY" 2>> "$WORK/import.log"
+  kine_tenant "$ns" lock-a locked "$LOCK_A_ADDR" > "$REPO/tenants/lock-a.yaml"
+  kine_tenant "$ns" lock-b locked "$LOCK_B_ADDR" > "$REPO/tenants/lock-b.yaml"
+  kine_images_config "$REPO"
+  render_repo "$REPO" 2> "$WORK/render-lock.log" || { cat "$WORK/render-lock.log" >&2; return 1; }
+  # both come up on the locked etcd (their Jobs gave them their roles)
+  kubectl get namespace "$ns" >/dev/null 2>&1 || create_namespace "$ns"
+  kine_up "$ns" lock-a & local pa=$!
+  kine_up "$ns" lock-b & local pb=$!
+  wait "$pa"; wait "$pb"
+  local t
+  for t in lock-a lock-b; do
+    kubectl -n kamaji-system wait "$(setup_job "$t")" --for=condition=Complete --timeout=60s >/dev/null
+    kubectl -n "$ns" get secret "$t-datastore-certificate" -o jsonpath='{.data.server\.crt}' | base64 -d > "$WORK/$t-etcd.crt"
+    kubectl -n "$ns" get secret "$t-datastore-certificate" -o jsonpath='{.data.server\.key}' | base64 -d > "$WORK/$t-etcd.key"
+  done
+  # each certificate reads and writes its own prefix ...
+  local own; own=$(locked_etcdctl "$WORK/lock-a-etcd.crt" "$WORK/lock-a-etcd.key" get --prefix "/${ns}_lock-a/" --keys-only | grep -c . || true)
+  log "lock-a's certificate reads $own keys under /${ns}_lock-a/"
+  (( own > 50 ))
+  locked_etcdctl "$WORK/lock-a-etcd.crt" "$WORK/lock-a-etcd.key" put "/${ns}_lock-a/e2e-probe" mine >/dev/null
+  # ... and is refused the other tenant's, for reads and writes, and everything outside its prefix
+  local out
+  for args in "get --prefix /${ns}_lock-b/ --keys-only" "put /${ns}_lock-b/e2e-probe theirs" "get --prefix / --keys-only"; do
+    # shellcheck disable=SC2086 # args is a word list
+    if out=$(locked_etcdctl "$WORK/lock-a-etcd.crt" "$WORK/lock-a-etcd.key" $args 2>&1); then
+      log "lock-a's certificate was allowed: etcdctl $args"; return 1
+    fi
+    [[ $out == *"permission denied"* ]] || { log "etcdctl $args: $out"; return 1; }
+  done
+  if out=$(locked_etcdctl "$WORK/lock-b-etcd.crt" "$WORK/lock-b-etcd.key" get "/${ns}_lock-a/e2e-probe" 2>&1); then
+    log "lock-b's certificate reads lock-a's keys"; return 1
+  fi
+  [[ $out == *"permission denied"* ]]
+  log "each tenant's etcd certificate is refused the other's keys and everything outside its prefix"
+  kine_down "$ns" lock-a
+  kine_down "$ns" lock-b
 }

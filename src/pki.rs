@@ -965,3 +965,18 @@ fn certificate_annotations(
 fn san_list(dns: &[String], ips: &[std::net::IpAddr]) -> String {
     dns.iter().cloned().chain(ips.iter().map(ToString::to_string)).collect::<Vec<_>>().join(",")
 }
+
+#[cfg(test)]
+mod password_tests {
+    use rand_core::SeedableRng as _;
+
+    #[test]
+    fn generated_passwords_are_32_alphanumerics_and_differ() {
+        let mut rng = rand_chacha::ChaCha20Rng::from_seed([7; 32]);
+        let a = super::generate_password(&mut rng);
+        let b = super::generate_password(&mut rng);
+        assert_eq!(a.len(), 32);
+        assert!(a.bytes().all(|c| c.is_ascii_alphanumeric()), "{a}");
+        assert_ne!(a, b);
+    }
+}

@@ -559,7 +559,13 @@ fn moving_a_tenant_to_another_datastore_is_refused_until_acknowledged() {
 
     // An acknowledgement naming another DataStore does not count.
     let moved = std::fs::read_to_string(&sql).unwrap();
-    let ack = |from: &str| moved.replacen("  namespace: platform\n", &format!("  namespace: platform\n  annotations:\n    tcpc.dev/datastore-migrated-from: {from}\n"), 1);
+    let ack = |from: &str| {
+        moved.replacen(
+            "  namespace: platform\n",
+            &format!("  namespace: platform\n  annotations:\n    tcpc.dev/datastore-migrated-from: {from}\n"),
+            1,
+        )
+    };
     std::fs::write(&sql, ack("mysql")).unwrap();
     render().expect_code(1, "render with an acknowledgement of another DataStore");
     std::fs::write(&sql, ack("postgresql")).unwrap();
@@ -567,5 +573,8 @@ fn moving_a_tenant_to_another_datastore_is_refused_until_acknowledged() {
     let lock = tcpc::lock::Lock::parse(&std::fs::read_to_string(dir.join("tcpc.lock")).unwrap()).expect("the new lock parses");
     let record = lock.tenants["platform/sql"].datastore.clone().expect("the lock records the DataStore");
     assert_eq!((record.name.as_str(), record.driver.as_str()), ("default", "etcd"), "{}", r.describe());
-    assert!(!out.join("platform/sql/management").read_dir().unwrap().any(|e| e.unwrap().file_name().to_string_lossy().starts_with("job-")), "an etcd tenant without a DataStore client certificate has no setup Job");
+    assert!(
+        !out.join("platform/sql/management").read_dir().unwrap().any(|e| e.unwrap().file_name().to_string_lossy().starts_with("job-")),
+        "an etcd tenant without a DataStore client certificate has no setup Job"
+    );
 }

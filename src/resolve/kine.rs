@@ -355,3 +355,37 @@ impl Resolver<'_> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_need_a_host_and_a_real_port() {
+        assert_eq!(split_host_port("db.svc:5432"), Some(("db.svc", 5432)));
+        assert_eq!(split_host_port("[fd00::1]:3306"), Some(("[fd00::1]", 3306)));
+        for bad in ["db.svc", ":5432", "db:0", "db:65536", "db:port"] {
+            assert_eq!(split_host_port(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn identifiers_are_what_urls_buckets_and_quoted_sql_all_take() {
+        assert!(valid_identifier("platform_sql", 63));
+        assert!(valid_identifier("e2e-sql_pg", 63));
+        for bad in ["", "a.b", "a b", "a'b", "a`b", "a/b", "ü"] {
+            assert!(!valid_identifier(bad, 63), "{bad:?}");
+        }
+        assert!(valid_identifier(&"u".repeat(32), limits(Driver::MySql).1));
+        assert!(!valid_identifier(&"u".repeat(33), limits(Driver::MySql).1));
+    }
+
+    #[test]
+    fn schemes_name_their_driver() {
+        assert_eq!(scheme_driver("postgres"), Some(Driver::PostgreSql));
+        assert_eq!(scheme_driver("mysql"), Some(Driver::MySql));
+        assert_eq!(scheme_driver("nats"), Some(Driver::Nats));
+        assert_eq!(scheme_driver("https"), Some(Driver::Etcd));
+        assert_eq!(scheme_driver("tcp"), None);
+    }
+}

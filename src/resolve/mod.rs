@@ -12,9 +12,9 @@ pub mod delivery;
 pub mod guardrails;
 pub mod hardening;
 mod kine;
-mod setup;
 pub mod net;
 pub mod sanity;
+mod setup;
 pub mod version;
 
 use std::collections::BTreeMap;

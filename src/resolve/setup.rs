@@ -62,8 +62,11 @@ impl Resolver<'_> {
                 match base64::engine::general_purpose::STANDARD.decode(b64.trim()).ok().and_then(|b| String::from_utf8(b).ok()) {
                     Some(pem) => env.push(value("CA_PEM", &pem)),
                     None => {
-                        let d = Diagnostic::error("the DataStore's CA certificate is not base64-encoded PEM")
-                            .at(ds.file, ds.span("/spec/tlsConfig/certificateAuthority/certificate/content"), "not base64");
+                        let d = Diagnostic::error("the DataStore's CA certificate is not base64-encoded PEM").at(
+                            ds.file,
+                            ds.span("/spec/tlsConfig/certificateAuthority/certificate/content"),
+                            "not base64",
+                        );
                         self.push(d);
                         return None;
                     }

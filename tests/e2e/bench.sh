@@ -7,6 +7,9 @@
 #      (default 5; apply, wait, kubectl delete -k, wait until its pods are gone): median
 #   2. E2E_BENCH_TENANTS (default 10) tenants applied at once: time until every /readyz answers,
 #      RSS per control-plane pod, RSS of the whole cluster before and after
+#   E2E_BENCH_DATASTORE=etcd|postgresql|mysql|nats (default etcd): the DataStore of every bench
+#      tenant (tests/e2e/datastores.sh starts the server); kine drivers also report the kine
+#      sidecar's RSS and the server's load (connections, database sizes)
 # Prints "TIMING name value" lines (also in DIR/timings). E2E_KEEP=1 keeps the cluster.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -24,7 +27,7 @@ metadata:
   name: b$1
   namespace: bench-$1
 spec:
-  dataStore: default
+  dataStore: $DS
   controlPlane:
     deployment:
       replicas: 1
@@ -69,6 +72,22 @@ bench_main() {
   make_repo "$REPO" "${E2E_ETCD_URL#https://}" "$E2E_ETCD_CA" "$E2E_ETCD_CA_KEY" \
     "$WORK/pki/sealed-secrets.crt" "$WORK/pki/internal-ca.crt" "$E2E_K8S_VERSION" 2> "$WORK/import.log"
   rm -f "$REPO"/tenants/*.yaml
+  DS=default
+  case ${E2E_BENCH_DATASTORE:-etcd} in
+    etcd) ;;
+    postgresql)
+      pg_up; admin_secret postgres postgres "$DIR/pg/admin-password"
+      kine_datastore postgres PostgreSQL "$E2E_ADVERTISE_IP:$E2E_PG_PORT" > "$REPO/datastores/postgres.yaml"; DS=postgres ;;
+    mysql)
+      mysql_up; admin_secret mysql kamaji "$DIR/mysql/admin-password"
+      kine_datastore mysql MySQL "$E2E_ADVERTISE_IP:$E2E_MYSQL_PORT" > "$REPO/datastores/mysql.yaml"; DS=mysql ;;
+    nats)
+      nats_up
+      kine_datastore nats NATS "$E2E_ADVERTISE_IP:$E2E_NATS_PORT" > "$REPO/datastores/nats.yaml"; DS=nats
+      "$TCPC_BIN" import datastore-credentials nats --dir "$REPO" --username kine --password-file "$DIR/nats/admin-password" ;;
+    *) die "E2E_BENCH_DATASTORE: etcd, postgresql, mysql or nats" ;;
+  esac
+  kine_images_config "$REPO"
   local i
   for (( i = 0; i < N; i++ )); do tcp_bench "$i" > "$REPO/tenants/b$i.yaml"; done
   render_repo "$REPO" 2> "$WORK/render.log" || { cat "$WORK/render.log" >&2; die "render failed"; }
@@ -84,7 +103,7 @@ bench_main() {
     kubectl -n bench-0 wait deployment/b0 --for=condition=Available --timeout=60s >/dev/null
     timing "single_apply_to_available_run$r" "$(elapsed "$t0")"
     kubectl delete -k "$OUT/bench-0/b0/management" --wait=true --timeout=120s >/dev/null
-    wait_for "b0 pods gone" 120 bash -c "[[ -z \$(kubectl -n bench-0 get pods -l kamaji.clastix.io/name=b0 -o name) ]]"
+    wait_for "b0 pods gone" 120 bash -c "[[ -z \$(kubectl -n bench-0 get pods -l kamaji.clastix.io/name=b0,kamaji.clastix.io/component=deployment -o name) ]]"
   done
   local median
   median=$(grep -h '^TIMING single_apply_to_readyz_run' "$DIR/timings" | awk '{print $3}' | sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}')
@@ -109,6 +128,21 @@ bench_main() {
     done < <(kubectl -n "bench-$i" get pods -l "kamaji.clastix.io/name=b$i" -o jsonpath='{range .items[*]}{.metadata.name} {.metadata.uid}{"\n"}{end}')
   done
   timing "many_${N}_pods_rss_mb_total" "$sum"
+  if [[ $DS != default ]]; then
+    local pod pid
+    for (( i = 0; i < N; i++ )); do
+      for pod in $(kubectl -n "bench-$i" get pods -l "kamaji.clastix.io/name=b$i,kamaji.clastix.io/component=deployment" -o name); do
+        pid=$(container_pid "bench-$i" "${pod#pod/}" kine) && timing "many_rss_mb_kine_b$i" "$(( $(rss_of_pids_kb "$pid") / 1024 ))"
+      done
+    done
+    case $DS in
+      postgres)
+        timing "many_${N}_pg_connections" "$(psql_as postgres "$(cat "$DIR/pg/admin-password")" postgres 'SELECT count(*) FROM pg_stat_activity WHERE usename LIKE $$bench-%$$')"
+        timing "many_${N}_pg_mb_per_tenant_db" "$(psql_as postgres "$(cat "$DIR/pg/admin-password")" postgres 'SELECT round(avg(pg_database_size(datname)) / 1048576, 1) FROM pg_database WHERE datname LIKE $$bench-%$$')" ;;
+      mysql)
+        timing "many_${N}_mysql_connections" "$(mysql_as kamaji "$(cat "$DIR/mysql/admin-password")" "" "SELECT count(*) FROM information_schema.processlist WHERE user LIKE 'bench-%'")" ;;
+    esac
+  fi
   kubectl get pods -A --no-headers | awk '{print $4}' | sort | uniq -c >&2
   free -m >&2
   (( bad == 0 )) || die "some tenants never answered /readyz"

@@ -140,19 +140,14 @@ kine_objects_survive() {
   "$TCPC_BIN" kubeconfig "$ns/$tcp" --user super-admin --dir "$REPO" --identity "$REPO/../age-identity.txt" -o "$kc"
   kubectl --kubeconfig "$kc" --request-timeout=10s -n default create configmap e2e-kine-probe --from-literal=stored=in-"$tcp" >/dev/null
   kubectl --kubeconfig "$kc" --request-timeout=10s -n default get configmap e2e-kine-probe -o jsonpath='{.data.stored}' | grep -qx "in-$tcp"
-  kubectl -n "$ns" delete deployment "$tcp" --wait=true --timeout=60s >/dev/null
+  # the pods go at once (grace period 1 s): what is tested is that the data outlives them
+  kubectl -n "$ns" delete deployment "$tcp" --wait=true --timeout=60s --grace-period=1 >/dev/null
+  kubectl -n "$ns" delete pods -l "kamaji.clastix.io/name=$tcp,kamaji.clastix.io/component=deployment" --grace-period=1 --wait=false >/dev/null 2>&1 || true
   wait_for "pods of $ns/$tcp gone" 60 bash -c "[[ -z \$(kubectl -n $ns get pods -l kamaji.clastix.io/name=$tcp,kamaji.clastix.io/component=deployment -o name) ]]"
   kine_up "$ns" "$tcp"
   kubectl --kubeconfig "$kc" --request-timeout=10s -n default get configmap e2e-kine-probe -o jsonpath='{.data.stored}' | grep -qx "in-$tcp" ||
     { log "$ns/$tcp: the ConfigMap did not survive the Deployment"; return 1; }
   log "$ns/$tcp: objects survive deleting and re-applying the Deployment"
-}
-
-# kine_down NS TCP: delete the management bundle; nothing of the tenant stays.
-kine_down() {
-  local ns=$1 tcp=$2
-  kubectl delete -k "$OUT/$ns/$tcp/management" --wait=true --timeout=120s >/dev/null
-  wait_for "pods of $ns/$tcp gone" 90 bash -c "[[ -z \$(kubectl -n $ns get pods -l kamaji.clastix.io/name=$tcp,kamaji.clastix.io/component=deployment -o name) ]]"
 }
 
 s_kine_postgresql() {
@@ -212,7 +207,6 @@ s_kine_postgresql() {
   kine_objects_survive "$ns" "$tcp"
   local uid; uid=$(kubectl -n "$ns" get pods -l kamaji.clastix.io/name=$tcp,kamaji.clastix.io/component=deployment -o jsonpath='{.items[0].metadata.uid}')
   timing "rss_mb_kine_pod_$tcp" "$(pod_rss_mb "$uid")"
-  kine_down "$ns" "$tcp"
 }
 
 # nats_up: a NATS server with JetStream (built by tools/peers.sh nats), one user with a password.
@@ -254,7 +248,6 @@ s_kine_nats() {
   kine_objects_survive "$ns" "$tcp"
   local uid; uid=$(kubectl -n "$ns" get pods -l kamaji.clastix.io/name=$tcp,kamaji.clastix.io/component=deployment -o jsonpath='{.items[0].metadata.uid}')
   timing "rss_mb_kine_pod_$tcp" "$(pod_rss_mb "$uid")"
-  kine_down "$ns" "$tcp"
 }
 
 MYSQL_ADDR=${MYSQL_ADDR:-10.213.0.15}
@@ -327,7 +320,6 @@ s_kine_mysql() {
   log "$ns/$tcp: other users are refused its database, and it is refused theirs"
 
   kine_objects_survive "$ns" "$tcp"
-  kine_down "$ns" "$tcp"
 }
 
 LOCK_A_ADDR=${LOCK_A_ADDR:-10.213.0.16}
@@ -431,6 +423,4 @@ YAML
   fi
   [[ $out == *"permission denied"* ]]
   log "each tenant's etcd certificate is refused the other's keys and everything outside its prefix"
-  kine_down "$ns" lock-a
-  kine_down "$ns" lock-b
 }

@@ -431,7 +431,12 @@ fn golden_pki_agrees_with_kubeseal_openssl_kubectl_kubeadm() {
         let u = unseal_file(&p.kubeseal, &golden.join(rel));
         let parts: Vec<&str> = rel.split('/').collect();
         probs.check(
-            parts.len() == 4 && parts[0] == u.namespace && parts[2] == "management" && file == format!("sealedsecret-{}.yaml", u.name),
+            // (a SQL tenant's setup Secret lives beside its DataStore's admin Secret, `databases`)
+            parts.len() == 4
+                && (parts[0] == u.namespace
+                    || (u.namespace == "databases" && u.name.starts_with(&format!("{}-datastore-setup-", parts[1]))))
+                && parts[2] == "management"
+                && file == format!("sealedsecret-{}.yaml", u.name),
             || format!("{rel}: unsealed Secret {}/{} does not match its path", u.namespace, u.name),
         );
         let sealed = yaml_file(&golden.join(rel));
@@ -440,6 +445,40 @@ fn golden_pki_agrees_with_kubeseal_openssl_kubectl_kubeadm() {
         });
         secrets.insert(format!("{}/{}", u.namespace, u.name), u);
     }
+    // The PostgreSQL tenant (kine): its PKI is the same code as the others' (checked below for
+    // them); here its Secrets, their keys and the one password both carry. tests/e2e unseals all
+    // of them with the real controller and runs the tenant on them.
+    let kine_names: Vec<String> =
+        secrets.keys().filter(|k| k.starts_with("platform/sql-") || k.starts_with("databases/")).cloned().collect();
+    let kine: BTreeMap<String, _> = kine_names.iter().map(|k| (k.clone(), secrets.remove(k).unwrap())).collect();
+    let keys_of = |k: &str| kine.get(k).map(|u| u.data.keys().map(String::as_str).collect::<Vec<_>>()).unwrap_or_default();
+    let setup = kine.keys().find(|k| k.starts_with("databases/sql-datastore-setup-")).cloned().expect("the SQL tenant's setup Secret");
+    assert_eq!(keys_of(&setup), ["DB_HOST", "DB_PASSWORD", "DB_PORT", "DB_SCHEMA", "DB_USER", "ca.crt"], "{setup}");
+    assert_eq!(keys_of("platform/sql-datastore-config"), ["DB_CONNECTION_STRING", "DB_PASSWORD", "DB_SCHEMA", "DB_USER"]);
+    assert_eq!(keys_of("platform/sql-datastore-certificate"), ["ca.crt"]);
+    let config = &kine["platform/sql-datastore-config"];
+    assert_eq!(config.text("DB_USER"), "platform_sql");
+    assert_eq!(config.text("DB_PASSWORD"), kine[&setup].text("DB_PASSWORD"), "kine and the setup Job use one password");
+    assert!(config.text("DB_PASSWORD").len() == 32 && config.text("DB_PASSWORD").bytes().all(|b| b.is_ascii_alphanumeric()));
+    let mut sql_expected: BTreeSet<String> = [
+        "ca",
+        "front-proxy-ca-certificate",
+        "sa-certificate",
+        "api-server-certificate",
+        "api-server-kubelet-client-certificate",
+        "front-proxy-client-certificate",
+        "datastore-certificate",
+        "datastore-config",
+        "admin-kubeconfig",
+        "controller-manager-kubeconfig",
+        "scheduler-kubeconfig",
+    ]
+    .iter()
+    .map(|s| format!("platform/sql-{s}"))
+    .collect();
+    sql_expected.insert(setup.clone());
+    assert_eq!(kine.keys().cloned().collect::<BTreeSet<_>>(), sql_expected, "the SQL tenant's Secrets");
+
     let want: BTreeSet<String> =
         TENANTS.iter().flat_map(|t| expected_secrets(t).into_keys().map(move |n| format!("{}/{n}", t.ns))).collect();
     let have: BTreeSet<String> = secrets.keys().cloned().collect();
@@ -469,7 +508,7 @@ fn minimal_repo(p: &Peers, config: &str) -> Workspace {
     std::fs::remove_dir_all(ws.golden()).unwrap();
     std::fs::remove_dir_all(ws.state()).unwrap();
     std::fs::remove_file(ws.lock()).unwrap();
-    for f in ["tenants/full.yaml", "tenants/internal-ca.yaml", "tenants/nodeport.yaml"] {
+    for f in ["tenants/full.yaml", "tenants/internal-ca.yaml", "tenants/nodeport.yaml", "tenants/sql.yaml", "datastores/postgresql.yaml"] {
         std::fs::remove_file(ws.path(f)).unwrap();
     }
     std::fs::write(ws.path("tcpc.yaml"), config).unwrap();
@@ -708,6 +747,10 @@ fn renewal_reissues_leaves_only() {
         for l in leaves {
             want_issued.insert(format!("{}/{}: issued {l} (less than 33% of its lifetime is left)", t.ns, t.tcp));
         }
+    }
+    // The PostgreSQL tenant (kine) renews the same leaves but the etcd client certificate.
+    for l in leaves.iter().filter(|l| **l != "datastore-client") {
+        want_issued.insert(format!("platform/sql: issued {l} (less than 33% of its lifetime is left)"));
     }
     let issued: BTreeSet<String> = run.stderr.lines().filter(|l| l.contains(": issued ")).map(str::to_string).collect();
     assert_eq!(issued, want_issued, "stderr:\n{}", run.stderr);

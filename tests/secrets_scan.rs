@@ -83,7 +83,8 @@ fn no_key_material_in_outputs_state_or_logs() {
     let mut runs = vec![("import", import)];
     let render = ws.render(Some(&identity_file()), EPOCH).expect_ok();
     let issued = render.stderr.lines().filter(|l| l.contains(": issued ")).count();
-    assert_eq!(issued, 4 * 11, "every artefact of the 4 tenants must be issued:\n{}", render.stderr);
+    // 4 etcd tenants × 11, the PostgreSQL tenant (kine: no etcd client certificate) 10
+    assert_eq!(issued, 4 * 11 + 10, "every artefact of the 5 tenants must be issued:\n{}", render.stderr);
     runs.push(("render --identity", render));
     runs.push(("render (no identity)", ws.render(None, EPOCH).expect_ok()));
     runs.push(("check", tcpc(&["check".into(), s(&e)], EPOCH)));
@@ -101,11 +102,15 @@ fn no_key_material_in_outputs_state_or_logs() {
     needles.push(Needle { what: "the age identity".into(), forms: vec![age_key.into_bytes()] });
     needles.push(pem_needle("the DataStore CA key".into(), &std::fs::read(&ds_ca.1).unwrap()));
     let secrets = unseal_all(&p.kubeseal, &ws.golden());
-    assert_eq!(secrets.len(), 40, "4 tenants x 10 Secrets");
+    assert_eq!(secrets.len(), 40 + 12, "4 etcd tenants x 10 Secrets, the PostgreSQL tenant's 12 (config, setup)");
     let mut distinct = BTreeSet::new();
     for (name, u) in &secrets {
         for (key, value) in &u.data {
             let text = String::from_utf8_lossy(value);
+            // The PostgreSQL tenant's database password (in its config and setup Secrets).
+            if key == "DB_PASSWORD" {
+                needles.push(Needle { what: format!("{name} {key}"), forms: vec![value.clone(), b64e(value).into_bytes()] });
+            }
             if text.contains("PRIVATE KEY") {
                 distinct.insert(value.clone());
                 needles.push(pem_needle(format!("{name} {key}"), value));
@@ -123,7 +128,7 @@ fn no_key_material_in_outputs_state_or_logs() {
     }
     // The super-admin kubeconfig stays out of the cluster unless a tenant asks (only `full`
     // does): learn the others' from `tcpc kubeconfig`, written outside the repository copy.
-    for tenant in ["tenants/edge", "tenants/minimal", "tenants/trusting"] {
+    for tenant in ["tenants/edge", "tenants/minimal", "tenants/trusting", "platform/sql"] {
         let path = outside.path().join(format!("{}-super-admin.conf", tenant.replace('/', "-")));
         let args = ["kubeconfig", tenant, "--user", "super-admin", "--dir", &s(&e), "--identity", &s(&identity_file()), "-o", &s(&path)];
         runs.push(("kubeconfig --user super-admin", tcpc(&args.map(String::from), EPOCH).expect_ok()));
@@ -135,7 +140,7 @@ fn no_key_material_in_outputs_state_or_logs() {
     }
     // ca, front-proxy-ca, sa, apiserver, kubelet client, front-proxy client, datastore client,
     // admin, super-admin, controller-manager, scheduler: 11 keys per tenant.
-    assert_eq!(distinct.len(), 4 * 11, "distinct private keys learnt from the Secrets");
+    assert_eq!(distinct.len(), 4 * 11 + 10, "distinct private keys learnt from the Secrets");
 
     // The scanner finds what it looks for.
     let mut hits = Vec::new();

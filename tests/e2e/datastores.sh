@@ -47,6 +47,21 @@ psql_as() {
   PGPASSWORD=$2 PGCONNECT_TIMEOUT=5 "$(pg_bin)/psql" -X -q -At -h 127.0.0.1 -p "$E2E_PG_PORT" -U "$1" -d "$3" -v ON_ERROR_STOP=1 -c "$4"
 }
 
+# sql_isolated CLIENT REFUSAL TENANT USER PASSWORD DB: the tenant's USER is refused `other_db` and
+# `other_tenant` (password other-pw, made by the caller) is refused DB, both with REFUSAL.
+sql_isolated() {
+  local client=$1 refusal=$2 tenant=$3 user=$4 pw=$5 db=$6 out
+  if out=$("$client" "$user" "$pw" other_db 'SELECT 1' 2>&1); then
+    log "$user reads another tenant's database"; return 1
+  fi
+  [[ $out == *"$refusal"* ]] || { log "$out"; return 1; }
+  if out=$("$client" other_tenant other-pw "$db" 'SELECT count(*) FROM kine' 2>&1); then
+    log "another tenant's user reads $db"; return 1
+  fi
+  [[ $out == *"$refusal"* ]] || { log "$out"; return 1; }
+  log "$tenant: other users are refused its database, and it is refused theirs"
+}
+
 # kine_images_config: tcpc.yaml's images for kine and the setup Job (the harness's own builds).
 kine_images_config() {
   local repo=$1 kver
@@ -188,15 +203,7 @@ s_kine_postgresql() {
     "REVOKE ALL ON DATABASE other_db FROM PUBLIC"; do
     psql_as postgres "$(cat "$DIR/pg/admin-password")" postgres "$stmt" >/dev/null
   done
-  if psql_as "$user" "$pw" other_db 'SELECT 1' > "$WORK/pg-isolation.log" 2>&1; then
-    log "$user reads another tenant's database"; return 1
-  fi
-  grep -q 'permission denied for database' "$WORK/pg-isolation.log" || { cat "$WORK/pg-isolation.log" >&2; return 1; }
-  if psql_as other_tenant other-pw "$db" 'SELECT count(*) FROM kine' > "$WORK/pg-isolation2.log" 2>&1; then
-    log "another tenant's user reads $db"; return 1
-  fi
-  grep -q 'permission denied for database' "$WORK/pg-isolation2.log" || { cat "$WORK/pg-isolation2.log" >&2; return 1; }
-  log "$ns/$tcp: other users are refused its database, and it is refused theirs"
+  sql_isolated psql_as 'permission denied for database' "$ns/$tcp" "$user" "$pw" "$db"
 
   # the Job is idempotent: deleted and applied again, it runs again, succeeds and changes nothing
   kubectl -n kamaji-system delete "$job" --wait=true --timeout=60s >/dev/null
@@ -309,15 +316,7 @@ s_kine_mysql() {
     { cat "$WORK/mysql-grants.log" >&2; return 1; }
   # isolation: another tenant's database refuses this user, and this one refuses the other's
   mysql_as kamaji "$admin_pw" "" "CREATE DATABASE other_db; CREATE USER 'other_tenant'@'%' IDENTIFIED BY 'other-pw'; GRANT ALL ON other_db.* TO 'other_tenant'@'%'"
-  if mysql_as "$user" "$pw" other_db 'SELECT 1' > "$WORK/mysql-isolation.log" 2>&1; then
-    log "$user reads another tenant's database"; return 1
-  fi
-  grep -q 'Access denied' "$WORK/mysql-isolation.log" || { cat "$WORK/mysql-isolation.log" >&2; return 1; }
-  if mysql_as other_tenant other-pw "$db" 'SELECT count(*) FROM kine' > "$WORK/mysql-isolation2.log" 2>&1; then
-    log "another tenant's user reads $db"; return 1
-  fi
-  grep -q 'Access denied' "$WORK/mysql-isolation2.log" || { cat "$WORK/mysql-isolation2.log" >&2; return 1; }
-  log "$ns/$tcp: other users are refused its database, and it is refused theirs"
+  sql_isolated mysql_as 'Access denied' "$ns/$tcp" "$user" "$pw" "$db"
 
   kine_objects_survive "$ns" "$tcp"
 }
@@ -328,22 +327,11 @@ LOCK_B_ADDR=${LOCK_B_ADDR:-10.213.0.17}
 # locked_etcd_up: an etcd on 127.0.0.1:$E2E_AUTH_ETCD_PORT with client-certificate auth and etcd
 # auth on; its root user is the CN of $DIR/locked-etcd/root.crt (signed by the harness etcd CA).
 locked_etcd_up() {
-  local d=$DIR/locked-etcd ext
-  rm -rf "$d"; mkdir -p "$d/data"; chmod 700 "$d/data"
-  ext=$d/ext.cnf
-  printf 'extendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=IP:%s,IP:127.0.0.1\n' "$E2E_ADVERTISE_IP" > "$ext"
-  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$d/server.key" -subj /CN=etcd-locked 2>/dev/null |
-    openssl x509 -req -CA "$E2E_ETCD_CA" -CAkey "$E2E_ETCD_CA_KEY" -CAcreateserial -days 2 -extfile "$ext" -out "$d/server.crt" 2>/dev/null
+  local d=$DIR/locked-etcd
+  test_etcd locked-etcd "$E2E_AUTH_ETCD_PORT" 2580
   printf 'extendedKeyUsage=clientAuth\n' > "$d/client.cnf"
   openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$d/root.key" -subj /CN=root 2>/dev/null |
     openssl x509 -req -CA "$E2E_ETCD_CA" -CAkey "$E2E_ETCD_CA_KEY" -CAcreateserial -days 2 -extfile "$d/client.cnf" -out "$d/root.crt" 2>/dev/null
-  etcd --name locked --data-dir "$d/data" \
-    --listen-client-urls "https://127.0.0.1:$E2E_AUTH_ETCD_PORT" --advertise-client-urls "https://$E2E_ADVERTISE_IP:$E2E_AUTH_ETCD_PORT" \
-    --listen-peer-urls http://127.0.0.1:2580 --initial-advertise-peer-urls http://127.0.0.1:2580 \
-    --initial-cluster locked=http://127.0.0.1:2580 \
-    --cert-file "$d/server.crt" --key-file "$d/server.key" --client-cert-auth --trusted-ca-file "$E2E_ETCD_CA" \
-    --unsafe-no-fsync > "$d/etcd.log" 2>&1 &
-  echo $! > "$d/pid"
   wait_for "locked etcd" 30 locked_etcdctl "$d/root.crt" "$d/root.key" endpoint health || { cat "$d/etcd.log" >&2; return 1; }
   locked_etcdctl "$d/root.crt" "$d/root.key" user add root --no-password >/dev/null
   locked_etcdctl "$d/root.crt" "$d/root.key" user grant-role root root >/dev/null

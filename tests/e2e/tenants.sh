@@ -193,24 +193,30 @@ YAML
 # (cluster.sh forwards it like the shared etcd's). It lives under DIR, so `cluster.sh down`
 # stops it with everything else.
 etcd_client() { printf '%s\n' --cacert "$E2E_ETCD_CA" --cert "$E2E_DIR/pki/apiserver-etcd-client.crt" --key "$E2E_DIR/pki/apiserver-etcd-client.key"; }
-events_etcd_up() {
-  local d=$DIR/events-etcd ext
+# test_etcd NAME CLIENT_PORT PEER_PORT: a one-member etcd in $DIR/NAME on 127.0.0.1, serving a
+# certificate of the harness etcd CA for $E2E_ADVERTISE_IP (pods reach it through the forwarder),
+# client certificates required; its pid in $DIR/NAME/pid.
+test_etcd() {
+  local name=$1 port=$2 peer=$3 d=$DIR/$1
   rm -rf "$d"; mkdir -p "$d/data"; chmod 700 "$d/data"
-  ext=$d/ext.cnf
-  printf 'extendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=IP:%s,IP:127.0.0.1\n' "$E2E_ADVERTISE_IP" > "$ext"
-  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$d/server.key" -subj /CN=etcd-events 2>/dev/null |
-    openssl x509 -req -CA "$E2E_ETCD_CA" -CAkey "$E2E_ETCD_CA_KEY" -CAcreateserial -days 2 -extfile "$ext" -out "$d/server.crt" 2>/dev/null
-  etcd --name events --data-dir "$d/data" \
-    --listen-client-urls "https://127.0.0.1:$E2E_SPARE_ETCD_PORT" --advertise-client-urls "https://$E2E_ADVERTISE_IP:$E2E_SPARE_ETCD_PORT" \
-    --listen-peer-urls http://127.0.0.1:2480 --initial-advertise-peer-urls http://127.0.0.1:2480 \
-    --initial-cluster events=http://127.0.0.1:2480 \
+  printf 'extendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=IP:%s,IP:127.0.0.1\n' "$E2E_ADVERTISE_IP" > "$d/ext.cnf"
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$d/server.key" -subj "/CN=$name" 2>/dev/null |
+    openssl x509 -req -CA "$E2E_ETCD_CA" -CAkey "$E2E_ETCD_CA_KEY" -CAcreateserial -days 2 -extfile "$d/ext.cnf" -out "$d/server.crt" 2>/dev/null
+  etcd --name "$name" --data-dir "$d/data" \
+    --listen-client-urls "https://127.0.0.1:$port" --advertise-client-urls "https://$E2E_ADVERTISE_IP:$port" \
+    --listen-peer-urls "http://127.0.0.1:$peer" --initial-advertise-peer-urls "http://127.0.0.1:$peer" \
+    --initial-cluster "$name=http://127.0.0.1:$peer" \
     --cert-file "$d/server.crt" --key-file "$d/server.key" --client-cert-auth --trusted-ca-file "$E2E_ETCD_CA" \
     --unsafe-no-fsync > "$d/etcd.log" 2>&1 &
+  echo $! > "$d/pid"
+}
+events_etcd_up() {
+  test_etcd events-etcd "$E2E_SPARE_ETCD_PORT" 2480
   E2E_EVENTS_ETCD=$E2E_ADVERTISE_IP:$E2E_SPARE_ETCD_PORT
   export E2E_EVENTS_ETCD
   # shellcheck disable=SC2046
   wait_for "events etcd" 30 curl -sf $(etcd_client) "https://$E2E_EVENTS_ETCD/health" ||
-    { cat "$d/etcd.log" >&2; die "the events etcd did not start"; }
+    { cat "$DIR/events-etcd/etcd.log" >&2; die "the events etcd did not start"; }
 }
 # etcd_count URL KEY: how many keys named KEY the etcd at URL holds (0 or 1).
 etcd_count() {

@@ -131,6 +131,19 @@ closure_specs() {
   done | sort -u
 }
 
+# client_image REF DEBIAN_PACKAGE BINARY [PATH]: an image of /bin/sh (dash) and BINARY (also at
+# PATH) with their shared libraries, for the datastore setup Jobs; prints "REF<TAB>TARBALL".
+client_image() {
+  local ref=$1 package=$2 binary=$3 path=${4:-} specs tar
+  if [[ ! -x $binary ]]; then
+    log "no $binary (Debian $package): skipping the image $ref"
+    return 0
+  fi
+  mapfile -t specs < <(closure_specs /bin/dash "$binary")
+  image_tarball tar 0 null "$ref" "${specs[@]}" "/bin/dash:/bin/sh" ${path:+"$binary:$path"}
+  printf '%s\t%s\n' "$ref" "$tar"
+}
+
 # build_images: print "REFS<TAB>TARBALL" for every image.
 build_images() {
   local t0; t0=$(now)
@@ -175,27 +188,9 @@ build_images() {
     log "no $bin/kine (tools/peers.sh kine): skipping its image"
   fi
   local psql_bin; psql_bin=$(ls -d /usr/lib/postgresql/*/bin/psql 2>/dev/null | sort -V | tail -n 1)
-  if [[ -n $psql_bin ]]; then
-    local specs; mapfile -t specs < <(closure_specs /bin/dash "$psql_bin")
-    image_tarball tar 0 null "localhost/tcpc-e2e/psql:v1" "${specs[@]}" "/bin/dash:/bin/sh" "$psql_bin:/usr/bin/psql"
-    printf '%s\t%s\n' "localhost/tcpc-e2e/psql:v1" "$tar"
-  else
-    log "no psql (Debian postgresql-client): skipping the psql image"
-  fi
-  if [[ -x /usr/bin/mariadb ]]; then
-    local specs; mapfile -t specs < <(closure_specs /bin/dash /usr/bin/mariadb)
-    image_tarball tar 0 null "localhost/tcpc-e2e/mariadb:v1" "${specs[@]}" "/bin/dash:/bin/sh"
-    printf '%s\t%s\n' "localhost/tcpc-e2e/mariadb:v1" "$tar"
-  else
-    log "no mariadb client (Debian mariadb-client): skipping the mariadb image"
-  fi
-  if [[ -x /usr/bin/etcdctl ]]; then
-    local specs; mapfile -t specs < <(closure_specs /bin/dash /usr/bin/etcdctl)
-    image_tarball tar 0 null "localhost/tcpc-e2e/etcdctl:v1" "${specs[@]}" "/bin/dash:/bin/sh"
-    printf '%s\t%s\n' "localhost/tcpc-e2e/etcdctl:v1" "$tar"
-  else
-    log "no etcdctl (Debian etcd-client): skipping the etcdctl image"
-  fi
+  client_image "localhost/tcpc-e2e/psql:v1" postgresql-client "${psql_bin:-/usr/bin/psql}" /usr/bin/psql
+  client_image "localhost/tcpc-e2e/mariadb:v1" mariadb-client /usr/bin/mariadb
+  client_image "localhost/tcpc-e2e/etcdctl:v1" etcd-client /usr/bin/etcdctl
   if [[ -x $bin/sealed-secrets-controller ]]; then
     local refs="docker.io/bitnami/sealed-secrets-controller:${ssver#v} docker.io/bitnami/sealed-secrets-controller:$ssver"
     image_tarball tar 1001 '["controller"]' "$refs" \

@@ -38,6 +38,7 @@ pub fn check(object: Value) -> Result<Value, CheckError> {
         ("v1", "Namespace") => round_trip::<core::v1::Namespace>(&object),
         ("apps/v1", "Deployment") => round_trip::<apps::v1::Deployment>(&object),
         ("batch/v1", "Job") => round_trip::<k8s_openapi::api::batch::v1::Job>(&object),
+        ("apps/v1", "StatefulSet") => round_trip::<apps::v1::StatefulSet>(&object),
         ("apps/v1", "DaemonSet") => round_trip::<apps::v1::DaemonSet>(&object),
         ("policy/v1", "PodDisruptionBudget") => round_trip::<policy::v1::PodDisruptionBudget>(&object),
         ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicy") => {

@@ -312,6 +312,7 @@ fn render_one(
     let mut annotations = t.deployment.pod_annotations.clone();
     let mut out = TenantOutput { objects: Vec::new(), lock: None, new_state: None, report: Vec::new() };
     let mut ca_cert_b64 = None;
+    let mut etcd_checksum = None;
     if let (Some(keys), Some(env)) = (keys, pki_env) {
         use rand_core::SeedableRng as _;
         use sha2::Digest as _;
@@ -332,11 +333,12 @@ fn render_one(
             out.objects.push(Rendered { object: checked, ..s }.emit());
         }
         ca_cert_b64 = Some(p.ca_cert_b64);
+        etcd_checksum = p.etcd_checksum;
         out.lock = p.lock;
         out.new_state = p.new_state;
         out.report = p.report;
     }
-    for mut r in render::render_with(t, &annotations, ca_cert_b64.as_deref()).map_err(|e| e.to_string())? {
+    for mut r in render::render_with(t, &annotations, ca_cert_b64.as_deref(), etcd_checksum.as_deref()).map_err(|e| e.to_string())? {
         annotate_source(&mut r.object, source);
         flux::guard(&mut r.object);
         r.object = check::check(r.object).map_err(|e| e.to_string())?;

@@ -38,6 +38,8 @@ pub fn secret_keys(
         "api-server-kubelet-client-certificate" => &["apiserver-kubelet-client.crt", "apiserver-kubelet-client.key"],
         "front-proxy-client-certificate" => &["front-proxy-client.crt", "front-proxy-client.key"],
         "datastore-certificate" => &["ca.crt", "server.crt", "server.key"],
+        // A dedicated etcd's members: its CA certificate, serving and peer pairs.
+        "etcd-certificates" => &["ca.crt", "peer.crt", "peer.key", "server.crt", "server.key"],
         "admin-kubeconfig" if super_admin_in_cluster => &["admin.conf", "admin.svc", "super-admin.conf", "super-admin.svc"],
         "admin-kubeconfig" => &["admin.conf", "admin.svc"],
         "controller-manager-kubeconfig" => &["controller-manager.conf"],

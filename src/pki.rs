@@ -58,7 +58,7 @@ pub struct PkiEnv<'a> {
 }
 
 /// The trust roots of a tenant: re-keyed only by `tcpc rotate ca`, never as a side effect.
-const ROOTS: &[Artefact] = &[Artefact::Ca, Artefact::FrontProxyCa, Artefact::Sa];
+const ROOTS: &[Artefact] = &[Artefact::Ca, Artefact::FrontProxyCa, Artefact::EtcdCa, Artefact::Sa];
 
 /// A tenant's key material, as stored (age-encrypted) in the state directory.
 #[derive(Default, Serialize, Deserialize)]
@@ -175,6 +175,8 @@ pub struct TenantPkiOutput {
     pub secrets: Vec<Rendered>,
     /// Checksum of the fingerprints the pod mounts (rolls the Deployment when they change).
     pub pod_checksum: String,
+    /// A dedicated etcd: the checksum of its certificates (rolls its members when they change).
+    pub etcd_checksum: Option<String>,
     /// Base64 of the tenant CA bundle (for cluster-info in the tenant bundle).
     pub ca_cert_b64: String,
     /// The tenant's new lock entry; `None` when it is unchanged.
@@ -267,6 +269,8 @@ pub fn tenant_pki(
     params.leaf_validity = Validity::Days(t.pki.leaf_validity_days);
     params.ca_validity = Validity::Days(t.pki.ca_validity_days);
     params.datastore_user = Some(t.datastore.user.clone());
+    let dedicated = t.datastore.dedicated.as_ref();
+    params.dedicated_etcd = dedicated.map(|d| d.dns_names.clone());
     let mut specs = tcpc_pki::tenant_cert_specs(&params).map_err(|e| format!("{who}: {e}"))?;
     // Konnectivity is not rendered yet: issue nothing for it.
     specs.remove(&Artefact::Konnectivity);
@@ -319,7 +323,7 @@ pub fn tenant_pki(
     let creds_text = env.states.get(&datastore_credentials_key(&t.datastore.name));
     let ds = &t.datastore.name;
     match kine {
-        None if ds_state_text.is_none() => {
+        None if dedicated.is_none() && ds_state_text.is_none() => {
             return Err(PkiError::Failed(format!(
                 "{who}: the CA of DataStore `{ds}` has not been imported; run `tcpc import datastore-ca {ds} --cert CA.crt --key CA.key`"
             )));
@@ -338,6 +342,8 @@ pub fn tenant_pki(
     }
     // Everything the tenant's DataStore Secrets are made from, as one public fingerprint.
     let ds_fingerprint = match kine {
+        // The tenant's own etcd CA signs its client certificate: its fingerprint is the input.
+        None if dedicated.is_some() => String::new(),
         None => sha256(ds_state_text.map_or("", String::as_str).as_bytes()),
         Some(k) => sha256(
             format!(
@@ -359,7 +365,8 @@ pub fn tenant_pki(
         let issuer_fp = match a.issuer() {
             IssuerRef::Ca => fingerprints.get(&Artefact::Ca).cloned().unwrap_or_default(),
             IssuerRef::FrontProxyCa => fingerprints.get(&Artefact::FrontProxyCa).cloned().unwrap_or_default(),
-            IssuerRef::DatastoreCa => ds_fingerprint.clone(),
+            IssuerRef::DatastoreCa if dedicated.is_none() => ds_fingerprint.clone(),
+            IssuerRef::DatastoreCa | IssuerRef::EtcdCa => fingerprints.get(&Artefact::EtcdCa).cloned().unwrap_or_default(),
             IssuerRef::SelfSigned | IssuerRef::None => String::new(),
         };
         let spec_json = match specs.get(&a) {
@@ -439,6 +446,7 @@ pub fn tenant_pki(
         return Ok(TenantPkiOutput {
             secrets: objects,
             pod_checksum: pod_checksum(&fingerprints, kine.map(|_| ds_fingerprint.as_str())),
+            etcd_checksum: etcd_checksum(&fingerprints, dedicated.is_some()),
             ca_cert_b64: ca_b64,
             // A lock entry without the DataStore record (older tcpc), or an acknowledged move:
             // record where the data is now.
@@ -482,7 +490,8 @@ pub fn tenant_pki(
         (None, Some(text)) => {
             Some(decrypt_json(text, env.identities).map_err(|e| format!("{who}: cannot open the DataStore CA state: {e}"))?)
         }
-        (None, None) => unreachable!("checked above"),
+        // A dedicated etcd (checked above).
+        (None, None) => None,
     };
     let creds: Option<DataStoreCredentials> = match creds_text {
         Some(text) if kine.is_some_and(|k| k.shared_credentials) => {
@@ -549,6 +558,10 @@ pub fn tenant_pki(
                     IssuerRef::FrontProxyCa => {
                         tcpc_pki::issue(spec, None, issuer(&issued, &mut issuers, Artefact::FrontProxyCa)?, env.now, rng)
                     }
+                    IssuerRef::DatastoreCa | IssuerRef::EtcdCa if dedicated.is_some() => {
+                        tcpc_pki::issue(spec, None, issuer(&issued, &mut issuers, Artefact::EtcdCa)?, env.now, rng)
+                    }
+                    IssuerRef::EtcdCa => unreachable!("etcd-ca exists only with a dedicated etcd"),
                     IssuerRef::DatastoreCa => {
                         let ds_state = ds_state.as_ref().filter(|d| !d.key.is_empty()).ok_or_else(|| {
                             format!("{who}: the CA key of DataStore `{}` has not been imported; run `tcpc import datastore-ca {} --cert CA.crt --key CA.key`", t.datastore.name, t.datastore.name)
@@ -589,7 +602,10 @@ pub fn tenant_pki(
     let ca_bundle = format!("{}{}", issued[&Artefact::Ca].cert_pem, state.ca_chain.clone().unwrap_or_default());
     lock.ca_bundle = ca_bundle.clone();
     let sa = sa_key.as_ref().expect("sa issued");
-    let ds_ca = kine.and_then(|k| k.ca_pem.clone()).or_else(|| ds_state.as_ref().map(|d| d.cert.clone())).unwrap_or_default();
+    let ds_ca = match dedicated {
+        Some(_) => issued[&Artefact::EtcdCa].cert_pem.clone(),
+        None => kine.and_then(|k| k.ca_pem.clone()).or_else(|| ds_state.as_ref().map(|d| d.cert.clone())).unwrap_or_default(),
+    };
     let data = secret_data(t, &issued, &key_pems, sa, &ds_ca, &ca_bundle, creds.as_ref(), state.datastore_password.as_deref());
     let mut objects = Vec::new();
     for plan in &plans {
@@ -643,6 +659,7 @@ pub fn tenant_pki(
     Ok(TenantPkiOutput {
         secrets: objects,
         pod_checksum: pod_checksum(&fingerprints, kine.map(|_| ds_fingerprint.as_str())),
+        etcd_checksum: etcd_checksum(&fingerprints, dedicated.is_some()),
         ca_cert_b64: base64::engine::general_purpose::STANDARD.encode(ca_bundle.as_bytes()),
         lock: Some(lock),
         new_state,
@@ -687,6 +704,17 @@ fn pod_checksum(fingerprints: &BTreeMap<Artefact, String>, kine: Option<&str>) -
     sha256(text.as_bytes())
 }
 
+/// A dedicated etcd's members mount its CA, server and peer certificates.
+fn etcd_checksum(fingerprints: &BTreeMap<Artefact, String>, dedicated: bool) -> Option<String> {
+    dedicated.then(|| {
+        let text: String = [Artefact::EtcdCa, Artefact::EtcdServer, Artefact::EtcdPeer]
+            .iter()
+            .map(|a| format!("{a}={}\n", fingerprints.get(a).map_or("", String::as_str)))
+            .collect();
+        sha256(text.as_bytes())
+    })
+}
+
 /// The Secrets and the public facts each one's content depends on.
 fn secret_plans(t: &Tenant, fp: &BTreeMap<Artefact, String>, ds_fp: &str, sealer: &Sealer) -> Vec<SecretPlan> {
     let s = &t.secrets;
@@ -724,8 +752,17 @@ fn secret_plans(t: &Tenant, fp: &BTreeMap<Artefact, String>, ds_fp: &str, sealer
         ),
         plan(&s.scheduler_kubeconfig, "scheduler-kubeconfig", vec![f(Artefact::Ca), f(Artefact::Scheduler), local]),
     ];
+    if let Some(e) = &t.datastore.dedicated {
+        plans.push(plan(&e.secret, "etcd-certificates", vec![f(Artefact::EtcdCa), f(Artefact::EtcdServer), f(Artefact::EtcdPeer)]));
+    }
     match &t.datastore.kine {
-        None => plans.push(plan(&s.datastore, "datastore-certificate", vec![f(Artefact::DatastoreClient), ds_fp.to_string()])),
+        None => {
+            let mut facts = vec![f(Artefact::DatastoreClient), ds_fp.to_string()];
+            if t.datastore.dedicated.is_some() {
+                facts.push(f(Artefact::EtcdCa));
+            }
+            plans.push(plan(&s.datastore, "datastore-certificate", facts));
+        }
         Some(k) => {
             if k.tls {
                 plans.push(plan(&s.datastore, "datastore-certificate", vec![ds_fp.to_string()]));
@@ -801,6 +838,12 @@ fn secret_data(
         ),
         (s.scheduler_kubeconfig.clone(), BTreeMap::from([("scheduler.conf".to_string(), kubeconfig(Artefact::Scheduler, &local))])),
     ]);
+    if let Some(e) = &t.datastore.dedicated {
+        let mut m = pair(Artefact::EtcdServer, "server");
+        m.extend(pair(Artefact::EtcdPeer, "peer"));
+        m.insert("ca.crt".to_string(), bytes(ds_ca_cert));
+        out.insert(e.secret.clone(), m);
+    }
     match (&t.datastore.kine, creds) {
         (None, _) => {
             let ds = &issued[&Artefact::DatastoreClient];

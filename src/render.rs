@@ -26,6 +26,7 @@ const TEMPLATES: &[(&str, &str, Bundle)] = &[
     ("management/flux-kustomization.yaml.j2", include_str!("../templates/management/flux-kustomization.yaml.j2"), Bundle::Management),
     ("management/tlsroute.yaml.j2", include_str!("../templates/management/tlsroute.yaml.j2"), Bundle::Management),
     ("management/datastore-setup.yaml.j2", include_str!("../templates/management/datastore-setup.yaml.j2"), Bundle::Management),
+    ("management/etcd.yaml.j2", include_str!("../templates/management/etcd.yaml.j2"), Bundle::Management),
     ("tenant/_macros.j2", include_str!("../templates/tenant/_macros.j2"), Bundle::Tenant),
     ("tenant/rbac.yaml.j2", include_str!("../templates/tenant/rbac.yaml.j2"), Bundle::Tenant),
     ("tenant/kubeadm-config.yaml.j2", include_str!("../templates/tenant/kubeadm-config.yaml.j2"), Bundle::Tenant),
@@ -74,6 +75,13 @@ struct Context<'a> {
     labels: std::collections::BTreeMap<String, String>,
     /// UID/GID of tcpc's own pods (the datastore setup Job), as the control plane's.
     uid: i64,
+    /// A dedicated etcd (`templates/management/etcd.yaml.j2`): its certificates' checksum
+    /// (empty before the PKI stage), ports and Secret file mode.
+    etcd_checksum: &'a str,
+    client_port: u16,
+    peer_port: u16,
+    metrics_port: u16,
+    secret_mode: i32,
 }
 
 /// Values the tenant templates need that are computed in Rust.
@@ -87,6 +95,7 @@ impl<'a> Context<'a> {
         t: &'a Tenant,
         pod_annotations: &'a std::collections::BTreeMap<String, String>,
         ca_cert_b64: Option<&'a str>,
+        etcd_checksum: Option<&'a str>,
     ) -> Result<Self, String> {
         let kubelet = tenant::kubelet_configuration(t, &t.kubelet.configuration_json_patches).map_err(|e| e.to_string())?;
         Ok(Context {
@@ -98,6 +107,11 @@ impl<'a> Context<'a> {
             ca_cert_b64,
             labels: crate::resolve::kamaji_labels(&t.name, "internal-ca-certificates"),
             uid: crate::resolve::hardening::CONTROL_PLANE_UID,
+            etcd_checksum: etcd_checksum.unwrap_or_default(),
+            client_port: crate::resolve::dedicated::CLIENT_PORT,
+            peer_port: crate::resolve::dedicated::PEER_PORT,
+            metrics_port: crate::resolve::dedicated::METRICS_PORT,
+            secret_mode: crate::resolve::hardening::SECRET_FILE_MODE,
         })
     }
 }
@@ -132,6 +146,9 @@ fn selected(t: &Tenant, has_ca_cert: bool) -> Vec<&'static str> {
     if t.datastore.setup().is_some() {
         names.push("management/datastore-setup.yaml.j2");
     }
+    if t.datastore.dedicated.is_some() {
+        names.push("management/etcd.yaml.j2");
+    }
     names.extend(["tenant/rbac.yaml.j2", "tenant/kubeadm-config.yaml.j2", "tenant/kubelet-config.yaml.j2"]);
     if has_ca_cert {
         names.push("tenant/cluster-info.yaml.j2");
@@ -154,8 +171,9 @@ pub fn render_with(
     t: &Tenant,
     pod_annotations: &std::collections::BTreeMap<String, String>,
     ca_cert_b64: Option<&str>,
+    etcd_checksum: Option<&str>,
 ) -> Result<Vec<Rendered>, RenderError> {
-    let ctx = Context::new(t, pod_annotations, ca_cert_b64).map_err(|message| RenderError {
+    let ctx = Context::new(t, pod_annotations, ca_cert_b64, etcd_checksum).map_err(|message| RenderError {
         template: "tenant/kubelet-config.yaml.j2".to_string(),
         namespace: t.namespace.clone(),
         tcp: t.name.clone(),
@@ -223,7 +241,7 @@ spec:
 
     /// Renders and type-checks; returns the tenant bundle by (kind, namespace/name).
     fn tenant_bundle(t: &Tenant, ca: Option<&str>) -> std::collections::BTreeMap<(String, String), Value> {
-        let objects = render_with(t, &Default::default(), ca).unwrap();
+        let objects = render_with(t, &Default::default(), ca, None).unwrap();
         objects
             .into_iter()
             .filter(|r| r.bundle == Bundle::Tenant)

@@ -73,6 +73,8 @@ pub enum Container {
     Scheduler,
     /// The kine sidecar of MySQL, PostgreSQL and NATS DataStores.
     Kine,
+    /// A dedicated etcd member.
+    Etcd,
 }
 
 /// Default requests (no limits: a memory limit turns a load spike into an OOM kill of the API
@@ -87,6 +89,7 @@ pub fn default_resources(c: Container) -> Value {
         Container::ControllerManager => ("50m", "96Mi"),
         Container::Scheduler => ("20m", "64Mi"),
         Container::Kine => ("20m", "48Mi"),
+        Container::Etcd => ("50m", "64Mi"),
     };
     json!({"requests": {"cpu": cpu, "memory": memory}})
 }

@@ -11,6 +11,7 @@ pub mod args;
 pub mod delivery;
 pub mod guardrails;
 pub mod hardening;
+pub mod dedicated;
 mod kine;
 pub mod net;
 pub mod sanity;
@@ -195,6 +196,8 @@ pub struct DataStorePlan {
     pub kine: Option<KinePlan>,
     /// etcd with `tlsConfig.clientCertificate`: the Job creating the tenant's etcd role and user.
     pub etcd_setup: Option<SetupPlan>,
+    /// `tcpc.dev/dedicated-etcd`: the tenant's own etcd (`resolve/dedicated.rs`).
+    pub dedicated: Option<dedicated::DedicatedEtcdPlan>,
 }
 
 impl DataStorePlan {
@@ -820,6 +823,13 @@ impl Resolver<'_> {
 
     fn datastore(&mut self, datastores: &BTreeMap<&str, &Doc<DataStore>>, name: &str, namespace: &str) -> Option<DataStorePlan> {
         let spec = &self.doc.value.spec;
+        if let Some(value) = dedicated::requested(self.doc.value.metadata.annotations.as_ref()) {
+            let default_id = format!("{namespace}_{name}");
+            let schema = spec.data_store_schema.clone().unwrap_or_else(|| default_id.clone());
+            let user = spec.data_store_username.clone().unwrap_or(default_id);
+            let value = value.to_string();
+            return self.dedicated_etcd(&value, name, namespace, schema, user);
+        }
         let ds_name = spec.data_store.clone().unwrap_or_else(|| d::DEFAULT_DATASTORE.to_string());
         let Some(ds) = datastores.get(ds_name.as_str()) else {
             if self.inputs.invalid_datastores.contains(&ds_name) {
@@ -861,6 +871,7 @@ impl Resolver<'_> {
             overrides,
             kine,
             etcd_setup,
+            dedicated: None,
         })
     }
 

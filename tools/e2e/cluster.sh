@@ -13,7 +13,9 @@
 # DIR), kubelet (cgroupfs, its own cgroupRoot), kube-proxy (iptables), bridge CNI with
 # host-local IPAM on the node's podCIDR. The apiserver advertises an address that lives in
 # a network namespace we create (a veth pair on a private /24); netnsfwd forwards it to
-# 127.0.0.1. See tests/e2e/README.md.
+# 127.0.0.1. Cluster DNS: svcdns (tools/e2e/go/svcdns, the harness's CoreDNS) answers
+# <svc>.<ns>.svc.cluster.local and <hostname>.<svc>.<ns>.svc.cluster.local on port 53 of that
+# same address, from the apiserver's Services and EndpointSlices. See tests/e2e/README.md.
 #
 # Binaries: $(tools/peers.sh --bin-dir) (TCPC_E2E_BIN_DIR overrides); Debian's etcd,
 # containerd, runc, CNI plugins, iptables, conntrack. Must run as root.
@@ -25,7 +27,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # ---------------------------------------------------------------------------------------
 # Fixed layout. Every address below exists only on interfaces this script creates:
 #   10.213.0.0/24  veth pair: host end .1 (node InternalIP), namespace end .2 (apiserver
-#                  advertise address, forwarded to 127.0.0.1:6443 / :2379)
+#                  advertise address, forwarded to 127.0.0.1:6443 / :2379; and the cluster
+#                  DNS, svcdns listening on .2:53 inside the namespace: nothing on the host's
+#                  own port 53 changes)
 #   10.214.0.0/16  pod network (the node gets a /24 from the controller-manager)
 #   10.215.0.0/24  Service ClusterIPs (routed into our veth as a sink, so a packet that
 #                  kube-proxy did not rewrite can never leave the host)
@@ -35,6 +39,10 @@ ADV_IP=10.213.0.2
 CLUSTER_CIDR=10.214.0.0/16
 SERVICE_CIDR=10.215.0.0/24
 KUBERNETES_SVC_IP=10.215.0.1
+# The kubelet's clusterDNS/clusterDomain: pods (dnsPolicy ClusterFirst) reach svcdns through
+# the bridge and our veth, like they reach the apiserver at ADV_IP:6443.
+DNS_IP=$ADV_IP
+CLUSTER_DOMAIN=cluster.local
 APISERVER_PORT=6443
 ETCD_PORT=2379
 # A second etcd a scenario may start on 127.0.0.1 (tests/e2e/tenants.sh: dataStoreOverrides); pods
@@ -131,6 +139,8 @@ make_pki() {
   new_cert ca scheduler "/CN=system:kube-scheduler" clientAuth
   new_cert ca kube-proxy "/CN=system:kube-proxy" clientAuth
   new_cert ca kubelet "/O=system:nodes/CN=system:node:$NODE_NAME" clientAuth
+  # svcdns: only lists Services and EndpointSlices (ClusterRole system:e2e-dns, apply_dns_rbac)
+  new_cert ca dns "/CN=system:e2e-dns" clientAuth
 }
 
 # write_kubeconfig FILE CERT_NAME
@@ -311,6 +321,42 @@ start_apiserver() {
 
 apiserver_ready() { curl -sf --cacert "$PKI/ca.crt" "https://127.0.0.1:$APISERVER_PORT/readyz" >/dev/null; }
 
+# apply_dns_rbac: svcdns's identity (the dns client certificate, user system:e2e-dns) may
+# read Services and EndpointSlices, nothing else.
+apply_dns_rbac() {
+  kubectl_ apply -f - >/dev/null <<EOF
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: "system:e2e-dns"}
+rules:
+- apiGroups: [""]
+  resources: [services]
+  verbs: [get, list, watch]
+- apiGroups: [discovery.k8s.io]
+  resources: [endpointslices]
+  verbs: [get, list, watch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: "system:e2e-dns"}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "system:e2e-dns"}
+subjects:
+- {apiGroup: rbac.authorization.k8s.io, kind: User, name: "system:e2e-dns"}
+EOF
+}
+
+# start_dns: svcdns listens on DNS_IP:53 inside our namespace (so the host's port 53 is
+# untouched); it lists from the apiserver and forwards other names to the nameservers of
+# the host's resolv.conf from the host namespace.
+start_dns() {
+  start_daemon svcdns "$E2E_TOOLS/svcdns" -netns "/run/netns/$NETNS" -listen "$DNS_IP:53" \
+    -server "https://127.0.0.1:$APISERVER_PORT" -ca "$PKI/ca.crt" -cert "$PKI/dns.crt" -key "$PKI/dns.key" \
+    -zone "$CLUSTER_DOMAIN" -resolv /etc/resolv.conf
+}
+
+# dns_ready: svcdns has listed the Services (the apiserver's own one resolves).
+dns_ready() { "$E2E_TOOLS/svcdns" -listen "$DNS_IP:53" -lookup "kubernetes.default.svc.$CLUSTER_DOMAIN"; }
+
 start_controller_manager() {
   start_daemon kube-controller-manager "$BIN/kube-controller-manager" \
     --kubeconfig="$DIR/kubeconfigs/controller-manager.kubeconfig" \
@@ -416,8 +462,11 @@ cgroupsPerQOS: true
 failCgroupV1: false
 failSwapOn: false
 podLogsDir: $LOGS/pods
+# pods with dnsPolicy Default (and hostNetwork ones without ClusterFirstWithHostNet) get this;
+# ClusterFirst pods get clusterDNS (svcdns, start_dns) with the cluster search list
 resolvConf: /etc/resolv.conf
-clusterDomain: cluster.local
+clusterDNS: [$DNS_IP]
+clusterDomain: $CLUSTER_DOMAIN
 registerNode: true
 serializeImagePulls: false
 # the images are imported, never pulled: never garbage-collect them, never evict
@@ -436,6 +485,8 @@ EOF
 }
 
 start_kubelet() {
+  # the kubelet reads its config once: a kubelet left running by an `up` before a config
+  # change (clusterDNS, ...) keeps the old one until `down` + `up`
   pid_alive kubelet || write_kubelet_config
   start_daemon kubelet "$BIN/kubelet" --config="$DIR/kubelet/config.yaml" \
     --kubeconfig="$DIR/kubeconfigs/kubelet.kubeconfig" --root-dir="$DIR/kubelet" \
@@ -556,7 +607,7 @@ cmd_up() {
   check_prerequisites
   mkdir -p "$DIR" "$LOGS" "$PIDS"
   remember_host_dirs
-  E2E_TOOLS=$("$e2e_here/images.sh" tools)  # builds netnsfwd, probe, pause (cached)
+  E2E_TOOLS=$("$e2e_here/images.sh" tools)  # builds netnsfwd, svcdns, probe, pause (cached)
   make_pki
   make_kubeconfigs
   network_up
@@ -573,6 +624,8 @@ cmd_up() {
   start_apiserver
   wait_for "kube-apiserver /readyz" 60 apiserver_ready || die "apiserver not ready; see $LOGS/kube-apiserver.log"
   log "apiserver ready after $(elapsed "$t0")s"
+  apply_dns_rbac || die "applying the svcdns RBAC failed"
+  start_dns
   start_controller_manager
   start_scheduler
 
@@ -585,11 +638,12 @@ cmd_up() {
   wait_for "node $NODE_NAME Ready" 120 node_ready || die "node not Ready; see $LOGS/kubelet.log"
   wait_for "default ServiceAccount" 60 kubectl_ get serviceaccount default -n default ||
     die "no default ServiceAccount; see $LOGS/kube-controller-manager.log"
+  wait_for "svcdns answering on $DNS_IP:53" 30 dns_ready || die "svcdns not answering; see $LOGS/svcdns.log"
   wait "$import_pid" || die "image import failed; see $LOGS/images.log"
   grep -h 'images imported' "$LOGS/images.log" | tail -n 1 >&2
   sleep 1
   local name
-  for name in etcd netnsfwd kube-apiserver kube-controller-manager kube-scheduler containerd kubelet kube-proxy; do
+  for name in etcd netnsfwd kube-apiserver svcdns kube-controller-manager kube-scheduler containerd kubelet kube-proxy; do
     pid_alive "$name" || die "$name exited; see $LOGS/$name.log"
   done
   log "cluster up: node $NODE_NAME Ready (podCIDR $cidr) in $(elapsed "$t0")s; KUBECONFIG=$KUBECONFIG_FILE"
@@ -626,7 +680,7 @@ kill_everything() {
   local name
   # the kubelet first, so it does not restart what we stop
   stop_daemon kubelet
-  for name in kube-proxy kube-scheduler kube-controller-manager kube-apiserver netnsfwd containerd etcd; do
+  for name in kube-proxy kube-scheduler kube-controller-manager svcdns kube-apiserver netnsfwd containerd etcd; do
     stop_daemon "$name"
   done
   # pod processes are throwaway: SIGKILL them now (containerd shims then exit by themselves)
@@ -803,6 +857,8 @@ export KUBECONFIG=$KUBECONFIG_FILE
 export E2E_DIR=$DIR
 export E2E_NODE_NAME=$NODE_NAME
 export E2E_ADVERTISE_IP=$ADV_IP
+export E2E_DNS_IP=$DNS_IP
+export E2E_CLUSTER_DOMAIN=$CLUSTER_DOMAIN
 export E2E_ETCD_URL=https://$ADV_IP:$ETCD_PORT
 export E2E_ETCD_CA=$PKI/etcd-ca.crt
 export E2E_SPARE_ETCD_PORT=$SPARE_ETCD_PORT

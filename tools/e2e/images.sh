@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Container images for the e2e cluster, built without a registry or a container builder.
 #
-#   tools/e2e/images.sh tools          build our static Go helpers (pause, probe, netnsfwd, oidc, gitserve); print their dir
+#   tools/e2e/images.sh tools          build our static Go helpers (pause, probe, netnsfwd, oidc, gitserve, svcdns); print their dir
 #   tools/e2e/images.sh build          build every image tarball (cached); print "REF TARBALL" lines
 #   tools/e2e/images.sh import DIR     build, then import into the containerd of cluster DIR
 #   tools/e2e/images.sh refs           print the image references
@@ -43,11 +43,12 @@ build_tools() {
   local src=$e2e_here/go key out
   key=$( (cd "$src" && find . -type f \( -name '*.go' -o -name go.mod \) | sort | xargs sha256sum; go version) | sha256sum | cut -c1-16)
   out=$CACHE/tools/$key
-  if [[ ! -x $out/probe || ! -x $out/pause || ! -x $out/netnsfwd || ! -x $out/oidc || ! -x $out/gitserve ]]; then
+  if [[ ! -x $out/probe || ! -x $out/pause || ! -x $out/netnsfwd || ! -x $out/oidc || ! -x $out/gitserve ||
+        ! -x $out/svcdns ]]; then
     local t0; t0=$(now)
     mkdir -p "$out.tmp"
     (cd "$src" && CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-buildvcs=false \
-      go build -trimpath -ldflags '-s -w' -o "$out.tmp/" ./pause ./probe ./netnsfwd ./oidc ./gitserve) >&2
+      go build -trimpath -ldflags '-s -w' -o "$out.tmp/" ./pause ./probe ./netnsfwd ./oidc ./gitserve ./svcdns) >&2
     rm -rf "$out"; mv "$out.tmp" "$out"
     log "built e2e tools in $(elapsed "$t0")s"
   fi

@@ -30,6 +30,9 @@ pub enum Artefact {
     Ca,
     /// `front-proxy-ca`: the aggregation-layer CA (self-signed).
     FrontProxyCa,
+    /// `etcd-ca`: the CA of a tenant's dedicated etcd (self-signed); it also signs
+    /// `datastore-client` then.
+    EtcdCa,
     /// `apiserver`: kube-apiserver serving cert (ca).
     Apiserver,
     /// `apiserver-kubelet-client`: kube-apiserver → kubelet client cert (ca).
@@ -48,6 +51,11 @@ pub enum Artefact {
     Scheduler,
     /// `konnectivity`: konnectivity-server kubeconfig client cert (ca).
     Konnectivity,
+    /// `etcd-server`: the dedicated etcd's serving cert (etcd-ca), also its client cert for
+    /// its own health checks, as kubeadm's `etcd/server`.
+    EtcdServer,
+    /// `etcd-peer`: the dedicated etcd members' peer cert (etcd-ca), server and client.
+    EtcdPeer,
     /// `sa`: service-account signing key pair (`sa.key` / `sa.pub`), no certificate.
     Sa,
 }
@@ -61,17 +69,21 @@ pub enum IssuerRef {
     Ca,
     /// The front-proxy CA ([`Artefact::FrontProxyCa`]).
     FrontProxyCa,
-    /// The DataStore's CA, owned by the DataStore and passed in by the caller.
+    /// The DataStore's CA, owned by the DataStore and passed in by the caller (a dedicated
+    /// etcd's DataStore CA is [`Artefact::EtcdCa`]).
     DatastoreCa,
+    /// The tenant's dedicated etcd CA ([`Artefact::EtcdCa`]).
+    EtcdCa,
     /// Not a certificate (the `sa` key pair).
     None,
 }
 
 impl Artefact {
     /// Every artefact, in issuance order.
-    pub const ALL: [Artefact; 12] = [
+    pub const ALL: [Artefact; 15] = [
         Artefact::Ca,
         Artefact::FrontProxyCa,
+        Artefact::EtcdCa,
         Artefact::Apiserver,
         Artefact::ApiserverKubeletClient,
         Artefact::FrontProxyClient,
@@ -81,6 +93,8 @@ impl Artefact {
         Artefact::ControllerManager,
         Artefact::Scheduler,
         Artefact::Konnectivity,
+        Artefact::EtcdServer,
+        Artefact::EtcdPeer,
         Artefact::Sa,
     ];
 
@@ -98,6 +112,9 @@ impl Artefact {
             Artefact::ControllerManager => "controller-manager",
             Artefact::Scheduler => "scheduler",
             Artefact::Konnectivity => "konnectivity",
+            Artefact::EtcdCa => "etcd-ca",
+            Artefact::EtcdServer => "etcd-server",
+            Artefact::EtcdPeer => "etcd-peer",
             Artefact::Sa => "sa",
         }
     }
@@ -105,7 +122,8 @@ impl Artefact {
     /// Who signs this artefact.
     pub fn issuer(self) -> IssuerRef {
         match self {
-            Artefact::Ca | Artefact::FrontProxyCa => IssuerRef::SelfSigned,
+            Artefact::Ca | Artefact::FrontProxyCa | Artefact::EtcdCa => IssuerRef::SelfSigned,
+            Artefact::EtcdServer | Artefact::EtcdPeer => IssuerRef::EtcdCa,
             Artefact::FrontProxyClient => IssuerRef::FrontProxyCa,
             Artefact::DatastoreClient => IssuerRef::DatastoreCa,
             Artefact::Sa => IssuerRef::None,
@@ -190,6 +208,10 @@ pub struct TenantPkiParams {
     /// DataStore user (CN of `datastore-client`); `None` = no datastore client cert.
     #[serde(default)]
     pub datastore_user: Option<String>,
+    /// A dedicated etcd: the DNS names its members serve and peer on. `Some` adds `etcd-ca`,
+    /// `etcd-server` and `etcd-peer`, and `etcd-ca` signs `datastore-client`.
+    #[serde(default)]
+    pub dedicated_etcd: Option<Vec<String>>,
 }
 
 impl TenantPkiParams {
@@ -212,6 +234,7 @@ impl TenantPkiParams {
             leaf_validity: Validity::Days(DEFAULT_LEAF_VALIDITY_DAYS),
             ca_validity: Validity::Days(DEFAULT_CA_VALIDITY_DAYS),
             datastore_user: None,
+            dedicated_etcd: None,
         }
     }
 
@@ -278,12 +301,14 @@ fn is_dns_name(s: &str) -> bool {
 /// | apiserver | kube-apiserver | | server | ca |
 /// | apiserver-kubelet-client | kube-apiserver-kubelet-client | (none, as kubeadm ≥ 1.32) | client | ca |
 /// | front-proxy-client | front-proxy-client | | client | front-proxy-ca |
-/// | datastore-client | *datastore user* | | client | datastore CA |
+/// | datastore-client | *datastore user* | | client | datastore CA (etcd-ca if dedicated) |
 /// | admin | kubernetes-admin | kubeadm:cluster-admins | client | ca |
 /// | super-admin | kubernetes-super-admin | system:masters | client | ca |
 /// | controller-manager | system:kube-controller-manager | | client | ca |
 /// | scheduler | system:kube-scheduler | | client | ca |
 /// | konnectivity | system:konnectivity-server | | client | ca |
+/// | etcd-ca (dedicated etcd) | etcd-ca | | CA | self |
+/// | etcd-server, etcd-peer (dedicated etcd) | first etcd name | | server + client | etcd-ca |
 pub fn tenant_cert_specs(p: &TenantPkiParams) -> Result<BTreeMap<Artefact, CertSpec>, Error> {
     let alg = p.key_algorithm;
     let client = |cn: &str, org: Option<&str>| {
@@ -309,6 +334,25 @@ pub fn tenant_cert_specs(p: &TenantPkiParams) -> Result<BTreeMap<Artefact, CertS
     m.insert(Artefact::ControllerManager, client("system:kube-controller-manager", None));
     m.insert(Artefact::Scheduler, client("system:kube-scheduler", None));
     m.insert(Artefact::Konnectivity, client("system:konnectivity-server", None));
+    if let Some(names) = &p.dedicated_etcd {
+        // kubeadm's etcd/server and etcd/peer: both usages, localhost included (etcd's own
+        // health checks and etcdctl inside the pod dial 127.0.0.1).
+        let mut dns = vec!["localhost".to_string()];
+        for n in names {
+            if !is_dns_name(n) {
+                return Err(Error::InvalidSpec(format!("etcd SAN {n:?} is not an RFC 1123 DNS name")));
+            }
+            dns.push(n.clone());
+        }
+        let ips = vec![IpAddr::V4(Ipv4Addr::LOCALHOST), IpAddr::V6(std::net::Ipv6Addr::LOCALHOST)];
+        let cn = names.first().cloned().unwrap_or_else(|| "etcd".into());
+        let both = |cn: &str| {
+            CertSpec::leaf(cn, vec![], CertKind::ServerAndClient, dns.clone(), ips.clone(), alg).with_validity(p.leaf_validity)
+        };
+        m.insert(Artefact::EtcdCa, CertSpec::ca("etcd-ca", alg).with_validity(p.ca_validity));
+        m.insert(Artefact::EtcdServer, both(&cn));
+        m.insert(Artefact::EtcdPeer, both(&cn));
+    }
     Ok(m)
 }
 
@@ -337,12 +381,14 @@ pub fn issue_tenant_pki(
     let mut certs = BTreeMap::new();
     let mut ca = None;
     let mut fp_ca = None;
+    let mut etcd_ca = None;
     for (a, spec) in &specs {
         let issued = match a.issuer() {
             IssuerRef::SelfSigned => {
                 let i = self_signed_ca(spec, None, now, rng)?;
                 match a {
                     Artefact::Ca => ca = Some(i.to_issuer()?),
+                    Artefact::EtcdCa => etcd_ca = Some(i.to_issuer()?),
                     _ => fp_ca = Some(i.to_issuer()?),
                 }
                 i
@@ -350,10 +396,12 @@ pub fn issue_tenant_pki(
             IssuerRef::Ca => issue(spec, None, ca.as_ref().expect("ca first"), now, rng)?,
             IssuerRef::FrontProxyCa => issue(spec, None, fp_ca.as_ref().expect("fp ca first"), now, rng)?,
             IssuerRef::DatastoreCa => {
-                let dca =
-                    datastore_ca.ok_or_else(|| Error::InvalidSpec("datastore_user is set but no DataStore CA was provided".into()))?;
+                let dca = etcd_ca.as_ref().or(datastore_ca).ok_or_else(|| {
+                    Error::InvalidSpec("datastore_user is set but no DataStore CA was provided".into())
+                })?;
                 issue(spec, None, dca, now, rng)?
             }
+            IssuerRef::EtcdCa => issue(spec, None, etcd_ca.as_ref().expect("etcd ca first"), now, rng)?,
             IssuerRef::None => continue,
         };
         certs.insert(*a, issued);

@@ -77,6 +77,9 @@ pub struct Config {
     /// under the defaults).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limits: Option<Limits>,
+    /// The etcd StatefulSet of tenants annotated `tcpc.dev/dedicated-etcd: "true"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dedicated_etcd: Option<DedicatedEtcd>,
     /// How each tenant bundle reaches its tenant cluster without a human. Off when unset.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub delivery: Option<Delivery>,
@@ -203,6 +206,28 @@ pub struct Images {
     /// Images of the per-tenant datastore setup Job (the SQL client it runs).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub datastore_setup: Option<DatastoreSetupImages>,
+    /// The dedicated etcd's image (it runs `etcd` and `etcdctl`). Default: kubeadm's etcd image
+    /// for Kubernetes v1.33+, `registry.k8s.io/etcd:3.5.21-0`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub etcd: Option<String>,
+}
+
+/// `dedicatedEtcd`: the etcd a tenant annotated `tcpc.dev/dedicated-etcd: "true"` gets in its
+/// own namespace, with its own CA, instead of a shared DataStore.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DedicatedEtcd {
+    /// Members: 1, 3 or 5. Default: 1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = [1, 3, 5]))]
+    pub replicas: Option<u8>,
+    /// Size of each member's PersistentVolumeClaim. Default: `1Gi`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$"))]
+    pub storage: Option<String>,
+    /// StorageClass of those claims. Default: the cluster's default StorageClass.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub storage_class_name: Option<String>,
 }
 
 /// `images.datastoreSetup`: the image whose SQL client creates each tenant's database and user.
@@ -348,6 +373,7 @@ impl Config {
             check: None,
             namespaces: None,
             limits: None,
+            dedicated_etcd: None,
             delivery: None,
         }
     }
@@ -380,6 +406,11 @@ impl Config {
     /// `images.registry` (no default; Kamaji's own default applies after it).
     pub fn image_registry(&self) -> Option<&str> {
         self.images.as_ref()?.registry.as_deref()
+    }
+
+    /// `images.etcd`, or kubeadm's etcd image.
+    pub fn etcd_image(&self) -> &str {
+        self.images.as_ref().and_then(|i| i.etcd.as_deref()).unwrap_or(crate::defaults::DEFAULT_ETCD_IMAGE)
     }
 
     /// `images.kine`, or Kamaji's default.

@@ -54,6 +54,12 @@ pub fn default_rolling_update() -> RollingUpdateDeployment {
 
 /// Kine sidecar image: the manager's `--kine-image` flag default.
 pub const DEFAULT_KINE_IMAGE: &str = "rancher/kine:v0.11.10-amd64";
+/// A dedicated etcd: kubeadm's etcd image for Kubernetes v1.33+.
+pub const DEFAULT_ETCD_IMAGE: &str = "registry.k8s.io/etcd:3.5.21-0";
+/// A dedicated etcd's PersistentVolumeClaim size.
+pub const DEFAULT_DEDICATED_ETCD_STORAGE: &str = "1Gi";
+/// The annotation that gives a TenantControlPlane its own etcd instead of a DataStore.
+pub const DEDICATED_ETCD_ANNOTATION: &str = "tcpc.dev/dedicated-etcd";
 /// tcpc's datastore setup Job for PostgreSQL DataStores: an image with `psql`.
 pub const DEFAULT_POSTGRESQL_SETUP_IMAGE: &str = "docker.io/library/postgres:17-alpine";
 /// tcpc's datastore setup Job for MySQL DataStores: an image with the `mariadb` client.

@@ -7,14 +7,18 @@
 // Prints the status line and body to stdout; exits 0 when the expectations
 // hold, 1 otherwise. -retry-for keeps trying until the deadline.
 // With no URL and -sleep, it just sleeps (handy as a long-running container).
+// With no URL and -lookup NAME, it resolves NAME through the container's resolv.conf
+// (search list and ndots apply, as for any client) and prints the addresses.
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -32,11 +36,29 @@ func main() {
 	expectBody := flag.String("expect-body", "", "required substring of the body")
 	bearer := flag.String("bearer-file", "", "file holding a bearer token")
 	sleep := flag.Duration("sleep", 0, "with no URL: sleep this long (0: forever)")
+	lookup := flag.String("lookup", "", "with no URL: resolve this name and print its addresses")
 	flag.Parse()
+	if flag.NArg() == 0 && *lookup != "" {
+		deadline := time.Now().Add(*retryFor)
+		for {
+			ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+			addrs, err := net.DefaultResolver.LookupHost(ctx, *lookup)
+			cancel()
+			if err == nil {
+				fmt.Println(strings.Join(addrs, "\n"))
+				return
+			}
+			if time.Now().After(deadline) {
+				fail("%v", err)
+			}
+			fmt.Fprintf(os.Stderr, "probe: %v (retrying)\n", err)
+			time.Sleep(500 * time.Millisecond)
+		}
+	}
 	if flag.NArg() != 1 {
 		if flag.NArg() == 0 && isFlagSet("sleep") {
-			if *sleep == 0 {
-				select {}
+			for *sleep == 0 { // (a bare `select {}` is a deadlock the runtime kills)
+				time.Sleep(time.Hour)
 			}
 			time.Sleep(*sleep)
 			return

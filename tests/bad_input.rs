@@ -373,6 +373,20 @@ fn cases() -> Vec<(&'static str, Vec<(&'static str, Vec<u8>)>)> {
         ("delivery-interval", config("delivery:\n  flux:\n    interval: 10 minutes\n")),
         ("delivery-path-escapes", config("delivery:\n  flux:\n    path: ../elsewhere\n")),
         ("config-unknown-kind", vec![("tcpc.yaml", edit(CONFIG, "kind: Config", "kind: Configuration").into_bytes())]),
+        // A dedicated etcd: the annotation's value, a shared DataStore named as well, tcpc.yaml's sizing.
+        (
+            "dedicated-etcd-value",
+            tcp("  namespace: tenants\n", "  namespace: tenants\n  annotations:\n    tcpc.dev/dedicated-etcd: \"yes\"\n"),
+        ),
+        (
+            "dedicated-etcd-and-datastore",
+            tcp(
+                "  namespace: tenants\nspec:\n",
+                "  namespace: tenants\n  annotations:\n    tcpc.dev/dedicated-etcd: \"true\"\nspec:\n  dataStore: default\n",
+            ),
+        ),
+        ("dedicated-etcd-replicas", config("dedicatedEtcd:\n  replicas: 2\n")),
+        ("dedicated-etcd-storage", config("dedicatedEtcd:\n  storage: 1 GB\n")),
     ]
 }
 

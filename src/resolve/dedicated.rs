@@ -72,7 +72,11 @@ impl Resolver<'_> {
         for (field, set) in [("dataStore", spec.data_store.is_some()), ("dataStoreOverrides", spec.data_store_overrides.is_some())] {
             if set {
                 let d = self
-                    .error(&format!("/spec/{field}"), format!("`{field}` names a shared DataStore, and the tenant has a dedicated etcd"), "shared DataStore")
+                    .error(
+                        &format!("/spec/{field}"),
+                        format!("`{field}` names a shared DataStore, and the tenant has a dedicated etcd"),
+                        "shared DataStore",
+                    )
                     .also(self.doc.file, self.doc.key_span(&pointer), "dedicated etcd requested here")
                     .help(format!("remove `spec.{field}`, or the `{}` annotation", d::DEDICATED_ETCD_ANNOTATION));
                 self.push(d);
@@ -84,8 +88,7 @@ impl Resolver<'_> {
         let domain = format!("{name}.{ns}.svc.{MANAGEMENT_DOMAIN}");
         let replicas = cfg.replicas.unwrap_or(1);
         let members: Vec<String> = (0..replicas).map(|i| format!("{name}-{i}")).collect();
-        let initial_cluster =
-            members.iter().map(|m| format!("{m}=https://{m}.{domain}:{PEER_PORT}")).collect::<Vec<_>>().join(",");
+        let initial_cluster = members.iter().map(|m| format!("{m}=https://{m}.{domain}:{PEER_PORT}")).collect::<Vec<_>>().join(",");
         let servers = members.iter().map(|m| format!("https://{m}.{domain}:{CLIENT_PORT}")).collect();
         let dns_names = vec![
             name.clone(),

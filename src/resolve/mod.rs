@@ -8,10 +8,10 @@
 //! maps are ordered.
 
 pub mod args;
+pub mod dedicated;
 pub mod delivery;
 pub mod guardrails;
 pub mod hardening;
-pub mod dedicated;
 mod kine;
 pub mod net;
 pub mod sanity;

@@ -11,10 +11,14 @@
 #   scenario kine-nats       s_kine_nats
 #   scenario kine-mysql      s_kine_mysql
 #   scenario etcd-isolation  s_etcd_isolation
+#   scenario dedicated-etcd  s_dedicated_etcd
 #
 # etcd: a third etcd with auth on and two tenants on it; the setup Jobs give each tenant's client
 # certificate read/write on its own prefix only, and each tenant's certificate is refused the
 # other's keys.
+#
+# Dedicated etcd: a tenant with its own etcd StatefulSet (on a hostPath PersistentVolume the test
+# provides; pods find its members through the harness's cluster DNS, tools/e2e/go/svcdns).
 
 KINE_ADDR=${KINE_ADDR:-10.213.0.13}   # externalIP of the PostgreSQL tenant (like trusting's)
 NATS_ADDR=${NATS_ADDR:-10.213.0.14}
@@ -74,19 +78,26 @@ images:
     postgresql: localhost/tcpc-e2e/psql:v1
     mysql: localhost/tcpc-e2e/mariadb:v1
     etcd: localhost/tcpc-e2e/etcdctl:v1
+  etcd: localhost/tcpc-e2e/etcd:v1
+dedicatedEtcd:
+  storageClassName: tcpc-e2e-local
 YAML
 }
 
-# kine_tenant NS NAME DATASTORE ADDRESS: a TenantControlPlane on a kine DataStore.
+# kine_tenant NS NAME DATASTORE ADDRESS: a TenantControlPlane on a kine DataStore; DATASTORE `-`:
+# on its own etcd (tcpc.dev/dedicated-etcd).
 kine_tenant() {
+  local ds="  dataStore: $3" meta=""
+  [[ $3 == - ]] && { ds=""; meta=$'  annotations:\n    tcpc.dev/dedicated-etcd: "true"'; }
   cat <<YAML
 apiVersion: kamaji.clastix.io/v1alpha1
 kind: TenantControlPlane
 metadata:
   name: $2
   namespace: $1
+${meta}
 spec:
-  dataStore: $3
+${ds}
   controlPlane:
     deployment:
       replicas: 1
@@ -411,4 +422,93 @@ YAML
   fi
   [[ $out == *"permission denied"* ]]
   log "each tenant's etcd certificate is refused the other's keys and everything outside its prefix"
+}
+
+SOLO_ADDR=${SOLO_ADDR:-10.213.0.18}
+
+# local_pv NAME NS CLAIM: a hostPath PersistentVolume bound ahead to that claim (class
+# tcpc-e2e-local), its directory owned by the control plane's UID as an fsGroup would make it.
+local_pv() {
+  local d=$DIR/pv/$1
+  rm -rf "$d"; mkdir -p "$d"; chown 65532:65532 "$d"; chmod 700 "$d"
+  kubectl apply -f - >/dev/null <<YAML
+apiVersion: v1
+kind: PersistentVolume
+metadata:
+  name: $1
+spec:
+  capacity: {storage: 1Gi}
+  accessModes: [ReadWriteOnce]
+  storageClassName: tcpc-e2e-local
+  persistentVolumeReclaimPolicy: Delete
+  hostPath: {path: $d, type: Directory}
+  claimRef: {namespace: $2, name: $3}
+YAML
+}
+
+# prefix_range PREFIX: the etcd JSON gateway's range request for every key under PREFIX.
+prefix_range() {
+  printf '{"key":"%s","range_end":"%s","count_only":true}' "$(printf %s "$1" | base64 -w0)" \
+    "$(printf '%s' "${1%/}0" | base64 -w0)"
+}
+
+# dedicated_count NS TCP CERT KEY: how many keys under the tenant's prefix its etcd member 0
+# holds, asked from the host with CERT (by pod IP: the host does not use the cluster DNS; the
+# member's name is still what curl verifies). Fails when the member refuses CERT.
+dedicated_count() {
+  local ns=$1 tcp=$2 ip host=$2-etcd-0.$2-etcd.$1.svc.cluster.local
+  ip=$(kubectl -n "$ns" get pod "$tcp-etcd-0" -o jsonpath='{.status.podIP}')
+  curl -sS --fail --max-time 10 --resolve "$host:2379:$ip" --cacert "$WORK/$tcp-etcd-ca.crt" --cert "$3" --key "$4" \
+    -d "$(prefix_range "/${ns}_$tcp/")" "https://$host:2379/v3/kv/range" | jq -r '.count // "0"'
+}
+
+s_dedicated_etcd() {
+  local ns=e2e-solo tcp=solo
+  mkdir -p "$REPO/tenants"
+  kine_tenant "$ns" "$tcp" - "$SOLO_ADDR" > "$REPO/tenants/$tcp.yaml"
+  kine_images_config "$REPO"
+  render_repo "$REPO" 2> "$WORK/render-solo.log" || { cat "$WORK/render-solo.log" >&2; return 1; }
+  kubectl get namespace "$ns" >/dev/null 2>&1 || create_namespace "$ns"
+  local_pv "e2e-$tcp-etcd-0" "$ns" "data-$tcp-etcd-0"
+  kine_up "$ns" "$tcp"
+  kubectl -n "$ns" get statefulset "$tcp-etcd" >/dev/null
+
+  # nothing shared: the tenant's etcd trusts its own CA only
+  local secret
+  for secret in "$tcp-etcd-certs" "$tcp-datastore-certificate"; do
+    kubectl -n "$ns" get secret "$secret" -o jsonpath='{.data.ca\.crt}' | base64 -d > "$WORK/$secret-ca.crt"
+  done
+  cmp -s "$WORK/$tcp-etcd-certs-ca.crt" "$WORK/$tcp-datastore-certificate-ca.crt" ||
+    { log "kube-apiserver does not verify its etcd with the etcd's own CA"; return 1; }
+  cp "$WORK/$tcp-etcd-certs-ca.crt" "$WORK/$tcp-etcd-ca.crt"
+  ! cmp -s "$WORK/$tcp-etcd-ca.crt" "$E2E_ETCD_CA" || { log "the dedicated etcd has the shared etcd's CA"; return 1; }
+  kubectl -n "$ns" get secret "$tcp-datastore-certificate" -o jsonpath='{.data.server\.crt}' | base64 -d > "$WORK/$tcp-client.crt"
+  kubectl -n "$ns" get secret "$tcp-datastore-certificate" -o jsonpath='{.data.server\.key}' | base64 -d > "$WORK/$tcp-client.key"
+  chmod 600 "$WORK/$tcp-client.key"
+  openssl verify -CAfile "$WORK/$tcp-etcd-ca.crt" "$WORK/$tcp-client.crt" >/dev/null
+  ! openssl verify -CAfile "$E2E_ETCD_CA" "$WORK/$tcp-client.crt" >/dev/null 2>&1 ||
+    { log "the shared etcd's CA signed the tenant's client certificate"; return 1; }
+  local keys; keys=$(dedicated_count "$ns" "$tcp" "$WORK/$tcp-client.crt" "$WORK/$tcp-client.key")
+  log "$ns/$tcp: its etcd holds $keys keys under /${ns}_$tcp/"
+  (( keys > 100 ))
+  local out
+  if out=$(dedicated_count "$ns" "$tcp" "$E2E_DIR/pki/apiserver-etcd-client.crt" "$E2E_DIR/pki/apiserver-etcd-client.key" 2>&1); then
+    log "the dedicated etcd accepts the shared etcd's client certificate: $out"; return 1
+  fi
+  log "$ns/$tcp: a certificate of the shared etcd's CA is refused ($out)"
+  # shellcheck disable=SC2046
+  (( $(curl -sS --fail $(etcd_client) "$E2E_ETCD_URL/v3/kv/range" -d "$(prefix_range "/${ns}_$tcp/")" | jq -r '.count // "0"') == 0 )) ||
+    { log "the tenant wrote to the shared etcd"; return 1; }
+
+  # the data outlives the control plane's pod and the etcd member's pod
+  kine_objects_survive "$ns" "$tcp"
+  kubectl -n "$ns" delete pod "$tcp-etcd-0" --wait=true --timeout=60s --grace-period=1 >/dev/null
+  kubectl -n "$ns" wait pod "$tcp-etcd-0" --for=condition=Ready --timeout=120s >/dev/null
+  local kc=$WORK/$tcp-super-admin.conf
+  wait_for "$ns/$tcp answers again" 60 kubectl --kubeconfig "$kc" --request-timeout=5s -n default get configmap e2e-kine-probe
+  kubectl --kubeconfig "$kc" --request-timeout=10s -n default get configmap e2e-kine-probe -o jsonpath='{.data.stored}' | grep -qx "in-$tcp" ||
+    { log "$ns/$tcp: the ConfigMap did not survive its etcd member's restart"; return 1; }
+  log "$ns/$tcp: objects survive its etcd member's restart"
+  local uid; uid=$(kubectl -n "$ns" get pod "$tcp-etcd-0" -o jsonpath='{.metadata.uid}')
+  timing "rss_mb_dedicated_etcd_$tcp" "$(pod_rss_mb "$uid")"
 }

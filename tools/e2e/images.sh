@@ -26,6 +26,7 @@
 #                                                    shared libraries they load (the datastore setup Job's client)
 #   localhost/tcpc-e2e/mariadb:v1                    /bin/sh and the mariadb client, the same way
 #   localhost/tcpc-e2e/etcdctl:v1                    /bin/sh and etcdctl (Debian etcd-client), the same way
+#   localhost/tcpc-e2e/etcd:v1                       etcd (Debian etcd-server) and its libraries: dedicated etcds
 # The three control-plane images are also built for every KUBERNETES_EXTRA_VERSIONS release whose
 # binaries (bin/<name>-<version>) tools/peers.sh built; missing ones are skipped with a note.
 set -euo pipefail
@@ -192,6 +193,14 @@ build_images() {
   client_image "localhost/tcpc-e2e/psql:v1" postgresql-client "${psql_bin:-/usr/bin/psql}" /usr/bin/psql
   client_image "localhost/tcpc-e2e/mariadb:v1" mariadb-client /usr/bin/mariadb
   client_image "localhost/tcpc-e2e/etcdctl:v1" etcd-client /usr/bin/etcdctl
+  local etcd_bin; etcd_bin=$(command -v etcd || true)
+  if [[ -x $etcd_bin ]]; then
+    local specs; mapfile -t specs < <(closure_specs "$etcd_bin")
+    image_tarball tar 0 null "localhost/tcpc-e2e/etcd:v1" "${specs[@]}" "$etcd_bin:/usr/local/bin/etcd"
+    printf '%s\t%s\n' "localhost/tcpc-e2e/etcd:v1" "$tar"
+  else
+    log "no etcd (Debian etcd-server): skipping the image localhost/tcpc-e2e/etcd:v1"
+  fi
   if [[ -x $bin/sealed-secrets-controller ]]; then
     local refs="docker.io/bitnami/sealed-secrets-controller:${ssver#v} docker.io/bitnami/sealed-secrets-controller:$ssver"
     image_tarball tar 1001 '["controller"]' "$refs" \

@@ -346,9 +346,8 @@ pub fn tenant_cert_specs(p: &TenantPkiParams) -> Result<BTreeMap<Artefact, CertS
         }
         let ips = vec![IpAddr::V4(Ipv4Addr::LOCALHOST), IpAddr::V6(std::net::Ipv6Addr::LOCALHOST)];
         let cn = names.first().cloned().unwrap_or_else(|| "etcd".into());
-        let both = |cn: &str| {
-            CertSpec::leaf(cn, vec![], CertKind::ServerAndClient, dns.clone(), ips.clone(), alg).with_validity(p.leaf_validity)
-        };
+        let both =
+            |cn: &str| CertSpec::leaf(cn, vec![], CertKind::ServerAndClient, dns.clone(), ips.clone(), alg).with_validity(p.leaf_validity);
         m.insert(Artefact::EtcdCa, CertSpec::ca("etcd-ca", alg).with_validity(p.ca_validity));
         m.insert(Artefact::EtcdServer, both(&cn));
         m.insert(Artefact::EtcdPeer, both(&cn));
@@ -396,9 +395,10 @@ pub fn issue_tenant_pki(
             IssuerRef::Ca => issue(spec, None, ca.as_ref().expect("ca first"), now, rng)?,
             IssuerRef::FrontProxyCa => issue(spec, None, fp_ca.as_ref().expect("fp ca first"), now, rng)?,
             IssuerRef::DatastoreCa => {
-                let dca = etcd_ca.as_ref().or(datastore_ca).ok_or_else(|| {
-                    Error::InvalidSpec("datastore_user is set but no DataStore CA was provided".into())
-                })?;
+                let dca = etcd_ca
+                    .as_ref()
+                    .or(datastore_ca)
+                    .ok_or_else(|| Error::InvalidSpec("datastore_user is set but no DataStore CA was provided".into()))?;
                 issue(spec, None, dca, now, rng)?
             }
             IssuerRef::EtcdCa => issue(spec, None, etcd_ca.as_ref().expect("etcd ca first"), now, rng)?,

@@ -39,6 +39,7 @@ fn issuer_file(a: Artefact) -> &'static str {
         IssuerRef::Ca => "ca.crt",
         IssuerRef::FrontProxyCa => "front-proxy-ca.crt",
         IssuerRef::DatastoreCa => "datastore-ca.crt",
+        IssuerRef::EtcdCa => "etcd-ca.crt",
         IssuerRef::None => unreachable!(),
     }
 }
@@ -117,6 +118,64 @@ fn full_set_against_tools(alg: KeyAlgorithm) {
         let kc = kubeconfig("tenant-a", "https://tenant-a.example.com:6443", &ca.cert_pem, user, &issued.cert_pem, &issued.key);
         check_kubeconfig(d, file, &kc, user);
     }
+}
+
+/// A dedicated etcd: its own CA signs the members' server and peer certificates (both usages,
+/// the members' DNS names) and kube-apiserver's client certificate; no DataStore CA is involved.
+#[test]
+fn dedicated_etcd_set_against_tools() {
+    let alg = KeyAlgorithm::EcdsaP256;
+    let mut rng = rng(7);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut p = params(alg);
+    let names = ["tenant-a-etcd", "tenant-a-etcd.tenants.svc", "*.tenant-a-etcd.tenants.svc", "*.tenant-a-etcd.tenants.svc.cluster.local"];
+    p.dedicated_etcd = Some(names.iter().map(|n| n.to_string()).collect());
+    let pki = issue_tenant_pki(&p, None, now(), &mut rng).unwrap();
+    assert_eq!(pki.certs.len(), 14);
+    for (a, i) in &pki.certs {
+        write(d, &format!("{a}.crt"), &i.cert_pem);
+    }
+    let at = check_time().to_string();
+    let etcd_ca = d.join("etcd-ca.crt");
+    assert!(CertInfo::parse(&pki.certs[&Artefact::EtcdCa].cert_pem).unwrap().is_ca);
+    let verify = |purpose: &str, ca: &Path, leaf: &str| {
+        run(openssl().args(["verify", "-x509_strict", "-attime", &at, "-purpose", purpose, "-CAfile"]).arg(ca).arg(d.join(leaf)))
+    };
+    let mut go = Vec::new();
+    for leaf in ["etcd-server.crt", "etcd-peer.crt"] {
+        for purpose in ["sslserver", "sslclient"] {
+            let out = verify(purpose, &etcd_ca, leaf);
+            assert!(out.contains(": OK"), "{leaf} {purpose}: {out}");
+        }
+        for host in [
+            "tenant-a-etcd-0.tenant-a-etcd.tenants.svc.cluster.local",
+            "tenant-a-etcd-2.tenant-a-etcd.tenants.svc",
+            "localhost",
+            "127.0.0.1",
+        ] {
+            go.push(format!("chain {} - {} server {at} {host}", etcd_ca.display(), d.join(leaf).display()));
+        }
+        go.push(format!("chain {} - {} client {at}", etcd_ca.display(), d.join(leaf).display()));
+    }
+    // kube-apiserver's etcd client certificate is the etcd CA's, and only its.
+    let out = verify("sslclient", &etcd_ca, "datastore-client.crt");
+    assert!(out.contains(": OK"), "{out}");
+    let out = run_allow_failure(
+        &mut openssl().args(["verify", "-attime", &at, "-CAfile"]).arg(d.join("ca.crt")).arg(d.join("datastore-client.crt")),
+    );
+    assert!(!out.contains(": OK"), "the cluster CA must not sign datastore-client: {out}");
+    go.push(format!("chain {} - {} client {at}", etcd_ca.display(), d.join("datastore-client.crt").display()));
+    // A member name outside the tenant's Service is not covered.
+    let foreign = format!(
+        "chain {} - {} server {at} tenant-b-etcd-0.tenant-b-etcd.tenants.svc",
+        etcd_ca.display(),
+        d.join("etcd-server.crt").display()
+    );
+    go_checks(d, &go);
+    let manifest = write(d, "foreign.manifest", &(foreign + "\n"));
+    let text = run_allow_failure(&mut std::process::Command::new(goverify()).arg(&manifest));
+    assert!(text.contains("1 checks, 1 failed"), "{text}");
 }
 
 fn kc_field(kc: &str, field: &str) -> String {

@@ -36,6 +36,14 @@ pub fn run(cmd: &mut Command) -> String {
     text
 }
 
+/// Run a command that is expected to fail (or may); return stdout+stderr, never panic on exit.
+#[allow(dead_code)]
+pub fn run_allow_failure(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+    assert!(!out.status.success(), "{cmd:?} succeeded, and it must fail");
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
 pub fn openssl() -> Command {
     Command::new("/usr/bin/openssl")
 }

@@ -270,6 +270,58 @@ spec:
 
     const BOOTSTRAP: &str = "system:bootstrappers:kubeadm:default-node-token";
 
+    /// A dedicated etcd is a StatefulSet of its own: the control plane's Service never selects
+    /// its pods (they would receive API traffic), and kube-apiserver dials exactly its members,
+    /// under names its certificates cover.
+    #[test]
+    fn a_dedicated_etcd_is_never_selected_by_the_control_plane_service() {
+        let tcp = "apiVersion: kamaji.clastix.io/v1alpha1
+kind: TenantControlPlane
+metadata:
+  name: solo
+  namespace: tenants
+  annotations:
+    tcpc.dev/dedicated-etcd: \"true\"
+spec:
+  controlPlane:
+    service:
+      serviceType: ClusterIP
+  kubernetes:
+    version: v1.36.3
+    kubelet:
+      cgroupfs: cgroupfs
+";
+        let t = crate::resolve::resolve_one(DATASTORE, tcp.to_string());
+        let objects: Vec<Value> = render_with(&t, &Default::default(), None, Some("sha256:x"))
+            .unwrap()
+            .into_iter()
+            .map(|r| crate::check::check(r.object).unwrap())
+            .collect();
+        let find = |kind: &str, name: &str| {
+            objects.iter().find(|o| o["kind"] == kind && o["metadata"]["name"] == name).unwrap_or_else(|| panic!("{kind} {name}"))
+        };
+        let etcd = find("StatefulSet", "solo-etcd");
+        let pod_labels = etcd["spec"]["template"]["metadata"]["labels"].as_object().unwrap();
+        let selector = find("Service", "solo")["spec"]["selector"].as_object().unwrap();
+        assert!(
+            selector.iter().any(|(k, v)| pod_labels.get(k) != Some(v)),
+            "the control plane's Service selects the etcd pods: {selector:?} ⊆ {pod_labels:?}"
+        );
+        assert_eq!(find("Service", "solo-etcd")["spec"]["clusterIP"], "None");
+        assert_eq!(etcd["spec"]["template"]["metadata"]["annotations"]["tcpc.dev/etcd-certificates-checksum"], "sha256:x");
+        let args: Vec<&str> = find("Deployment", "solo")["spec"]["template"]["spec"]["containers"][0]["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        assert!(args.contains(&"--etcd-servers=https://solo-etcd-0.solo-etcd.tenants.svc.cluster.local:2379"), "{args:?}");
+        let names = &t.datastore.dedicated.as_ref().unwrap().dns_names;
+        assert!(names.contains(&"*.solo-etcd.tenants.svc.cluster.local".to_string()), "{names:?}");
+        // The datastore setup Job is for shared DataStores only.
+        assert!(!objects.iter().any(|o| o["kind"] == "Job"));
+    }
+
     #[test]
     fn join_rbac_is_kubeadms() {
         let b = tenant_bundle(&tenant("", false), None);

@@ -962,6 +962,8 @@ fn secret_certificate(t: &Tenant, secret: &str) -> Option<Artefact> {
     .into_iter()
     .find(|(name, _)| name.as_str() == secret)
     .map(|(_, a)| a)
+    // A dedicated etcd's Secret: described by its serving certificate (the peer one is its twin).
+    .or_else(|| t.datastore.dedicated.as_ref().filter(|e| e.secret == secret).map(|_| Artefact::EtcdServer))
 }
 
 /// `tcpc.dev/certificate-subject`, `-sans` and `-not-after` of the certificate a Secret holds:

@@ -191,9 +191,18 @@ fn pods_of_deployments(k: &Kubectl, files: &[PathBuf]) -> Vec<serde_json::Value>
     };
     items
         .iter()
-        .filter(|o| o["kind"] == "Deployment")
+        // the control planes', and the members of dedicated etcds
+        .filter(|o| o["kind"] == "Deployment" || o["kind"] == "StatefulSet")
         .map(|d| {
             let template = &d["spec"]["template"];
+            // A StatefulSet's member mounts its claims as the controller would add them.
+            let mut spec = template["spec"].clone();
+            for claim in d["spec"]["volumeClaimTemplates"].as_array().into_iter().flatten() {
+                let name = &claim["metadata"]["name"];
+                let claim_name = format!("{}-{}-0", name.as_str().expect("claim name"), d["metadata"]["name"].as_str().expect("name"));
+                let volume = serde_json::json!({"name": name, "persistentVolumeClaim": {"claimName": claim_name}});
+                spec["volumes"].as_array_mut().expect("volumes").push(volume);
+            }
             serde_json::json!({
                 "apiVersion": "v1",
                 "kind": "Pod",
@@ -202,7 +211,7 @@ fn pods_of_deployments(k: &Kubectl, files: &[PathBuf]) -> Vec<serde_json::Value>
                     "namespace": d["metadata"]["namespace"],
                     "labels": template["metadata"]["labels"],
                 },
-                "spec": template["spec"],
+                "spec": spec,
             })
         })
         .collect()
@@ -219,6 +228,7 @@ fn create_pods(k: &Kubectl, dir: &Path, name: &str, pods: &[serde_json::Value]) 
 fn control_plane_pods_pass_pod_security_restricted(k: &Kubectl, files: &[PathBuf]) {
     let pods = pods_of_deployments(k, files);
     assert!(!pods.is_empty(), "no Deployment in the manifests");
+    assert!(pods.iter().any(|p| p["metadata"]["name"] == "isolated-etcd-pod-security"), "the dedicated etcd's pod is checked too");
     // Pods are admitted only with their ServiceAccount present (no controller creates them here) ...
     for p in &pods {
         let ns = p["metadata"]["namespace"].as_str().expect("namespace");

@@ -66,6 +66,7 @@ fn moving_renaming_and_reordering_inputs_changes_nothing() {
         take("datastores/events.yaml"),
     );
     let (sql, postgresql) = (take("tenants/sql.yaml"), take("datastores/postgresql.yaml"));
+    let isolated = take("tenants/isolated.yaml");
     assert!(internal_ca.len() >= 2, "tenants/internal-ca.yaml was expected to hold several documents");
     std::fs::remove_dir(moved.join("tenants")).expect("every tenant file was moved");
     std::fs::remove_dir(moved.join("datastores")).expect("every DataStore file was moved");
@@ -78,6 +79,8 @@ fn moving_renaming_and_reordering_inputs_changes_nothing() {
     write_documents(&moved.join("0-first.yaml"), &events);
     // The SQL tenant and its DataStore in one file, the tenant first.
     write_documents(&moved.join("sql/both.yaml"), &[sql, postgresql].concat());
+    // The dedicated-etcd tenant deep in a new directory.
+    write_documents(&moved.join("a/b/c/isolated.yaml"), &isolated);
     // A multi-document file with its documents reversed, deep in the tree.
     let reversed: Vec<String> = internal_ca.into_iter().rev().collect();
     write_documents(&moved.join("a/b/c/internal.yaml"), &reversed);

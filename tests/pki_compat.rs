@@ -36,6 +36,9 @@ struct TenantExp {
     datastore_user: &'static str,
     /// The admin Secret carries `super-admin.conf` (annotation `tcpc.dev/super-admin-in-cluster`).
     super_admin_in_cluster: bool,
+    /// `tcpc.dev/dedicated-etcd`: its own etcd CA signs its etcd's server and peer certificates
+    /// (`<tcp>-etcd-certs`) and its datastore client certificate.
+    dedicated_etcd: bool,
 }
 
 const TENANTS: &[TenantExp] = &[
@@ -56,6 +59,7 @@ const TENANTS: &[TenantExp] = &[
         ],
         datastore_user: "platform_full",
         super_admin_in_cluster: true,
+        dedicated_etcd: false,
     },
     TenantExp {
         ns: "tenants",
@@ -73,6 +77,7 @@ const TENANTS: &[TenantExp] = &[
         ],
         datastore_user: "tenants_edge",
         super_admin_in_cluster: false,
+        dedicated_etcd: false,
     },
     TenantExp {
         ns: "tenants",
@@ -88,6 +93,7 @@ const TENANTS: &[TenantExp] = &[
         ],
         datastore_user: "tenants_minimal",
         super_admin_in_cluster: false,
+        dedicated_etcd: false,
     },
     TenantExp {
         ns: "tenants",
@@ -103,6 +109,23 @@ const TENANTS: &[TenantExp] = &[
         ],
         datastore_user: "tenants_trusting",
         super_admin_in_cluster: false,
+        dedicated_etcd: false,
+    },
+    TenantExp {
+        ns: "platform",
+        tcp: "isolated",
+        curve: "P-256",
+        port: 6443,
+        sans: &[
+            "DNS:kubernetes.default.svc.cluster.local",
+            "DNS:isolated.platform.svc",
+            "IP Address:10.96.0.1",
+            "IP Address:127.0.0.1",
+            "DNS:localhost",
+        ],
+        datastore_user: "platform_isolated",
+        super_admin_in_cluster: false,
+        dedicated_etcd: true,
     },
 ];
 
@@ -131,6 +154,7 @@ fn expected_secrets(t: &TenantExp) -> BTreeMap<String, BTreeSet<&'static str>> {
         ("scheduler-kubeconfig", &["scheduler.conf"]),
     ]
     .into_iter()
+    .chain(t.dedicated_etcd.then_some(("etcd-certs", &["ca.crt", "peer.crt", "peer.key", "server.crt", "server.key"][..])))
     .map(|(suffix, keys)| (format!("{}-{suffix}", t.tcp), keys.iter().copied().collect()))
     .collect()
 }
@@ -166,7 +190,7 @@ fn kubeadm_reference(p: &Peers, kubeadm: &Path, dir: &Path, alg: &str) -> Kubead
         format!(
             "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nlocalAPIEndpoint:\n  advertiseAddress: 192.0.2.10\n  bindPort: 6443\nnodeRegistration:\n  name: tenant-0\n---\n\
              apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nkubernetesVersion: v1.36.3\nclusterName: tenant-0\ncontrolPlaneEndpoint: tenant-0.example.com:6443\n\
-             encryptionAlgorithm: {alg}\ncertificatesDir: {}\nnetworking:\n  serviceSubnet: 10.96.0.0/16\n  dnsDomain: cluster.local\netcd:\n  external:\n    endpoints: [https://etcd.example.com:2379]\n",
+             encryptionAlgorithm: {alg}\ncertificatesDir: {}\nnetworking:\n  serviceSubnet: 10.96.0.0/16\n  dnsDomain: cluster.local\n",
             pki.display()
         ),
     )
@@ -176,6 +200,10 @@ fn kubeadm_reference(p: &Peers, kubeadm: &Path, dir: &Path, alg: &str) -> Kubead
     let mut certs = BTreeMap::new();
     for a in ["ca", "front-proxy-ca", "apiserver", "apiserver-kubelet-client", "front-proxy-client"] {
         certs.insert(a, cert_text(&p.openssl, &std::fs::read(pki.join(format!("{a}.crt"))).unwrap()));
+    }
+    // A stacked etcd's (what a dedicated etcd's member certificates are compared with).
+    for (a, file) in [("etcd-server", "etcd/server"), ("etcd-peer", "etcd/peer")] {
+        certs.insert(a, cert_text(&p.openssl, &std::fs::read(pki.join(format!("{file}.crt"))).unwrap()));
     }
     for a in ["admin", "super-admin", "controller-manager", "scheduler"] {
         let k = kubeconfig(&p.kubectl, &kc.join(format!("{a}.conf")));
@@ -273,6 +301,19 @@ fn check_tenant(
             issuer: ds.data["ca.crt"].clone(),
         },
     ];
+    if t.dedicated_etcd {
+        let etcd_ca = data("etcd-certs", "ca.crt");
+        probs.check(ds.data["ca.crt"] == etcd_ca, || format!("{who}: kube-apiserver does not verify its etcd with the etcd's CA"));
+        probs.check(etcd_ca != ca_cert && etcd_ca != fp_ca, || format!("{who}: the etcd CA is another CA of the tenant"));
+        for (artefact, base) in [("etcd-server", "server"), ("etcd-peer", "peer")] {
+            let cert = data("etcd-certs", &format!("{base}.crt"));
+            // Members dial each other and are dialled by name (usages: checked with the others).
+            let c = cert_text(o, &cert);
+            let member = format!("DNS:*.{}-etcd.{}.svc.cluster.local", t.tcp, t.ns);
+            probs.check(c.sans.contains(&member), || format!("{who}: {artefact}: SAN {member} missing (has {:?})", c.sans));
+            pairs.push(Pair { artefact, cert, key: data("etcd-certs", &format!("{base}.key")), issuer: etcd_ca.clone() });
+        }
+    }
 
     // Kubeconfigs: kubectl loads them; their CA is the tenant CA bundle; their servers.
     let svc = format!("https://{}.{}.svc:{}", t.tcp, t.ns, t.port);
@@ -357,7 +398,11 @@ fn check_tenant(
             probs.check(c.key_usage.contains("Certificate Sign"), || format!("{what}: CA without keyCertSign: {:?}", c.key_usage));
         } else {
             probs.check(c.basic_constraints == "critical: CA:FALSE", || format!("{what}: basicConstraints {:?}", c.basic_constraints));
-            let eku = if pair.artefact == "apiserver" { "TLS Web Server Authentication" } else { "TLS Web Client Authentication" };
+            let eku = match pair.artefact {
+                "apiserver" => "TLS Web Server Authentication",
+                "etcd-server" | "etcd-peer" => "TLS Web Server Authentication, TLS Web Client Authentication",
+                _ => "TLS Web Client Authentication",
+            };
             probs.check(c.ext_key_usage == eku, || format!("{what}: extendedKeyUsage {:?}, expected {eku:?}", c.ext_key_usage));
             probs.check(c.key_usage.starts_with("critical: Digital Signature"), || format!("{what}: keyUsage {:?}", c.key_usage));
         }
@@ -372,6 +417,7 @@ fn check_tenant(
             "super-admin" => ("kubernetes-super-admin", &["system:masters"]),
             "controller-manager" => ("system:kube-controller-manager", &[]),
             "scheduler" => ("system:kube-scheduler", &[]),
+            "etcd-server" | "etcd-peer" => (&format!("{}-etcd", t.tcp), &[]),
             other => unreachable!("{other}"),
         };
         probs.check(c.cn() == cn, || format!("{what}: CN {:?}, expected {cn:?}", c.cn()));
@@ -389,7 +435,8 @@ fn check_tenant(
             probs.check(c.basic_constraints == k.basic_constraints, || {
                 format!("{what}: basicConstraints {:?}, kubeadm: {:?}", c.basic_constraints, k.basic_constraints)
             });
-            if pair.artefact != "datastore-client" {
+            // (kubeadm names a stacked etcd's certificates after the node)
+            if !["datastore-client", "etcd-server", "etcd-peer"].contains(&pair.artefact) {
                 probs.check(c.organizations() == k.organizations(), || {
                     format!("{what}: O {:?}, kubeadm: {:?}", c.organizations(), k.organizations())
                 });
@@ -494,9 +541,12 @@ fn golden_pki_agrees_with_kubeseal_openssl_kubectl_kubeadm() {
     for t in TENANTS {
         check_tenant(&p, scratch.path(), (&repo().join("examples"), &identity_file()), &secrets, t, Some(&refs[t.curve]), &mut probs);
     }
-    // One DataStore CA for all four tenants.
-    let ds_cas: BTreeSet<Vec<u8>> =
-        TENANTS.iter().map(|t| secrets[&format!("{}/{}-datastore-certificate", t.ns, t.tcp)].data["ca.crt"].clone()).collect();
+    // One DataStore CA for all four tenants of DataStore `default`.
+    let ds_cas: BTreeSet<Vec<u8>> = TENANTS
+        .iter()
+        .filter(|t| !t.dedicated_etcd)
+        .map(|t| secrets[&format!("{}/{}-datastore-certificate", t.ns, t.tcp)].data["ca.crt"].clone())
+        .collect();
     probs.check(ds_cas.len() == 1, || "the tenants of DataStore `default` publish different DataStore CAs".into());
     probs.assert_none("golden/ PKI");
 }
@@ -508,7 +558,14 @@ fn minimal_repo(p: &Peers, config: &str) -> Workspace {
     std::fs::remove_dir_all(ws.golden()).unwrap();
     std::fs::remove_dir_all(ws.state()).unwrap();
     std::fs::remove_file(ws.lock()).unwrap();
-    for f in ["tenants/full.yaml", "tenants/internal-ca.yaml", "tenants/nodeport.yaml", "tenants/sql.yaml", "datastores/postgresql.yaml"] {
+    for f in [
+        "tenants/full.yaml",
+        "tenants/internal-ca.yaml",
+        "tenants/nodeport.yaml",
+        "tenants/sql.yaml",
+        "tenants/isolated.yaml",
+        "datastores/postgresql.yaml",
+    ] {
         std::fs::remove_file(ws.path(f)).unwrap();
     }
     std::fs::write(ws.path("tcpc.yaml"), config).unwrap();
@@ -744,7 +801,9 @@ fn renewal_reissues_leaves_only() {
     ];
     let mut want_issued = BTreeSet::new();
     for t in TENANTS {
-        for l in leaves {
+        // A dedicated etcd's members' certificates are leaves too; its CA is a root, kept.
+        let etcd: &[&str] = if t.dedicated_etcd { &["etcd-peer", "etcd-server"] } else { &[] };
+        for l in leaves.iter().chain(etcd) {
             want_issued.insert(format!("{}/{}: issued {l} (less than 33% of its lifetime is left)", t.ns, t.tcp));
         }
     }
@@ -761,6 +820,14 @@ fn renewal_reissues_leaves_only() {
         for unchanged in ["ca", "front-proxy-ca-certificate", "sa-certificate"] {
             let f = format!("{dir}/sealedsecret-{}-{unchanged}.yaml", t.tcp);
             assert!(!changed.contains(&f), "{f} changed on renewal");
+        }
+        if t.dedicated_etcd {
+            let f = format!("{dir}/sealedsecret-{}-etcd-certs.yaml", t.tcp);
+            assert!(changed.contains(&f), "{f} not re-sealed on renewal");
+            let old = unseal_file(&p.kubeseal, &repo().join("golden").join(&f));
+            let new = unseal_file(&p.kubeseal, &ws.golden().join(&f));
+            assert_eq!(old.data["ca.crt"], new.data["ca.crt"], "{f}: the etcd CA changed on renewal");
+            assert_ne!(old.data["server.crt"], new.data["server.crt"], "{f}: the etcd server certificate was not renewed");
         }
         for leaf in [
             "api-server-certificate",

@@ -24,7 +24,13 @@ fn certificate_of(u: &harness::Unsealed) -> String {
             return String::from_utf8(base64::engine::general_purpose::STANDARD.decode(b64.trim()).unwrap()).unwrap();
         }
     }
-    let key = u.data.keys().find(|k| k.ends_with(".crt") && *k != "ca.crt").cloned().unwrap_or_else(|| "ca.crt".into());
+    // A dedicated etcd's Secret holds server.crt and peer.crt: it is described by server.crt.
+    let key = ["server.crt"]
+        .into_iter()
+        .map(String::from)
+        .find(|k| u.data.contains_key(k))
+        .or_else(|| u.data.keys().find(|k| k.ends_with(".crt") && *k != "ca.crt").cloned())
+        .unwrap_or_else(|| "ca.crt".into());
     String::from_utf8(u.data[&key].clone()).unwrap()
 }
 
@@ -60,5 +66,5 @@ fn sealed_secret_annotations_match_the_certificates_inside() {
         assert_eq!(not_after, rfc3339, "{rel}: notAfter");
         checked += 1;
     }
-    assert_eq!(checked, 44, "4 etcd tenants × 9 certificate-holding Secrets, the PostgreSQL tenant's 8");
+    assert_eq!(checked, 54, "4 etcd tenants × 9 certificate-holding Secrets, the PostgreSQL tenant's 8, the dedicated-etcd tenant's 10");
 }

@@ -83,8 +83,9 @@ fn no_key_material_in_outputs_state_or_logs() {
     let mut runs = vec![("import", import)];
     let render = ws.render(Some(&identity_file()), EPOCH).expect_ok();
     let issued = render.stderr.lines().filter(|l| l.contains(": issued ")).count();
-    // 4 etcd tenants × 11, the PostgreSQL tenant (kine: no etcd client certificate) 10
-    assert_eq!(issued, 4 * 11 + 10, "every artefact of the 5 tenants must be issued:\n{}", render.stderr);
+    // 4 etcd tenants × 11, the PostgreSQL tenant (kine: no etcd client certificate) 10, the
+    // dedicated-etcd tenant 14 (also its etcd's CA, serving and peer certificates)
+    assert_eq!(issued, 4 * 11 + 10 + 14, "every artefact of the 6 tenants must be issued:\n{}", render.stderr);
     runs.push(("render --identity", render));
     runs.push(("render (no identity)", ws.render(None, EPOCH).expect_ok()));
     runs.push(("check", tcpc(&["check".into(), s(&e)], EPOCH)));
@@ -102,7 +103,11 @@ fn no_key_material_in_outputs_state_or_logs() {
     needles.push(Needle { what: "the age identity".into(), forms: vec![age_key.into_bytes()] });
     needles.push(pem_needle("the DataStore CA key".into(), &std::fs::read(&ds_ca.1).unwrap()));
     let secrets = unseal_all(&p.kubeseal, &ws.golden());
-    assert_eq!(secrets.len(), 40 + 12, "4 etcd tenants x 10 Secrets, the PostgreSQL tenant's 12 (config, setup)");
+    assert_eq!(
+        secrets.len(),
+        40 + 12 + 11,
+        "4 etcd tenants x 10 Secrets, the PostgreSQL tenant's 12 (config, setup), the dedicated-etcd tenant's 11 (etcd-certs)"
+    );
     let mut distinct = BTreeSet::new();
     for (name, u) in &secrets {
         for (key, value) in &u.data {
@@ -128,7 +133,7 @@ fn no_key_material_in_outputs_state_or_logs() {
     }
     // The super-admin kubeconfig stays out of the cluster unless a tenant asks (only `full`
     // does): learn the others' from `tcpc kubeconfig`, written outside the repository copy.
-    for tenant in ["tenants/edge", "tenants/minimal", "tenants/trusting", "platform/sql"] {
+    for tenant in ["tenants/edge", "tenants/minimal", "tenants/trusting", "platform/sql", "platform/isolated"] {
         let path = outside.path().join(format!("{}-super-admin.conf", tenant.replace('/', "-")));
         let args = ["kubeconfig", tenant, "--user", "super-admin", "--dir", &s(&e), "--identity", &s(&identity_file()), "-o", &s(&path)];
         runs.push(("kubeconfig --user super-admin", tcpc(&args.map(String::from), EPOCH).expect_ok()));
@@ -139,8 +144,10 @@ fn no_key_material_in_outputs_state_or_logs() {
         needles.push(n);
     }
     // ca, front-proxy-ca, sa, apiserver, kubelet client, front-proxy client, datastore client,
-    // admin, super-admin, controller-manager, scheduler: 11 keys per tenant.
-    assert_eq!(distinct.len(), 4 * 11 + 10, "distinct private keys learnt from the Secrets");
+    // admin, super-admin, controller-manager, scheduler: 11 keys per tenant (the PostgreSQL one
+    // has no datastore client); the dedicated-etcd tenant's etcd server and peer keys (its etcd
+    // CA's key is in no Secret: it stays in the encrypted state).
+    assert_eq!(distinct.len(), 4 * 11 + 10 + 13, "distinct private keys learnt from the Secrets");
 
     // The scanner finds what it looks for.
     let mut hits = Vec::new();

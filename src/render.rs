@@ -217,7 +217,12 @@ spec:
 ";
 
     fn tenant(network: &str, addons: bool) -> Tenant {
-        let tcp = format!(
+        crate::resolve::resolve_one(DATASTORE, tcp_yaml(network, addons))
+    }
+
+    /// The test tenant `tenants/alpha`, with `network` under `networkProfile`.
+    fn tcp_yaml(network: &str, addons: bool) -> String {
+        format!(
             "apiVersion: kamaji.clastix.io/v1alpha1
 kind: TenantControlPlane
 metadata:
@@ -235,8 +240,7 @@ spec:
     port: 6443
 {network}",
             if addons { "  addons:\n    coreDNS: {}\n    kubeProxy: {}\n" } else { "" }
-        );
-        crate::resolve::resolve_one(DATASTORE, tcp)
+        )
     }
 
     /// Renders and type-checks; returns the tenant bundle by (kind, namespace/name).
@@ -275,23 +279,12 @@ spec:
     /// under names its certificates cover.
     #[test]
     fn a_dedicated_etcd_is_never_selected_by_the_control_plane_service() {
-        let tcp = "apiVersion: kamaji.clastix.io/v1alpha1
-kind: TenantControlPlane
-metadata:
-  name: solo
-  namespace: tenants
-  annotations:
-    tcpc.dev/dedicated-etcd: \"true\"
-spec:
-  controlPlane:
-    service:
-      serviceType: ClusterIP
-  kubernetes:
-    version: v1.36.3
-    kubelet:
-      cgroupfs: cgroupfs
-";
-        let t = crate::resolve::resolve_one(DATASTORE, tcp.to_string());
+        let tcp = tcp_yaml("", false).replacen(
+            "  namespace: tenants\n",
+            "  namespace: tenants\n  annotations:\n    tcpc.dev/dedicated-etcd: \"true\"\n",
+            1,
+        );
+        let t = crate::resolve::resolve_one(DATASTORE, tcp);
         let objects: Vec<Value> = render_with(&t, &Default::default(), None, Some("sha256:x"))
             .unwrap()
             .into_iter()
@@ -300,24 +293,24 @@ spec:
         let find = |kind: &str, name: &str| {
             objects.iter().find(|o| o["kind"] == kind && o["metadata"]["name"] == name).unwrap_or_else(|| panic!("{kind} {name}"))
         };
-        let etcd = find("StatefulSet", "solo-etcd");
+        let etcd = find("StatefulSet", "alpha-etcd");
         let pod_labels = etcd["spec"]["template"]["metadata"]["labels"].as_object().unwrap();
-        let selector = find("Service", "solo")["spec"]["selector"].as_object().unwrap();
+        let selector = find("Service", "alpha")["spec"]["selector"].as_object().unwrap();
         assert!(
             selector.iter().any(|(k, v)| pod_labels.get(k) != Some(v)),
             "the control plane's Service selects the etcd pods: {selector:?} ⊆ {pod_labels:?}"
         );
-        assert_eq!(find("Service", "solo-etcd")["spec"]["clusterIP"], "None");
+        assert_eq!(find("Service", "alpha-etcd")["spec"]["clusterIP"], "None");
         assert_eq!(etcd["spec"]["template"]["metadata"]["annotations"]["tcpc.dev/etcd-certificates-checksum"], "sha256:x");
-        let args: Vec<&str> = find("Deployment", "solo")["spec"]["template"]["spec"]["containers"][0]["args"]
+        let args: Vec<&str> = find("Deployment", "alpha")["spec"]["template"]["spec"]["containers"][0]["args"]
             .as_array()
             .unwrap()
             .iter()
             .filter_map(Value::as_str)
             .collect();
-        assert!(args.contains(&"--etcd-servers=https://solo-etcd-0.solo-etcd.tenants.svc.cluster.local:2379"), "{args:?}");
+        assert!(args.contains(&"--etcd-servers=https://alpha-etcd-0.alpha-etcd.tenants.svc.cluster.local:2379"), "{args:?}");
         let names = &t.datastore.dedicated.as_ref().unwrap().dns_names;
-        assert!(names.contains(&"*.solo-etcd.tenants.svc.cluster.local".to_string()), "{names:?}");
+        assert!(names.contains(&"*.alpha-etcd.tenants.svc.cluster.local".to_string()), "{names:?}");
         // The datastore setup Job is for shared DataStores only.
         assert!(!objects.iter().any(|o| o["kind"] == "Job"));
     }

@@ -7,9 +7,10 @@
 #      (default 5; apply, wait, kubectl delete -k, wait until its pods are gone): median
 #   2. E2E_BENCH_TENANTS (default 10) tenants applied at once: time until every /readyz answers,
 #      RSS per control-plane pod, RSS of the whole cluster before and after
-#   E2E_BENCH_DATASTORE=etcd|postgresql|mysql|nats (default etcd): the DataStore of every bench
-#      tenant (tests/e2e/datastores.sh starts the server); kine drivers also report the kine
-#      sidecar's RSS and the server's load (connections, database sizes)
+#   E2E_BENCH_DATASTORE=etcd|postgresql|mysql|nats|dedicated (default etcd): the DataStore of every
+#      bench tenant (tests/e2e/datastores.sh starts the server; dedicated: each tenant's own etcd on
+#      a hostPath PersistentVolume); kine drivers also report the kine sidecar's RSS and the
+#      server's load (connections, database sizes)
 # Prints "TIMING name value" lines (also in DIR/timings). E2E_KEEP=1 keeps the cluster.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -19,26 +20,7 @@ source "$here/tenants.sh"
 RUNS=${E2E_BENCH_RUNS:-5}
 N=${E2E_BENCH_TENANTS:-10}
 
-tcp_bench() {
-  cat <<YAML
-apiVersion: kamaji.clastix.io/v1alpha1
-kind: TenantControlPlane
-metadata:
-  name: b$1
-  namespace: bench-$1
-spec:
-  dataStore: $DS
-  controlPlane:
-    deployment:
-      replicas: 1
-    service:
-      serviceType: ClusterIP
-  kubernetes:
-    version: $E2E_K8S_VERSION
-    kubelet:
-      cgroupfs: cgroupfs
-YAML
-}
+tcp_bench() { kine_tenant "bench-$1" "b$1" "$DS"; }
 
 cluster_rss_mb() {
   local pids
@@ -85,13 +67,17 @@ bench_main() {
       nats_up
       kine_datastore nats NATS "$E2E_ADVERTISE_IP:$E2E_NATS_PORT" > "$REPO/datastores/nats.yaml"; DS=nats
       "$TCPC_BIN" import datastore-credentials nats --dir "$REPO" --username kine --password-file "$DIR/nats/admin-password" ;;
-    *) die "E2E_BENCH_DATASTORE: etcd, postgresql, mysql or nats" ;;
+    dedicated) DS=- ;;
+    *) die "E2E_BENCH_DATASTORE: etcd, postgresql, mysql, nats or dedicated" ;;
   esac
   kine_images_config "$REPO"
   local i
   for (( i = 0; i < N; i++ )); do tcp_bench "$i" > "$REPO/tenants/b$i.yaml"; done
   render_repo "$REPO" 2> "$WORK/render.log" || { cat "$WORK/render.log" >&2; die "render failed"; }
   for (( i = 0; i < N; i++ )); do create_namespace "bench-$i"; done
+  if [[ $DS == - ]]; then
+    for (( i = 0; i < N; i++ )); do local_pv "e2e-b$i-etcd-0" "bench-$i" "data-b$i-etcd-0"; done
+  fi
   timing cluster_rss_mb_before "$(cluster_rss_mb)"
 
   step "apply -> /readyz, one tenant, $RUNS runs"
@@ -128,7 +114,11 @@ bench_main() {
     done < <(kubectl -n "bench-$i" get pods -l "kamaji.clastix.io/name=b$i" -o jsonpath='{range .items[*]}{.metadata.name} {.metadata.uid}{"\n"}{end}')
   done
   timing "many_${N}_pods_rss_mb_total" "$sum"
-  if [[ $DS != default ]]; then
+  if [[ $DS == - ]]; then
+    for (( i = 0; i < N; i++ )); do
+      timing "many_rss_mb_etcd_b$i" "$(pod_rss_mb "$(kubectl -n "bench-$i" get pod "b$i-etcd-0" -o jsonpath='{.metadata.uid}')")"
+    done
+  elif [[ $DS != default ]]; then
     local pod pid
     for (( i = 0; i < N; i++ )); do
       for pod in $(kubectl -n "bench-$i" get pods -l "kamaji.clastix.io/name=b$i,kamaji.clastix.io/component=deployment" -o name); do

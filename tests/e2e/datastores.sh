@@ -84,11 +84,13 @@ dedicatedEtcd:
 YAML
 }
 
-# kine_tenant NS NAME DATASTORE ADDRESS: a TenantControlPlane on a kine DataStore; DATASTORE `-`:
-# on its own etcd (tcpc.dev/dedicated-etcd).
+# kine_tenant NS NAME DATASTORE [ADDRESS]: a TenantControlPlane (replicas 1, ClusterIP) on
+# DATASTORE; `-`: on its own etcd (tcpc.dev/dedicated-etcd). ADDRESS: also reachable at that
+# externalIP on port 6443.
 kine_tenant() {
-  local ds="  dataStore: $3" meta=""
+  local ds="  dataStore: $3" meta="" net=""
   [[ $3 == - ]] && { ds=""; meta=$'  annotations:\n    tcpc.dev/dedicated-etcd: "true"'; }
+  [[ -n ${4:-} ]] && net=$'  networkProfile:\n    address: '"$4"$'\n    allowAddressAsExternalIP: true\n    port: 6443'
   cat <<YAML
 apiVersion: kamaji.clastix.io/v1alpha1
 kind: TenantControlPlane
@@ -107,10 +109,7 @@ ${ds}
     version: $E2E_K8S_VERSION
     kubelet:
       cgroupfs: cgroupfs
-  networkProfile:
-    address: $4
-    allowAddressAsExternalIP: true
-    port: 6443
+${net}
 YAML
 }
 

@@ -363,6 +363,28 @@ fn typed<T: DeserializeOwned + Serialize>(schema: &Schema, id: SourceId, node: &
             }
         }
     }
+    // A null is an absent field, but an unknown key stays unknown whatever its value (as in
+    // Kubernetes' strict decoding): `spec.bogus:` is reported, not dropped in silence.
+    let mut nulls = Vec::new();
+    null_fields(node, &mut Vec::new(), &mut nulls);
+    for (parent, key) in nulls {
+        let Some(known) = closed_object_fields(&schema.raw, &parent) else { continue };
+        if known.contains(&key) {
+            continue;
+        }
+        failed = true;
+        let mut key_path = parent.clone();
+        key_path.push(PathSeg::Key(key.clone()));
+        let mut d = Diagnostic::error(format!("unknown field `{key}` in {}", display_or_root(&parent, what))).at(
+            id,
+            node.span_at(&key_path, true),
+            "unknown field (with no value)",
+        );
+        if let Some(best) = closest(&key, &known) {
+            d = d.help(format!("did you mean `{best}`?"));
+        }
+        diags.push(d);
+    }
     if failed {
         return None;
     }
@@ -415,6 +437,50 @@ fn json_without_null_fields(node: &Node) -> Value {
         ),
         _ => node.to_json(),
     }
+}
+
+/// Every mapping entry whose value is a YAML null: (the mapping's path, the key).
+fn null_fields(node: &Node, path: &mut Vec<PathSeg>, out: &mut Vec<(Vec<PathSeg>, String)>) {
+    match &node.kind {
+        NodeKind::Seq(items) => {
+            for (i, item) in items.iter().enumerate() {
+                path.push(PathSeg::Index(i));
+                null_fields(item, path, out);
+                path.pop();
+            }
+        }
+        NodeKind::Map(entries) => {
+            for (k, v) in entries {
+                let NodeKind::String(key) = &k.kind else { continue };
+                if matches!(v.kind, NodeKind::Null) {
+                    out.push((path.clone(), key.clone()));
+                } else {
+                    path.push(PathSeg::Key(key.clone()));
+                    null_fields(v, path, out);
+                    path.pop();
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The field names of the object `schema` describes at `path`, when it allows no others.
+fn closed_object_fields(root: &Value, path: &[PathSeg]) -> Option<Vec<String>> {
+    fn at<'a>(root: &'a Value, schema: &'a Value, path: &[PathSeg]) -> Option<&'a Value> {
+        let schema = deref(root, schema);
+        if let Some(options) = schema.get("anyOf").or_else(|| schema.get("oneOf")).and_then(Value::as_array) {
+            return options.iter().find_map(|s| at(root, s, path).filter(|s| s.get("properties").is_some()));
+        }
+        match path.split_first() {
+            None => Some(schema),
+            Some((PathSeg::Key(k), rest)) => at(root, schema.get("properties")?.get(k)?, rest),
+            Some((PathSeg::Index(_), rest)) => at(root, schema.get("items")?, rest),
+        }
+    }
+    let object = at(root, root, path)?;
+    (object.get("additionalProperties") == Some(&Value::Bool(false)))
+        .then(|| object.get("properties").and_then(Value::as_object).map(|p| p.keys().cloned().collect()).unwrap_or_default())
 }
 
 /// Field names `schema` allows at `pointer` (for "did you mean").
@@ -576,6 +642,22 @@ spec:
         // Unrelated kinds stay warnings.
         let (_, diags, _) = run("apiVersion: v1\nkind: Service\nmetadata: {name: x}\n");
         assert!(!diags.has_errors());
+    }
+
+    #[test]
+    fn an_unknown_field_is_reported_even_with_no_value() {
+        let text = MINIMAL.replace("  kubernetes:\n", "  bogus:\n  kubernetes:\n    admissionControlers: null\n");
+        let (_, diags, _) = run(&text);
+        let all = format!("{diags:?}");
+        assert!(all.contains("unknown field `bogus` in spec"), "{all}");
+        assert!(all.contains("unknown field `admissionControlers` in spec.kubernetes"), "{all}");
+        assert!(all.contains("did you mean `admissionControllers`?"), "{all}");
+        // Known fields and free-form maps take a null as before.
+        let text =
+            MINIMAL.replace("  kubernetes:\n", "  dataStore:\n  kubernetes:\n").replace("metadata:\n", "metadata:\n  labels:\n    team:\n");
+        let (inputs, diags, _) = run(&text);
+        assert!(!diags.has_errors(), "{diags:?}");
+        assert_eq!(inputs.tcps.len(), 1);
     }
 
     #[test]

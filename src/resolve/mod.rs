@@ -352,7 +352,28 @@ pub fn resolve(inputs: &Inputs, diags: &mut Diagnostics) -> Vec<Tenant> {
             out.push(t);
         }
     }
+    warn_unused_configmaps(inputs, diags);
     out
+}
+
+/// A ConfigMap in the repository is compiled only as a tenant's internal CA bundle; any other is
+/// left out of the output, which is said rather than done in silence (a ConfigMap that
+/// `additionalVolumes` mounts must reach the cluster some other way).
+fn warn_unused_configmaps(inputs: &Inputs, diags: &mut Diagnostics) {
+    let default_ns = inputs.config.default_namespace();
+    for cm in &inputs.configmaps {
+        let used = inputs.tcps.iter().any(|t| {
+            t.value.spec.internal_ca_certificates_config_map.as_deref() == Some(cm.name.as_str())
+                && t.value.metadata.namespace.as_deref().unwrap_or(default_ns) == cm.namespace
+        });
+        if !used {
+            diags.push(
+                Diagnostic::warning(format!("skipping ConfigMap {}/{}: no TenantControlPlane uses it as `internalCACertificatesConfigMap`", cm.namespace, cm.name))
+                    .at(cm.file, cm.span, "not in the output")
+                    .note("tcpc copies a ConfigMap of the repository only as a tenant's internal CA bundle; one that `additionalVolumes` mount must be applied to the management cluster with its other objects"),
+            );
+        }
+    }
 }
 
 fn check_duplicates(inputs: &Inputs, diags: &mut Diagnostics) {

@@ -97,8 +97,10 @@ bench_main() {
 
   step "$N tenants at once"
   t0=$(now)
-  for (( i = 0; i < N; i++ )); do kubectl apply -k "$OUT/bench-$i/b$i/management" >/dev/null & done
-  wait
+  # (wait for these: a bare `wait` would also wait for a database server the DataStore started)
+  local applies=()
+  for (( i = 0; i < N; i++ )); do kubectl apply -k "$OUT/bench-$i/b$i/management" >/dev/null & applies+=($!); done
+  wait "${applies[@]}"
   local pids=()
   for (( i = 0; i < N; i++ )); do wait_readyz "bench-$i" "b$i" "$t0" "many_apply_to_readyz_b$i" & pids+=($!); done
   local p bad=0

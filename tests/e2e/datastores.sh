@@ -501,7 +501,10 @@ s_dedicated_etcd() {
 
   # the data outlives the control plane's pod and the etcd member's pod
   kine_objects_survive "$ns" "$tcp"
+  local old; old=$(kubectl -n "$ns" get pod "$tcp-etcd-0" -o jsonpath='{.metadata.uid}')
   kubectl -n "$ns" delete pod "$tcp-etcd-0" --wait=true --timeout=60s --grace-period=1 >/dev/null
+  # the StatefulSet controller recreates it a moment later: wait for the new pod, then for Ready
+  wait_for "a new $tcp-etcd-0" 60 bash -c "uid=\$(kubectl -n $ns get pod $tcp-etcd-0 -o jsonpath='{.metadata.uid}') && [[ -n \$uid && \$uid != $old ]]"
   kubectl -n "$ns" wait pod "$tcp-etcd-0" --for=condition=Ready --timeout=120s >/dev/null
   local kc=$WORK/$tcp-super-admin.conf
   wait_for "$ns/$tcp answers again" 60 kubectl --kubeconfig "$kc" --request-timeout=5s -n default get configmap e2e-kine-probe

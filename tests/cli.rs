@@ -426,14 +426,7 @@ fn new_material_without_identity_names_the_tenant_and_artefacts() {
     assert!(changes.is_empty(), "a render that could not issue changed files:\n{}", changes.join("\n"));
 
     // With the identity, the same render succeeds and records the new tenant.
-    let r = run(tcpc()
-        .arg("render")
-        .arg(&dir)
-        .arg("-o")
-        .arg(&out)
-        .arg("--allow-outside")
-        .arg("--identity")
-        .arg(root().join(common::EXAMPLES_IDENTITY)));
+    let r = run(&mut common::render_with_identity(&dir, &out));
     let r = r.expect_code(0, "render of a new tenant with the identity");
     let lock = tcpc::lock::Lock::parse(&std::fs::read_to_string(dir.join("tcpc.lock")).unwrap()).expect("the new lock parses");
     assert!(lock.tenants.contains_key("tenants/newcomer"), "the lock lacks tenants/newcomer\n{}", r.describe());
@@ -536,16 +529,7 @@ fn moving_a_tenant_to_another_datastore_is_refused_until_acknowledged() {
     let text = std::fs::read_to_string(&sql).unwrap();
     std::fs::write(&sql, text.replacen("  dataStore: postgresql", "  dataStore: default", 1)).unwrap();
     let before = snapshot(tmp.path());
-    let render = || {
-        run(tcpc()
-            .arg("render")
-            .arg(&dir)
-            .arg("-o")
-            .arg(&out)
-            .arg("--allow-outside")
-            .arg("--identity")
-            .arg(root().join(common::EXAMPLES_IDENTITY)))
-    };
+    let render = || run(&mut common::render_with_identity(&dir, &out));
     let r = render().expect_code(1, "render of a tenant moved to another DataStore");
     for e in [
         "TenantControlPlane platform/sql would move from DataStore `postgresql` (PostgreSQL, `platform_sql`) to `default` (etcd, `platform_sql`)",

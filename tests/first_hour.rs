@@ -140,17 +140,7 @@ fn check_names_the_renewal_command_and_prints_rfc3339_dates() {
     let date = expiring.split('(').nth(2).and_then(|s| s.split(')').next()).unwrap();
     assert!(time::OffsetDateTime::parse(date, &time::format_description::well_known::Rfc3339).is_ok() && date.ends_with('Z'), "{expiring}");
     // The render it names works and check is clean again.
-    let identity = root().join(common::EXAMPLES_IDENTITY);
-    run(tcpc()
-        .arg("render")
-        .arg(&dir)
-        .arg("-o")
-        .arg(&out)
-        .arg("--allow-outside")
-        .arg("--identity")
-        .arg(&identity)
-        .env("SOURCE_DATE_EPOCH", &late))
-    .expect_code(0, "the renewal render");
+    run(common::render_with_identity(&dir, &out).env("SOURCE_DATE_EPOCH", &late)).expect_code(0, "the renewal render");
     run(tcpc().arg("check").arg(&dir).arg("-o").arg(&out).env("SOURCE_DATE_EPOCH", &late)).expect_code(0, "check after renewal");
 }
 

@@ -67,6 +67,14 @@ pub fn run(cmd: &mut Command) -> Run {
 }
 
 /// Copies the directory tree `src` to `dst` (created), hidden files included.
+/// `tcpc render DIR -o OUT --allow-outside --identity <the examples' identity>`: a render of a
+/// copy of the examples that may issue, into a directory outside it.
+pub fn render_with_identity(dir: &Path, out: &Path) -> Command {
+    let mut c = tcpc();
+    c.arg("render").arg(dir).arg("-o").arg(out).arg("--allow-outside").arg("--identity").arg(root().join(EXAMPLES_IDENTITY));
+    c
+}
+
 pub fn copy_dir(src: &Path, dst: &Path) {
     std::fs::create_dir_all(dst).unwrap_or_else(|e| panic!("creating {}: {e}", dst.display()));
     for entry in std::fs::read_dir(src).unwrap_or_else(|e| panic!("reading {}: {e}", src.display())) {

@@ -140,6 +140,31 @@ admin_secret() {
     --dry-run=client -o yaml | kubectl apply -f - >/dev/null
 }
 
+# sql_tenant_up NS TCP DATASTORE DRIVER PORT ADDRESS ADMIN_USER ADMIN_PASSWORD_FILE: a SQL
+# DataStore whose admin Secret is in kamaji-system (never in Git: checked), a tenant on it,
+# rendered and applied; waits for /readyz and the setup Job, then sets DB_USER, DB_NAME and DB_PW
+# to what the tenant's config Secret holds.
+sql_tenant_up() {
+  local ns=$1 tcp=$2 ds=$3 driver=$4 port=$5 addr=$6 admin=$7 pw_file=$8
+  mkdir -p "$REPO/datastores" "$REPO/tenants"
+  kine_datastore "$ds" "$driver" "$E2E_ADVERTISE_IP:$port" > "$REPO/datastores/$ds.yaml"
+  kine_tenant "$ns" "$tcp" "$ds" "$addr" > "$REPO/tenants/$tcp.yaml"
+  kine_images_config "$REPO"
+  admin_secret "$ds" "$admin" "$pw_file"
+  render_repo "$REPO" 2> "$WORK/render-kine.log" || { cat "$WORK/render-kine.log" >&2; return 1; }
+  ! grep -rqF -- "$(cat "$pw_file")" "$REPO" || { log "the $driver admin password is in the repository"; return 1; }
+  kine_up "$ns" "$tcp"
+  local job; job=$(setup_job "$tcp")
+  kubectl -n kamaji-system wait "$job" --for=condition=Complete --timeout=60s >/dev/null
+  kubectl -n kamaji-system logs "$job" | grep -q 'are set up'
+  local key
+  for key in DB_USER DB_SCHEMA DB_PASSWORD; do
+    kubectl -n "$ns" get secret "$tcp-datastore-config" -o jsonpath="{.data.$key}" | base64 -d > "$WORK/$tcp-$key"
+  done
+  DB_USER=$(cat "$WORK/$tcp-DB_USER"); DB_NAME=$(cat "$WORK/$tcp-DB_SCHEMA"); DB_PW=$(cat "$WORK/$tcp-DB_PASSWORD")
+  log "$ns/$tcp: database $DB_NAME, user $DB_USER"
+}
+
 # setup_job TCP: the setup Job of a SQL tenant (in the DataStore's namespace).
 setup_job() { kubectl -n kamaji-system get jobs -l "kamaji.clastix.io/name=$1,kamaji.clastix.io/component=datastore-setup" -o name; }
 
@@ -179,26 +204,10 @@ s_kine_postgresql() {
   local ns=e2e-sql tcp=pg
   E2E_PG_PORT=${E2E_PG_PORT:?E2E_PG_PORT (tools/e2e/cluster.sh env)}
   pg_up
-  mkdir -p "$REPO/datastores" "$REPO/tenants"
-  kine_datastore postgres PostgreSQL "$E2E_ADVERTISE_IP:$E2E_PG_PORT" > "$REPO/datastores/postgres.yaml"
-  kine_tenant "$ns" "$tcp" postgres "$KINE_ADDR" > "$REPO/tenants/pg.yaml"
-  kine_images_config "$REPO"
   printf '%s' "$(cat "$DIR/pg/admin-password")" > "$WORK/pg-admin-password"
-  admin_secret postgres postgres "$WORK/pg-admin-password"
-  render_repo "$REPO" 2> "$WORK/render-kine.log" || { cat "$WORK/render-kine.log" >&2; return 1; }
-  # no plaintext password anywhere in the rendered tree or the repository
-  ! grep -rqF -- "$(cat "$DIR/pg/admin-password")" "$REPO" || { log "the admin password is in the repository"; return 1; }
-  kine_up "$ns" "$tcp"
-  local job; job=$(setup_job "$tcp")
-  kubectl -n kamaji-system wait "$job" --for=condition=Complete --timeout=60s >/dev/null
-  kubectl -n kamaji-system logs "$job" | grep -q 'are set up'
-
+  sql_tenant_up "$ns" "$tcp" postgres PostgreSQL "$E2E_PG_PORT" "$KINE_ADDR" postgres "$WORK/pg-admin-password"
   # the tenant's own user and database, created by the Job
-  local user db pw
-  user=$(kubectl -n "$ns" get secret "$tcp-datastore-config" -o jsonpath='{.data.DB_USER}' | base64 -d)
-  db=$(kubectl -n "$ns" get secret "$tcp-datastore-config" -o jsonpath='{.data.DB_SCHEMA}' | base64 -d)
-  pw=$(kubectl -n "$ns" get secret "$tcp-datastore-config" -o jsonpath='{.data.DB_PASSWORD}' | base64 -d)
-  log "$ns/$tcp: database $db, user $user"
+  local user=$DB_USER db=$DB_NAME pw=$DB_PW job; job=$(setup_job "$tcp")
   [[ $user == "${ns}_$tcp" && $db == "${ns}_$tcp" ]]
   local rows; rows=$(psql_as "$user" "$pw" "$db" 'SELECT count(*) FROM kine')
   log "$ns/$tcp: kine table holds $rows rows"
@@ -302,21 +311,8 @@ s_kine_mysql() {
   local ns=e2e-mysql tcp=my
   E2E_MYSQL_PORT=${E2E_MYSQL_PORT:?E2E_MYSQL_PORT (tools/e2e/cluster.sh env)}
   mysql_up
-  kine_datastore mysql MySQL "$E2E_ADVERTISE_IP:$E2E_MYSQL_PORT" > "$REPO/datastores/mysql.yaml"
-  kine_tenant "$ns" "$tcp" mysql "$MYSQL_ADDR" > "$REPO/tenants/my.yaml"
-  kine_images_config "$REPO"
-  admin_secret mysql kamaji "$DIR/mysql/admin-password"
-  render_repo "$REPO" 2> "$WORK/render-kine.log" || { cat "$WORK/render-kine.log" >&2; return 1; }
-  ! grep -rqF -- "$(cat "$DIR/mysql/admin-password")" "$REPO" || { log "the MariaDB password is in the repository"; return 1; }
-  kine_up "$ns" "$tcp"
-  local job; job=$(setup_job "$tcp")
-  kubectl -n kamaji-system wait "$job" --for=condition=Complete --timeout=60s >/dev/null
-
-  local user db pw admin_pw; admin_pw=$(cat "$DIR/mysql/admin-password")
-  user=$(kubectl -n "$ns" get secret "$tcp-datastore-config" -o jsonpath='{.data.DB_USER}' | base64 -d)
-  db=$(kubectl -n "$ns" get secret "$tcp-datastore-config" -o jsonpath='{.data.DB_SCHEMA}' | base64 -d)
-  pw=$(kubectl -n "$ns" get secret "$tcp-datastore-config" -o jsonpath='{.data.DB_PASSWORD}' | base64 -d)
-  log "$ns/$tcp: database $db, user $user"
+  sql_tenant_up "$ns" "$tcp" mysql MySQL "$E2E_MYSQL_PORT" "$MYSQL_ADDR" kamaji "$DIR/mysql/admin-password"
+  local user=$DB_USER db=$DB_NAME pw=$DB_PW admin_pw; admin_pw=$(cat "$DIR/mysql/admin-password")
   local rows; rows=$(mysql_as "$user" "$pw" "$db" 'SELECT count(*) FROM kine')
   log "$ns/$tcp: kine table holds $rows rows"
   (( rows > 100 ))

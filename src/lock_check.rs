@@ -26,7 +26,8 @@ pub fn secret_keys(
     kine: Option<&crate::resolve::KinePlan>,
 ) -> Option<&'static [&'static str]> {
     Some(match component {
-        // kine: only the CA that verifies the database server.
+        // kine: the CA that verifies the database server, and the client pair it presents.
+        "datastore-certificate" if kine.is_some_and(|k| k.client_certificate) => &["ca.crt", "server.crt", "server.key"],
         "datastore-certificate" if kine.is_some() => &["ca.crt"],
         "datastore-config" if kine.is_some() => &["DB_CONNECTION_STRING", "DB_PASSWORD", "DB_SCHEMA", "DB_USER"],
         "datastore-setup" if kine.is_some_and(|k| k.tls) => &["DB_HOST", "DB_PASSWORD", "DB_PORT", "DB_SCHEMA", "DB_USER", "ca.crt"],

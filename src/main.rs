@@ -314,6 +314,24 @@ enum ImportCommand {
         #[arg(long)]
         password_file: PathBuf,
     },
+    /// The client certificate a MySQL, PostgreSQL or NATS DataStore's `tlsConfig.clientCertificate`
+    /// references: each tenant's kine presents it to the database server (sealed into the tenant's
+    /// datastore-certificate Secret).
+    #[command(
+        after_help = "Example:\n  tcpc import datastore-client-certificate postgresql-gold platform --cert root.crt --key root.key"
+    )]
+    DatastoreClientCertificate {
+        /// DataStore name.
+        name: String,
+        #[command(flatten)]
+        dir: RepoDir,
+        /// The client certificate (PEM).
+        #[arg(long)]
+        cert: PathBuf,
+        /// Its private key (PEM); stored age-encrypted, never in Git.
+        #[arg(long)]
+        key: PathBuf,
+    },
     /// Bring your own CA for a TenantControlPlane (e.g. an intermediate of the corporate PKI).
     #[command(after_help = "Example:\n  tcpc import ca tenants/minimal platform --cert ca.crt --key ca.key --chain chain.pem")]
     Ca {
@@ -1073,6 +1091,23 @@ fn import(what: ImportCommand, timeout: std::time::Duration) -> Result<(), Failu
                 dir,
                 key_file.unwrap_or(cert),
                 tcpc::pki::datastore_state_key(&name),
+                zeroize::Zeroizing::new(serde_json::to_vec(&state).expect("serialises")),
+            )
+        }
+        ImportCommand::DatastoreClientCertificate { name, dir, cert, key } => {
+            let dir = dir.path();
+            let cert_pem = read(&cert)?;
+            let key_pem = zeroize::Zeroizing::new(read(&key)?);
+            tcpc_pki::CertInfo::parse(&cert_pem).map_err(|e| Failure::Io(format!("invalid certificate: {e}")))?;
+            let parsed = tcpc_pki::PrivateKey::from_pem(&key_pem).map_err(|e| Failure::Io(format!("invalid private key: {e}")))?;
+            if !tcpc_pki::key_matches_cert(&cert_pem, &parsed) {
+                return Err(Failure::Io(format!("the key in {} is not the certificate's", key.display())));
+            }
+            let state = tcpc::pki::DataStoreState { cert: cert_pem, key: key_pem.to_string() };
+            (
+                dir,
+                key,
+                tcpc::pki::datastore_client_certificate_key(&name),
                 zeroize::Zeroizing::new(serde_json::to_vec(&state).expect("serialises")),
             )
         }

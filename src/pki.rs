@@ -144,6 +144,13 @@ pub fn datastore_credentials_key(name: &str) -> String {
     format!("datastore-credentials/{name}")
 }
 
+/// The client certificate and key a kine DataStore's `tlsConfig.clientCertificate` references,
+/// imported with `tcpc import datastore-client-certificate` (a [`DataStoreState`] pair): each
+/// tenant's kine presents it to the database server.
+pub fn datastore_client_certificate_key(name: &str) -> String {
+    format!("datastore-client-certificate/{name}")
+}
+
 /// A kine DataStore's CA certificate, imported with `tcpc import datastore-ca NAME --cert` when the
 /// spec references it in a Secret (the state of an etcd DataStore also holds the key).
 #[derive(Deserialize)]
@@ -321,6 +328,7 @@ pub fn tenant_pki(
     let ds_key = datastore_state_key(&t.datastore.name);
     let ds_state_text = env.states.get(&ds_key);
     let creds_text = env.states.get(&datastore_credentials_key(&t.datastore.name));
+    let client_text = env.states.get(&datastore_client_certificate_key(&t.datastore.name));
     let ds = &t.datastore.name;
     match kine {
         None if dedicated.is_none() && ds_state_text.is_none() => {
@@ -331,6 +339,11 @@ pub fn tenant_pki(
         Some(k) if k.shared_credentials && creds_text.is_none() => {
             return Err(PkiError::Failed(format!(
                 "{who}: the credentials of DataStore `{ds}` have not been imported; run `tcpc import datastore-credentials {ds} --username USER --password-file FILE`"
+            )));
+        }
+        Some(k) if k.client_certificate && client_text.is_none() => {
+            return Err(PkiError::Failed(format!(
+                "{who}: DataStore `{ds}` has a client certificate, and it has not been imported; run `tcpc import datastore-client-certificate {ds} --cert CLIENT.crt --key CLIENT.key`"
             )));
         }
         Some(k) if k.tls && k.ca_pem.is_none() && ds_state_text.is_none() => {
@@ -347,9 +360,10 @@ pub fn tenant_pki(
         None => sha256(ds_state_text.map_or("", String::as_str).as_bytes()),
         Some(k) => sha256(
             format!(
-                "{}\n{}\n{}",
+                "{}\n{}\n{}{}",
                 if k.shared_credentials { creds_text.map_or("", String::as_str) } else { "" },
                 if k.tls && k.ca_pem.is_none() { ds_state_text.map_or("", String::as_str) } else { "" },
+                if k.client_certificate { format!("{}\n", client_text.map_or("", String::as_str)) } else { String::new() },
                 serde_json::to_string(k).expect("kine plan serialises")
             )
             .as_bytes(),
@@ -499,6 +513,12 @@ pub fn tenant_pki(
         }
         _ => None,
     };
+    let client_pair: Option<DataStoreState> = match client_text {
+        Some(text) if kine.is_some_and(|k| k.client_certificate) => Some(
+            decrypt_json(text, env.identities).map_err(|e| format!("{who}: cannot open the DataStore client certificate: {e}"))?,
+        ),
+        _ => None,
+    };
     if kine.is_some_and(|k| k.setup.is_some()) && state.datastore_password.is_none() {
         state.datastore_password = Some(generate_password(rng));
     }
@@ -606,7 +626,17 @@ pub fn tenant_pki(
         Some(_) => issued[&Artefact::EtcdCa].cert_pem.clone(),
         None => kine.and_then(|k| k.ca_pem.clone()).or_else(|| ds_state.as_ref().map(|d| d.cert.clone())).unwrap_or_default(),
     };
-    let data = secret_data(t, &issued, &key_pems, sa, &ds_ca, &ca_bundle, creds.as_ref(), state.datastore_password.as_deref());
+    let data = secret_data(
+        t,
+        &issued,
+        &key_pems,
+        sa,
+        &ds_ca,
+        &ca_bundle,
+        creds.as_ref(),
+        client_pair.as_ref(),
+        state.datastore_password.as_deref(),
+    );
     let mut objects = Vec::new();
     for plan in &plans {
         let payload = &data[&plan.name];
@@ -787,6 +817,7 @@ fn secret_data(
     ds_ca_cert: &str,
     ca_bundle: &str,
     creds: Option<&DataStoreCredentials>,
+    client: Option<&DataStoreState>,
     tenant_password: Option<&str>,
 ) -> BTreeMap<String, Payload> {
     let s = &t.secrets;
@@ -858,7 +889,13 @@ fn secret_data(
         }
         (Some(k), creds) => {
             if k.tls {
-                out.insert(s.datastore.clone(), BTreeMap::from([("ca.crt".to_string(), bytes(ds_ca_cert))]));
+                let mut m = BTreeMap::from([("ca.crt".to_string(), bytes(ds_ca_cert))]);
+                // kine's `--cert-file`/`--key-file` (Kamaji's names for the DataStore's client pair).
+                if let Some(c) = client {
+                    m.insert("server.crt".to_string(), bytes(&c.cert));
+                    m.insert("server.key".to_string(), bytes(&c.key));
+                }
+                out.insert(s.datastore.clone(), m);
             }
             // NATS: the DataStore's own credentials (one bucket per tenant); SQL: the tenant's user.
             let (user, password) = match (&k.setup, tenant_password, creds) {

@@ -292,11 +292,11 @@ fn cases() -> Vec<(&'static str, Vec<(&'static str, Vec<u8>)>)> {
                 .collect(),
         ),
         (
-            "kine-client-certificate",
+            "kine-client-certificate-namespace",
             kine_ds(
                 "PostgreSQL",
                 "db:5432",
-                "  tlsConfig:\n    certificateAuthority:\n      certificate:\n        secretReference: {name: db-ca, namespace: kamaji-system, keyPath: ca.crt}\n      privateKey:\n        secretReference: {name: db-ca, namespace: kamaji-system, keyPath: ca.key}\n    clientCertificate:\n      certificate:\n        secretReference: {name: db-client, namespace: kamaji-system, keyPath: tls.crt}\n      privateKey:\n        secretReference: {name: db-client, namespace: kamaji-system, keyPath: tls.key}\n",
+                "  tlsConfig:\n    certificateAuthority:\n      certificate:\n        secretReference: {name: db-ca, namespace: kamaji-system, keyPath: ca.crt}\n      privateKey:\n        secretReference: {name: db-ca, namespace: kamaji-system, keyPath: ca.key}\n    clientCertificate:\n      certificate:\n        secretReference: {name: db-client, namespace: databases, keyPath: tls.crt}\n      privateKey:\n        secretReference: {name: db-client, namespace: kamaji-system, keyPath: tls.key}\n",
             ),
         ),
         ("kine-endpoint-scheme", kine_ds("PostgreSQL", "mysql://db:3306", "")),

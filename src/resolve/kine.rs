@@ -57,13 +57,8 @@ pub fn check_datastore(ds: &Doc<DataStore>, diags: &mut Diagnostics) {
         check_admin_refs(ds, diags);
     }
     if let Some(tls) = &spec.tls_config {
-        if tls.client_certificate.is_some() {
-            diags.push(
-                Diagnostic::error("`tlsConfig.clientCertificate` is not supported yet for kine DataStores")
-                    .at(ds.file, ds.key_span("/spec/tlsConfig/clientCertificate"), "not supported yet")
-                    .note("tcpc verifies the database server with `certificateAuthority` and authenticates with basicAuth")
-                    .help("remove the client certificate; tcpc never drops a field silently"),
-            );
+        if let Some(client) = &tls.client_certificate {
+            check_client_certificate(ds, client, diags);
         }
         if tls.certificate_authority.private_key.is_some() {
             diags.push(
@@ -103,6 +98,38 @@ pub fn check_datastore(ds: &Doc<DataStore>, diags: &mut Diagnostics) {
                 ds.span(&format!("/spec/endpoints/{i}")),
                 "expected `host:port`, port 1–65535",
             ));
+        }
+    }
+}
+
+/// `tlsConfig.clientCertificate` of a kine DataStore: kine presents it to the database server
+/// (`--cert-file`, `--key-file`), from the tenant's datastore-certificate Secret, sealed from the
+/// pair imported with `tcpc import datastore-client-certificate`. A SQL DataStore's setup Job
+/// presents it too, mounting the referenced Secrets as they are: they must be in the namespace of
+/// the admin password, where the Job runs.
+fn check_client_certificate(ds: &Doc<DataStore>, client: &tcpc_spec::datastore::ClientCertificate, diags: &mut Diagnostics) {
+    if ds.value.spec.driver == Driver::Nats {
+        return;
+    }
+    let admin_ns = ds.value.spec.basic_auth.as_ref().and_then(|a| a.password.secret_reference.as_ref()).and_then(|r| r.namespace.as_deref());
+    for (part, r) in [("certificate", &client.certificate.secret_reference), ("privateKey", &client.private_key.secret_reference)] {
+        let pointer = format!("/spec/tlsConfig/clientCertificate/{part}");
+        let usable = r.as_ref().is_some_and(|r| {
+            r.name.as_deref().is_some_and(|n| !n.is_empty()) && r.namespace.is_some() && r.namespace.as_deref() == admin_ns
+        });
+        if !usable && !(part == "privateKey" && client.private_key.content.is_some()) {
+            let mut d = Diagnostic::error(format!("the client {part} must be a Secret reference in the admin password's namespace"))
+                .at(ds.file, ds.key_span(&pointer), "not reachable from the setup Job")
+                .note("each tenant's setup Job runs beside the admin password and presents the client certificate from its Secret as it is");
+            if admin_ns.is_some() {
+                d = d.also(ds.file, ds.key_span("/spec/basicAuth/password/secretReference"), "the admin password's Secret");
+            }
+            diags.push(d.help(format!(
+                "reference the Secret, e.g. `secretReference: {{name: {}-client, namespace: {}, keyPath: tls.{}}}`",
+                ds.value.metadata.name,
+                admin_ns.unwrap_or("kamaji-system"),
+                if part == "certificate" { "crt" } else { "key" }
+            )));
         }
     }
 }
@@ -246,10 +273,16 @@ impl Resolver<'_> {
 
         let dep = spec.control_plane.deployment.clone().unwrap_or_default();
         let tls = dspec.tls_config.is_some();
+        let client = dspec.tls_config.as_ref().and_then(|t| t.client_certificate.as_ref());
         let mut flags: std::collections::BTreeMap<String, Option<String>> = std::collections::BTreeMap::new();
         flags.insert("listen-address".into(), Some(SOCKET.into()));
         if tls {
             flags.insert("ca-file".into(), Some("/certs/ca.crt".into()));
+        }
+        if client.is_some() {
+            // Kamaji's file names: the tenant's datastore-certificate Secret carries the pair.
+            flags.insert("cert-file".into(), Some("/certs/server.crt".into()));
+            flags.insert("key-file".into(), Some("/certs/server.key".into()));
         }
         for (i, raw) in dep.extra_args.as_ref().and_then(|e| e.kine.as_deref()).unwrap_or_default().iter().enumerate() {
             let pointer = format!("/spec/controlPlane/deployment/extraArgs/kine/{i}");
@@ -317,13 +350,24 @@ impl Resolver<'_> {
             // tenant (Secret) and of what the Job sets up (Job), and stay within 63 characters.
             let tenant_hash = short(&format!("{ns}/{tcp}"));
             let facts = format!(
-                "{ns}/{tcp}\n{}\n{}\n{connection_string}\n{schema}\n{user}\n{admin_user:?}\n{admin_password:?}",
+                "{ns}/{tcp}\n{}\n{}\n{connection_string}\n{schema}\n{user}\n{admin_user:?}\n{admin_password:?}{}",
                 ds.value.metadata.name,
-                driver.as_str()
+                driver.as_str(),
+                // Unchanged for DataStores without a client certificate (their Jobs keep their names).
+                client.map(|c| format!("\n{:?}", (&c.certificate.secret_reference, &c.private_key.secret_reference))).unwrap_or_default()
             );
             let prefix: String = tcp.chars().take(28).collect();
             let secret = format!("{tcp}-datastore-setup-{tenant_hash}");
-            let files = if tls { vec![FileRef { secret: secret.clone(), key: "ca.crt".into(), path: "ca.crt" }] } else { vec![] };
+            let mut files = if tls { vec![FileRef { secret: secret.clone(), key: "ca.crt".into(), path: "ca.crt" }] } else { vec![] };
+            // The client certificate, from the DataStore's Secrets as they are (checked to be in
+            // the Job's namespace by `check_client_certificate`).
+            if let Some(c) = client {
+                for (r, path) in [(&c.certificate.secret_reference, "tls.crt"), (&c.private_key.secret_reference, "tls.key")] {
+                    if let Some(r) = r {
+                        files.push(FileRef { secret: r.name.clone().unwrap_or_default(), key: r.key_path.clone(), path });
+                    }
+                }
+            }
             SetupPlan {
                 job_name: format!("{prefix}-datastore-setup-{}", short(&facts)),
                 namespace,
@@ -349,6 +393,7 @@ impl Resolver<'_> {
             connection_string,
             ca_pem,
             tls,
+            client_certificate: client.is_some(),
             setup,
             config_secret: format!("{tcp}-datastore-config"),
             shared_credentials: driver == Driver::Nats,

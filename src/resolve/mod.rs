@@ -223,6 +223,10 @@ pub struct KinePlan {
     pub ca_pem: Option<String>,
     /// `tlsConfig` is set: `ca.crt` is mounted and kine verifies the server with it.
     pub tls: bool,
+    /// `tlsConfig.clientCertificate` is set: kine presents `server.crt`/`server.key` (imported
+    /// with `tcpc import datastore-client-certificate`, sealed into the datastore-certificate
+    /// Secret), and the setup Job presents the DataStore's own Secrets.
+    pub client_certificate: bool,
     /// SQL drivers: the Job that creates the tenant's database and user.
     pub setup: Option<SetupPlan>,
     /// The `<tcp>-datastore-config` Secret (`DB_CONNECTION_STRING`, `DB_SCHEMA`, `DB_USER`, `DB_PASSWORD`).

@@ -26,18 +26,41 @@ NATS_ADDR=${NATS_ADDR:-10.213.0.14}
 # pg_bin: the newest PostgreSQL server binaries of the Debian packages.
 pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
 
-# pg_up: a fresh PostgreSQL cluster, superuser `postgres` with a password, scram-sha-256 only.
+# pg_up [tls]: a fresh PostgreSQL cluster, superuser `postgres` with a password, scram-sha-256
+# only. `tls`: TLS only, and every connection must also present a client certificate its CA
+# signed (`clientcert=verify-ca`), as a PostgreSQL behind Kamaji's "gold" DataStore; the CA, the
+# server pair and one client pair are in $PG_TLS (ca.crt, tls.crt, tls.key).
+PG_TLS=""
 pg_up() {
   local d=$DIR/pg bin; bin=$(pg_bin)
   [[ -x $bin/initdb ]] || die "no PostgreSQL server binaries (Debian postgresql; tools/peers.sh debian)"
   rm -rf "$d"; mkdir -p "$d"
   chmod 755 "$DIR"   # the server runs as `postgres` and must reach its directory
   head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' > "$d/admin-password"
+  local ssl=""
+  PG_TLS=""
+  if [[ ${1:-} == tls ]]; then
+    PG_TLS=$DIR/pg-tls; rm -rf "$PG_TLS"; mkdir -p "$PG_TLS"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$PG_TLS/ca.key" -out "$PG_TLS/ca.crt" \
+      -days 2 -subj /CN=tcpc-e2e-postgres-ca 2>/dev/null
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$d/server.key" -subj /CN=postgres 2>/dev/null |
+      openssl x509 -req -CA "$PG_TLS/ca.crt" -CAkey "$PG_TLS/ca.key" -CAcreateserial -days 2 -out "$d/server.crt" \
+        -extfile <(printf 'subjectAltName=IP:127.0.0.1,IP:%s\nextendedKeyUsage=serverAuth\n' "$E2E_ADVERTISE_IP") 2>/dev/null
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$PG_TLS/tls.key" -subj /CN=kamaji 2>/dev/null |
+      openssl x509 -req -CA "$PG_TLS/ca.crt" -CAkey "$PG_TLS/ca.key" -CAcreateserial -days 2 -out "$PG_TLS/tls.crt" \
+        -extfile <(printf 'extendedKeyUsage=clientAuth\n') 2>/dev/null
+    cp "$PG_TLS/ca.crt" "$d/client-ca.crt"; chmod 600 "$d/server.key" "$PG_TLS/tls.key"
+    ssl="-c ssl=on -c ssl_cert_file=$d/server.crt -c ssl_key_file=$d/server.key -c ssl_ca_file=$d/client-ca.crt"
+  fi
   chown -R postgres: "$d"; chmod 700 "$d"
   runuser -u postgres -- "$bin/initdb" -D "$d/data" -U postgres --pwfile="$d/admin-password" \
     --auth=scram-sha-256 > "$d/initdb.log" 2>&1 || { cat "$d/initdb.log" >&2; return 1; }
+  if [[ -n $PG_TLS ]]; then
+    printf '%s\n' 'local all all scram-sha-256' 'hostssl all all 0.0.0.0/0 scram-sha-256 clientcert=verify-ca' \
+      'hostssl all all ::/0 scram-sha-256 clientcert=verify-ca' > "$d/data/pg_hba.conf"
+  fi
   runuser -u postgres -- "$bin/pg_ctl" -D "$d/data" -l "$d/server.log" -w -t 30 \
-    -o "-c listen_addresses=127.0.0.1 -c port=$E2E_PG_PORT -c unix_socket_directories=$d -c fsync=off" start >/dev/null ||
+    -o "-c listen_addresses=127.0.0.1 -c port=$E2E_PG_PORT -c unix_socket_directories=$d -c fsync=off $ssl" start >/dev/null ||
     { cat "$d/server.log" >&2; return 1; }
 }
 # kine_servers_down: stop every database server a scenario started (cleanup, teardown).
@@ -46,9 +69,12 @@ pg_down() {
   [[ -d $DIR/pg/data ]] || return 0
   runuser -u postgres -- "$(pg_bin)/pg_ctl" -D "$DIR/pg/data" -m immediate stop >/dev/null 2>&1 || true
 }
-# psql_as USER PASSWORD DB SQL: one statement over TCP (as the pods connect), output unaligned.
+# psql_as USER PASSWORD DB SQL: one statement over TCP (as the pods connect), output unaligned;
+# with TLS on, verifying the server and presenting the client certificate.
 psql_as() {
-  PGPASSWORD=$2 PGCONNECT_TIMEOUT=5 "$(pg_bin)/psql" -X -q -At -h 127.0.0.1 -p "$E2E_PG_PORT" -U "$1" -d "$3" -v ON_ERROR_STOP=1 -c "$4"
+  local tls=()
+  [[ -n $PG_TLS ]] && tls=(PGSSLMODE=verify-full PGSSLROOTCERT="$PG_TLS/ca.crt" PGSSLCERT="$PG_TLS/tls.crt" PGSSLKEY="$PG_TLS/tls.key")
+  env "${tls[@]}" PGPASSWORD="$2" PGCONNECT_TIMEOUT=5 "$(pg_bin)/psql" -X -q -At -h 127.0.0.1 -p "$E2E_PG_PORT" -U "$1" -d "$3" -v ON_ERROR_STOP=1 -c "$4"
 }
 
 # sql_isolated CLIENT REFUSAL TENANT USER PASSWORD DB: the tenant's USER is refused `other_db` and
@@ -113,7 +139,8 @@ ${net}
 YAML
 }
 
-# kine_datastore NAME DRIVER HOST:PORT: a DataStore whose basicAuth is in a Secret (imported).
+# kine_datastore NAME DRIVER HOST:PORT [TLS]: a DataStore whose basicAuth is in a Secret (imported).
+# TLS: in the shape of Kamaji's "gold" samples, its CA and a client certificate in Secrets too.
 kine_datastore() {
   cat <<YAML
 apiVersion: kamaji.clastix.io/v1alpha1
@@ -130,6 +157,18 @@ spec:
     password:
       secretReference: {name: $1-admin, namespace: kamaji-system, keyPath: password}
 YAML
+  [[ -n ${4:-} ]] || return 0
+  cat <<YAML
+  tlsConfig:
+    certificateAuthority:
+      certificate:
+        secretReference: {name: $1-ca, namespace: kamaji-system, keyPath: ca.crt}
+    clientCertificate:
+      certificate:
+        secretReference: {name: $1-root-cert, namespace: kamaji-system, keyPath: tls.crt}
+      privateKey:
+        secretReference: {name: $1-root-cert, namespace: kamaji-system, keyPath: tls.key}
+YAML
 }
 
 # admin_secret NAME USER PASSWORD_FILE: the DataStore's admin Secret in kamaji-system, as a
@@ -140,19 +179,30 @@ admin_secret() {
     --dry-run=client -o yaml | kubectl apply -f - >/dev/null
 }
 
-# sql_tenant_up NS TCP DATASTORE DRIVER PORT ADDRESS ADMIN_USER ADMIN_PASSWORD_FILE: a SQL
-# DataStore whose admin Secret is in kamaji-system (never in Git: checked), a tenant on it,
+# sql_tenant_up NS TCP DATASTORE DRIVER PORT ADDRESS ADMIN_USER ADMIN_PASSWORD_FILE [TLS_DIR]: a
+# SQL DataStore whose admin Secret is in kamaji-system (never in Git: checked), a tenant on it,
 # rendered and applied; waits for /readyz and the setup Job, then sets DB_USER, DB_NAME and DB_PW
-# to what the tenant's config Secret holds.
+# to what the tenant's config Secret holds. TLS_DIR (ca.crt, tls.crt, tls.key): the DataStore's CA
+# and client certificate are Secrets in kamaji-system too, and imported into the repository (the
+# key age-encrypted: checked absent from Git in plaintext).
 sql_tenant_up() {
-  local ns=$1 tcp=$2 ds=$3 driver=$4 port=$5 addr=$6 admin=$7 pw_file=$8
+  local ns=$1 tcp=$2 ds=$3 driver=$4 port=$5 addr=$6 admin=$7 pw_file=$8 tls=${9:-}
   mkdir -p "$REPO/datastores" "$REPO/tenants"
-  kine_datastore "$ds" "$driver" "$E2E_ADVERTISE_IP:$port" > "$REPO/datastores/$ds.yaml"
+  kine_datastore "$ds" "$driver" "$E2E_ADVERTISE_IP:$port" "$tls" > "$REPO/datastores/$ds.yaml"
   kine_tenant "$ns" "$tcp" "$ds" "$addr" > "$REPO/tenants/$tcp.yaml"
   kine_images_config "$REPO"
   admin_secret "$ds" "$admin" "$pw_file"
+  if [[ -n $tls ]]; then
+    kubectl -n kamaji-system create secret generic "$ds-ca" --from-file=ca.crt="$tls/ca.crt" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+    kubectl -n kamaji-system create secret tls "$ds-root-cert" --cert="$tls/tls.crt" --key="$tls/tls.key" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+    "$TCPC_BIN" import datastore-ca "$ds" --dir "$REPO" --cert "$tls/ca.crt"
+    "$TCPC_BIN" import datastore-client-certificate "$ds" --dir "$REPO" --cert "$tls/tls.crt" --key "$tls/tls.key"
+  fi
   render_repo "$REPO" 2> "$WORK/render-kine.log" || { cat "$WORK/render-kine.log" >&2; return 1; }
   ! grep -rqF -- "$(cat "$pw_file")" "$REPO" || { log "the $driver admin password is in the repository"; return 1; }
+  if [[ -n $tls ]]; then
+    ! grep -rqF -- "$(sed -n 2p "$tls/tls.key")" "$REPO" "$OUT" || { log "the $driver client key is in the repository"; return 1; }
+  fi
   kine_up "$ns" "$tcp"
   local job; job=$(setup_job "$tcp")
   kubectl -n kamaji-system wait "$job" --for=condition=Complete --timeout=60s >/dev/null
@@ -203,15 +253,25 @@ kine_objects_survive() {
 s_kine_postgresql() {
   local ns=e2e-sql tcp=pg
   E2E_PG_PORT=${E2E_PG_PORT:?E2E_PG_PORT (tools/e2e/cluster.sh env)}
-  pg_up
+  # TLS with client certificates required, the DataStore in the shape of Kamaji's gold sample
+  pg_up tls
   printf '%s' "$(cat "$DIR/pg/admin-password")" > "$WORK/pg-admin-password"
-  sql_tenant_up "$ns" "$tcp" postgres PostgreSQL "$E2E_PG_PORT" "$KINE_ADDR" postgres "$WORK/pg-admin-password"
+  sql_tenant_up "$ns" "$tcp" postgres PostgreSQL "$E2E_PG_PORT" "$KINE_ADDR" postgres "$WORK/pg-admin-password" "$PG_TLS"
   # the tenant's own user and database, created by the Job
   local user=$DB_USER db=$DB_NAME pw=$DB_PW job; job=$(setup_job "$tcp")
   [[ $user == "${ns}_$tcp" && $db == "${ns}_$tcp" ]]
   local rows; rows=$(psql_as "$user" "$pw" "$db" 'SELECT count(*) FROM kine')
   log "$ns/$tcp: kine table holds $rows rows"
   (( rows > 100 ))
+  # the server really requires the client certificate kine and the setup Job present
+  local out
+  if out=$(PGSSLMODE=verify-full PGSSLROOTCERT="$PG_TLS/ca.crt" PGSSLCERT="$WORK/no-client.crt" PGSSLKEY="$WORK/no-client.key" PGPASSWORD="$pw" \
+      PGCONNECT_TIMEOUT=5 "$(pg_bin)/psql" -X -At -h 127.0.0.1 -p "$E2E_PG_PORT" -U "$user" -d "$db" -c 'SELECT 1' 2>&1); then
+    log "PostgreSQL accepts $user without a client certificate"; return 1
+  fi
+  [[ $out == *"requires a valid client certificate"* ]] || { log "$out"; return 1; }
+  kubectl -n "$ns" get deployment "$tcp" -o jsonpath='{.spec.template.spec.containers[?(@.name=="kine")].args}' | grep -q -- '--cert-file=/certs/server.crt'
+  log "$ns/$tcp: PostgreSQL refuses connections without the client certificate; kine presents it"
   [[ $(psql_as postgres "$(cat "$DIR/pg/admin-password")" postgres \
     "SELECT rolsuper OR rolcreatedb OR rolcreaterole FROM pg_roles WHERE rolname = '$user'") == f ]] ||
     { log "the tenant's user has more than login rights"; return 1; }

@@ -56,7 +56,7 @@ fn kamaji_gold_datastores_render_with_their_client_certificate() {
         "nats-gold.db-system.svc:4222",
     )];
     for (name, driver, endpoint) in stores {
-        std::fs::write(dir.join(format!("datastores/{name}.yaml")), gold_datastore(name, driver, endpoint, driver == "NATS")).unwrap();
+        std::fs::write(dir.join(format!("datastores/{name}.yaml")), gold_datastore(name, driver, endpoint, driver != "PostgreSQL")).unwrap();
         std::fs::write(dir.join(format!("tenants/{name}.yaml")), tenant(name, name)).unwrap();
     }
 

@@ -395,6 +395,14 @@ fn cases() -> Vec<(&'static str, Vec<(&'static str, Vec<u8>)>)> {
                 "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra-cm\n  namespace: tenants\ndata:\n  a: b\n",
             ),
         ),
+        (
+            // No tenant uses it yet: refused all the same, when it is committed.
+            "datastore-unreferenced",
+            file(
+                "datastores/later.yaml",
+                "apiVersion: kamaji.clastix.io/v1alpha1\nkind: DataStore\nmetadata:\n  name: later\nspec:\n  driver: MySQL\n  endpoints:\n  - postgres://db:5432\n  basicAuth:\n    username:\n      content: cm9vdA==\n    password:\n      secretReference: {name: db-admin, namespace: kamaji-system, keyPath: password}\n",
+            ),
+        ),
         ("dedicated-etcd-replicas", config("dedicatedEtcd:\n  replicas: 2\n")),
         ("dedicated-etcd-storage", config("dedicatedEtcd:\n  storage: 1 GB\n")),
     ]

@@ -225,7 +225,10 @@ pub struct KinePlan {
     pub tls: bool,
     /// `tlsConfig.clientCertificate` is set: kine presents `server.crt`/`server.key` (imported
     /// with `tcpc import datastore-client-certificate`, sealed into the datastore-certificate
-    /// Secret), and the setup Job presents the DataStore's own Secrets.
+    /// Secret), and the setup Job presents the DataStore's own Secrets. Serialised only when
+    /// set: the plan's JSON is part of the DataStore fingerprint, which must not move for
+    /// DataStores without one.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub client_certificate: bool,
     /// SQL drivers: the Job that creates the tenant's database and user.
     pub setup: Option<SetupPlan>,
@@ -328,19 +331,10 @@ pub fn resolve(inputs: &Inputs, diags: &mut Diagnostics) -> Vec<Tenant> {
     sanity::check_config(inputs, diags);
     delivery::check_config(inputs, diags);
     let datastores: BTreeMap<&str, &Doc<DataStore>> = inputs.datastores.iter().map(|d| (d.value.metadata.name.as_str(), d)).collect();
-    let referenced: std::collections::BTreeSet<String> = inputs
-        .tcps
-        .iter()
-        .flat_map(|t| {
-            let spec = &t.value.spec;
-            let overrides = spec.data_store_overrides.iter().flatten().filter_map(|o| o.data_store.clone());
-            std::iter::once(spec.data_store.clone().unwrap_or_else(|| d::DEFAULT_DATASTORE.to_string())).chain(overrides)
-        })
-        .collect();
+    // Every DataStore is checked, used or not: one committed ahead of its first tenant is
+    // refused when it is written, not when a tenant first needs it.
     for ds in &inputs.datastores {
-        if referenced.contains(&ds.value.metadata.name) {
-            check_datastore(ds, diags);
-        }
+        check_datastore(ds, diags);
     }
     let mut out = Vec::new();
     for doc in &inputs.tcps {

@@ -39,7 +39,7 @@ pub fn check_datastore_changes(lock: &Lock, tenants: &[crate::resolve::Tenant], 
         let key = format!("{}/{}", t.namespace, t.name);
         let Some(prev) = lock.tenants.get(&key).and_then(|l| l.datastore.as_ref()) else { continue };
         let now = crate::lock::DataStoreRecord::of(t);
-        if *prev == now {
+        if prev.same_place(&now) {
             continue;
         }
         let default_ns = inputs.config.default_namespace();

@@ -192,6 +192,11 @@ pub fn compile_with_progress(
         diags.extend(intent::check_datastore_changes(k.lock, &tenants, &inputs));
         report.extend(removal_report);
     }
+    // Opt-in teardown: a Job in the place of each tenant removed with a Tombstone.
+    let teardown = match keys {
+        Some(k) if inputs.config.teardown_datastore() => teardown_jobs(&inputs, k.lock, &mut objects, &mut diags),
+        _ => std::collections::BTreeMap::new(),
+    };
     if diags.has_errors() {
         diags.sort();
         return Err(diags);
@@ -199,10 +204,11 @@ pub fn compile_with_progress(
     // The lock changes when an entry changed, or when the set of tenants did.
     let new_lock = keys.and_then(|k| {
         let same_set = k.lock.tenants.len() == names.len() && names.iter().all(|n| k.lock.tenants.contains_key(n));
-        if changed.is_empty() && same_set {
+        if changed.is_empty() && same_set && k.lock.teardown == teardown {
             return None;
         }
         let mut l = lock::Lock::new();
+        l.teardown = teardown;
         for n in &names {
             match changed.remove(n) {
                 Some(entry) => l.tenants.insert(n.clone(), entry),
@@ -228,6 +234,53 @@ pub fn compile_with_progress(
             Err(diags)
         }
     }
+}
+
+/// The teardown Jobs of tenants removed with a Tombstone (`resolve/teardown.rs`), added to
+/// `objects`; returns what the lock keeps recording for them.
+fn teardown_jobs(
+    inputs: &parse::Inputs,
+    lock: &lock::Lock,
+    objects: &mut Vec<emit::EmittedFile>,
+    diags: &mut Diagnostics,
+) -> std::collections::BTreeMap<String, lock::DataStoreRecord> {
+    let mut kept = std::collections::BTreeMap::new();
+    let tombstones: std::collections::BTreeSet<&String> = inputs.tombstones.iter().collect();
+    for name in tombstones {
+        // A tenant never rendered made nothing.
+        let Some(rec) = lock.tenants.get(name).and_then(|l| l.datastore.clone()).or_else(|| lock.teardown.get(name).cloned()) else {
+            continue;
+        };
+        let Some((ns, tcp)) = name.split_once('/') else { continue };
+        let ds = inputs.datastores.iter().find(|d| d.value.metadata.name == rec.name);
+        match resolve::teardown::plan(ds, &inputs.config, ns, tcp, &rec) {
+            Ok(resolve::teardown::Teardown::Job(plan)) => {
+                let rendered = match render::render_teardown(ns, tcp, &plan) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        diags.push(Diagnostic::error(e.to_string()));
+                        continue;
+                    }
+                };
+                for mut r in rendered {
+                    match check::check(r.object) {
+                        Ok(o) => {
+                            r.object = o;
+                            objects.push(r.emit());
+                        }
+                        Err(e) => {
+                            diags.push(Diagnostic::error(format!("{name}: the teardown Job: {e} (this is a tcpc bug)")));
+                            break;
+                        }
+                    }
+                }
+                kept.insert(name.clone(), rec);
+            }
+            Ok(resolve::teardown::Teardown::Nothing(why)) => diags.push(Diagnostic::warning(format!("teardown of {why}"))),
+            Err(d) => diags.push(d),
+        }
+    }
+    kept
 }
 
 struct TenantOutput {

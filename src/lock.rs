@@ -24,6 +24,10 @@ pub struct Lock {
     /// Keyed by `<namespace>/<name>`.
     #[serde(default)]
     pub tenants: BTreeMap<String, TenantLock>,
+    /// Tenants removed with a Tombstone while `teardown.datastore` is on, by `<namespace>/<name>`:
+    /// where their data was, so the teardown Job is rendered for as long as the Tombstone stays.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub teardown: BTreeMap<String, DataStoreRecord>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -49,11 +53,25 @@ pub struct DataStoreRecord {
     pub driver: String,
     /// etcd: the key prefix; SQL: the database; NATS: the bucket.
     pub schema: String,
+    /// The user the tenant's setup Job created (SQL, and etcd with a setup Job): what a
+    /// teardown drops. Not part of where the data is ([`DataStoreRecord::same_place`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
 }
 
 impl DataStoreRecord {
     pub fn of(t: &crate::resolve::Tenant) -> Self {
-        DataStoreRecord { name: t.datastore.name.clone(), driver: t.datastore.driver.clone(), schema: t.datastore.schema.clone() }
+        DataStoreRecord {
+            name: t.datastore.name.clone(),
+            driver: t.datastore.driver.clone(),
+            schema: t.datastore.schema.clone(),
+            user: t.datastore.setup().map(|_| t.datastore.user.clone()),
+        }
+    }
+
+    /// The same DataStore, driver and schema: the tenant's data is where the record says.
+    pub fn same_place(&self, other: &DataStoreRecord) -> bool {
+        (&self.name, &self.driver, &self.schema) == (&other.name, &other.driver, &other.schema)
     }
 }
 
@@ -88,7 +106,7 @@ pub struct SecretLock {
 
 impl Lock {
     pub fn new() -> Lock {
-        Lock { api_version: API_VERSION.into(), kind: KIND.into(), tenants: BTreeMap::new() }
+        Lock { api_version: API_VERSION.into(), kind: KIND.into(), tenants: BTreeMap::new(), teardown: BTreeMap::new() }
     }
 
     /// Parses a lock file. The lock is JSON (which is also YAML): it is machine-written,

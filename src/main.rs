@@ -317,9 +317,7 @@ enum ImportCommand {
     /// The client certificate a MySQL, PostgreSQL or NATS DataStore's `tlsConfig.clientCertificate`
     /// references: each tenant's kine presents it to the database server (sealed into the tenant's
     /// datastore-certificate Secret).
-    #[command(
-        after_help = "Example:\n  tcpc import datastore-client-certificate postgresql-gold platform --cert root.crt --key root.key"
-    )]
+    #[command(after_help = "Example:\n  tcpc import datastore-client-certificate postgresql-gold platform --cert root.crt --key root.key")]
     DatastoreClientCertificate {
         /// DataStore name.
         name: String,

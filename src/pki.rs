@@ -514,9 +514,9 @@ pub fn tenant_pki(
         _ => None,
     };
     let client_pair: Option<DataStoreState> = match client_text {
-        Some(text) if kine.is_some_and(|k| k.client_certificate) => Some(
-            decrypt_json(text, env.identities).map_err(|e| format!("{who}: cannot open the DataStore client certificate: {e}"))?,
-        ),
+        Some(text) if kine.is_some_and(|k| k.client_certificate) => {
+            Some(decrypt_json(text, env.identities).map_err(|e| format!("{who}: cannot open the DataStore client certificate: {e}"))?)
+        }
         _ => None,
     };
     if kine.is_some_and(|k| k.setup.is_some()) && state.datastore_password.is_none() {

@@ -194,6 +194,44 @@ pub fn render_with(
     Ok(out)
 }
 
+/// The teardown Job of the tenant `namespace/tcp`, removed with a Tombstone
+/// (`resolve/teardown.rs`): the setup template with `action` "teardown".
+pub fn render_teardown(namespace: &str, tcp: &str, plan: &crate::resolve::SetupPlan) -> Result<Vec<Rendered>, RenderError> {
+    #[derive(Serialize)]
+    struct Removed<'a> {
+        name: &'a str,
+        namespace: &'a str,
+    }
+    #[derive(Serialize)]
+    struct TeardownContext<'a> {
+        action: &'static str,
+        t: Removed<'a>,
+        plan: &'a crate::resolve::SetupPlan,
+        uid: i64,
+    }
+    let name = "management/datastore-setup.yaml.j2";
+    let fail =
+        |message: String| RenderError { template: name.to_string(), namespace: namespace.to_string(), tcp: tcp.to_string(), message };
+    let ctx = TeardownContext {
+        action: "teardown",
+        t: Removed { name: tcp, namespace },
+        plan,
+        uid: crate::resolve::hardening::CONTROL_PLANE_UID,
+    };
+    let text = env().get_template(name).and_then(|tpl| tpl.render(&ctx)).map_err(|e| fail(format!("{e:#}")))?;
+    let docs = tcpc_yaml::parse_stream(&text)
+        .map_err(|e| fail(format!("produced invalid YAML at {}: {}\n{text}", e.span.start.line, e.message)))?;
+    Ok(docs
+        .into_iter()
+        .map(|doc| Rendered {
+            namespace: namespace.to_string(),
+            tcp: tcp.to_string(),
+            bundle: Bundle::Management,
+            object: doc.root.to_json(),
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

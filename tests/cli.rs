@@ -562,3 +562,103 @@ fn moving_a_tenant_to_another_datastore_is_refused_until_acknowledged() {
         "an etcd tenant without a DataStore client certificate has no setup Job"
     );
 }
+
+/// Opt-in teardown: with `teardown.datastore: true`, a Tombstone for the PostgreSQL tenant puts
+/// a Job in its place that drops its database and user, in the DataStore's admin namespace,
+/// reading the admin credentials from the DataStore's Secret; the lock keeps recording it while
+/// the Tombstone stays, and nothing is dropped without the setting or without a Tombstone.
+#[test]
+fn a_tombstone_with_teardown_on_renders_the_job_that_drops_the_tenants_database() {
+    let (tmp, out) = rendered_examples_copy();
+    let dir = tmp.path().join("examples");
+    let render = || run(&mut common::render_with_identity(&dir, &out));
+    let teardown_jobs = |out: &std::path::Path| -> Vec<PathBuf> {
+        let bundle = out.join("platform/sql/management");
+        std::fs::read_dir(&bundle)
+            .map(|d| d.map(|e| e.unwrap().path()).filter(|p| p.to_string_lossy().contains("datastore-teardown")).collect())
+            .unwrap_or_default()
+    };
+    std::fs::write(
+        dir.join("tenants/sql.yaml"),
+        "apiVersion: tcpc.dev/v1alpha1\nkind: Tombstone\nmetadata:\n  namespace: platform\n  name: sql\n",
+    )
+    .unwrap();
+    // Off by default: the tenant's bundle goes, nothing drops its data.
+    let r = render().expect_code(0, "render of a tombstone, teardown off");
+    assert!(!out.join("platform/sql").exists(), "{}", r.describe());
+    let lock = tcpc::lock::Lock::parse(&std::fs::read_to_string(dir.join("tcpc.lock")).unwrap()).unwrap();
+    assert!(lock.teardown.is_empty() && !lock.tenants.contains_key("platform/sql"));
+
+    // On: the same removal, from a fresh copy, renders the teardown Job.
+    let (tmp, out) = rendered_examples_copy();
+    let dir = tmp.path().join("examples");
+    let render = || run(&mut common::render_with_identity(&dir, &out));
+    let config = std::fs::read_to_string(dir.join("tcpc.yaml")).unwrap();
+    std::fs::write(dir.join("tcpc.yaml"), format!("{config}teardown:\n  datastore: true\n")).unwrap();
+    std::fs::write(
+        dir.join("tenants/sql.yaml"),
+        "apiVersion: tcpc.dev/v1alpha1\nkind: Tombstone\nmetadata:\n  namespace: platform\n  name: sql\n",
+    )
+    .unwrap();
+    // The etcd tenant `tenants/minimal` has nothing a Job could drop: a warning says what stays.
+    std::fs::write(
+        dir.join("tenants/minimal.yaml"),
+        "apiVersion: tcpc.dev/v1alpha1\nkind: Tombstone\nmetadata:\n  namespace: tenants\n  name: minimal\n",
+    )
+    .unwrap();
+    let r = render().expect_code(0, "render of a tombstone, teardown on");
+    assert!(
+        r.stderr.contains("teardown of tenants/minimal: DataStore `default` has no client certificate")
+            && r.stderr.contains("/tenants_minimal/"),
+        "{}",
+        r.describe()
+    );
+    let jobs = teardown_jobs(&out);
+    assert_eq!(jobs.len(), 1, "{jobs:?}\n{}", r.describe());
+    let mut names: Vec<String> = std::fs::read_dir(out.join("platform/sql/management"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 2, "only the Job and its kustomization: {names:?}");
+    let job = std::fs::read_to_string(&jobs[0]).unwrap();
+    for e in [
+        "namespace: databases",
+        "kamaji.clastix.io/component: datastore-teardown",
+        "DROP DATABASE IF EXISTS %I WITH (FORCE)",
+        "DROP ROLE IF EXISTS %I",
+        "name: DB_SCHEMA\n          value: platform_sql",
+        "name: DB_USER\n          value: platform_sql",
+        "name: postgres-admin",
+        "name: CA_PEM",
+    ] {
+        assert!(job.contains(e), "the teardown Job lacks {e:?}:\n{job}");
+    }
+    assert!(!job.contains("CREATE"), "{job}");
+    let lock = tcpc::lock::Lock::parse(&std::fs::read_to_string(dir.join("tcpc.lock")).unwrap()).unwrap();
+    let rec = &lock.teardown["platform/sql"];
+    assert_eq!((rec.name.as_str(), rec.schema.as_str(), rec.user.as_deref()), ("postgresql", "platform_sql", Some("platform_sql")));
+    assert!(!lock.tenants.contains_key("platform/sql") && !lock.teardown.contains_key("tenants/minimal"));
+
+    // While the Tombstone stays, the Job stays (from the lock), byte for byte.
+    let before = std::fs::read(&jobs[0]).unwrap();
+    render().expect_code(0, "second render with the tombstone");
+    assert_eq!(std::fs::read(&jobs[0]).unwrap(), before);
+    // The DataStore must stay until then.
+    let ds = dir.join("datastores/postgresql.yaml");
+    let ds_text = std::fs::read_to_string(&ds).unwrap();
+    std::fs::remove_file(&ds).unwrap();
+    let r = render().expect_code(1, "render of a teardown without its DataStore");
+    assert!(
+        r.stderr.contains("the teardown of platform/sql needs DataStore `postgresql`, which is not in the repository"),
+        "{}",
+        r.describe()
+    );
+    std::fs::write(&ds, ds_text).unwrap();
+    // The Tombstone deleted: the Job is pruned, the lock forgets the tenant.
+    std::fs::remove_file(dir.join("tenants/sql.yaml")).unwrap();
+    render().expect_code(0, "render after the tombstone is deleted");
+    assert!(teardown_jobs(&out).is_empty());
+    let lock = tcpc::lock::Lock::parse(&std::fs::read_to_string(dir.join("tcpc.lock")).unwrap()).unwrap();
+    assert!(lock.teardown.is_empty());
+}

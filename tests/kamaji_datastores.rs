@@ -20,7 +20,9 @@ fn gold_datastore(name: &str, driver: &str, endpoint: &str, username_inline: boo
     let username = if username_inline {
         "    username:\n      content: YWRtaW4=\n".to_string()
     } else {
-        format!("    username:\n      secretReference:\n        name: {name}-superuser\n        namespace: db-system\n        keyPath: username\n")
+        format!(
+            "    username:\n      secretReference:\n        name: {name}-superuser\n        namespace: db-system\n        keyPath: username\n"
+        )
     };
     format!(
         "apiVersion: kamaji.clastix.io/v1alpha1\nkind: DataStore\nmetadata:\n  name: {name}\nspec:\n  driver: {driver}\n  endpoints:\n    - {endpoint}\n  basicAuth:\n{username}    password:\n      secretReference:\n        name: {name}-superuser\n        namespace: db-system\n        keyPath: password\n  tlsConfig:\n    certificateAuthority:\n      certificate:\n        secretReference:\n          name: {name}-ca\n          namespace: db-system\n          keyPath: ca.crt\n    clientCertificate:\n      certificate:\n        secretReference:\n          name: {name}-root-cert\n          namespace: db-system\n          keyPath: tls.crt\n      privateKey:\n        secretReference:\n          name: {name}-root-cert\n          namespace: db-system\n          keyPath: tls.key\n"
@@ -50,13 +52,14 @@ fn kamaji_gold_datastores_render_with_their_client_certificate() {
     let Some(p) = require_base_peers() else { return };
     let ws = Workspace::examples();
     let dir = ws.examples_dir();
-    let stores = [("pg-gold", "PostgreSQL", "pg-gold-rw.db-system.svc:5432"), ("mysql-gold", "MySQL", "mysql-gold.db-system.svc:3306"), (
-        "nats-gold",
-        "NATS",
-        "nats-gold.db-system.svc:4222",
-    )];
+    let stores = [
+        ("pg-gold", "PostgreSQL", "pg-gold-rw.db-system.svc:5432"),
+        ("mysql-gold", "MySQL", "mysql-gold.db-system.svc:3306"),
+        ("nats-gold", "NATS", "nats-gold.db-system.svc:4222"),
+    ];
     for (name, driver, endpoint) in stores {
-        std::fs::write(dir.join(format!("datastores/{name}.yaml")), gold_datastore(name, driver, endpoint, driver != "PostgreSQL")).unwrap();
+        std::fs::write(dir.join(format!("datastores/{name}.yaml")), gold_datastore(name, driver, endpoint, driver != "PostgreSQL"))
+            .unwrap();
         std::fs::write(dir.join(format!("tenants/{name}.yaml")), tenant(name, name)).unwrap();
     }
 
@@ -117,7 +120,11 @@ fn kamaji_gold_datastores_render_with_their_client_certificate() {
         let certs = unseal_file(&p.kubeseal, &bundle.join(format!("sealedsecret-{name}-datastore-certificate.yaml")));
         assert_eq!(certs.data.keys().collect::<Vec<_>>(), ["ca.crt", "server.crt", "server.key"], "{name}");
         assert_eq!(certs.text("ca.crt"), ca_pem, "{name}: the imported CA");
-        assert_eq!((certs.text("server.crt"), certs.text("server.key")), (client_crt.clone(), client_key.clone()), "{name}: the imported pair");
+        assert_eq!(
+            (certs.text("server.crt"), certs.text("server.key")),
+            (client_crt.clone(), client_key.clone()),
+            "{name}: the imported pair"
+        );
 
         // The setup Job (SQL) presents the DataStore's own Secret, mounted as it is, in its namespace.
         let jobs: Vec<_> = std::fs::read_dir(&bundle)
@@ -151,7 +158,11 @@ fn kamaji_gold_datastores_render_with_their_client_certificate() {
             .collect();
         assert_eq!(from_root_cert, [("tls.crt".into(), "tls.crt".into()), ("tls.key".into(), "tls.key".into())], "{name}: {sources}");
         let script = job["spec"]["template"]["spec"]["containers"][0]["command"][2].as_str().unwrap();
-        let presents = if driver == "MySQL" { "--ssl-cert=/tls/tls.crt --ssl-key=/tls/tls.key" } else { "PGSSLCERT=/tls/tls.crt PGSSLKEY=/tls/tls.key" };
+        let presents = if driver == "MySQL" {
+            "--ssl-cert=/tls/tls.crt --ssl-key=/tls/tls.key"
+        } else {
+            "PGSSLCERT=/tls/tls.crt PGSSLKEY=/tls/tls.key"
+        };
         assert!(script.contains(presents), "{name}: the setup script does not present the client certificate:\n{script}");
     }
 
@@ -163,4 +174,3 @@ fn kamaji_gold_datastores_render_with_their_client_certificate() {
     }
     assert!(!r.stderr.contains(&body) && !r.stdout.contains(&body));
 }
-

@@ -111,7 +111,8 @@ fn check_client_certificate(ds: &Doc<DataStore>, client: &tcpc_spec::datastore::
     if ds.value.spec.driver == Driver::Nats {
         return;
     }
-    let admin_ns = ds.value.spec.basic_auth.as_ref().and_then(|a| a.password.secret_reference.as_ref()).and_then(|r| r.namespace.as_deref());
+    let admin_ns =
+        ds.value.spec.basic_auth.as_ref().and_then(|a| a.password.secret_reference.as_ref()).and_then(|r| r.namespace.as_deref());
     for (part, r) in [("certificate", &client.certificate.secret_reference), ("privateKey", &client.private_key.secret_reference)] {
         let pointer = format!("/spec/tlsConfig/clientCertificate/{part}");
         let usable = r.as_ref().is_some_and(|r| {
@@ -120,7 +121,9 @@ fn check_client_certificate(ds: &Doc<DataStore>, client: &tcpc_spec::datastore::
         if !usable && !(part == "privateKey" && client.private_key.content.is_some()) {
             let mut d = Diagnostic::error(format!("the client {part} must be a Secret reference in the admin password's namespace"))
                 .at(ds.file, ds.key_span(&pointer), "not reachable from the setup Job")
-                .note("each tenant's setup Job runs beside the admin password and presents the client certificate from its Secret as it is");
+                .note(
+                    "each tenant's setup Job runs beside the admin password and presents the client certificate from its Secret as it is",
+                );
             if admin_ns.is_some() {
                 d = d.also(ds.file, ds.key_span("/spec/basicAuth/password/secretReference"), "the admin password's Secret");
             }
@@ -144,7 +147,7 @@ fn scheme_driver(scheme: &str) -> Option<Driver> {
     }
 }
 
-fn split_host_port(ep: &str) -> Option<(&str, u16)> {
+pub(super) fn split_host_port(ep: &str) -> Option<(&str, u16)> {
     let (host, port) = ep.rsplit_once(':')?;
     let port: u16 = port.parse().ok().filter(|p| *p > 0)?;
     (!host.is_empty()).then_some((host, port))
@@ -170,7 +173,7 @@ fn valid_identifier(s: &str, max: usize) -> bool {
 
 /// The namespace and the admin user and password sources of a SQL DataStore's `basicAuth`
 /// (checked by [`check_datastore`]; `None` when they are not usable).
-fn admin_refs(ds: &Doc<DataStore>) -> Option<(String, EnvSource, EnvSource)> {
+pub(super) fn admin_refs(ds: &Doc<DataStore>) -> Option<(String, EnvSource, EnvSource)> {
     let auth = ds.value.spec.basic_auth.as_ref()?;
     let pw = auth.password.secret_reference.as_ref()?;
     let namespace = pw.namespace.clone()?;

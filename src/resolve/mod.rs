@@ -16,6 +16,7 @@ mod kine;
 pub mod net;
 pub mod sanity;
 mod setup;
+pub mod teardown;
 pub mod version;
 
 use std::collections::BTreeMap;

@@ -83,6 +83,22 @@ pub struct Config {
     /// How each tenant bundle reaches its tenant cluster without a human. Off when unset.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub delivery: Option<Delivery>,
+    /// What is destroyed when a tenant is removed with a Tombstone. Nothing when unset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub teardown: Option<Teardown>,
+}
+
+/// `teardown`: opt-in destruction of what a tenant's setup Job made, once the tenant is
+/// removed with a Tombstone (never with `--allow-removal` alone: the Job must stay in Git until
+/// it has run).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Teardown {
+    /// While a tenant's Tombstone is in the repository, render a Job in its place that drops
+    /// the tenant's database and user (MySQL, PostgreSQL), or deletes its keys, role and user
+    /// (etcd with `tlsConfig.clientCertificate`). Default: false.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub datastore: Option<bool>,
 }
 
 /// `delivery`: what carries each tenant bundle into its tenant cluster.
@@ -375,7 +391,13 @@ impl Config {
             limits: None,
             dedicated_etcd: None,
             delivery: None,
+            teardown: None,
         }
+    }
+
+    /// `teardown.datastore`. Default: false.
+    pub fn teardown_datastore(&self) -> bool {
+        self.teardown.as_ref().and_then(|t| t.datastore).unwrap_or(false)
     }
 
     /// `namespaces.create`. Default: true.

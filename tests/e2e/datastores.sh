@@ -543,6 +543,34 @@ YAML
   fi
   [[ $out == *"permission denied"* ]]
   log "each tenant's etcd certificate is refused the other's keys and everything outside its prefix"
+  etcd_teardown "$ns" lock-a lock-b
+}
+
+# etcd_teardown NS TCP OTHER: TCP removed with a Tombstone while `teardown.datastore` is on; its
+# teardown Job deletes its keys, its role and its user on the locked etcd, and OTHER keeps its own.
+etcd_teardown() {
+  local ns=$1 tcp=$2 other=$3 d=$DIR/locked-etcd
+  grep -q '^teardown:' "$REPO/tcpc.yaml" || printf 'teardown:\n  datastore: true\n' >> "$REPO/tcpc.yaml"
+  printf 'apiVersion: tcpc.dev/v1alpha1\nkind: Tombstone\nmetadata:\n  namespace: %s\n  name: %s\n' "$ns" "$tcp" > "$REPO/tenants/$tcp.yaml"
+  render_repo "$REPO" 2> "$WORK/render-teardown.log" || { cat "$WORK/render-teardown.log" >&2; return 1; }
+  kubectl -n "$ns" delete deployment "$tcp" --wait=true --timeout=60s >/dev/null
+  kubectl apply -k "$OUT/$ns/$tcp/management" >> "$WORK/apply-$tcp.log"
+  local job; job=$(kubectl -n kamaji-system get jobs -l "kamaji.clastix.io/name=$tcp,kamaji.clastix.io/component=datastore-teardown" -o name)
+  kubectl -n kamaji-system wait "$job" --for=condition=Complete --timeout=60s >/dev/null ||
+    { kubectl -n kamaji-system logs "$job" >&2; return 1; }
+  local user=${ns}_$tcp left
+  left=$(locked_etcdctl "$d/root.crt" "$d/root.key" get --prefix "/$user/" --keys-only | grep -c . || true)
+  (( left == 0 )) || { log "$left keys of $tcp are left"; return 1; }
+  ! locked_etcdctl "$d/root.crt" "$d/root.key" user get "$user" >/dev/null 2>&1 || { log "etcd user $user is left"; return 1; }
+  ! locked_etcdctl "$d/root.crt" "$d/root.key" role get "$user" >/dev/null 2>&1 || { log "etcd role $user is left"; return 1; }
+  left=$(locked_etcdctl "$d/root.crt" "$d/root.key" get --prefix "/${ns}_$other/" --keys-only | grep -c . || true)
+  (( left > 50 )) || { log "the teardown of $tcp took $other's keys ($left left)"; return 1; }
+  locked_etcdctl "$d/root.crt" "$d/root.key" user get "${ns}_$other" >/dev/null
+  log "$ns/$tcp: removed with a Tombstone, its teardown Job deleted its keys, role and user; $other keeps its $left keys"
+  rm "$REPO/tenants/$tcp.yaml"
+  sed -i '/^teardown:$/,/^  datastore: true$/d' "$REPO/tcpc.yaml"
+  render_repo "$REPO" 2> "$WORK/render-teardown.log" || { cat "$WORK/render-teardown.log" >&2; return 1; }
+  kubectl -n kamaji-system delete "$job" --wait=false >/dev/null
 }
 
 SOLO_ADDR=${SOLO_ADDR:-10.213.0.18}

@@ -367,39 +367,6 @@ s_kine_nats() {
   kine_objects_survive "$ns" "$tcp"
   local uid; uid=$(kubectl -n "$ns" get pods -l kamaji.clastix.io/name=$tcp,kamaji.clastix.io/component=deployment -o jsonpath='{.items[0].metadata.uid}')
   timing "rss_mb_kine_pod_$tcp" "$(pod_rss_mb "$uid")"
-  sql_teardown "$ns" "$tcp" "$user" "$db"
-}
-
-# sql_teardown NS TCP USER DB: the tenant removed with a Tombstone while `teardown.datastore` is
-# on: its bundle holds only the teardown Job, which (applied as a GitOps tool would, the control
-# plane pruned) drops the tenant's database and user, and leaves the other tenant's alone.
-sql_teardown() {
-  local ns=$1 tcp=$2 user=$3 db=$4 admin; admin=$(cat "$DIR/pg/admin-password")
-  grep -q '^teardown:' "$REPO/tcpc.yaml" || printf 'teardown:\n  datastore: true\n' >> "$REPO/tcpc.yaml"
-  printf 'apiVersion: tcpc.dev/v1alpha1\nkind: Tombstone\nmetadata:\n  namespace: %s\n  name: %s\n' "$ns" "$tcp" > "$REPO/tenants/$tcp.yaml"
-  render_repo "$REPO" 2> "$WORK/render-teardown.log" || { cat "$WORK/render-teardown.log" >&2; return 1; }
-  local files; files=$(ls "$OUT/$ns/$tcp/management" | grep -v '^kustomization.yaml$')
-  [[ $files == job-$tcp-datastore-teardown-*.yaml ]] || { log "the removed tenant's bundle holds: $files"; return 1; }
-  kubectl -n "$ns" delete deployment "$tcp" --wait=true --timeout=60s >/dev/null
-  kubectl apply -k "$OUT/$ns/$tcp/management" >> "$WORK/apply-$tcp.log"
-  local job; job=$(kubectl -n kamaji-system get jobs -l "kamaji.clastix.io/name=$tcp,kamaji.clastix.io/component=datastore-teardown" -o name)
-  kubectl -n kamaji-system wait "$job" --for=condition=Complete --timeout=60s >/dev/null ||
-    { kubectl -n kamaji-system logs "$job" >&2; return 1; }
-  kubectl -n kamaji-system logs "$job" | grep -q 'are dropped'
-  [[ $(psql_as postgres "$admin" postgres "SELECT count(*) FROM pg_database WHERE datname = '$db'") == 0 ]] ||
-    { log "$db is still there"; return 1; }
-  [[ $(psql_as postgres "$admin" postgres "SELECT count(*) FROM pg_roles WHERE rolname = '$user'") == 0 ]] ||
-    { log "$user is still there"; return 1; }
-  [[ $(psql_as postgres "$admin" postgres "SELECT count(*) FROM pg_database WHERE datname = 'other_db'") == 1 ]] ||
-    { log "the teardown dropped another tenant's database"; return 1; }
-  log "$ns/$tcp: removed with a Tombstone, its teardown Job dropped database $db and user $user, nothing else"
-  # The Tombstone deleted: the Job leaves the output and the lock; the scenarios after this one
-  # render a repository without teardown.
-  rm "$REPO/tenants/$tcp.yaml"
-  sed -i '/^teardown:$/,/^  datastore: true$/d' "$REPO/tcpc.yaml"
-  render_repo "$REPO" 2> "$WORK/render-teardown.log" || { cat "$WORK/render-teardown.log" >&2; return 1; }
-  [[ ! -e $OUT/$ns/$tcp ]] || { log "$OUT/$ns/$tcp outlived its Tombstone"; return 1; }
-  kubectl -n kamaji-system delete "$job" --wait=false >/dev/null
 }
 
 MYSQL_ADDR=${MYSQL_ADDR:-10.213.0.15}

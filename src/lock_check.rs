@@ -20,12 +20,12 @@ use crate::resolve::{Tenant, kamaji_labels};
 
 /// The keys of each control-plane Secret, by its Kamaji component label (the admin kubeconfig
 /// carries `super-admin.*` only when the tenant asks for it in the cluster).
-pub fn secret_keys(
-    component: &str,
-    super_admin_in_cluster: bool,
-    kine: Option<&crate::resolve::KinePlan>,
-) -> Option<&'static [&'static str]> {
+pub fn secret_keys(t: &Tenant, component: &str) -> Option<&'static [&'static str]> {
+    let (super_admin_in_cluster, kine) = (t.super_admin_in_cluster, t.datastore.kine.as_ref());
     Some(match component {
+        // Argo CD's cluster Secret (`delivery.argocd`).
+        "argocd-cluster" if t.argocd_delivery.as_ref().is_some_and(|a| a.project.is_some()) => &["config", "name", "project", "server"],
+        "argocd-cluster" => &["config", "name", "server"],
         // kine: the CA that verifies the database server, and the client pair it presents.
         "datastore-certificate" if kine.is_some_and(|k| k.client_certificate) => &["ca.crt", "server.crt", "server.key"],
         "datastore-certificate" if kine.is_some() => &["ca.crt"],
@@ -52,10 +52,21 @@ pub fn secret_keys(
 /// The namespace of a tenant's Secret: the tenant's, except the setup Secret of a SQL DataStore,
 /// which lives beside the DataStore's admin credentials (the setup Job's namespace).
 pub fn secret_namespace<'a>(t: &'a Tenant, component: &str) -> &'a str {
-    match (component, t.datastore.setup()) {
-        ("datastore-setup", Some(setup)) => &setup.namespace,
+    match (component, t.datastore.setup(), &t.argocd_delivery) {
+        ("datastore-setup", Some(setup), _) => &setup.namespace,
+        ("argocd-cluster", _, Some(argo)) => &argo.namespace,
         _ => &t.namespace,
     }
+}
+
+/// The labels of a tenant's Secret: Kamaji's, and on Argo CD's cluster Secret the label Argo CD
+/// finds it by and the tenant's namespace.
+pub fn secret_labels(t: &Tenant, component: &str) -> BTreeMap<String, String> {
+    let mut labels = kamaji_labels(&t.name, component);
+    if component == "argocd-cluster" {
+        labels.extend(crate::resolve::delivery::argocd_labels(&t.namespace).map(|(k, v)| (k.to_string(), v)));
+    }
+    labels
 }
 
 /// Checks a sealed object (from the lock, or just sealed) against what `t` must produce for
@@ -64,9 +75,8 @@ pub fn check_sealed(t: &Tenant, name: &str, component: &str, sealer: &Sealer, ob
     let err = |path: &str, what: &str| {
         format!("{entry}: {path}: {what}; refusing to emit it (restore tcpc.lock from Git, or re-render with the identity)")
     };
-    let keys = secret_keys(component, t.super_admin_in_cluster, t.datastore.kine.as_ref())
-        .ok_or_else(|| err("", &format!("unknown Secret component `{component}` (this is a tcpc bug)")))?;
-    let labels = kamaji_labels(&t.name, component);
+    let keys = secret_keys(t, component).ok_or_else(|| err("", &format!("unknown Secret component `{component}` (this is a tcpc bug)")))?;
+    let labels = secret_labels(t, component);
     let expected = match sealer {
         Sealer::SealedSecrets { cert, scope, .. } => {
             use rand_core::SeedableRng as _;

@@ -365,6 +365,22 @@ enum InstallCommand {
         #[arg(long, value_enum)]
         only: Option<cli::install::ArgoPart>,
     },
+    /// An Argo CD ApplicationSet syncing every tenant bundle into its tenant cluster, through
+    /// the cluster Secrets `delivery.argocd` renders (one Application per tenant).
+    #[command(after_help = "Example:\n  tcpc install argocd-applicationset platform --url https://git.example.com/platform.git")]
+    ArgocdApplicationset {
+        /// Repository directory holding tcpc.yaml.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// URL Argo CD clones.
+        #[arg(long)]
+        url: String,
+        #[arg(long, default_value = "HEAD")]
+        revision: String,
+        /// Name of the ApplicationSet.
+        #[arg(long, default_value = "tcpc-tenants")]
+        name: String,
+    },
     /// A Flux GitRepository and Kustomization applying the rendered tree (with SOPS
     /// decryption when tcpc.yaml chooses the SOPS backend).
     #[command(after_help = "Example:\n  tcpc install flux platform --url ssh://git@git.example.com/platform.git --branch main")]
@@ -1016,16 +1032,26 @@ fn check_filter(filter: &tcpc::filter::Filter, compiled: &Compiled) -> Result<()
 fn install(what: InstallCommand) -> Result<(), Failure> {
     let text = match what {
         InstallCommand::ArgocdPlugin { namespace, image, only } => cli::install::argocd(&namespace, &image, only),
-        InstallCommand::Flux { dir, url, branch, name, namespace } => {
-            let io = |e: discover::DiscoverError| Failure::Io(e.to_string());
-            let mut sources = Sources::default();
-            let config_id = discover::read_config(&dir).map_err(io)?.map(|text| sources.add(discover::CONFIG_FILE.into(), text));
-            let mut diags = tcpc::diag::Diagnostics::default();
-            let config = tcpc::parse::parse(&sources, config_id, &mut diags).config;
-            if diags.has_errors() {
-                eprint!("{}", diags.render(&sources));
+        InstallCommand::ArgocdApplicationset { dir, url, revision, name } => {
+            let config = install_config(&dir)?;
+            let Some(argo) = config.delivery.as_ref().and_then(|d| d.argocd.as_ref()) else {
+                eprintln!(
+                    "error: tcpc.yaml has no `delivery.argocd`\n  = help: the ApplicationSet targets the cluster Secrets it renders: add `delivery: {{argocd: {{}}}}` and re-render with --identity"
+                );
                 return Err(Failure::Invalid);
-            }
+            };
+            let path = git_relative(&dir.join(config.output_dir()));
+            cli::install::argocd_applicationset(&cli::install::ApplicationSetSettings {
+                name: &name,
+                namespace: argo.namespace.as_deref().unwrap_or("argocd"),
+                project: argo.project.as_deref().unwrap_or("default"),
+                url: &url,
+                revision: &revision,
+                path,
+            })
+        }
+        InstallCommand::Flux { dir, url, branch, name, namespace } => {
+            let config = install_config(&dir)?;
             let path = git_relative(&dir.join(config.output_dir()));
             // The tenants' own Kustomizations (delivery.flux) must name the same place and source.
             if let Some(base) = tcpc::resolve::delivery::flux_base(&config) {
@@ -1042,6 +1068,20 @@ fn install(what: InstallCommand) -> Result<(), Failure> {
         }
     };
     std::io::stdout().lock().write_all(text.as_bytes()).map_err(|e| Failure::Io(format!("writing to stdout: {e}")))
+}
+
+/// tcpc.yaml of `dir`, checked (its errors printed).
+fn install_config(dir: &Path) -> Result<tcpc_spec::Config, Failure> {
+    let io = |e: discover::DiscoverError| Failure::Io(e.to_string());
+    let mut sources = Sources::default();
+    let config_id = discover::read_config(dir).map_err(io)?.map(|text| sources.add(discover::CONFIG_FILE.into(), text));
+    let mut diags = tcpc::diag::Diagnostics::default();
+    let config = tcpc::parse::parse(&sources, config_id, &mut diags).config;
+    if diags.has_errors() {
+        eprint!("{}", diags.render(&sources));
+        return Err(Failure::Invalid);
+    }
+    Ok(config)
 }
 
 /// `./<path>` of `path` inside its Git work tree (the directory holding `.git`), for Flux's

@@ -24,7 +24,7 @@ use zeroize::Zeroizing;
 
 use crate::emit::{Bundle, Rendered};
 use crate::lock::{ArtefactLock, SecretLock, TenantLock};
-use crate::resolve::{Tenant, kamaji_labels};
+use crate::resolve::Tenant;
 
 /// How Secrets are sealed for the cluster.
 pub enum Sealer {
@@ -782,6 +782,10 @@ fn secret_plans(t: &Tenant, fp: &BTreeMap<Artefact, String>, ds_fp: &str, sealer
         ),
         plan(&s.scheduler_kubeconfig, "scheduler-kubeconfig", vec![f(Artefact::Ca), f(Artefact::Scheduler), local]),
     ];
+    if let Some(a) = &t.argocd_delivery {
+        let facts = vec![f(Artefact::Ca), f(Artefact::SuperAdmin), a.server.clone(), a.cluster_name.clone(), a.namespace.clone()];
+        plans.push(plan(&a.secret_name, "argocd-cluster", [facts, a.project.iter().cloned().collect()].concat()));
+    }
     if let Some(e) = &t.datastore.dedicated {
         plans.push(plan(&e.secret, "etcd-certificates", vec![f(Artefact::EtcdCa), f(Artefact::EtcdServer), f(Artefact::EtcdPeer)]));
     }
@@ -869,6 +873,12 @@ fn secret_data(
         ),
         (s.scheduler_kubeconfig.clone(), BTreeMap::from([("scheduler.conf".to_string(), kubeconfig(Artefact::Scheduler, &local))])),
     ]);
+    if let Some(a) = &t.argocd_delivery {
+        out.insert(
+            a.secret_name.clone(),
+            argocd_cluster(a, ca_bundle, &issued[&Artefact::SuperAdmin].cert_pem, &key_pems[&Artefact::SuperAdmin]),
+        );
+    }
     if let Some(e) = &t.datastore.dedicated {
         let mut m = pair(Artefact::EtcdServer, "server");
         m.extend(pair(Artefact::EtcdPeer, "peer"));
@@ -930,8 +940,27 @@ fn secret_data(
     out
 }
 
+/// Argo CD's cluster Secret: the cluster's name and server, and `config` with the TLS client
+/// credentials (`tlsClientConfig` of base64 PEMs, Argo CD's `ClusterConfig`). Only the key is
+/// secret; it never leaves zeroizing buffers.
+fn argocd_cluster(a: &crate::resolve::delivery::ArgoCdPlan, ca_bundle: &str, cert_pem: &str, key_pem: &str) -> Payload {
+    use base64::Engine as _;
+    let b64 = |v: &[u8]| Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(v));
+    let (ca, cert, key) = (b64(ca_bundle.as_bytes()), b64(cert_pem.as_bytes()), b64(key_pem.as_bytes()));
+    let config = Zeroizing::new(format!(r#"{{"tlsClientConfig":{{"caData":"{}","certData":"{}","keyData":"{}"}}}}"#, *ca, *cert, *key));
+    let mut m = BTreeMap::from([
+        ("config".to_string(), Zeroizing::new(config.as_bytes().to_vec())),
+        ("name".to_string(), Zeroizing::new(a.cluster_name.as_bytes().to_vec())),
+        ("server".to_string(), Zeroizing::new(a.server.as_bytes().to_vec())),
+    ]);
+    if let Some(p) = &a.project {
+        m.insert("project".to_string(), Zeroizing::new(p.as_bytes().to_vec()));
+    }
+    m
+}
+
 fn seal(t: &Tenant, plan: &SecretPlan, payload: &Payload, env: &PkiEnv<'_>, rng: &mut (impl RngCore + CryptoRng)) -> Result<Value, String> {
-    let labels = kamaji_labels(&t.name, plan.component);
+    let labels = crate::lock_check::secret_labels(t, plan.component);
     match env.sealer {
         Sealer::SealedSecrets { cert, scope, .. } => tcpc_seal::sealedsecrets::sealed_secret(
             cert,
@@ -1001,6 +1030,8 @@ fn secret_certificate(t: &Tenant, secret: &str) -> Option<Artefact> {
     .map(|(_, a)| a)
     // A dedicated etcd's Secret: described by its serving certificate (the peer one is its twin).
     .or_else(|| t.datastore.dedicated.as_ref().filter(|e| e.secret == secret).map(|_| Artefact::EtcdServer))
+    // Argo CD's cluster Secret: its client certificate.
+    .or_else(|| t.argocd_delivery.as_ref().filter(|a| a.secret_name == secret).map(|_| Artefact::SuperAdmin))
 }
 
 /// `tcpc.dev/certificate-subject`, `-sans` and `-not-after` of the certificate a Secret holds:

@@ -372,6 +372,9 @@ fn cases() -> Vec<(&'static str, Vec<(&'static str, Vec<u8>)>)> {
         ("delivery-kubeconfig-key", config("delivery:\n  flux:\n    kubeconfigKey: value\n")),
         ("delivery-interval", config("delivery:\n  flux:\n    interval: 10 minutes\n")),
         ("delivery-path-escapes", config("delivery:\n  flux:\n    path: ../elsewhere\n")),
+        ("delivery-argocd-endpoint", config("delivery:\n  argocd:\n    endpoint: ingress\n")),
+        ("delivery-argocd-namespace", config("delivery:\n  argocd:\n    namespace: Argo_CD\n")),
+        ("delivery-argocd-project", config("delivery:\n  argocd:\n    project: \"my project\"\n")),
         ("config-unknown-kind", vec![("tcpc.yaml", edit(CONFIG, "kind: Config", "kind: Configuration").into_bytes())]),
         // A dedicated etcd: the annotation's value, a shared DataStore named as well, tcpc.yaml's sizing.
         (

@@ -128,6 +128,9 @@ fn kube_apiserver_serves_with_tcpc_pki() {
     for f in ["tenants/full.yaml", "tenants/internal-ca.yaml", "tenants/nodeport.yaml"] {
         std::fs::remove_file(ws.path(f)).unwrap();
     }
+    // Argo CD's cluster Secret too (`delivery.argocd`): its credentials are checked below.
+    let config = std::fs::read_to_string(ws.path("tcpc.yaml")).unwrap();
+    std::fs::write(ws.path("tcpc.yaml"), format!("{config}delivery:\n  argocd:\n    project: tenants\n")).unwrap();
     let work = tempfile::Builder::new().prefix("tcpc-pki-apiserver-").tempdir().unwrap();
     let w = work.path();
     let ds_ca = openssl_ca(&p.openssl, &w.join("etcd-pki"), "ca", "etcd-ca");
@@ -285,6 +288,34 @@ fn kube_apiserver_serves_with_tcpc_pki() {
     assert_eq!(k.whoami(&sched)["username"], "system:kube-scheduler");
     let out = k.cmd(&cm, &["get", "--raw", "/api"]).output().unwrap();
     assert!(out.status.success(), "controller-manager.conf: GET /api: {}", String::from_utf8_lossy(&out.stderr));
+
+    // Argo CD, through its own code (db.SecretToCluster, Cluster.RESTConfig), reaches the tenant
+    // with the cluster Secret: the in-cluster Service name (dialled here on the local port) is
+    // in the serving certificate, the client is super-admin (only system:masters can create the
+    // tenant bundle's RBAC before it exists).
+    let argo =
+        secrets.iter().find(|(k, _)| k.starts_with("argocd/")).map(|(_, v)| v).expect("the Argo CD cluster Secret (delivery.argocd)");
+    assert_eq!(argo.object["metadata"]["labels"]["argocd.argoproj.io/secret-type"], "cluster", "{}", argo.object["metadata"]);
+    assert_eq!(argo.text("server"), "https://minimal.tenants.svc:6443");
+    if let Some(check) = peers::require_peer("argocd-cluster-check") {
+        let file = w.join("argocd-cluster.json");
+        std::fs::write(&file, serde_json::to_vec(&argo.object).unwrap()).unwrap();
+        let out = Command::new(&check)
+            .args(["connect", "-secret"])
+            .arg(&file)
+            .args(["-dial", &format!("127.0.0.1:{api_port}")])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "argocd-cluster-check connect: {}", String::from_utf8_lossy(&out.stderr));
+        let seen: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(seen["name"], "tenants/minimal");
+        assert_eq!(seen["project"], "tenants");
+        assert_eq!(seen["username"], "kubernetes-super-admin", "{seen}");
+        assert!(seen["groups"].as_array().unwrap().iter().any(|g| g == "system:masters"), "{seen}");
+        let version = k.ok(&super_admin, &["version", "-o", "json"]);
+        let version: serde_json::Value = serde_json::from_str(&version).unwrap();
+        assert_eq!(seen["version"], version["serverVersion"]["gitVersion"], "Argo CD reached this kube-apiserver");
+    }
 
     // admin is powerless until the kubeadm:cluster-admins binding of the tenant bundle exists.
     let out = k.cmd(&admin, &["auth", "can-i", "create", "namespaces"]).output().unwrap();

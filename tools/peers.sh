@@ -198,18 +198,20 @@ k8s_build() {
   fi
 }
 
-# argocd_build: argocd-cmp-server (Argo CD's config-management plugin server) and our
+# argocd_build: argocd-cmp-server (Argo CD's config-management plugin server), our
 # driver tools/peers/argocd/cmp-drive (talks to it through argo-cd's own repo-server
-# code), built from a writable copy of the argo-cd module so that its go.mod (replace
+# code) and tools/peers/argocd/cluster-check (a cluster Secret through argo-cd's own
+# db/REST config and ApplicationSet cluster-generator code), built from a writable copy of the argo-cd module so that its go.mod (replace
 # directives, go.sum) applies. The module zip lacks the nested ./gitops-engine module its
 # go.mod replaces, so that directory is filled from the proxy's gitops-engine module
-# (ARGOCD_GITOPS_ENGINE_VERSION). Only the two small mains are compiled (one go build).
+# (ARGOCD_GITOPS_ENGINE_VERSION). Only the three small mains are compiled (one go build).
 argocd_build() {
   local version=$ARGOCD_VERSION engine=$ARGOCD_GITOPS_ENGINE_VERSION src="$here/peers/argocd"
   local server="$bin_dir/argocd-cmp-server-$version" drive="$bin_dir/argocd-cmp-drive-$version"
+  local check="$bin_dir/argocd-cluster-check-$version"
   local ldflags="-s -w -X github.com/argoproj/argo-cd/v3/common.version=${version#v}"
   local key; key="argocd $version engine=$engine ldflags=[$ldflags] $(cat "$src"/*/main.go | sha256sum | cut -c1-16)"
-  if ! stamp_ok argocd "$key" "$server" "$drive"; then
+  if ! stamp_ok argocd "$key" "$server" "$drive" "$check"; then
     go_env
     local t0 tmp dir edir; t0=$(now); tmp=$(mktemp -d "$peers_dir/.build.XXXXXX")
     log "building argocd-cmp-server $version (argo-cd module, gitops-engine $engine) ..."
@@ -222,12 +224,13 @@ argocd_build() {
     mkdir -p "$tmp/argo-cd/gitops-engine" "$tmp/argo-cd/cmd/tcpc-peer"
     tar -C "$edir" -cf - . | tar -C "$tmp/argo-cd/gitops-engine" -xf -
     chmod -R u+w "$tmp/argo-cd"
-    cp -r "$src/cmp-server" "$src/cmp-drive" "$tmp/argo-cd/cmd/tcpc-peer/"
-    if ! (cd "$tmp/argo-cd" && go build -mod=mod -trimpath -ldflags "$ldflags" -o "$tmp/bin/" ./cmd/tcpc-peer/cmp-server ./cmd/tcpc-peer/cmp-drive); then
+    cp -r "$src/cmp-server" "$src/cmp-drive" "$src/cluster-check" "$tmp/argo-cd/cmd/tcpc-peer/"
+    if ! (cd "$tmp/argo-cd" && go build -mod=mod -trimpath -ldflags "$ldflags" -o "$tmp/bin/" ./cmd/tcpc-peer/cmp-server ./cmd/tcpc-peer/cmp-drive ./cmd/tcpc-peer/cluster-check); then
       chmod -R u+w "$tmp"; rm -rf "$tmp"; die "building argocd-cmp-server $version failed"
     fi
     mv -f "$tmp/bin/cmp-server" "$server"
     mv -f "$tmp/bin/cmp-drive" "$drive"
+    mv -f "$tmp/bin/cluster-check" "$check"
     chmod -R u+w "$tmp"; rm -rf "$tmp"
     stamp_write argocd "$key"
     built=1
@@ -235,6 +238,7 @@ argocd_build() {
   fi
   ln -sfn "argocd-cmp-server-$version" "$bin_dir/argocd-cmp-server"
   ln -sfn "argocd-cmp-drive-$version" "$bin_dir/argocd-cmp-drive"
+  ln -sfn "argocd-cluster-check-$version" "$bin_dir/argocd-cluster-check"
 }
 
 debian_packages() {

@@ -143,6 +143,54 @@ pub fn argocd(namespace: &str, image: &str, only: Option<ArgoPart>) -> String {
     }
 }
 
+/// What the tenants' ApplicationSet reads and where it lives.
+pub struct ApplicationSetSettings<'a> {
+    pub name: &'a str,
+    /// Argo CD's namespace (`delivery.argocd.namespace`), where the cluster Secrets are.
+    pub namespace: &'a str,
+    pub project: &'a str,
+    pub url: &'a str,
+    pub revision: &'a str,
+    /// `./<path of the output directory in the Git repository>`.
+    pub path: String,
+}
+
+/// One Application per cluster Secret of `delivery.argocd` (cluster generator, selected by the
+/// Secrets' component label), syncing `<path>/<ns>/<name>/tenant` into that tenant. The tenant
+/// bundle orders itself with sync waves (RBAC and configuration before what uses them); until
+/// the tenant API server answers, syncs fail and are retried.
+pub fn argocd_applicationset(s: &ApplicationSetSettings<'_>) -> String {
+    let ns = r#"{{ index .metadata.labels "tcpc.dev/tenant-namespace" }}"#;
+    let tcp = r#"{{ index .metadata.labels "kamaji.clastix.io/name" }}"#;
+    let set = json!({
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "ApplicationSet",
+        "metadata": {"name": s.name, "namespace": s.namespace},
+        "spec": {
+            "goTemplate": true,
+            "goTemplateOptions": ["missingkey=error"],
+            "generators": [{"clusters": {"selector": {"matchLabels": {"kamaji.clastix.io/component": "argocd-cluster"}}}}],
+            "template": {
+                "metadata": {"name": "{{ .nameNormalized }}", "labels": {"app.kubernetes.io/managed-by": "tcpc"}},
+                "spec": {
+                    "project": s.project,
+                    "source": {"repoURL": s.url, "targetRevision": s.revision, "path": format!("{}/{ns}/{tcp}/tenant", s.path)},
+                    "destination": {"name": "{{ .name }}"},
+                    "syncPolicy": {
+                        "automated": {"prune": true, "selfHeal": true},
+                        "retry": {"limit": 20, "backoff": {"duration": "10s", "factor": 2, "maxDuration": "3m"}},
+                    },
+                },
+            },
+        },
+    });
+    format!(
+        "# One Application per tenant registered by `delivery.argocd` (its cluster Secret, rendered by tcpc):\n\
+         # Argo CD syncs the tenant bundle into the tenant cluster.\n---\n{}",
+        tcpc_yaml::emit(&set)
+    )
+}
+
 /// Where Flux finds the repository and how it applies the rendered tree.
 pub struct FluxSettings<'a> {
     pub name: &'a str,

@@ -30,12 +30,53 @@ pub struct FluxPlan {
     pub kubeconfig_key: String,
 }
 
+/// The Argo CD cluster Secret of one tenant (sealed by the PKI stage, component
+/// `argocd-cluster`): Argo CD connects as super-admin, for the same reason as Flux.
+#[derive(Debug, Clone, Serialize)]
+pub struct ArgoCdPlan {
+    /// Where Argo CD reads cluster Secrets.
+    pub namespace: String,
+    /// `tcpc-<tcp>-<8 hex of sha256("<ns>/<tcp>")>`: unique in that namespace, whatever
+    /// dashes the tenants' names hold.
+    pub secret_name: String,
+    /// The cluster's name in Argo CD (`destination.name`): `<ns>/<tcp>`.
+    pub cluster_name: String,
+    /// The tenant API URL Argo CD dials.
+    pub server: String,
+    pub project: Option<String>,
+}
+
+/// The label of an Argo CD cluster Secret that names the tenant's namespace (the tenant's name
+/// is `kamaji.clastix.io/name`): what an ApplicationSet's cluster generator builds paths from.
+pub const ARGOCD_TENANT_NAMESPACE_LABEL: &str = "tcpc.dev/tenant-namespace";
+
+/// The labels of the Argo CD cluster Secret beyond Kamaji's.
+pub fn argocd_labels(namespace: &str) -> [(&'static str, String); 2] {
+    [("argocd.argoproj.io/secret-type", "cluster".to_string()), (ARGOCD_TENANT_NAMESPACE_LABEL, namespace.to_string())]
+}
+
+/// The Argo CD plan of tenant `namespace/name`, when `delivery.argocd` is set (checked by
+/// [`check_config`]). `service_url` is the in-cluster Service URL, `public_url` the endpoint.
+pub fn argocd_plan(inputs: &Inputs, namespace: &str, name: &str, service_url: &str, public_url: &str) -> Option<ArgoCdPlan> {
+    use sha2::{Digest as _, Sha256};
+    let argo = inputs.config.delivery.as_ref()?.argocd.as_ref()?;
+    let hash = hex::encode(Sha256::digest(format!("{namespace}/{name}").as_bytes()));
+    Some(ArgoCdPlan {
+        namespace: argo.namespace.clone().unwrap_or_else(|| "argocd".to_string()),
+        secret_name: format!("tcpc-{name}-{}", &hash[..8]),
+        cluster_name: format!("{namespace}/{name}"),
+        server: if argo.endpoint.as_deref() == Some("public") { public_url.to_string() } else { service_url.to_string() },
+        project: argo.project.clone(),
+    })
+}
+
 /// The keys of the admin kubeconfig Secret Flux may connect with: the super-admin ones, which
 /// `delivery.flux` puts into it (`hardening::super_admin_in_cluster`).
 const KUBECONFIG_KEYS: [&str; 2] = ["super-admin.svc", "super-admin.conf"];
 
 /// Checks `delivery` of `tcpc.yaml` (located errors into it).
 pub fn check_config(inputs: &Inputs, diags: &mut Diagnostics) {
+    check_argocd(inputs, diags);
     let Some(flux) = inputs.config.delivery.as_ref().and_then(|d| d.flux.as_ref()) else { return };
     let Some(doc) = &inputs.config_doc else { return };
     let mut err = |pointer: &str, message: String, label: &str, help: &str| {
@@ -89,6 +130,44 @@ pub fn check_config(inputs: &Inputs, diags: &mut Diagnostics) {
                 err(pointer, format!("invalid name `{v}`"), "not a DNS-1123 label", "Kubernetes names: lower-case letters, digits and `-`");
             }
         }
+    }
+}
+
+fn check_argocd(inputs: &Inputs, diags: &mut Diagnostics) {
+    let Some(argo) = inputs.config.delivery.as_ref().and_then(|d| d.argocd.as_ref()) else { return };
+    let Some(doc) = &inputs.config_doc else { return };
+    let mut err = |pointer: &str, message: String, label: &str, help: &str| {
+        diags.push(Diagnostic::error(message).at(doc.file, doc.span(pointer), label).help(help.to_string()));
+    };
+    if let Some(ns) = argo.namespace.as_deref()
+        && !crate::resolve::is_dns1123_label(ns)
+    {
+        err(
+            "/delivery/argocd/namespace",
+            format!("invalid namespace `{ns}`"),
+            "not a DNS-1123 label",
+            "the namespace Argo CD runs in, e.g. `argocd`",
+        );
+    }
+    if let Some(e) = argo.endpoint.as_deref()
+        && !matches!(e, "service" | "public")
+    {
+        err(
+            "/delivery/argocd/endpoint",
+            format!("unknown endpoint `{e}`"),
+            "expected `service` or `public`",
+            "`service`: Argo CD runs in the management cluster and dials the tenant's Service; `public`: it dials the tenant's control-plane endpoint",
+        );
+    }
+    if let Some(p) = argo.project.as_deref()
+        && !crate::resolve::is_dns1123_subdomain(p)
+    {
+        err(
+            "/delivery/argocd/project",
+            format!("invalid project `{p}`"),
+            "not a Kubernetes object name",
+            "the name of an Argo CD AppProject, e.g. `tenants`",
+        );
     }
 }
 

@@ -76,6 +76,8 @@ pub struct Tenant {
     pub write_limits: Option<WriteLimits>,
     /// `delivery.flux` of `tcpc.yaml`: the Flux Kustomization applying the tenant bundle.
     pub flux_delivery: Option<delivery::FluxPlan>,
+    /// `delivery.argocd` of `tcpc.yaml`: the Argo CD cluster Secret registering the tenant.
+    pub argocd_delivery: Option<delivery::ArgoCdPlan>,
 }
 
 /// The write verbs the tenant API server refuses (`spec.writePermissions`), enforced in the
@@ -664,6 +666,13 @@ impl Resolver<'_> {
         let super_admin_in_cluster = self.super_admin_in_cluster(flux_delivery.is_some());
 
         let version = version?;
+        let argocd_delivery = delivery::argocd_plan(
+            self.inputs,
+            &namespace,
+            &name,
+            &format!("https://{name}.{namespace}.svc:{port}"),
+            &format!("https://{endpoint}"),
+        );
         let tenant = Tenant {
             file: self.doc.file,
             secrets: secret_names(&name),
@@ -695,6 +704,7 @@ impl Resolver<'_> {
             super_admin_in_cluster,
             write_limits: WriteLimits::of(spec.write_permissions.as_ref()),
             flux_delivery,
+            argocd_delivery,
         };
         if let Err(e) = crate::render::tenant::kubelet_configuration(&tenant, &tenant.kubelet.configuration_json_patches) {
             let d = self

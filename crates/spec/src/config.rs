@@ -110,6 +110,29 @@ pub struct Delivery {
     /// kubeconfig Secret.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub flux: Option<FluxDelivery>,
+    /// Argo CD: one cluster Secret per tenant (`argocd.argoproj.io/secret-type: cluster`,
+    /// sealed like every Secret) registering the tenant API server with TLS client credentials,
+    /// for an Application or ApplicationSet to target (`tcpc install argocd-applicationset`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub argocd: Option<ArgoCdDelivery>,
+}
+
+/// `delivery.argocd`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ArgoCdDelivery {
+    /// The namespace Argo CD runs in, where it reads cluster Secrets. Default: `argocd`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// The tenant API address Argo CD connects to: `service` (the in-cluster Service, for an
+    /// Argo CD in the management cluster) or `public` (the tenant's control-plane endpoint).
+    /// Default: `service`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// The Argo CD project the cluster is scoped to (the Secret's `project` key). Default: none
+    /// (every project may target it, as permitted by the projects' destinations).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
 }
 
 /// `delivery.flux`.

@@ -88,6 +88,8 @@ struct Context<'a> {
 #[derive(Debug, Serialize)]
 struct Extras {
     api_server_cert_sans: Vec<String>,
+    /// apiVersion of the ClusterConfiguration in `kubeadm-config` (v1beta3 before v1.31).
+    kubeadm_api: &'static str,
 }
 
 impl<'a> Context<'a> {
@@ -102,7 +104,7 @@ impl<'a> Context<'a> {
             t,
             ssl_cert_dir: SSL_CERT_DIR,
             pod_annotations,
-            x: Extras { api_server_cert_sans: tenant::api_server_cert_sans(t) },
+            x: Extras { api_server_cert_sans: tenant::api_server_cert_sans(t), kubeadm_api: crate::resolve::version::kubeadm_api(t.minor) },
             kubelet_config: tcpc_yaml::emit(&kubelet),
             ca_cert_b64,
             labels: crate::resolve::kamaji_labels(&t.name, "internal-ca-certificates"),
@@ -424,6 +426,37 @@ spec:
         assert_eq!(kc["authentication"]["x509"]["clientCAFile"], "/etc/kubernetes/pki/ca.crt");
         assert_eq!(kc["rotateCertificates"], true);
         assert!(kc.get("resolvConf").is_none());
+    }
+
+    /// What kubeadm of each minor writes: the kubeadm API (v1beta3 before v1.31, without the
+    /// fields v1beta4 added), KubeletConfiguration fields the minor's kubelet has, its CoreDNS.
+    #[test]
+    fn tenant_bundle_follows_the_minor() {
+        for (version, api, crash_loop, coredns) in [
+            ("v1.30.14", "kubeadm.k8s.io/v1beta3", false, "v1.11.3"),
+            ("v1.31.14", "kubeadm.k8s.io/v1beta4", false, "v1.11.3"),
+            ("v1.32.13", "kubeadm.k8s.io/v1beta4", true, "v1.11.3"),
+            ("v1.33.13", "kubeadm.k8s.io/v1beta4", true, "v1.12.0"),
+            ("v1.34.4", "kubeadm.k8s.io/v1beta4", true, "v1.12.1"),
+            ("v1.35.4", "kubeadm.k8s.io/v1beta4", true, "v1.13.1"),
+            ("v1.36.3", "kubeadm.k8s.io/v1beta4", true, "v1.14.2"),
+        ] {
+            let t = crate::resolve::resolve_one(DATASTORE, tcp_yaml("", true).replace("version: v1.36.3", &format!("version: {version}")));
+            let b = tenant_bundle(&t, None);
+            let cc = get(&b, "ConfigMap", "kube-system/kubeadm-config")["data"]["ClusterConfiguration"].as_str().unwrap().to_string();
+            let cc = tcpc_yaml::parse_stream(&cc).unwrap().remove(0).root.to_json();
+            assert_eq!(cc["apiVersion"], api, "{version}");
+            assert_eq!(cc["kubernetesVersion"], version);
+            let v1beta4 = api.ends_with("v1beta4");
+            for field in ["proxy", "certificateValidityPeriod", "caCertificateValidityPeriod"] {
+                assert_eq!(cc.get(field).is_some(), v1beta4, "{version}: {field}");
+            }
+            let kc = get(&b, "ConfigMap", "kube-system/kubelet-config")["data"]["kubelet"].as_str().unwrap().to_string();
+            let kc = tcpc_yaml::parse_stream(&kc).unwrap().remove(0).root.to_json();
+            assert_eq!(kc.get("crashLoopBackOff").is_some(), crash_loop, "{version}");
+            let dep = get(&b, "Deployment", "kube-system/coredns");
+            assert_eq!(dep["spec"]["template"]["spec"]["containers"][0]["image"], format!("registry.k8s.io/coredns/coredns:{coredns}"));
+        }
     }
 
     #[test]

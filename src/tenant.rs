@@ -39,7 +39,6 @@ pub fn kubelet_configuration(t: &Tenant, patches: &[JsonPatch]) -> Result<Value,
         "clusterDomain": t.cluster_domain,
         "containerRuntimeEndpoint": "",
         "cpuManagerReconcilePeriod": "0s",
-        "crashLoopBackOff": {},
         "evictionPressureTransitionPeriod": "0s",
         "fileCheckFrequency": "0s",
         "healthzBindAddress": "127.0.0.1",
@@ -64,6 +63,10 @@ pub fn kubelet_configuration(t: &Tenant, patches: &[JsonPatch]) -> Result<Value,
         "syncFrequency": "0s",
         "volumeStatsAggPeriod": "0s",
     });
+    // Fields kubelets of older minors do not have (kubeadm of that minor does not write them).
+    if t.minor >= 32 {
+        config["crashLoopBackOff"] = json!({});
+    }
     apply_patches(&mut config, patches)?;
     Ok(config)
 }

@@ -155,8 +155,8 @@ fn cases() -> Vec<Case> {
         },
         Case {
             name: "unsupported Kubernetes minor",
-            files: vec![(MINIMAL, tcp(&[("version: v1.36.3", "version: v1.30.2")]))],
-            expect: vec!["unsupported Kubernetes version `v1.30.2`", "--> tenants/minimal.yaml:12:14", "supported: v1.34 to v1.37"],
+            files: vec![(MINIMAL, tcp(&[("version: v1.36.3", "version: v1.29.2")]))],
+            expect: vec!["unsupported Kubernetes version `v1.29.2`", "--> tenants/minimal.yaml:12:14", "supported: v1.30 to v1.37"],
             errors: 1,
         },
         Case {

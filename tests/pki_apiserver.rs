@@ -114,10 +114,104 @@ fn wait_for_port(port: u16, what: &str, procs: &mut Procs, timeout: Duration) {
     }
 }
 
+/// The binaries of one Kubernetes release: `kube-apiserver` etc. (the pinned release), or
+/// `kube-apiserver-<version>` etc. (a release of `KUBERNETES_EXTRA_VERSIONS`).
+struct Release {
+    /// The tenant's `kubernetes.version`; `None`: as the examples have it.
+    version: Option<&'static str>,
+    apiserver: PathBuf,
+    controller_manager: PathBuf,
+    scheduler: PathBuf,
+}
+
+impl Release {
+    fn find(version: Option<&'static str>) -> Option<Release> {
+        let bin = |name: &str| peers::require_peer(&version.map_or_else(|| name.to_string(), |v| format!("{name}-{v}")));
+        Some(Release {
+            version,
+            apiserver: bin("kube-apiserver")?,
+            controller_manager: bin("kube-controller-manager")?,
+            scheduler: bin("kube-scheduler")?,
+        })
+    }
+}
+
 #[test]
 fn kube_apiserver_serves_with_tcpc_pki() {
+    let Some(release) = Release::find(None) else { return };
+    serve(&release);
+}
+
+/// The oldest supported minor: kubeadm's flags of v1.30 as tcpc renders them start the v1.30
+/// control plane (`KUBERNETES_EXTRA_VERSIONS` builds it), and its tenant bundle (kubeadm API
+/// v1beta3) applies.
+#[test]
+fn the_oldest_minor_serves_with_its_rendered_flags() {
+    let Some(release) = Release::find(Some("v1.30.14")) else { return };
+    serve(&release);
+}
+
+/// Writes what `container` mounts (secret and projected-secret volumes, from the unsealed
+/// Secrets) under `root` + its mount path, kubeconfigs pointed at `server`; returns its args
+/// with every absolute path that now exists under `root` rewritten there.
+fn materialize(
+    pod: &serde_json::Value,
+    container: &serde_json::Value,
+    secrets: &BTreeMap<String, Unsealed>,
+    root: &Path,
+    server: &str,
+) -> Vec<String> {
+    let volumes = pod["volumes"].as_array().unwrap();
+    for mount in container["volumeMounts"].as_array().unwrap() {
+        let volume = volumes.iter().find(|v| v["name"] == mount["name"]).unwrap();
+        let dir = root.join(mount["mountPath"].as_str().unwrap().trim_start_matches('/'));
+        let sources: Vec<(String, Option<&Vec<serde_json::Value>>)> = if let Some(s) = volume.get("secret") {
+            vec![(s["secretName"].as_str().unwrap().to_string(), s["items"].as_array())]
+        } else if let Some(p) = volume.get("projected") {
+            p["sources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| (s["secret"]["name"].as_str().unwrap().to_string(), s["secret"]["items"].as_array()))
+                .collect()
+        } else {
+            panic!("{}: volume {} is neither a Secret nor projected Secrets", container["name"], mount["name"])
+        };
+        for (name, items) in sources {
+            let secret =
+                secrets.get(&name).unwrap_or_else(|| panic!("{} mounts Secret {name}, which tcpc did not render", container["name"]));
+            let pairs: Vec<(String, String)> = match items {
+                Some(items) => {
+                    items.iter().map(|i| (i["key"].as_str().unwrap().to_string(), i["path"].as_str().unwrap().to_string())).collect()
+                }
+                None => secret.data.keys().map(|k| (k.clone(), k.clone())).collect(),
+            };
+            for (key, path) in pairs {
+                let value = secret.data.get(&key).unwrap_or_else(|| panic!("{name} lacks {key}"));
+                let value = String::from_utf8_lossy(value).replace("https://127.0.0.1:6443", server);
+                let dest = dir.join(path);
+                std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+                std::fs::write(&dest, value).unwrap();
+            }
+        }
+    }
+    container["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            let a = a.as_str().unwrap();
+            match a.split_once("=/") {
+                Some((flag, rest)) if root.join(rest).exists() => format!("{flag}={}", root.join(rest).display()),
+                _ => a.to_string(),
+            }
+        })
+        .collect()
+}
+
+fn serve(release: &Release) {
     let Some(p) = require_base_peers() else { return };
-    let Some(apiserver) = peers::require_peer("kube-apiserver") else { return };
+    let apiserver = &release.apiserver;
     let Some(etcd) = peers::require_peer("etcd") else { return };
 
     // A one-tenant repository whose DataStore CA is ours.
@@ -127,6 +221,12 @@ fn kube_apiserver_serves_with_tcpc_pki() {
     std::fs::remove_file(ws.lock()).unwrap();
     for f in ["tenants/full.yaml", "tenants/internal-ca.yaml", "tenants/nodeport.yaml"] {
         std::fs::remove_file(ws.path(f)).unwrap();
+    }
+    if let Some(v) = release.version {
+        let spec = std::fs::read_to_string(ws.path("tenants/minimal.yaml")).unwrap();
+        let pinned = spec.lines().find(|l| l.trim_start().starts_with("version: v1.")).expect("minimal pins a version").to_string();
+        let indent = &pinned[..pinned.len() - pinned.trim_start().len()];
+        std::fs::write(ws.path("tenants/minimal.yaml"), spec.replace(&pinned, &format!("{indent}version: {v}"))).unwrap();
     }
     // Argo CD's cluster Secret too (`delivery.argocd`): its credentials are checked below.
     let config = std::fs::read_to_string(ws.path("tcpc.yaml")).unwrap();
@@ -228,7 +328,7 @@ fn kube_apiserver_serves_with_tcpc_pki() {
     args.extend(["--bind-address=127.0.0.1".into(), "--advertise-address=127.0.0.1".into(), "--endpoint-reconciler-type=none".into()]);
     eprintln!("kube-apiserver args: {args:?}\ndropped (files not available here): {dropped:?}");
     assert!(dropped.is_empty(), "flags naming files the pki volume does not provide: {dropped:?}");
-    procs.spawn("kube-apiserver", Command::new(&apiserver).args(&args));
+    procs.spawn("kube-apiserver", Command::new(apiserver).args(&args));
 
     // Kubeconfigs from the Secrets.
     let conf = |secret: &str, key: &str| -> PathBuf {
@@ -275,6 +375,37 @@ fn kube_apiserver_serves_with_tcpc_pki() {
             procs.log_tail("kube-apiserver")
         );
         std::thread::sleep(Duration::from_millis(500));
+    }
+
+    if let Some(v) = release.version {
+        let version: serde_json::Value = serde_json::from_str(&k.ok(&super_admin, &["version", "-o", "json"])).unwrap();
+        assert_eq!(version["serverVersion"]["gitVersion"], v, "the release under test serves");
+    }
+
+    // kube-controller-manager and kube-scheduler with their rendered args and mounts (kubeconfig
+    // servers pointed at this apiserver, a free secure port each): each takes its leader lease.
+    for (name, bin) in [("kube-controller-manager", &release.controller_manager), ("kube-scheduler", &release.scheduler)] {
+        let c = pod["containers"].as_array().unwrap().iter().find(|c| c["name"] == name).unwrap_or_else(|| panic!("no {name} container"));
+        let mut args = materialize(pod, c, &secrets, &w.join(name), &server);
+        args.retain(|a| !a.starts_with("--bind-address="));
+        args.extend(["--bind-address=127.0.0.1".to_string(), format!("--secure-port={}", free_port())]);
+        eprintln!("{name} args: {args:?}");
+        procs.spawn(name, Command::new(bin).args(&args));
+    }
+    for name in ["kube-controller-manager", "kube-scheduler"] {
+        let start = Instant::now();
+        loop {
+            procs.assert_alive(name);
+            let out = k
+                .cmd(&super_admin, &["get", "lease", "-n", "kube-system", name, "-o", "jsonpath={.spec.holderIdentity}"])
+                .output()
+                .unwrap();
+            if out.status.success() && !out.stdout.is_empty() {
+                break;
+            }
+            assert!(start.elapsed() < Duration::from_secs(90), "{name} took no leader lease:\n{}", procs.log_tail(name));
+            std::thread::sleep(Duration::from_millis(500));
+        }
     }
 
     // Who is who.

@@ -1433,13 +1433,14 @@ impl Resolver<'_> {
             return AddonsPlan { core_dns: None, kube_proxy: None };
         };
         let tag = version.map(ToString::to_string).unwrap_or_default();
+        let coredns = version::coredns_version(version.map_or(version::MAX_MINOR, |v| v.minor));
         AddonsPlan {
             core_dns: addons.core_dns.map(|c| {
                 // Kamaji honours imageTag only together with imageRepository.
                 let (repo, tag) = match (&c.image_repository, &c.image_tag) {
                     (Some(r), Some(t)) => (r.clone(), t.clone()),
-                    (Some(r), None) => (r.clone(), COREDNS_VERSION.to_string()),
-                    (None, _) => (d::DEFAULT_COREDNS_IMAGE_REPOSITORY.to_string(), COREDNS_VERSION.to_string()),
+                    (Some(r), None) => (r.clone(), coredns.to_string()),
+                    (None, _) => (d::DEFAULT_COREDNS_IMAGE_REPOSITORY.to_string(), coredns.to_string()),
                 };
                 AddonImage { image: format!("{repo}/coredns:{tag}") }
             }),
@@ -1472,9 +1473,6 @@ impl Resolver<'_> {
 fn to_values<T: Serialize>(v: &Option<Vec<T>>) -> Vec<Value> {
     v.as_ref().map(|x| x.iter().map(|c| json!(c)).collect()).unwrap_or_default()
 }
-
-/// CoreDNS image tag kubeadm pins for the supported minors.
-pub const COREDNS_VERSION: &str = "v1.12.1";
 
 #[derive(Clone, Copy)]
 enum ProbeKind {

@@ -6,8 +6,8 @@
 
 use std::fmt;
 
-/// The oldest and newest supported minors (the four newest upstream minors).
-pub const MIN_MINOR: u32 = 34;
+/// The oldest and newest supported minors: from the oldest Kamaji documents (v1.30) on.
+pub const MIN_MINOR: u32 = 30;
 pub const MAX_MINOR: u32 = 37;
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -49,7 +49,7 @@ impl VersionError {
             VersionError::MissingV | VersionError::Syntax => None,
             VersionError::Unsupported { .. } => Some(format!(
                 "tcpc renders the minors whose flags, feature gates and images it knows and tests against the real \
-                 binaries: v1.{MIN_MINOR} to v1.{MAX_MINOR} (Kamaji documents v1.30 to v1.35; v1.30 to v1.33 are not supported yet)"
+                 binaries: v1.{MIN_MINOR} to v1.{MAX_MINOR} (Kamaji documents v1.30 to v1.35)"
             )),
         }
     }
@@ -101,6 +101,26 @@ pub enum Component {
     Scheduler,
 }
 
+/// The CoreDNS image tag kubeadm of `minor` installs (`constants.CoreDNSVersion` of its latest
+/// patch release: v1.30.14, v1.31.14, v1.32.13, v1.33.13, v1.34.4, v1.35.4, v1.36.3; v1.37 as
+/// v1.36 until its release can be read).
+pub fn coredns_version(minor: u32) -> &'static str {
+    match minor {
+        ..=32 => "v1.11.3",
+        33 => "v1.12.0",
+        34 => "v1.12.1",
+        35 => "v1.13.1",
+        _ => "v1.14.2",
+    }
+}
+
+/// The kubeadm API version kubeadm of `minor` writes into `kube-system/kubeadm-config`:
+/// v1beta4 from v1.31 (which added `proxy`, `certificateValidityPeriod` and
+/// `caCertificateValidityPeriod`), v1beta3 before.
+pub fn kubeadm_api(minor: u32) -> &'static str {
+    if minor >= 31 { "kubeadm.k8s.io/v1beta4" } else { "kubeadm.k8s.io/v1beta3" }
+}
+
 /// Flags upstream removed, with the minor that removed them.
 const REMOVED_FLAGS: &[(Component, &str, u32)] = &[
     (Component::ApiServer, "insecure-port", 24),
@@ -142,10 +162,11 @@ mod tests {
         assert_eq!((v.minor, v.patch), (36, 3));
         assert_eq!(KubeVersion::parse_supported("v1.37.0-rc.1").unwrap().to_string(), "v1.37.0-rc.1");
         assert_eq!(KubeVersion::parse_supported("1.36.3"), Err(VersionError::MissingV));
-        assert_eq!(KubeVersion::parse_supported("v1.33.9"), Err(VersionError::Unsupported { major: 1, minor: 33 }));
+        assert_eq!(KubeVersion::parse_supported("v1.30.14").unwrap().minor, 30);
+        assert_eq!(KubeVersion::parse_supported("v1.29.9"), Err(VersionError::Unsupported { major: 1, minor: 29 }));
         assert_eq!(KubeVersion::parse_supported("v1.38.0"), Err(VersionError::Unsupported { major: 1, minor: 38 }));
         assert_eq!(KubeVersion::parse_supported("v1.36"), Err(VersionError::Syntax));
-        assert!(VersionError::Unsupported { major: 1, minor: 33 }.to_string().contains("v1.34 to v1.37"));
+        assert!(VersionError::Unsupported { major: 1, minor: 29 }.to_string().contains("v1.30 to v1.37"));
     }
 
     #[test]

@@ -142,13 +142,16 @@ fn kube_apiserver_serves_with_tcpc_pki() {
     serve(&release);
 }
 
-/// The oldest supported minor: kubeadm's flags of v1.30 as tcpc renders them start the v1.30
-/// control plane (`KUBERNETES_EXTRA_VERSIONS` builds it), and its tenant bundle (kubeadm API
-/// v1beta3) applies.
+/// Every other release built (CI: the oldest supported minor, v1.30.14, and v1.35.4; more with
+/// `TCPC_MORE_KUBERNETES_VERSIONS`): kubeadm's flags of that minor as tcpc renders them start
+/// its control plane, and its tenant bundle (for v1.30: kubeadm API v1beta3) applies.
 #[test]
-fn the_oldest_minor_serves_with_its_rendered_flags() {
-    let Some(release) = Release::find(Some("v1.30.14")) else { return };
-    serve(&release);
+fn every_built_release_serves_with_its_rendered_flags() {
+    for v in peers::built_releases("kube-apiserver", "v1.30.14") {
+        eprintln!("control plane of {v}");
+        let Some(release) = Release::find(Some(v)) else { return };
+        serve(&release);
+    }
 }
 
 /// Writes what `container` mounts (secret and projected-secret volumes, from the unsealed

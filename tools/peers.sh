@@ -284,7 +284,9 @@ build() {
     kubernetes)
       k8s_build "$KUBERNETES_VERSION" 1
       local v
-      for v in $KUBERNETES_EXTRA_VERSIONS; do k8s_build "$v" 0; done ;;
+      # TCPC_MORE_KUBERNETES_VERSIONS: releases beyond versions.env, e.g. every supported minor for
+      # tests/kubeadm_parity.rs and tests/pki_apiserver.rs, which run every release they find.
+      for v in $KUBERNETES_EXTRA_VERSIONS ${TCPC_MORE_KUBERNETES_VERSIONS:-}; do k8s_build "$v" 0; done ;;
     flux)
       # shellcheck disable=SC2086 # the replace lists are word lists
       flux_controller source-controller github.com/fluxcd/source-controller "$FLUX_SOURCE_CONTROLLER_VERSION" \

@@ -69,3 +69,24 @@ fn is_executable(p: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
+
+/// The releases of `KUBERNETES_EXTRA_VERSIONS` (and `TCPC_MORE_KUBERNETES_VERSIONS`) built into
+/// the peers' bin dir: every `<command>-v1.X.Y` there but the pinned release (what `<command>`
+/// links to), sorted by minor. The oldest supported
+/// release, which CI builds, must be among them (a skip, or a failure under
+/// `TCPC_REQUIRE_PEERS=1`, otherwise).
+#[allow(dead_code)]
+pub fn built_releases(command: &str, oldest: &str) -> Vec<&'static str> {
+    require_peer(&format!("{command}-{oldest}")).map_or_else(Vec::new, |_| {
+        let dir = bin_dir().unwrap();
+        let pinned = std::fs::read_link(dir.join(command)).ok().and_then(|p| p.file_name()?.to_str().map(str::to_string));
+        let mut found: Vec<(u32, &'static str)> = std::fs::read_dir(bin_dir().unwrap())
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().to_str()?.strip_prefix(&format!("{command}-"))?.to_string().into())
+            .filter(|v: &String| v.starts_with("v1.") && pinned.as_deref() != Some(&format!("{command}-{v}")))
+            .map(|v| (v.split('.').nth(1).and_then(|m| m.parse().ok()).unwrap_or(0), &*Box::leak(v.into_boxed_str())))
+            .collect();
+        found.sort();
+        found.into_iter().map(|(_, v)| v).collect()
+    })
+}

@@ -1072,6 +1072,20 @@ fn install(what: InstallCommand) -> Result<(), Failure> {
 
 /// tcpc.yaml of `dir`, checked (its errors printed).
 fn install_config(dir: &Path) -> Result<tcpc_spec::Config, Failure> {
+    load_config(dir).map(|loaded| loaded.config)
+}
+
+/// tcpc.yaml of `dir`, parsed: the configuration, the sources it was read into (`config_id`) and
+/// the diagnostics so far.
+struct LoadedConfig {
+    config: tcpc_spec::Config,
+    sources: Sources,
+    config_id: Option<tcpc::source::SourceId>,
+    diags: tcpc::diag::Diagnostics,
+}
+
+/// tcpc.yaml of `dir`, checked (its errors printed).
+fn load_config(dir: &Path) -> Result<LoadedConfig, Failure> {
     let io = |e: discover::DiscoverError| Failure::Io(e.to_string());
     let mut sources = Sources::default();
     let config_id = discover::read_config(dir).map_err(io)?.map(|text| sources.add(discover::CONFIG_FILE.into(), text));
@@ -1081,7 +1095,7 @@ fn install_config(dir: &Path) -> Result<tcpc_spec::Config, Failure> {
         eprint!("{}", diags.render(&sources));
         return Err(Failure::Invalid);
     }
-    Ok(config)
+    Ok(LoadedConfig { config, sources, config_id, diags })
 }
 
 /// `./<path>` of `path` inside its Git work tree (the directory holding `.git`), for Flux's
@@ -1295,8 +1309,6 @@ fn schema(write: Option<PathBuf>) -> Result<(), Failure> {
     Ok(())
 }
 
-/// `tcpc kubeconfig`: the kubeconfig of a tenant user, from the encrypted state (IO edge of
-/// `tcpc::kubeconfig`). Private key material goes to a 0600 file or a redirected stdout only.
 /// Parses and resolves the repository at `dir`: its configuration, sources and tenants (for
 /// the commands that read it without rendering).
 fn load_resolved(dir: &Path) -> Result<(tcpc_spec::Config, Sources, Vec<tcpc::resolve::Tenant>), Failure> {
@@ -1304,14 +1316,7 @@ fn load_resolved(dir: &Path) -> Result<(tcpc_spec::Config, Sources, Vec<tcpc::re
         return Err(Failure::Io(format!("{} is not a directory", dir.display())));
     }
     let io = |e: discover::DiscoverError| Failure::Io(e.to_string());
-    let mut sources = Sources::default();
-    let config_id = discover::read_config(dir).map_err(io)?.map(|text| sources.add(discover::CONFIG_FILE.into(), text));
-    let mut diags = tcpc::diag::Diagnostics::default();
-    let config = tcpc::parse::parse(&sources, config_id, &mut diags).config;
-    if diags.has_errors() {
-        eprint!("{}", diags.render(&sources));
-        return Err(Failure::Invalid);
-    }
+    let LoadedConfig { config, mut sources, config_id, mut diags } = load_config(dir)?;
     discover::read_inputs(dir, &config, &[PathBuf::from(config.output_dir())], &mut sources, &mut diags).map_err(io)?;
     if diags.has_errors() {
         eprint!("{}", diags.render(&sources));
@@ -1484,6 +1489,8 @@ fn join_command(dir: &Path, tenant: &str, token: Option<&TokenArgs>) -> Result<(
     Err(Failure::Io("three token ids in a row exist already in the tenant; try again".into()))
 }
 
+/// `tcpc kubeconfig`: the kubeconfig of a tenant user, from the encrypted state (IO edge of
+/// `tcpc::kubeconfig`). Private key material goes to a 0600 file or a redirected stdout only.
 fn kubeconfig(dir: &Path, tenant: &str, user: UserArg, output: Option<PathBuf>, identity: Option<&Path>) -> Result<(), Failure> {
     use std::io::IsTerminal as _;
     let output = output.filter(|p| p.as_os_str() != "-");

@@ -48,10 +48,7 @@ fn parity(version: Option<&'static str>) {
 
     let ws = Workspace::examples();
     if let Some(v) = version {
-        let spec = std::fs::read_to_string(ws.path("tenants/minimal.yaml")).unwrap();
-        let pinned = spec.lines().find(|l| l.trim_start().starts_with("version: v1.")).expect("minimal pins a version").to_string();
-        let indent = &pinned[..pinned.len() - pinned.trim_start().len()];
-        std::fs::write(ws.path("tenants/minimal.yaml"), spec.replace(&pinned, &format!("{indent}version: {v}"))).unwrap();
+        ws.set_version("tenants/minimal.yaml", v);
     }
     ws.render(Some(&identity_file()), EPOCH).expect_ok();
     let dir = ws.golden().join("tenants/minimal");

@@ -226,10 +226,7 @@ fn serve(release: &Release) {
         std::fs::remove_file(ws.path(f)).unwrap();
     }
     if let Some(v) = release.version {
-        let spec = std::fs::read_to_string(ws.path("tenants/minimal.yaml")).unwrap();
-        let pinned = spec.lines().find(|l| l.trim_start().starts_with("version: v1.")).expect("minimal pins a version").to_string();
-        let indent = &pinned[..pinned.len() - pinned.trim_start().len()];
-        std::fs::write(ws.path("tenants/minimal.yaml"), spec.replace(&pinned, &format!("{indent}version: {v}"))).unwrap();
+        ws.set_version("tenants/minimal.yaml", v);
     }
     // Argo CD's cluster Secret too (`delivery.argocd`): its credentials are checked below.
     let config = std::fs::read_to_string(ws.path("tcpc.yaml")).unwrap();

@@ -48,6 +48,7 @@ pub fn check(object: Value) -> Result<Value, CheckError> {
             round_trip::<admissionregistration::v1::ValidatingAdmissionPolicyBinding>(&object)
         }
         ("networking.k8s.io/v1", "Ingress") => round_trip::<networking::v1::Ingress>(&object),
+        ("networking.k8s.io/v1", "NetworkPolicy") => round_trip::<networking::v1::NetworkPolicy>(&object),
         ("rbac.authorization.k8s.io/v1", "Role") => round_trip::<rbac::v1::Role>(&object),
         ("rbac.authorization.k8s.io/v1", "RoleBinding") => round_trip::<rbac::v1::RoleBinding>(&object),
         ("rbac.authorization.k8s.io/v1", "ClusterRole") => round_trip::<rbac::v1::ClusterRole>(&object),

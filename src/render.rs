@@ -33,6 +33,7 @@ const TEMPLATES: &[(&str, &str, Bundle)] = &[
     ("tenant/kubelet-config.yaml.j2", include_str!("../templates/tenant/kubelet-config.yaml.j2"), Bundle::Tenant),
     ("tenant/cluster-info.yaml.j2", include_str!("../templates/tenant/cluster-info.yaml.j2"), Bundle::Tenant),
     ("tenant/coredns.yaml.j2", include_str!("../templates/tenant/coredns.yaml.j2"), Bundle::Tenant),
+    ("management/networkpolicy.yaml.j2", include_str!("../templates/management/networkpolicy.yaml.j2"), Bundle::Management),
     ("tenant/kube-proxy.yaml.j2", include_str!("../templates/tenant/kube-proxy.yaml.j2"), Bundle::Tenant),
     ("tenant/write-permissions.yaml.j2", include_str!("../templates/tenant/write-permissions.yaml.j2"), Bundle::Tenant),
 ];
@@ -144,6 +145,9 @@ fn selected(t: &Tenant, has_ca_cert: bool) -> Vec<&'static str> {
     }
     if t.flux_delivery.is_some() {
         names.push("management/flux-kustomization.yaml.j2");
+    }
+    if t.network_policy.is_some() {
+        names.push("management/networkpolicy.yaml.j2");
     }
     if t.datastore.setup().is_some() {
         names.push("management/datastore-setup.yaml.j2");

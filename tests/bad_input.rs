@@ -372,6 +372,12 @@ fn cases() -> Vec<(&'static str, Vec<(&'static str, Vec<u8>)>)> {
         ("delivery-kubeconfig-key", config("delivery:\n  flux:\n    kubeconfigKey: value\n")),
         ("delivery-interval", config("delivery:\n  flux:\n    interval: 10 minutes\n")),
         ("delivery-path-escapes", config("delivery:\n  flux:\n    path: ../elsewhere\n")),
+        (
+            "network-policy-annotation",
+            tcp("  namespace: tenants\n", "  namespace: tenants\n  annotations:\n    tcpc.dev/network-policy: \"off\"\n"),
+        ),
+        ("network-policy-egress-typo", config("networkPolicy:\n  egress:\n  - too: [{ipBlock: {cidr: 10.0.0.0/8}}]\n")),
+        ("network-policy-egress-type", config("networkPolicy:\n  egress:\n  - ports: [{port: [443]}]\n")),
         ("delivery-argocd-endpoint", config("delivery:\n  argocd:\n    endpoint: ingress\n")),
         ("delivery-argocd-namespace", config("delivery:\n  argocd:\n    namespace: Argo_CD\n")),
         ("delivery-argocd-project", config("delivery:\n  argocd:\n    project: \"my project\"\n")),

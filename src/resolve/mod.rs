@@ -14,6 +14,7 @@ pub mod guardrails;
 pub mod hardening;
 mod kine;
 pub mod net;
+pub mod network_policy;
 pub mod sanity;
 mod setup;
 pub mod teardown;
@@ -78,6 +79,8 @@ pub struct Tenant {
     pub flux_delivery: Option<delivery::FluxPlan>,
     /// `delivery.argocd` of `tcpc.yaml`: the Argo CD cluster Secret registering the tenant.
     pub argocd_delivery: Option<delivery::ArgoCdPlan>,
+    /// The NetworkPolicy of the control-plane pods (`networkPolicy` of tcpc.yaml).
+    pub network_policy: Option<network_policy::NetworkPolicyPlan>,
 }
 
 /// The write verbs the tenant API server refuses (`spec.writePermissions`), enforced in the
@@ -333,6 +336,7 @@ pub fn resolve(inputs: &Inputs, diags: &mut Diagnostics) -> Vec<Tenant> {
     check_duplicates(inputs, diags);
     sanity::check_config(inputs, diags);
     delivery::check_config(inputs, diags);
+    network_policy::check_config(inputs, diags);
     let datastores: BTreeMap<&str, &Doc<DataStore>> = inputs.datastores.iter().map(|d| (d.value.metadata.name.as_str(), d)).collect();
     // Every DataStore is checked, used or not: one committed ahead of its first tenant is
     // refused when it is written, not when a tenant first needs it.
@@ -649,6 +653,18 @@ impl Resolver<'_> {
         );
         let ingress = self.ingress(&name);
         let gateway = self.gateway(&name);
+        let network_policy = match (&datastore, &deployment) {
+            (Some(ds), Some(dep)) => {
+                let mut endpoints = ds.kine.as_ref().map_or_else(|| ds.servers.clone(), |k| vec![k.connection_string.clone()]);
+                endpoints.extend(ds.overrides.iter().filter_map(|o| o.split_once('#')).flat_map(|(_, s)| s.split(';').map(str::to_string)));
+                let selector = BTreeMap::from([
+                    ("kamaji.clastix.io/component".to_string(), "deployment".to_string()),
+                    ("kamaji.clastix.io/name".to_string(), name.clone()),
+                ]);
+                self.network_policy(&name, &service.ports, selector, &endpoints, &dep.apiserver.args)
+            }
+            _ => None,
+        };
         let kubelet = KubeletPlan {
             cgroup_driver: spec.kubernetes.kubelet.cgroupfs.map(|c| c.as_str().to_string()),
             preferred_address_types: spec
@@ -705,6 +721,7 @@ impl Resolver<'_> {
             write_limits: WriteLimits::of(spec.write_permissions.as_ref()),
             flux_delivery,
             argocd_delivery,
+            network_policy,
         };
         if let Err(e) = crate::render::tenant::kubelet_configuration(&tenant, &tenant.kubelet.configuration_json_patches) {
             let d = self

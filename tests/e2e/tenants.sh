@@ -31,6 +31,11 @@
 #               seccomp and no SA token; its 0600 keys are readable through the fsGroup only
 #   upgrade     alpha re-rendered one minor up (or with another spec change when no second
 #               version is built) and re-applied; /readyz polled every 200 ms: zero failures
+#   network-policy
+#               kube-router (NetworkPolicy enforcer only; tools/peers.sh kube-router) on the
+#               cluster: a pod of another namespace reaches alpha's kube-controller-manager port
+#               before, not after; alpha's API server port stays open, its /readyz ok, writes
+#               reach its DataStore; kube-router's rules and ipsets are removed afterwards
 #   delete      kubectl delete -k; nothing of the tenant left in its namespace
 #   teardown    cluster down, nothing left
 # Timings as "TIMING name value" lines in DIR/timings. E2E_KEEP=1 keeps the cluster.
@@ -96,6 +101,7 @@ diagnostics() {
 cleanup() {
   local rc=$?
   kine_servers_down
+  kube_router_down
   if [[ ${E2E_KEEP:-0} == 1 ]]; then
     log "E2E_KEEP=1: cluster left running; stop it with: $cluster down $DIR"
   else
@@ -600,6 +606,79 @@ s_hardening() {
   (( bad == 0 ))
 }
 
+# kube_router_down: stop the NetworkPolicy enforcer and remove its iptables rules and ipsets
+# (--cleanup-config removes the rules, then crashes in its service-proxy cleanup, which never
+# ran here, before the policy ipsets KUBE-SRC-*/KUBE-DST-* go: those are destroyed here).
+kube_router_down() {
+  [[ -f $DIR/kube-router.pid ]] || return 0
+  local pid i; pid=$(cat "$DIR/kube-router.pid")
+  kill "$pid" 2>/dev/null || true
+  for i in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+  kill -KILL "$pid" 2>/dev/null || true
+  "$(peers_bin_dir)/kube-router" --cleanup-config > "$DIR/kube-router-cleanup.log" 2>&1 || true
+  # What --cleanup-config leaves: every jump into kube-router's chains, then the chains.
+  local table chains c
+  for table in filter mangle nat; do
+    iptables -w -t "$table" -S | grep -E -- '-j KUBE-(NWPLCY|POD-FW|ROUTER)' | sed 's/^-A /-D /' |
+      while read -r rule; do eval "iptables -w -t $table $rule" 2>/dev/null || true; done || true
+    chains=$(iptables -w -t "$table" -S | awk '$1 == "-N" && $2 ~ /^KUBE-(NWPLCY|POD-FW|ROUTER)/ {print $2}') || true
+    for c in $chains; do iptables -w -t "$table" -F "$c" 2>/dev/null || true; done
+    for c in $chains; do iptables -w -t "$table" -X "$c" 2>/dev/null || true; done
+  done
+  for i in 1 2 3 4 5; do
+    ipset list -n 2>/dev/null | grep -E '^KUBE-(SRC|DST)-' | xargs -r -n1 ipset destroy 2>/dev/null || true
+    ipset list -n 2>/dev/null | grep -qE '^KUBE-(SRC|DST)-' || break
+    sleep 1
+  done
+  rm -f "$DIR/kube-router.pid"
+}
+
+# np_probe URL: from the probe pod of e2e-np, one HTTPS request (any status, 3 s timeout).
+np_probe() { kubectl -n e2e-np exec np-probe -- /usr/local/bin/probe -insecure -expect-status 0 -timeout 3s "$1" > /dev/null 2>&1; }
+
+s_network_policy() {
+  local bin ns=e2e-alpha tcp=alpha ip kc=$WORK/alpha-np-super-admin.conf
+  bin=$(peers_bin_dir)/kube-router
+  [[ -x $bin ]] || { log "no $bin (tools/peers.sh kube-router)"; return 1; }
+  kubectl -n "$ns" get networkpolicy "$tcp-control-plane" -o name > /dev/null || { log "alpha has no NetworkPolicy"; return 1; }
+  ip=$(kubectl -n "$ns" get pods -l "kamaji.clastix.io/name=$tcp" --field-selector=status.phase=Running -o jsonpath='{.items[0].status.podIP}')
+  kubectl create namespace e2e-np > /dev/null
+  kubectl -n e2e-np run np-probe --image=localhost/tcpc-e2e/probe:v1 --image-pull-policy=Never --restart=Never \
+    --command -- /usr/local/bin/probe -sleep 0 > /dev/null
+  kubectl -n e2e-np wait --for=condition=Ready pod/np-probe --timeout=60s > /dev/null
+  # Without an enforcer the policy is inert: the controller-manager port answers any pod.
+  np_probe "https://$ip:10257/healthz" || { log "kube-controller-manager of alpha unreachable without a policy: the check is void"; return 1; }
+  "$bin" --kubeconfig "$KUBECONFIG" --hostname-override "$(kubectl get nodes -o jsonpath='{.items[0].metadata.name}')" \
+    --run-firewall=true --run-router=false --run-service-proxy=false --enable-cni=false --health-port 0 \
+    > "$DIR/kube-router.log" 2>&1 &
+  echo $! > "$DIR/kube-router.pid"
+  local t0 closed=0; t0=$(now)
+  for _ in $(seq 1 60); do
+    if ! np_probe "https://$ip:10257/healthz"; then closed=1; break; fi
+    sleep 1
+  done
+  (( closed )) || { log "kube-router did not close alpha's controller-manager port within 60 s"; tail -n 30 "$DIR/kube-router.log" >&2; return 1; }
+  timing network_policy_enforced "$(elapsed "$t0")"
+  np_probe "https://$ip:10259/healthz" && { log "alpha's scheduler port is open to other pods"; return 1; }
+  np_probe "https://$ip:6443/readyz" || { log "alpha's API server port is closed to other pods"; return 1; }
+  tenant_ca "$ns" "$tcp" "$WORK/$tcp-ca.crt"
+  readyz_via_clusterip "$ns" "$tcp" "$WORK/$tcp-ca.crt" || { log "alpha /readyz failed under its NetworkPolicy"; return 1; }
+  "$TCPC_BIN" kubeconfig "$ns/$tcp" --user super-admin --dir "$REPO" --identity "$REPO/../age-identity.txt" -o "$kc"
+  kubectl --kubeconfig "$kc" --request-timeout=10s create configmap e2e-np-write -n default > /dev/null ||
+    { log "alpha cannot write to its DataStore under its NetworkPolicy"; return 1; }
+  # the probes of the management kubelet (the pod's own node) still pass
+  sleep 12
+  [[ $(kubectl -n "$ns" get pods -l "kamaji.clastix.io/name=$tcp" -o jsonpath='{.items[0].status.containerStatuses[*].ready}') == "true true true" ]] ||
+    { log "alpha's containers turned unready under the policy"; kubectl -n "$ns" get pods -o wide >&2; return 1; }
+  log "network-policy: with kube-router enforcing, another namespace's pod no longer reaches alpha's controller-manager/scheduler ports, still its API server; alpha serves and writes"
+  kubectl delete namespace e2e-np --wait=false > /dev/null
+  kube_router_down
+  if iptables-save | grep -qE 'KUBE-(ROUTER|NWPLCY|POD-FW)'; then log "kube-router's iptables rules outlived it"; return 1; fi
+  if ipset list -n | grep -qE '^KUBE-(SRC|DST)-'; then
+    log "kube-router's ipsets outlived it"; iptables-save | grep -- '--match-set' >&2; ipset list | grep -E '^(Name|References)' >&2; return 1
+  fi
+}
+
 # poll_readyz NS TCP CA OUT STOPFILE: GET /readyz through the ClusterIP every 200 ms until STOPFILE.
 poll_readyz() {
   local ns=$1 tcp=$2 ca=$3 out=$4 stop=$5 ip port code
@@ -710,6 +789,7 @@ main() {
     scenario kine-mysql s_kine_mysql
     scenario etcd-isolation s_etcd_isolation
     scenario dedicated-etcd s_dedicated_etcd
+    scenario network-policy s_network_policy
     scenario delete s_delete
   fi
   if [[ ${E2E_KEEP:-0} != 1 ]]; then scenario teardown s_teardown; fi

@@ -86,6 +86,26 @@ pub struct Config {
     /// What is destroyed when a tenant is removed with a Tombstone. Nothing when unset.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub teardown: Option<Teardown>,
+    /// The NetworkPolicy of each tenant's control-plane pods. On when unset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network_policy: Option<NetworkPolicyConfig>,
+}
+
+/// `networkPolicy`: one NetworkPolicy per tenant, selecting its control-plane pods, admitting
+/// only what the control plane needs (a tenant opts out with the annotation
+/// `tcpc.dev/network-policy: "false"`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NetworkPolicyConfig {
+    /// Render the NetworkPolicies. Default: true.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// More egress rules for every tenant (`networking.k8s.io/v1` NetworkPolicyEgressRule), for
+    /// what the control plane calls that tcpc cannot see: authentication, authorization and
+    /// audit webhooks, admission webhooks and aggregated APIs reached without konnectivity.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<Vec<serde_json::Map<String, serde_json::Value>>>")]
+    pub egress: Option<Vec<serde_json::Value>>,
 }
 
 /// `teardown`: opt-in destruction of what a tenant's setup Job made, once the tenant is
@@ -415,10 +435,15 @@ impl Config {
             dedicated_etcd: None,
             delivery: None,
             teardown: None,
+            network_policy: None,
         }
     }
 
     /// `teardown.datastore`. Default: false.
+    pub fn network_policy_enabled(&self) -> bool {
+        self.network_policy.as_ref().and_then(|n| n.enabled).unwrap_or(true)
+    }
+
     pub fn teardown_datastore(&self) -> bool {
         self.teardown.as_ref().and_then(|t| t.datastore).unwrap_or(false)
     }

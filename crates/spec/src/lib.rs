@@ -28,8 +28,8 @@ use schemars::JsonSchema;
 use schemars::generate::SchemaSettings;
 
 pub use config::{
-    ArgoCdDelivery, Check, Config, ConfigDefaults, Delivery, FluxDelivery, FluxSourceRef, Images, PkiConfig, SealedSecretsConfig,
-    SealedSecretsScope, Sealing, SealingMode, SopsConfig,
+    ArgoCdDelivery, Check, Config, ConfigDefaults, Delivery, FluxDelivery, FluxSourceRef, Images, NetworkPolicyConfig, PkiConfig,
+    SealedSecretsConfig, SealedSecretsScope, Sealing, SealingMode, SopsConfig,
 };
 pub use datastore::{BasicAuth, CertKeyPair, ClientCertificate, ContentRef, DataStore, DataStoreSpec, Driver, SecretReference, TlsConfig};
 pub use macros::UnknownVariant;

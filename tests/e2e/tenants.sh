@@ -13,6 +13,12 @@
 #               address (externalIP) and the NodePort on 127.0.0.1
 #   kubeconfig  the unsealed admin.conf creates and reads a namespace; the tenant bundle applied
 #               with it; kubeadm RBAC and kube-public/cluster-info exist
+#   worker-join a worker host (tools/e2e/worker.sh: own network and mount namespaces, containerd,
+#               kubelet) runs the `kubeadm join` line `tcpc join-command --create-token` printed,
+#               through alpha's address as an outside VM would; its Node turns Ready; a pod on it
+#               reaches alpha's API with its ServiceAccount token; `kubectl logs`/`exec` reach
+#               its kubelet directly (no konnectivity) and fail when the kubelet's port is
+#               closed to the outside
 #   internal-ca the internalCACertificatesConfigMap certificate in all three paths of every
 #               control-plane container, SSL_CERT_DIR set; kube-apiserver trusts it: an OIDC
 #               issuer served with a certificate of that CA authenticates our JWT (kubectl --token)
@@ -297,6 +303,82 @@ oidc_issuer() {
 }
 
 # ---- scenarios -----------------------------------------------------------------------------
+
+# ---- worker-join ---------------------------------------------------------------------------
+
+worker() { "$repo_root/tools/e2e/worker.sh" "$1" "$DIR" w1 "${@:2}"; }
+WORKER_NODE=tcpc-e2e-w1
+
+# worker_pod: on the worker, `version` reads alpha's /version through its address with the
+# pod's ServiceAccount token (then exits); `shell` stays for exec.
+worker_pod() {
+  local sa=/var/run/secrets/kubernetes.io/serviceaccount
+  cat <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: on-worker, namespace: default}
+spec:
+  nodeName: $WORKER_NODE
+  restartPolicy: Never
+  containers:
+  - name: version
+    image: localhost/tcpc-e2e/probe:v1
+    imagePullPolicy: Never
+    command: [/usr/local/bin/probe, -cacert, $sa/ca.crt, -bearer-file, $sa/token, -retry-for, 60s,
+              -expect-body, gitVersion, "https://$ALPHA_ADDR:6443/version"]
+  - name: shell
+    image: localhost/tcpc-e2e/probe:v1
+    imagePullPolicy: Never
+    command: [/usr/local/bin/probe, -sleep, "0"]
+YAML
+}
+
+s_worker_join() {
+  local t=e2e-alpha/alpha kc=$WORK/alpha-admin.conf skc=$WORK/alpha-super-admin.conf
+  local version=${UPGRADE_FROM:-$E2E_K8S_VERSION} join t0 cidr
+  [[ -s $kc ]] || admin_conf e2e-alpha alpha "$kc"
+  [[ -s $skc ]] || "$TCPC_BIN" kubeconfig "$t" --user super-admin --dir "$REPO" --identity "$REPO/../age-identity.txt" -o "$skc"
+  # what kubeadm join needs in the tenant: the bundle's RBAC and cluster-info (idempotent)
+  kubectl --kubeconfig "$skc" --request-timeout=10s apply -k "$OUT/$t/tenant" > "$WORK/worker-tenant-apply.log"
+  join=$("$TCPC_BIN" join-command "$t" "$REPO" --create-token --kubeconfig "$kc" --ttl 1h)
+  [[ $join =~ ^kubeadm\ join\ $ALPHA_ADDR:6443\ --token\ [a-z0-9]{6}\.[a-z0-9]{16}\ --discovery-token-ca-cert-hash\ sha256:[0-9a-f]{64}$ ]] ||
+    { log "unexpected join command shape: ${join//--token */--token <redacted>}"; return 1; }
+  trap 'worker down || true' EXIT
+  worker up
+  t0=$(now)
+  # shellcheck disable=SC2086
+  worker join "$version" $join
+  timing worker_kubeadm_join "$(elapsed "$t0")"
+  wait_for "podCIDR of $WORKER_NODE" 60 \
+    test -n "$(kubectl --kubeconfig "$kc" get node "$WORKER_NODE" -o jsonpath='{.spec.podCIDR}' 2>/dev/null)" || true
+  cidr=$(kubectl --kubeconfig "$kc" get node "$WORKER_NODE" -o jsonpath='{.spec.podCIDR}')
+  [[ -n $cidr ]] || { log "$WORKER_NODE got no podCIDR from alpha's controller-manager"; return 1; }
+  worker cni "$cidr"
+  kubectl --kubeconfig "$kc" wait node "$WORKER_NODE" --for=condition=Ready --timeout=120s >/dev/null
+  timing worker_join_to_node_ready "$(elapsed "$t0")"
+  log "$WORKER_NODE Ready in alpha (podCIDR $cidr, kubelet $version)"
+  worker_pod | kubectl --kubeconfig "$kc" apply -f - >/dev/null
+  kubectl --kubeconfig "$kc" wait pod on-worker --for=jsonpath='{.status.containerStatuses[?(@.name=="version")].state.terminated.reason}'=Completed --timeout=120s >/dev/null ||
+    { kubectl --kubeconfig "$kc" describe pod on-worker >&2; return 1; }
+  kubectl --kubeconfig "$kc" logs on-worker -c version | grep -q '"gitVersion": "'"$version"'"' ||
+    { log "the pod's /version is not $version"; kubectl --kubeconfig "$kc" logs on-worker -c version >&2; return 1; }
+  log "a pod on $WORKER_NODE read alpha's /version with its ServiceAccount token; kubectl logs reached the kubelet"
+  local sa=/var/run/secrets/kubernetes.io/serviceaccount
+  kubectl --kubeconfig "$kc" exec on-worker -c shell -- /usr/local/bin/probe -cacert $sa/ca.crt -bearer-file $sa/token \
+    -expect-body gitVersion "https://$ALPHA_ADDR:6443/version" | grep -q gitVersion
+  log "kubectl exec on $WORKER_NODE works"
+  # without konnectivity the path is alpha's kube-apiserver (a pod of the management cluster)
+  # dialling the kubelet: close the kubelet's port to anything outside the worker, logs fail
+  worker cut
+  if kubectl --kubeconfig "$kc" --request-timeout=8s logs on-worker -c version >/dev/null 2>&1; then
+    log "kubectl logs worked with the apiserver-to-kubelet path cut: the check is void"; return 1
+  fi
+  log "with the kubelet's port closed from outside, kubectl logs fails (no konnectivity: the API server dials the kubelet)"
+  kubectl --kubeconfig "$kc" delete pod on-worker --grace-period=1 --timeout=60s >/dev/null
+  worker down
+  trap - EXIT
+  kubectl --kubeconfig "$kc" delete node "$WORKER_NODE" >/dev/null
+}
 
 s_render() {
   local from=${UPGRADE_FROM:-$E2E_K8S_VERSION}
@@ -779,6 +861,7 @@ main() {
   if (( LAST_RC == 0 )); then
     scenario service s_service
     scenario kubeconfig s_kubeconfig
+    scenario worker-join s_worker_join
     scenario internal-ca s_internal_ca
     scenario datastore-override s_datastore_override
     scenario write-limits s_write_limits

@@ -3,7 +3,8 @@
 #
 #   tools/e2e/images.sh tools          build our static Go helpers (pause, probe, netnsfwd, oidc, gitserve, svcdns); print their dir
 #   tools/e2e/images.sh build          build every image tarball (cached); print "REF TARBALL" lines
-#   tools/e2e/images.sh import DIR     build, then import into the containerd of cluster DIR
+#   tools/e2e/images.sh import DIR [REF…]  build, then import into the containerd of cluster DIR
+#                                      (only the images carrying one of the REFs, when given)
 #   tools/e2e/images.sh refs           print the image references
 #
 # Each image is a docker-archive tarball (one layer tar + config JSON + manifest.json with
@@ -212,9 +213,11 @@ build_images() {
   log "images ready in $(elapsed "$t0")s"
 }
 
-# import_images DIR: import every image into the cluster's containerd (skips ones already imported).
+# import_images DIR [REF…]: import every image (or those carrying one of the REFs) into the
+# containerd of DIR (skips ones already imported).
 import_images() {
-  local dir; dir=$(realpath -m "$1")
+  local dir; dir=$(realpath -m "$1"); shift
+  local only=" $* "
   local sock=$dir/containerd/containerd.sock marks=$dir/containerd/imported
   [[ -S $sock ]] || die "no containerd socket at $sock (is the cluster up?)"
   mkdir -p "$marks"
@@ -225,6 +228,11 @@ import_images() {
   while IFS=$'\t' read -r refs tar; do
     key=$(basename "$tar" .tar)
     [[ -f $marks/$key ]] && continue
+    if (( $# > 0 )); then
+      local r want=0
+      for r in $refs; do [[ $only == *" $r "* ]] && want=1; done
+      (( want )) || continue
+    fi
     ( ctr --address "$sock" -n k8s.io images import "$tar" >/dev/null && touch "$marks/$key" ) &
     pids+=($!); names+=("$refs")
   done <<< "$list"
@@ -250,7 +258,7 @@ print_refs() {
 case ${1:-} in
   tools) build_tools ;;
   build) build_images ;;
-  import) [[ -n ${2:-} ]] || die "usage: images.sh import DIR"; import_images "$2" ;;
+  import) [[ -n ${2:-} ]] || die "usage: images.sh import DIR [REF…]"; shift; import_images "$@" ;;
   refs) print_refs ;;
   *) sed -n '2,7p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac

@@ -5,8 +5,9 @@
 //!   leaving anything behind.
 //! - `rendered_tenants` (tests/e2e/tenants.sh): what `tcpc render` produced — management bundles
 //!   applied and serving, reachable through their Services, the unsealed admin kubeconfig, the
-//!   tenant bundle, the internal CA trusted by kube-apiserver (OIDC), a rollout without failed
-//!   /readyz polls, and deletion leaving nothing behind.
+//!   tenant bundle, a worker host joining with the printed `kubeadm join` line (Node Ready, the
+//!   tenant's kube-proxy and CoreDNS on it), the internal CA trusted by kube-apiserver (OIDC), a
+//!   rollout without failed /readyz polls, and deletion leaving nothing behind.
 //! - `flux_delivery` (tests/e2e/flux.sh): the real Flux source-controller and kustomize-controller
 //!   apply a rendered repository (SOPS/age backend) served over Git smart HTTP: the tenant
 //!   reaches /readyz, its Secrets are decrypted, postBuild substitution changes nothing of ours,

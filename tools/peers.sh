@@ -6,7 +6,7 @@
 #   tools/peers.sh --bin-dir           print the directory the binaries land in
 #   tools/peers.sh --list              print the known names
 #
-# Names: sops, kubeseal, sealed-secrets-controller, kustomize, kubernetes, flux, argocd, kine, nats, kube-router, debian.
+# Names: sops, kubeseal, sealed-secrets-controller, kustomize, kubernetes, flux, argocd, kine, nats, kube-router, coredns, debian.
 # Versions live in tools/peers/versions.env (the only place to change them).
 #
 # Binaries land in ${TCPC_PEERS_DIR:-$HOME/.cache/tcpc/peers}/bin as <name>-<version>
@@ -30,7 +30,7 @@ source "$here/peers/versions.env"
 peers_dir=${TCPC_PEERS_DIR:-$HOME/.cache/tcpc/peers}
 bin_dir=$peers_dir/bin
 stamp_dir=$peers_dir/stamps
-all_names=(sops kubeseal sealed-secrets-controller kustomize kubernetes flux argocd kine nats kube-router debian)
+all_names=(sops kubeseal sealed-secrets-controller kustomize kubernetes flux argocd kine nats kube-router coredns debian)
 k8s_commands=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubeadm kubectl)
 
 built=0  # set to 1 by any step that did work; only then is a summary printed
@@ -302,6 +302,8 @@ build() {
       go_tool nats-server github.com/nats-io/nats-server/v2 "$NATS_SERVER_VERSION" nats-server ;;
     kube-router)
       go_tool kube-router github.com/cloudnativelabs/kube-router/v2/cmd/kube-router "$KUBE_ROUTER_VERSION" kube-router ;;
+    coredns)
+      go_tool coredns github.com/coredns/coredns "$COREDNS_VERSION" coredns ;;
     debian)
       debian_packages ;;
     *) die "unknown peer '$1' (known: ${all_names[*]})" ;;

@@ -4,7 +4,8 @@
 # make_repo REPO ETCD_HOSTPORT ETCD_CA ETCD_CA_KEY SEALING_CERT INTERNAL_CA_CRT ALPHA_VERSION
 #   writes REPO/tcpc.yaml (fresh age identity in REPO/../age-identity.txt), the DataStore
 #   `default`, the CA import, and the TenantControlPlanes:
-#     e2e-alpha/alpha     ClusterIP, replicas 2, address $ALPHA_ADDR exposed as externalIP
+#     e2e-alpha/alpha     ClusterIP, replicas 2, address $ALPHA_ADDR exposed as externalIP; addons
+#                         CoreDNS and kube-proxy (they run on the worker-join scenario's worker)
 #     e2e-edge/edge       NodePort $EDGE_PORT, address 127.0.0.1, replicas 1
 #     e2e-trust/trusting  ClusterIP, internalCACertificatesConfigMap, OIDC issuer $OIDC_ISSUER;
 #                         with E2E_EVENTS_ETCD (host:port of an etcd of the same CA) its /events
@@ -57,6 +58,9 @@ spec:
     port: 6443
     certSANs:
     - alpha.e2e.test
+  addons:
+    coreDNS: {}
+    kubeProxy: {}
 YAML
 }
 

@@ -15,8 +15,10 @@
 #               with it; kubeadm RBAC and kube-public/cluster-info exist
 #   worker-join a worker host (tools/e2e/worker.sh: own network and mount namespaces, containerd,
 #               kubelet) runs the `kubeadm join` line `tcpc join-command --create-token` printed,
-#               through alpha's address as an outside VM would; its Node turns Ready; a pod on it
-#               reaches alpha's API with its ServiceAccount token; `kubectl logs`/`exec` reach
+#               through alpha's address as an outside VM would; its Node turns Ready; alpha's
+#               kube-proxy and CoreDNS (tenant bundle) run on it; a pod on it resolves
+#               kubernetes.default.svc.<clusterDomain> and reads /version through that Service
+#               with its ServiceAccount token; `kubectl logs`/`exec` reach
 #               its kubelet directly (no konnectivity) and fail when the kubelet's port is
 #               closed to the outside
 #   internal-ca the internalCACertificatesConfigMap certificate in all three paths of every
@@ -309,10 +311,11 @@ oidc_issuer() {
 worker() { "$repo_root/tools/e2e/worker.sh" "$1" "$DIR" w1 "${@:2}"; }
 WORKER_NODE=tcpc-e2e-w1
 
-# worker_pod: on the worker, `version` reads alpha's /version through its address with the
-# pod's ServiceAccount token (then exits); `shell` stays for exec.
+# worker_pod DOMAIN: on the worker, `dns` resolves the tenant's kubernetes Service through CoreDNS,
+# `version` reads /version through that name (the Service IP, kube-proxy's rules) with the pod's
+# ServiceAccount token (both then exit); `shell` stays for exec.
 worker_pod() {
-  local sa=/var/run/secrets/kubernetes.io/serviceaccount
+  local sa=/var/run/secrets/kubernetes.io/serviceaccount name=kubernetes.default.svc.$1
   cat <<YAML
 apiVersion: v1
 kind: Pod
@@ -321,16 +324,25 @@ spec:
   nodeName: $WORKER_NODE
   restartPolicy: Never
   containers:
+  - name: dns
+    image: localhost/tcpc-e2e/probe:v1
+    imagePullPolicy: Never
+    command: [/usr/local/bin/probe, -retry-for, 120s, -lookup, $name]
   - name: version
     image: localhost/tcpc-e2e/probe:v1
     imagePullPolicy: Never
-    command: [/usr/local/bin/probe, -cacert, $sa/ca.crt, -bearer-file, $sa/token, -retry-for, 60s,
-              -expect-body, gitVersion, "https://$ALPHA_ADDR:6443/version"]
+    command: [/usr/local/bin/probe, -cacert, $sa/ca.crt, -bearer-file, $sa/token, -retry-for, 120s,
+              -expect-body, gitVersion, "https://$name/version"]
   - name: shell
     image: localhost/tcpc-e2e/probe:v1
     imagePullPolicy: Never
     command: [/usr/local/bin/probe, -sleep, "0"]
 YAML
+}
+
+# container_done KUBECONFIG POD CONTAINER: the container exited 0.
+container_done() {
+  [[ $(kubectl --kubeconfig "$1" get pod "$2" -o jsonpath="{.status.containerStatuses[?(@.name=='$3')].state.terminated.reason}") == Completed ]]
 }
 
 s_worker_join() {
@@ -340,11 +352,26 @@ s_worker_join() {
   [[ -s $skc ]] || "$TCPC_BIN" kubeconfig "$t" --user super-admin --dir "$REPO" --identity "$REPO/../age-identity.txt" -o "$skc"
   # what kubeadm join needs in the tenant: the bundle's RBAC and cluster-info (idempotent)
   kubectl --kubeconfig "$skc" --request-timeout=10s apply -k "$OUT/$t/tenant" > "$WORK/worker-tenant-apply.log"
+  # The one change for this harness: the worker is a network namespace, not a VM, and the kernel
+  # refuses nf_conntrack_max writes outside the initial one; kubeadm's kube-proxy configuration
+  # (maxPerCore unset: 32768 per core, at least 131072) would lower the host's value and exit on
+  # the refusal. maxPerCore 0 leaves it alone, as the harness's own kube-proxy does.
+  kubectl --kubeconfig "$kc" -n kube-system get configmap kube-proxy -o json |
+    jq '.data["config.conf"] |= sub("\n  maxPerCore: null\n"; "\n  maxPerCore: 0\n")' > "$WORK/kube-proxy-cm.json"
+  jq -r '.data["config.conf"]' "$WORK/kube-proxy-cm.json" | grep -qx '  maxPerCore: 0' ||
+    { log "alpha's kube-proxy configuration has no 'maxPerCore: null' to adjust"; return 1; }
+  kubectl --kubeconfig "$kc" apply -f "$WORK/kube-proxy-cm.json" >/dev/null
   join=$("$TCPC_BIN" join-command "$t" "$REPO" --create-token --kubeconfig "$kc" --ttl 1h)
   [[ $join =~ ^kubeadm\ join\ $ALPHA_ADDR:6443\ --token\ [a-z0-9]{6}\.[a-z0-9]{16}\ --discovery-token-ca-cert-hash\ sha256:[0-9a-f]{64}$ ]] ||
     { log "unexpected join command shape: ${join//--token */--token <redacted>}"; return 1; }
+  # the addons' images, as the tenant bundle names them (imported into the worker only)
+  local images domain
+  images=$(grep -rhoE 'image: "?registry\.k8s\.io/(kube-proxy|coredns/coredns):[^" ]+' "$OUT/$t/tenant" | sed 's/^image: "\{0,1\}//' | sort -u)
+  [[ $(wc -l <<< "$images") == 2 ]] || { log "alpha's tenant bundle should name a kube-proxy and a CoreDNS image: $images"; return 1; }
+  domain=$(sed -n 's/^ *clusterDomain: "\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "$OUT/$t/tenant/configmap-kubelet-config.yaml")
+  [[ -n $domain ]] || { log "no clusterDomain in alpha's kubelet-config"; return 1; }
   trap 'worker down || true' EXIT
-  worker up
+  WORKER_IMAGES=$(echo $images) worker up
   t0=$(now)
   # shellcheck disable=SC2086
   worker join "$version" $join
@@ -357,12 +384,21 @@ s_worker_join() {
   kubectl --kubeconfig "$kc" wait node "$WORKER_NODE" --for=condition=Ready --timeout=120s >/dev/null
   timing worker_join_to_node_ready "$(elapsed "$t0")"
   log "$WORKER_NODE Ready in alpha (podCIDR $cidr, kubelet $version)"
-  worker_pod | kubectl --kubeconfig "$kc" apply -f - >/dev/null
-  kubectl --kubeconfig "$kc" wait pod on-worker --for=jsonpath='{.status.containerStatuses[?(@.name=="version")].state.terminated.reason}'=Completed --timeout=120s >/dev/null ||
-    { kubectl --kubeconfig "$kc" describe pod on-worker >&2; return 1; }
+  # the tenant bundle's addons, on the worker
+  kubectl --kubeconfig "$kc" -n kube-system rollout status daemonset/kube-proxy --timeout=120s >/dev/null
+  kubectl --kubeconfig "$kc" -n kube-system wait deployment/coredns --for=condition=Available --timeout=120s >/dev/null ||
+    { kubectl --kubeconfig "$kc" -n kube-system get pods -o wide >&2; return 1; }
+  timing worker_join_to_addons_ready "$(elapsed "$t0")"
+  log "kube-proxy and CoreDNS of alpha's tenant bundle run on $WORKER_NODE: $(echo $images)"
+  worker_pod "$domain" | kubectl --kubeconfig "$kc" apply -f - >/dev/null
+  wait_for "the worker pod's checks" 150 eval 'container_done "$kc" on-worker dns && container_done "$kc" on-worker version' ||
+    { kubectl --kubeconfig "$kc" describe pod on-worker >&2; kubectl --kubeconfig "$kc" logs on-worker --all-containers >&2 || true; return 1; }
+  local svc_ip; svc_ip=$(kubectl --kubeconfig "$kc" get service kubernetes -o jsonpath='{.spec.clusterIP}')
+  kubectl --kubeconfig "$kc" logs on-worker -c dns | grep -qx "$svc_ip" ||
+    { log "kubernetes.default.svc.$domain did not resolve to $svc_ip"; kubectl --kubeconfig "$kc" logs on-worker -c dns >&2; return 1; }
   kubectl --kubeconfig "$kc" logs on-worker -c version | grep -q '"gitVersion": "'"$version"'"' ||
     { log "the pod's /version is not $version"; kubectl --kubeconfig "$kc" logs on-worker -c version >&2; return 1; }
-  log "a pod on $WORKER_NODE read alpha's /version with its ServiceAccount token; kubectl logs reached the kubelet"
+  log "a pod on $WORKER_NODE resolved kubernetes.default.svc.$domain to $svc_ip (CoreDNS) and read /version through it (kube-proxy) with its ServiceAccount token; kubectl logs reached the kubelet"
   local sa=/var/run/secrets/kubernetes.io/serviceaccount
   kubectl --kubeconfig "$kc" exec on-worker -c shell -- /usr/local/bin/probe -cacert $sa/ca.crt -bearer-file $sa/token \
     -expect-body gitVersion "https://$ALPHA_ADDR:6443/version" | grep -q gitVersion

@@ -28,6 +28,11 @@
 #   localhost/tcpc-e2e/mariadb:v1                    /bin/sh and the mariadb client, the same way
 #   localhost/tcpc-e2e/etcdctl:v1                    /bin/sh and etcdctl (Debian etcd-client), the same way
 #   localhost/tcpc-e2e/etcd:v1                       etcd (Debian etcd-server) and its libraries: dedicated etcds
+#   registry.k8s.io/kube-proxy:vX.Y.Z (every release built)  /usr/local/bin/kube-proxy and the host's
+#                                                    iptables (nf_tables multi-call binary under each name
+#                                                    kube-proxy runs, its extensions and libraries)
+#   registry.k8s.io/coredns/coredns:vX.Y.Z           /coredns, built from its Go module (tools/peers.sh coredns)
+#     (these two only run on workers of tenant clusters: imported only when asked for by REF)
 # The three control-plane images are also built for every KUBERNETES_EXTRA_VERSIONS release whose
 # binaries (bin/<name>-<version>) tools/peers.sh built; missing ones are skipped with a note.
 set -euo pipefail
@@ -210,7 +215,32 @@ build_images() {
   else
     log "no $bin/sealed-secrets-controller (tools/peers.sh sealed-secrets-controller): skipping its image"
   fi
+  local pver
+  for pver in "$kver" $(kubernetes_extra_versions); do
+    local pbin=$bin/kube-proxy-$pver
+    if [[ -x $pbin ]]; then kube_proxy_image "$pver" "$pbin"; else log "no $pbin: skipping its image"; fi
+  done
+  if [[ -x $bin/coredns ]]; then
+    local cref; cref="registry.k8s.io/coredns/coredns:$(readlink "$bin/coredns" | sed 's/^coredns-//')"
+    image_tarball tar 0 '["/coredns"]' "$cref" "$bin/coredns:/coredns"
+    printf '%s\t%s\n' "$cref" "$tar"
+  else
+    log "no $bin/coredns (tools/peers.sh coredns): skipping its image"
+  fi
   log "images ready in $(elapsed "$t0")s"
+}
+
+# kube_proxy_image VERSION BINARY: kube-proxy with the host's iptables (nf_tables backend).
+kube_proxy_image() {
+  local ver=$1 pbin=$2 multi=/usr/sbin/xtables-nft-multi ext=/usr/lib/x86_64-linux-gnu/xtables specs name tar
+  [[ -x $multi && -d $ext ]] || { log "no $multi or $ext (Debian iptables): skipping registry.k8s.io/kube-proxy:$ver"; return 0; }
+  mapfile -t specs < <(closure_specs "$multi" "$ext"/*.so)
+  for name in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do
+    specs+=("$multi:/usr/sbin/$name")
+  done
+  [[ -f /etc/protocols ]] && specs+=("/etc/protocols:/etc/protocols:0644")
+  image_tarball tar 0 null "registry.k8s.io/kube-proxy:$ver" "${specs[@]}" "$pbin:/usr/local/bin/kube-proxy"
+  printf '%s\t%s\n' "registry.k8s.io/kube-proxy:$ver" "$tar"
 }
 
 # import_images DIR [REF…]: import every image (or those carrying one of the REFs) into the
@@ -228,6 +258,9 @@ import_images() {
   while IFS=$'\t' read -r refs tar; do
     key=$(basename "$tar" .tar)
     [[ -f $marks/$key ]] && continue
+    if (( $# == 0 )) && [[ $refs == registry.k8s.io/kube-proxy:* || $refs == registry.k8s.io/coredns/* ]]; then
+      continue  # worker images
+    fi
     if (( $# > 0 )); then
       local r want=0
       for r in $refs; do [[ $only == *" $r "* ]] && want=1; done

@@ -66,6 +66,8 @@ worker_network_up() {
   ip -n "$WNETNS" route replace default via "$W_HOST_IP"
   # forwarding is per network namespace: the worker routes its pods' traffic
   ip netns exec "$WNETNS" sysctl -qw net.ipv4.ip_forward=1
+  # Service traffic between two pods of the worker's bridge goes through kube-proxy's rules
+  ip netns exec "$WNETNS" sysctl -qw net.bridge.bridge-nf-call-iptables=1
   # the cluster's guard lets pod traffic out to our bridge and veth only: the tenant API
   # server (a pod) must also reach the worker's kubelet
   iptables -w -C "$GUARD_CHAIN" -o "$WVETH_HOST" -j RETURN 2>/dev/null ||
@@ -87,6 +89,8 @@ worker_cgroup_up() {
 # bound to ours. kubeadm and the kubelet need the mount points to exist on the host.
 worker_mounts_up() {
   pid_alive "$HOLDER" && return 0
+  # a new host: nothing of an earlier worker of this name (another cluster's CA, say)
+  rm -rf "$W/etc-kubernetes" "$W/var-lib-kubelet" "$W/var-log" "$W/containerd" "$W/cni"
   mkdir -p "$W/etc-kubernetes" "$W/var-lib-kubelet" "$W/var-log"
   # a host resolves its own name (kubeadm's preflight looks it up)
   { cat /etc/hosts; printf '%s\t%s\n' "$W_IP" "$WNODE"; } > "$W/hosts"
@@ -247,7 +251,8 @@ cmd_worker_down() {
   if [[ -f $W/created-host-dirs ]]; then
     while read -r p; do rmdir "$p" 2>/dev/null || true; done < "$W/created-host-dirs"
   fi
-  rm -rf "$W/containerd" "$W/var-lib-kubelet" "$W/cni"
+  # kept for reading: the pods' logs (var-log) and what kubeadm wrote (etc-kubernetes, no keys)
+  rm -rf "$W/containerd" "$W/var-lib-kubelet" "$W/cni" "$W/etc-kubernetes/pki"
   local left=""
   [[ -e /run/netns/$WNETNS ]] && left+=" netns:$WNETNS"
   ip link show "$WVETH_HOST" >/dev/null 2>&1 && left+=" link:$WVETH_HOST"

@@ -6,7 +6,8 @@
 #   tools/peers.sh --bin-dir           print the directory the binaries land in
 #   tools/peers.sh --list              print the known names
 #
-# Names: sops, kubeseal, sealed-secrets-controller, kustomize, kubernetes, flux, argocd, kine, nats, kube-router, coredns, debian.
+# Names: sops, kubeseal, sealed-secrets-controller, kustomize, kubernetes, flux, argocd, kine, nats, kube-router, coredns, debian;
+# konnectivity (proxy-server, proxy-agent: not in `all` until a test runs them).
 # Versions live in tools/peers/versions.env (the only place to change them).
 #
 # Binaries land in ${TCPC_PEERS_DIR:-$HOME/.cache/tcpc/peers}/bin as <name>-<version>
@@ -31,6 +32,8 @@ peers_dir=${TCPC_PEERS_DIR:-$HOME/.cache/tcpc/peers}
 bin_dir=$peers_dir/bin
 stamp_dir=$peers_dir/stamps
 all_names=(sops kubeseal sealed-secrets-controller kustomize kubernetes flux argocd kine nats kube-router coredns debian)
+# built only when named (no test runs them yet)
+more_names=(konnectivity)
 k8s_commands=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubeadm kubectl)
 
 built=0  # set to 1 by any step that did work; only then is a summary printed
@@ -205,6 +208,51 @@ k8s_build() {
 # directives, go.sum) applies. The module zip lacks the nested ./gitops-engine module its
 # go.mod replaces, so that directory is filled from the proxy's gitops-engine module
 # (ARGOCD_GITOPS_ENGINE_VERSION). Only the three small mains are compiled (one go build).
+# mod_dir TMP MODULE@VERSION: download MODULE@VERSION (from TMP, outside any module); print its directory.
+mod_dir() { (cd "$1" && go mod download -json "$2" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p'); }
+
+# tree_build TMP TREE LDFLAGS STAMP KEY LABEL T0 PKG=OUT...: build each PKG in the module tree TREE
+# (-mod=mod: with its go.mod's own replaces), move the binaries to their OUTs, remove TMP, stamp.
+tree_build() {
+  local tmp=$1 tree=$2 ldflags=$3 stamp=$4 key=$5 label=$6 t0=$7 pair pkgs=()
+  shift 7
+  for pair in "$@"; do pkgs+=("${pair%%=*}"); done
+  if ! (cd "$tree" && go build -mod=mod -trimpath -ldflags "$ldflags" -o "$tmp/bin/" "${pkgs[@]}"); then
+    chmod -R u+w "$tmp"; rm -rf "$tmp"; die "building $label failed"
+  fi
+  for pair in "$@"; do mv -f "$tmp/bin/$(basename "${pair%%=*}")" "${pair#*=}"; done
+  chmod -R u+w "$tmp"; rm -rf "$tmp"
+  stamp_write "$stamp" "$key"
+  built=1
+  log "built $label in $(elapsed "$t0")"
+}
+
+# anp_build: proxy-server and proxy-agent of sigs.k8s.io/apiserver-network-proxy (konnectivity),
+# built in the module's own tree: its go.mod replaces konnectivity-client with ./konnectivity-client,
+# a module of its own (not in the zip), so that one is downloaded at the same version into place.
+anp_build() {
+  local version=$KONNECTIVITY_VERSION
+  local server="$bin_dir/proxy-server-$version" agent="$bin_dir/proxy-agent-$version"
+  local key="anp $version ldflags=[-s -w]"
+  if ! stamp_ok konnectivity "$key" "$server" "$agent"; then
+    go_env
+    local t0 tmp dir cdir; t0=$(now); tmp=$(mktemp -d "$peers_dir/.build.XXXXXX")
+    log "building proxy-server, proxy-agent $version (sigs.k8s.io/apiserver-network-proxy) ..."
+    dir=$(mod_dir "$tmp" "sigs.k8s.io/apiserver-network-proxy@$version") && [[ -f $dir/go.mod ]] ||
+      { rm -rf "$tmp"; die "apiserver-network-proxy $version not downloadable"; }
+    cdir=$(mod_dir "$tmp" "sigs.k8s.io/apiserver-network-proxy/konnectivity-client@$version") && [[ -f $cdir/go.mod ]] ||
+      { rm -rf "$tmp"; die "konnectivity-client $version not downloadable"; }
+    mkdir -p "$tmp/anp/konnectivity-client"
+    tar -C "$dir" -cf - . | tar -C "$tmp/anp" -xf -
+    tar -C "$cdir" -cf - . | tar -C "$tmp/anp/konnectivity-client" -xf -
+    chmod -R u+w "$tmp/anp"
+    tree_build "$tmp" "$tmp/anp" "-s -w" konnectivity "$key" "proxy-server, proxy-agent $version" "$t0" \
+      ./cmd/server="$server" ./cmd/agent="$agent"
+  fi
+  ln -sfn "proxy-server-$version" "$bin_dir/proxy-server"
+  ln -sfn "proxy-agent-$version" "$bin_dir/proxy-agent"
+}
+
 argocd_build() {
   local version=$ARGOCD_VERSION engine=$ARGOCD_GITOPS_ENGINE_VERSION src="$here/peers/argocd"
   local server="$bin_dir/argocd-cmp-server-$version" drive="$bin_dir/argocd-cmp-drive-$version"
@@ -215,9 +263,8 @@ argocd_build() {
     go_env
     local t0 tmp dir edir; t0=$(now); tmp=$(mktemp -d "$peers_dir/.build.XXXXXX")
     log "building argocd-cmp-server $version (argo-cd module, gitops-engine $engine) ..."
-    mod_dir() { (cd "$tmp" && go mod download -json "$1" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p'); }
-    dir=$(mod_dir "github.com/argoproj/argo-cd/v3@$version") && [[ -f $dir/go.mod ]] || { rm -rf "$tmp"; die "argo-cd $version not downloadable"; }
-    edir=$(mod_dir "github.com/argoproj/argo-cd/gitops-engine@$engine") && [[ -f $edir/go.mod ]] ||
+    dir=$(mod_dir "$tmp" "github.com/argoproj/argo-cd/v3@$version") && [[ -f $dir/go.mod ]] || { rm -rf "$tmp"; die "argo-cd $version not downloadable"; }
+    edir=$(mod_dir "$tmp" "github.com/argoproj/argo-cd/gitops-engine@$engine") && [[ -f $edir/go.mod ]] ||
       { rm -rf "$tmp"; die "gitops-engine $engine not downloadable"; }
     mkdir -p "$tmp/argo-cd"
     tar -C "$dir" --exclude=./docs --exclude=./gitops-engine -cf - . | tar -C "$tmp/argo-cd" -xf -
@@ -225,16 +272,8 @@ argocd_build() {
     tar -C "$edir" -cf - . | tar -C "$tmp/argo-cd/gitops-engine" -xf -
     chmod -R u+w "$tmp/argo-cd"
     cp -r "$src/cmp-server" "$src/cmp-drive" "$src/cluster-check" "$tmp/argo-cd/cmd/tcpc-peer/"
-    if ! (cd "$tmp/argo-cd" && go build -mod=mod -trimpath -ldflags "$ldflags" -o "$tmp/bin/" ./cmd/tcpc-peer/cmp-server ./cmd/tcpc-peer/cmp-drive ./cmd/tcpc-peer/cluster-check); then
-      chmod -R u+w "$tmp"; rm -rf "$tmp"; die "building argocd-cmp-server $version failed"
-    fi
-    mv -f "$tmp/bin/cmp-server" "$server"
-    mv -f "$tmp/bin/cmp-drive" "$drive"
-    mv -f "$tmp/bin/cluster-check" "$check"
-    chmod -R u+w "$tmp"; rm -rf "$tmp"
-    stamp_write argocd "$key"
-    built=1
-    log "built argocd-cmp-server $version in $(elapsed "$t0")"
+    tree_build "$tmp" "$tmp/argo-cd" "$ldflags" argocd "$key" "argocd-cmp-server $version" "$t0" \
+      ./cmd/tcpc-peer/cmp-server="$server" ./cmd/tcpc-peer/cmp-drive="$drive" ./cmd/tcpc-peer/cluster-check="$check"
   fi
   ln -sfn "argocd-cmp-server-$version" "$bin_dir/argocd-cmp-server"
   ln -sfn "argocd-cmp-drive-$version" "$bin_dir/argocd-cmp-drive"
@@ -304,9 +343,11 @@ build() {
       go_tool kube-router github.com/cloudnativelabs/kube-router/v2/cmd/kube-router "$KUBE_ROUTER_VERSION" kube-router ;;
     coredns)
       go_tool coredns github.com/coredns/coredns "$COREDNS_VERSION" coredns ;;
+    konnectivity)
+      anp_build ;;
     debian)
       debian_packages ;;
-    *) die "unknown peer '$1' (known: ${all_names[*]})" ;;
+    *) die "unknown peer '$1' (known: ${all_names[*]} ${more_names[*]})" ;;
   esac
 }
 
@@ -322,7 +363,7 @@ for a in "$@"; do
   if [[ $a == all ]]; then names+=("${all_names[@]}"); else names+=("$a"); fi
 done
 for a in "${names[@]}"; do
-  [[ " ${all_names[*]} " == *" $a "* ]] || die "unknown peer '$a' (known: ${all_names[*]})"
+  [[ " ${all_names[*]} ${more_names[*]} " == *" $a "* ]] || die "unknown peer '$a' (known: ${all_names[*]} ${more_names[*]})"
 done
 
 mkdir -p "$bin_dir" "$stamp_dir"

@@ -108,14 +108,23 @@ bench_main() {
   timing "many_${N}_apply_to_all_readyz" "$(elapsed "$t0")"
   sleep 10   # let the control planes settle (informers synced, leader elected)
   timing "many_${N}_cluster_rss_mb_after" "$(cluster_rss_mb)"
-  local name uid sum=0 v
+  local name uid sum=0 v pss=0 anon=0
   for (( i = 0; i < N; i++ )); do
     while read -r name uid; do
       v=$(pod_rss_mb "$uid"); sum=$(( sum + v ))
       timing "many_rss_mb_$name" "$v"
+      v=$(pod_smaps_mb "$uid" Pss); pss=$(( pss + v ))
+      timing "many_pss_mb_$name" "$v"
+      v=$(pod_smaps_mb "$uid" Pss_Anon); anon=$(( anon + v ))
     done < <(kubectl -n "bench-$i" get pods -l "kamaji.clastix.io/name=b$i" -o jsonpath='{range .items[*]}{.metadata.name} {.metadata.uid}{"\n"}{end}')
   done
   timing "many_${N}_pods_rss_mb_total" "$sum"
+  # RSS counts the shared binaries' pages in every pod; PSS shares them out (see pod_smaps_mb)
+  timing "many_${N}_pods_pss_mb_total" "$pss"
+  timing "many_${N}_pods_anon_mb_total" "$anon"
+  if (( pss > 0 )); then
+    timing "many_${N}_tenants_per_gb_by_pss" "$(awk -v n="$N" -v p="$pss" 'BEGIN { printf "%.2f", n * 1024 / p }')"
+  fi
   if [[ $DS == - ]]; then
     for (( i = 0; i < N; i++ )); do
       timing "many_rss_mb_etcd_b$i" "$(pod_rss_mb "$(kubectl -n "bench-$i" get pod "b$i-etcd-0" -o jsonpath='{.metadata.uid}')")"

@@ -156,15 +156,32 @@ rss_of_pids_kb() {
   echo "$total"
 }
 
-# pod_rss_mb POD_UID: RSS of every process in the pod's cgroup (memory hierarchy).
-pod_rss_mb() {
-  local d pids
+# pod_pids POD_UID: every process in the pod's cgroup (memory hierarchy).
+pod_pids() {
+  local d
   d=$(find /sys/fs/cgroup/memory/ -maxdepth 6 -type d -name "pod$1" 2>/dev/null | head -n 1)
-  [[ -n $d ]] || { echo 0; return; }
+  [[ -n $d ]] || return 0
+  find "$d" -name cgroup.procs -exec cat {} + | sort -un
+}
+
+# pod_rss_mb POD_UID: RSS of every process in the pod's cgroup.
+pod_rss_mb() {
   # shellcheck disable=SC2046
-  pids=$(find "$d" -name cgroup.procs -exec cat {} + | sort -un)
-  # shellcheck disable=SC2086
-  echo $(( $(rss_of_pids_kb $pids) / 1024 ))
+  echo $(( $(rss_of_pids_kb $(pod_pids "$1")) / 1024 ))
+}
+
+# pod_smaps_mb POD_UID FIELD: FIELD of /proc/PID/smaps_rollup summed over the pod's processes.
+# Pss divides each page among the processes mapping it: the text pages of a release's binaries
+# (kube-apiserver's ~80 MB, the controller-manager's ~70 MB, ...), shared through the page cache
+# by every pod running that release, count once across those pods, where RSS counts them in
+# each. Pss_Anon is what a pod costs on its own (heap, stacks), whatever the fleet.
+pod_smaps_mb() {
+  local p kb total=0
+  for p in $(pod_pids "$1"); do
+    kb=$(awk -v f="$2:" '$1 == f { print $2 }' "/proc/$p/smaps_rollup" 2>/dev/null)
+    total=$(( total + ${kb:-0} ))
+  done
+  echo $(( total / 1024 ))
 }
 
 # container_pid NS POD CONTAINER: host PID of the container's init process.
@@ -471,11 +488,13 @@ s_apply() {
   done
   timing apply_to_all_available "$(elapsed "$t0")"
   (( bad == 0 ))
-  # memory per tenant control plane (RSS of all processes of each pod)
+  # memory per tenant control plane (all processes of each pod): RSS, PSS, anonymous PSS
   local uid name
   for t in "${TENANTS[@]}"; do
     while read -r name uid; do
       timing "rss_mb_${name}" "$(pod_rss_mb "$uid")"
+      timing "pss_mb_${name}" "$(pod_smaps_mb "$uid" Pss)"
+      timing "anon_mb_${name}" "$(pod_smaps_mb "$uid" Pss_Anon)"
     done < <(kubectl -n "$(ns_of "$t")" get pods -l "kamaji.clastix.io/name=$(tcp_of "$t")" \
       -o jsonpath='{range .items[*]}{.metadata.name} {.metadata.uid}{"\n"}{end}')
   done

@@ -126,19 +126,82 @@ fn file_name(object: &Value) -> String {
     format!("{kind}-{safe}.yaml")
 }
 
-/// All documents of the chosen bundles as one YAML stream, each preceded by its would-be path.
+/// All documents of the chosen bundles as one YAML stream, each preceded by its would-be path,
+/// in the order `kubectl apply -f -` must create them: per namespace its Namespace first (with
+/// the management bundle), then each bundle by [`apply_rank`], so a workload never starts
+/// before the ServiceAccount, RBAC, ConfigMaps and Secrets it uses (kube-proxy and CoreDNS in a
+/// tenant that workers are joining, the control plane in the management cluster). Argo CD and
+/// kustomize order by kind themselves; the tree keeps its files sorted by name.
 pub fn stream(tree: &Tree, bundles: &[Bundle]) -> String {
-    let mut out = String::new();
-    for (path, text) in tree {
-        let in_bundle = bundles.iter().any(|b| path.contains(&format!("/{}/", b.dir())));
-        if in_bundle && !path.ends_with("kustomization.yaml") {
-            out.push_str("---\n# Source: ");
-            out.push_str(path);
-            out.push('\n');
-            out.push_str(text);
+    let mut docs: Vec<(&str, u8, &str)> = Vec::new();
+    let mut namespaces = std::collections::BTreeSet::new();
+    for path in tree.keys() {
+        let Some(bundle) = bundles.iter().find(|b| path.contains(&format!("/{}/", b.dir()))) else { continue };
+        if path.ends_with("kustomization.yaml") {
+            continue;
+        }
+        let (dir, file) = path.rsplit_once('/').unwrap_or(("", path));
+        docs.push((dir, apply_rank(file), path));
+        if *bundle == Bundle::Management {
+            namespaces.extend(path.split_once('/').map(|(ns, _)| ns));
         }
     }
+    for ns in namespaces {
+        let path = format!("{ns}/{NAMESPACE_FILE}");
+        if let Some((path, _)) = tree.get_key_value(&path) {
+            // `<ns>` sorts before `<ns>/<tcp>/…`: the Namespace precedes its tenants.
+            docs.push((ns, 0, path));
+        }
+    }
+    docs.sort();
+    let mut out = String::new();
+    for (_, _, path) in docs {
+        out.push_str("---\n# Source: ");
+        out.push_str(path);
+        out.push('\n');
+        out.push_str(&tree[path]);
+    }
     out
+}
+
+/// Creation order of a file `<kind>-<name>.yaml` by its kind: what others refer to comes first
+/// (namespaces, policies, identities, configuration, RBAC), then Services, then workloads, then
+/// what routes to them; admission policies last, so they never block the rest of the bundle
+/// (the tenant bundle's write-permissions policy has Argo CD sync wave 1 for the same reason).
+/// Kinds not listed come after the workloads.
+fn apply_rank(file: &str) -> u8 {
+    const ORDER: &[&str] = &[
+        "namespace",
+        "networkpolicy",
+        "resourcequota",
+        "limitrange",
+        "poddisruptionbudget",
+        "serviceaccount",
+        "sealedsecret",
+        "secret",
+        "configmap",
+        "persistentvolumeclaim",
+        "customresourcedefinition",
+        "clusterrole",
+        "clusterrolebinding",
+        "role",
+        "rolebinding",
+        "service",
+        "daemonset",
+        "deployment",
+        "statefulset",
+        "job",
+        "cronjob",
+    ];
+    const LAST: &[&str] = &["ingress", "tlsroute", "validatingadmissionpolicy", "validatingadmissionpolicybinding"];
+    let kind = file.split_once('-').map_or(file, |(kind, _)| kind);
+    if let Some(i) = ORDER.iter().position(|k| *k == kind) {
+        return i as u8 + 1;
+    }
+    match LAST.iter().position(|k| *k == kind) {
+        Some(i) => 100 + i as u8,
+        None => 50,
+    }
 }
 
 #[derive(Debug, PartialEq, Eq)]

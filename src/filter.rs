@@ -92,9 +92,24 @@ impl Filter {
         }
     }
 
-    /// The selected part of a tree.
+    /// The selected part of a tree, with the Namespace object of every namespace whose
+    /// management bundle is selected (a stream applied on its own must create it first).
     pub fn tree(&self, tree: &Tree) -> Tree {
-        tree.iter().filter(|(p, _)| self.path(p)).map(|(p, t)| (p.clone(), t.clone())).collect()
+        let mut out: Tree = tree.iter().filter(|(p, _)| self.path(p)).map(|(p, t)| (p.clone(), t.clone())).collect();
+        let namespaces: std::collections::BTreeSet<String> = out
+            .keys()
+            .filter_map(|p| match owner(p) {
+                Owner::Tenant { namespace, bundle: Bundle::Management, .. } => Some(namespace.to_string()),
+                _ => None,
+            })
+            .collect();
+        for ns in namespaces {
+            let path = format!("{ns}/{}", emit::NAMESPACE_FILE);
+            if let Some(text) = tree.get(&path) {
+                out.insert(path, text.clone());
+            }
+        }
+        out
     }
 
     /// `--tenant` patterns that select no tenant among `keys` (a typo selects nothing; callers

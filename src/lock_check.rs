@@ -45,6 +45,7 @@ pub fn secret_keys(t: &Tenant, component: &str) -> Option<&'static [&'static str
         "admin-kubeconfig" => &["admin.conf", "admin.svc"],
         "controller-manager-kubeconfig" => &["controller-manager.conf"],
         "scheduler-kubeconfig" => &["scheduler.conf"],
+        "konnectivity-kubeconfig" => &["konnectivity-server.conf"],
         _ => return None,
     })
 }

@@ -177,7 +177,6 @@ enum Command {
         #[command(subcommand)]
         what: PluginCommand,
     },
-    /// Import key material into the encrypted state (never into the specs).
     /// What each tenant is, offline: version, endpoint, exposure, replicas, DataStore and the
     /// certificate expiry timeline from the lock (needs no key).
     #[command(
@@ -241,6 +240,7 @@ enum Command {
         after_help = "Example:\n  tcpc completions bash > /etc/bash_completion.d/tcpc\n  tcpc completions zsh > \"${fpath[1]}/_tcpc\"\n  tcpc completions fish > ~/.config/fish/completions/tcpc.fish"
     )]
     Completions { shell: clap_complete::Shell },
+    /// Import key material into the encrypted state (never into the specs).
     #[command(after_help = "Example:\n  tcpc import datastore-ca default --cert etcd-ca.crt --key etcd-ca.key")]
     Import {
         #[command(subcommand)]

@@ -279,8 +279,9 @@ pub fn tenant_pki(
     let dedicated = t.datastore.dedicated.as_ref();
     params.dedicated_etcd = dedicated.map(|d| d.dns_names.clone());
     let mut specs = tcpc_pki::tenant_cert_specs(&params).map_err(|e| format!("{who}: {e}"))?;
-    // Konnectivity is not rendered yet: issue nothing for it.
-    specs.remove(&Artefact::Konnectivity);
+    if t.konnectivity.is_none() {
+        specs.remove(&Artefact::Konnectivity);
+    }
     let kine = t.datastore.kine.as_ref();
     if kine.is_some() {
         // kine authenticates with the tenant's database user, not with a certificate.
@@ -780,8 +781,11 @@ fn secret_plans(t: &Tenant, fp: &BTreeMap<Artefact, String>, ds_fp: &str, sealer
             "controller-manager-kubeconfig",
             vec![f(Artefact::Ca), f(Artefact::ControllerManager), local.clone()],
         ),
-        plan(&s.scheduler_kubeconfig, "scheduler-kubeconfig", vec![f(Artefact::Ca), f(Artefact::Scheduler), local]),
+        plan(&s.scheduler_kubeconfig, "scheduler-kubeconfig", vec![f(Artefact::Ca), f(Artefact::Scheduler), local.clone()]),
     ];
+    if t.konnectivity.is_some() {
+        plans.push(plan(&s.konnectivity_kubeconfig, "konnectivity-kubeconfig", vec![f(Artefact::Ca), f(Artefact::Konnectivity), local]));
+    }
     if let Some(a) = &t.argocd_delivery {
         let facts = vec![f(Artefact::Ca), f(Artefact::SuperAdmin), a.server.clone(), a.cluster_name.clone(), a.namespace.clone()];
         plans.push(plan(&a.secret_name, "argocd-cluster", [facts, a.project.iter().cloned().collect()].concat()));
@@ -873,6 +877,12 @@ fn secret_data(
         ),
         (s.scheduler_kubeconfig.clone(), BTreeMap::from([("scheduler.conf".to_string(), kubeconfig(Artefact::Scheduler, &local))])),
     ]);
+    if t.konnectivity.is_some() {
+        out.insert(
+            s.konnectivity_kubeconfig.clone(),
+            BTreeMap::from([("konnectivity-server.conf".to_string(), kubeconfig(Artefact::Konnectivity, &local))]),
+        );
+    }
     if let Some(a) = &t.argocd_delivery {
         out.insert(
             a.secret_name.clone(),
@@ -1024,6 +1034,7 @@ fn secret_certificate(t: &Tenant, secret: &str) -> Option<Artefact> {
         (&s.admin_kubeconfig, Artefact::Admin),
         (&s.controller_manager_kubeconfig, Artefact::ControllerManager),
         (&s.scheduler_kubeconfig, Artefact::Scheduler),
+        (&s.konnectivity_kubeconfig, Artefact::Konnectivity),
     ]
     .into_iter()
     .find(|(name, _)| name.as_str() == secret)

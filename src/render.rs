@@ -36,6 +36,8 @@ const TEMPLATES: &[(&str, &str, Bundle)] = &[
     ("management/networkpolicy.yaml.j2", include_str!("../templates/management/networkpolicy.yaml.j2"), Bundle::Management),
     ("tenant/kube-proxy.yaml.j2", include_str!("../templates/tenant/kube-proxy.yaml.j2"), Bundle::Tenant),
     ("tenant/write-permissions.yaml.j2", include_str!("../templates/tenant/write-permissions.yaml.j2"), Bundle::Tenant),
+    ("management/konnectivity.yaml.j2", include_str!("../templates/management/konnectivity.yaml.j2"), Bundle::Management),
+    ("tenant/konnectivity.yaml.j2", include_str!("../templates/tenant/konnectivity.yaml.j2"), Bundle::Tenant),
 ];
 
 /// Tenant-bundle helpers (kubelet configuration, RFC 6902 patches). Declared here so the
@@ -155,6 +157,9 @@ fn selected(t: &Tenant, has_ca_cert: bool) -> Vec<&'static str> {
     if t.datastore.dedicated.is_some() {
         names.push("management/etcd.yaml.j2");
     }
+    if t.konnectivity.is_some() {
+        names.push("management/konnectivity.yaml.j2");
+    }
     names.extend(["tenant/rbac.yaml.j2", "tenant/kubeadm-config.yaml.j2", "tenant/kubelet-config.yaml.j2"]);
     if has_ca_cert {
         names.push("tenant/cluster-info.yaml.j2");
@@ -167,6 +172,9 @@ fn selected(t: &Tenant, has_ca_cert: bool) -> Vec<&'static str> {
     }
     if t.write_limits.is_some() {
         names.push("tenant/write-permissions.yaml.j2");
+    }
+    if t.konnectivity.is_some() {
+        names.push("tenant/konnectivity.yaml.j2");
     }
     names
 }

@@ -171,15 +171,30 @@ fn cases() -> Vec<Case> {
             errors: 1,
         },
         Case {
-            name: "konnectivity is not supported yet",
+            name: "konnectivity port clashes with the API server's",
             files: vec![(
                 MINIMAL,
-                tcp(&[("  kubernetes:\n", "  addons:\n    konnectivity:\n      server:\n        port: 8132\n  kubernetes:\n")]),
+                tcp(&[("  kubernetes:\n", "  addons:\n    konnectivity:\n      server:\n        port: 6443\n  kubernetes:\n")]),
             )],
             expect: vec![
-                "`spec.addons.konnectivity` is not supported yet",
-                "--> tenants/minimal.yaml:12:5",
-                "tcpc never drops a field silently",
+                "konnectivity port 6443 is the API server's port",
+                "--> tenants/minimal.yaml:14:15",
+                "the API server's port is 6443 (the default)",
+                "help: agents and API clients share the tenant's Service",
+            ],
+            errors: 1,
+        },
+        Case {
+            name: "konnectivity agent replicas in DaemonSet mode",
+            files: vec![(
+                MINIMAL,
+                tcp(&[("  kubernetes:\n", "  addons:\n    konnectivity:\n      agent:\n        replicas: 2\n  kubernetes:\n")]),
+            )],
+            expect: vec![
+                "`replicas` needs agent mode Deployment",
+                "--> tenants/minimal.yaml:14:19",
+                "the agent is a DaemonSet",
+                "help: a DaemonSet runs one agent per node",
             ],
             errors: 1,
         },

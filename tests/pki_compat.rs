@@ -39,6 +39,8 @@ struct TenantExp {
     /// `tcpc.dev/dedicated-etcd`: its own etcd CA signs its etcd's server and peer certificates
     /// (`<tcp>-etcd-certs`) and its datastore client certificate.
     dedicated_etcd: bool,
+    /// `spec.addons.konnectivity`: the proxy server's kubeconfig (`<tcp>-konnectivity-kubeconfig`).
+    konnectivity: bool,
 }
 
 const TENANTS: &[TenantExp] = &[
@@ -60,6 +62,7 @@ const TENANTS: &[TenantExp] = &[
         datastore_user: "platform_full",
         super_admin_in_cluster: true,
         dedicated_etcd: false,
+        konnectivity: true,
     },
     TenantExp {
         ns: "tenants",
@@ -78,6 +81,7 @@ const TENANTS: &[TenantExp] = &[
         datastore_user: "tenants_edge",
         super_admin_in_cluster: false,
         dedicated_etcd: false,
+        konnectivity: true,
     },
     TenantExp {
         ns: "tenants",
@@ -94,6 +98,7 @@ const TENANTS: &[TenantExp] = &[
         datastore_user: "tenants_minimal",
         super_admin_in_cluster: false,
         dedicated_etcd: false,
+        konnectivity: false,
     },
     TenantExp {
         ns: "tenants",
@@ -110,6 +115,7 @@ const TENANTS: &[TenantExp] = &[
         datastore_user: "tenants_trusting",
         super_admin_in_cluster: false,
         dedicated_etcd: false,
+        konnectivity: false,
     },
     TenantExp {
         ns: "platform",
@@ -119,6 +125,7 @@ const TENANTS: &[TenantExp] = &[
         sans: &[
             "DNS:kubernetes.default.svc.cluster.local",
             "DNS:isolated.platform.svc",
+            "DNS:isolated.k8s.example.com",
             "IP Address:10.96.0.1",
             "IP Address:127.0.0.1",
             "DNS:localhost",
@@ -126,6 +133,7 @@ const TENANTS: &[TenantExp] = &[
         datastore_user: "platform_isolated",
         super_admin_in_cluster: false,
         dedicated_etcd: true,
+        konnectivity: true,
     },
 ];
 
@@ -155,6 +163,7 @@ fn expected_secrets(t: &TenantExp) -> BTreeMap<String, BTreeSet<&'static str>> {
     ]
     .into_iter()
     .chain(t.dedicated_etcd.then_some(("etcd-certs", &["ca.crt", "peer.crt", "peer.key", "server.crt", "server.key"][..])))
+    .chain(t.konnectivity.then_some(("konnectivity-kubeconfig", &["konnectivity-server.conf"][..])))
     .map(|(suffix, keys)| (format!("{}-{suffix}", t.tcp), keys.iter().copied().collect()))
     .collect()
 }
@@ -328,6 +337,10 @@ fn check_tenant(
         kubeconfigs.push(("admin-kubeconfig", "super-admin.conf", "super-admin", None));
         kubeconfigs.push(("admin-kubeconfig", "super-admin.svc", "super-admin", Some(svc.as_str())));
     }
+    if t.konnectivity {
+        // The proxy server is a sidecar of kube-apiserver: it dials it on the loopback.
+        kubeconfigs.push(("konnectivity-kubeconfig", "konnectivity-server.conf", "konnectivity", Some(local.as_str())));
+    }
     // `tcpc kubeconfig` (offline, from the state) writes exactly the kubeconfig the admin Secret
     // holds or would hold; a super-admin kept out of the cluster is checked through it.
     for (user, key) in [("admin", "admin.conf"), ("super-admin", "super-admin.conf")] {
@@ -417,6 +430,8 @@ fn check_tenant(
             "super-admin" => ("kubernetes-super-admin", &["system:masters"]),
             "controller-manager" => ("system:kube-controller-manager", &[]),
             "scheduler" => ("system:kube-scheduler", &[]),
+            // Kamaji's identity for the proxy server (bound to system:auth-delegator only).
+            "konnectivity" => ("system:konnectivity-server", &[]),
             "etcd-server" | "etcd-peer" => (&format!("{}-etcd", t.tcp), &[]),
             other => unreachable!("{other}"),
         };
@@ -425,7 +440,13 @@ fn check_tenant(
 
         // ... and against what kubeadm issues for the same algorithm.
         if let Some(r) = kubeadm {
-            let reference = if pair.artefact == "datastore-client" { "front-proxy-client" } else { pair.artefact };
+            // kubeadm issues neither a datastore client nor a konnectivity server certificate:
+            // they are compared with kubeadm's client certificates of the same kind.
+            let reference = match pair.artefact {
+                "datastore-client" => "front-proxy-client",
+                "konnectivity" => "scheduler",
+                other => other,
+            };
             let k = &r.certs[reference];
             let want_ku = kubeadm_key_usage(r, reference, true);
             probs.check(c.key_usage == want_ku, || format!("{what}: keyUsage {:?}, kubeadm: {want_ku:?}", c.key_usage));
@@ -436,7 +457,7 @@ fn check_tenant(
                 format!("{what}: basicConstraints {:?}, kubeadm: {:?}", c.basic_constraints, k.basic_constraints)
             });
             // (kubeadm names a stacked etcd's certificates after the node)
-            if !["datastore-client", "etcd-server", "etcd-peer"].contains(&pair.artefact) {
+            if !["datastore-client", "konnectivity", "etcd-server", "etcd-peer"].contains(&pair.artefact) {
                 probs.check(c.organizations() == k.organizations(), || {
                     format!("{what}: O {:?}, kubeadm: {:?}", c.organizations(), k.organizations())
                 });
@@ -803,7 +824,8 @@ fn renewal_reissues_leaves_only() {
     for t in TENANTS {
         // A dedicated etcd's members' certificates are leaves too; its CA is a root, kept.
         let etcd: &[&str] = if t.dedicated_etcd { &["etcd-peer", "etcd-server"] } else { &[] };
-        for l in leaves.iter().chain(etcd) {
+        let konnectivity: &[&str] = if t.konnectivity { &["konnectivity"] } else { &[] };
+        for l in leaves.iter().chain(etcd).chain(konnectivity) {
             want_issued.insert(format!("{}/{}: issued {l} (less than 33% of its lifetime is left)", t.ns, t.tcp));
         }
     }
@@ -837,7 +859,10 @@ fn renewal_reissues_leaves_only() {
             "admin-kubeconfig",
             "controller-manager-kubeconfig",
             "scheduler-kubeconfig",
-        ] {
+        ]
+        .into_iter()
+        .chain(t.konnectivity.then_some("konnectivity-kubeconfig"))
+        {
             let f = format!("{dir}/sealedsecret-{}-{leaf}.yaml", t.tcp);
             assert!(changed.contains(&f), "{f} not re-sealed on renewal");
         }

@@ -17,7 +17,7 @@ use harness::{read_tree, repo, unseal_file, yaml_file};
 /// The certificate PEM a Secret is about: the client certificate of a kubeconfig, the leaf of
 /// a key pair, or the CA.
 fn certificate_of(u: &harness::Unsealed) -> String {
-    for conf in ["admin.conf", "controller-manager.conf", "scheduler.conf"] {
+    for conf in ["admin.conf", "controller-manager.conf", "scheduler.conf", "konnectivity-server.conf"] {
         if let Some(text) = u.data.get(conf) {
             let text = String::from_utf8_lossy(text);
             let b64 = text.lines().find_map(|l| l.trim().strip_prefix("client-certificate-data: ")).expect("client certificate");
@@ -66,5 +66,8 @@ fn sealed_secret_annotations_match_the_certificates_inside() {
         assert_eq!(not_after, rfc3339, "{rel}: notAfter");
         checked += 1;
     }
-    assert_eq!(checked, 54, "4 etcd tenants × 9 certificate-holding Secrets, the PostgreSQL tenant's 8, the dedicated-etcd tenant's 10");
+    assert_eq!(
+        checked, 57,
+        "4 etcd tenants × 9 certificate-holding Secrets (+1 konnectivity kubeconfig for 2 of them), the PostgreSQL tenant's 8, the dedicated-etcd tenant's 10 (+1 konnectivity kubeconfig)"
+    );
 }

@@ -83,9 +83,10 @@ fn no_key_material_in_outputs_state_or_logs() {
     let mut runs = vec![("import", import)];
     let render = ws.render(Some(&identity_file()), EPOCH).expect_ok();
     let issued = render.stderr.lines().filter(|l| l.contains(": issued ")).count();
-    // 4 etcd tenants × 11, the PostgreSQL tenant (kine: no etcd client certificate) 10, the
-    // dedicated-etcd tenant 14 (also its etcd's CA, serving and peer certificates)
-    assert_eq!(issued, 4 * 11 + 10 + 14, "every artefact of the 6 tenants must be issued:\n{}", render.stderr);
+    // 4 etcd tenants × 11 (2 of them with konnectivity: its server's certificate too), the
+    // PostgreSQL tenant (kine: no etcd client certificate) 10, the dedicated-etcd tenant 14 (also
+    // its etcd's CA, serving and peer certificates) + 1 (it has konnectivity too)
+    assert_eq!(issued, 4 * 11 + 2 + 10 + 14 + 1, "every artefact of the 6 tenants must be issued:\n{}", render.stderr);
     runs.push(("render --identity", render));
     runs.push(("render (no identity)", ws.render(None, EPOCH).expect_ok()));
     runs.push(("check", tcpc(&["check".into(), s(&e)], EPOCH)));
@@ -105,8 +106,8 @@ fn no_key_material_in_outputs_state_or_logs() {
     let secrets = unseal_all(&p.kubeseal, &ws.golden());
     assert_eq!(
         secrets.len(),
-        40 + 12 + 11,
-        "4 etcd tenants x 10 Secrets, the PostgreSQL tenant's 12 (config, setup), the dedicated-etcd tenant's 11 (etcd-certs)"
+        40 + 2 + 12 + 11 + 1,
+        "4 etcd tenants x 10 Secrets (+1 konnectivity kubeconfig for 2 of them), the PostgreSQL tenant's 12 (config, setup), the dedicated-etcd tenant's 11 (etcd-certs) + 1 (konnectivity)"
     );
     let mut distinct = BTreeSet::new();
     for (name, u) in &secrets {
@@ -145,9 +146,10 @@ fn no_key_material_in_outputs_state_or_logs() {
     }
     // ca, front-proxy-ca, sa, apiserver, kubelet client, front-proxy client, datastore client,
     // admin, super-admin, controller-manager, scheduler: 11 keys per tenant (the PostgreSQL one
-    // has no datastore client); the dedicated-etcd tenant's etcd server and peer keys (its etcd
-    // CA's key is in no Secret: it stays in the encrypted state).
-    assert_eq!(distinct.len(), 4 * 11 + 10 + 13, "distinct private keys learnt from the Secrets");
+    // has no datastore client), +1 (the konnectivity server's) for the 3 tenants with
+    // konnectivity; the dedicated-etcd tenant's etcd server and peer keys (its etcd CA's key is in
+    // no Secret: it stays in the encrypted state).
+    assert_eq!(distinct.len(), 4 * 11 + 2 + 10 + 13 + 1, "distinct private keys learnt from the Secrets");
 
     // The scanner finds what it looks for.
     let mut hits = Vec::new();

@@ -6,8 +6,7 @@
 #   tools/peers.sh --bin-dir           print the directory the binaries land in
 #   tools/peers.sh --list              print the known names
 #
-# Names: sops, kubeseal, sealed-secrets-controller, kustomize, kubernetes, flux, argocd, kine, nats, kube-router, coredns, debian;
-# konnectivity (proxy-server, proxy-agent: not in `all` until a test runs them).
+# Names: sops, kubeseal, sealed-secrets-controller, kustomize, kubernetes, flux, argocd, kine, nats, kube-router, coredns, konnectivity, gateway-api, debian.
 # Versions live in tools/peers/versions.env (the only place to change them).
 #
 # Binaries land in ${TCPC_PEERS_DIR:-$HOME/.cache/tcpc/peers}/bin as <name>-<version>
@@ -31,9 +30,7 @@ source "$here/peers/versions.env"
 peers_dir=${TCPC_PEERS_DIR:-$HOME/.cache/tcpc/peers}
 bin_dir=$peers_dir/bin
 stamp_dir=$peers_dir/stamps
-all_names=(sops kubeseal sealed-secrets-controller kustomize kubernetes flux argocd kine nats kube-router coredns debian)
-# built only when named (no test runs them yet)
-more_names=(konnectivity)
+all_names=(sops kubeseal sealed-secrets-controller kustomize kubernetes flux argocd kine nats kube-router coredns konnectivity gateway-api debian)
 k8s_commands=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubeadm kubectl)
 
 built=0  # set to 1 by any step that did work; only then is a summary printed
@@ -127,6 +124,26 @@ sealed_secrets_crd() {
     chmod 644 "$out.tmp" && mv -f "$out.tmp" "$out"
   fi
   ln -sfn "$(basename "$out")" "$share/sealedsecrets.bitnami.com.yaml"
+}
+
+# Gateway API's TLSRoute CRD of the pinned release, from the module cache (never committed),
+# to share/gateway-api/ for the dry run's throwaway apiserver.
+gateway_api_crds() {
+  local share=$peers_dir/share/gateway-api out
+  out=$share/tlsroutes-$GATEWAY_API_VERSION.yaml
+  if [[ ! -s $out ]]; then
+    go_env
+    local t0 dir
+    t0=$(now)
+    dir=$(mod_dir "$here/peers" sigs.k8s.io/gateway-api@"$GATEWAY_API_VERSION")
+    [[ -f $dir/config/crd/standard/gateway.networking.k8s.io_tlsroutes.yaml ]] || die "TLSRoute CRD not found in $dir"
+    mkdir -p "$share"
+    cp "$dir/config/crd/standard/gateway.networking.k8s.io_tlsroutes.yaml" "$out.tmp"
+    chmod 644 "$out.tmp" && mv -f "$out.tmp" "$out"
+    built=1
+    log "fetched gateway-api $GATEWAY_API_VERSION CRDs in $(elapsed "$t0")"
+  fi
+  ln -sfn "$(basename "$out")" "$share/tlsroutes.yaml"
 }
 
 # flux_controller NAME MODULE VERSION [REPLACE...]: build a Flux controller (its main package)
@@ -345,9 +362,11 @@ build() {
       go_tool coredns github.com/coredns/coredns "$COREDNS_VERSION" coredns ;;
     konnectivity)
       anp_build ;;
+    gateway-api)
+      gateway_api_crds ;;
     debian)
       debian_packages ;;
-    *) die "unknown peer '$1' (known: ${all_names[*]} ${more_names[*]})" ;;
+    *) die "unknown peer '$1' (known: ${all_names[*]})" ;;
   esac
 }
 
@@ -363,7 +382,7 @@ for a in "$@"; do
   if [[ $a == all ]]; then names+=("${all_names[@]}"); else names+=("$a"); fi
 done
 for a in "${names[@]}"; do
-  [[ " ${all_names[*]} ${more_names[*]} " == *" $a "* ]] || die "unknown peer '$a' (known: ${all_names[*]} ${more_names[*]})"
+  [[ " ${all_names[*]} " == *" $a "* ]] || die "unknown peer '$a' (known: ${all_names[*]})"
 done
 
 mkdir -p "$bin_dir" "$stamp_dir"

@@ -13,6 +13,7 @@ pub mod delivery;
 pub mod guardrails;
 pub mod hardening;
 mod kine;
+pub mod konnectivity;
 pub mod net;
 pub mod network_policy;
 pub mod sanity;
@@ -81,6 +82,8 @@ pub struct Tenant {
     pub argocd_delivery: Option<delivery::ArgoCdPlan>,
     /// The NetworkPolicy of the control-plane pods (`networkPolicy` of tcpc.yaml).
     pub network_policy: Option<network_policy::NetworkPolicyPlan>,
+    /// `spec.addons.konnectivity`: the server sidecar and the tenant's agent.
+    pub konnectivity: Option<konnectivity::KonnectivityPlan>,
 }
 
 /// The write verbs the tenant API server refuses (`spec.writePermissions`), enforced in the
@@ -122,6 +125,8 @@ pub struct SecretNames {
     pub admin_kubeconfig: String,
     pub controller_manager_kubeconfig: String,
     pub scheduler_kubeconfig: String,
+    /// The konnectivity server's kubeconfig (rendered with konnectivity only).
+    pub konnectivity_kubeconfig: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -489,14 +494,6 @@ impl Resolver<'_> {
         self.diags.push(d);
     }
 
-    fn unsupported(&mut self, pointer: &str, what: &str, note: &str) {
-        let d = Diagnostic::error(format!("`{what}` is not supported yet"))
-            .at(self.doc.file, self.doc.key_span(pointer), "not supported yet")
-            .note(note.to_string())
-            .help("remove the field to render this TenantControlPlane; tcpc never drops a field silently");
-        self.push(d);
-    }
-
     fn tenant(&mut self, datastores: &BTreeMap<&str, &Doc<DataStore>>) -> Option<Tenant> {
         let tcp = &self.doc.value;
         let spec = &tcp.spec;
@@ -520,8 +517,6 @@ impl Resolver<'_> {
                 "ignored",
             ));
         }
-        self.refuse_unsupported();
-
         let version = match KubeVersion::parse_supported(&spec.kubernetes.version) {
             Ok(v) => Some(v),
             Err(e) => {
@@ -642,10 +637,42 @@ impl Resolver<'_> {
             advertise_address.as_deref(),
             &datastore,
             &cluster_domain,
+            spec.addons.as_ref().is_some_and(|a| a.konnectivity.is_some()),
         );
+        let konnectivity = match &version {
+            Some(v) => {
+                let agent_host = spec
+                    .control_plane
+                    .gateway
+                    .as_ref()
+                    .and_then(|g| g.hostname.clone())
+                    .map(|h| h.split(':').next().unwrap_or_default().to_string())
+                    .or_else(|| advertise_address.clone())
+                    .unwrap_or_else(|| endpoint_host.clone());
+                let taken = spec
+                    .control_plane
+                    .service
+                    .additional_ports
+                    .iter()
+                    .flatten()
+                    .enumerate()
+                    .map(|(i, p)| (p.port, format!("/spec/controlPlane/service/additionalPorts/{i}/port")))
+                    .collect();
+                self.konnectivity(&konnectivity::Context {
+                    tcp: &name,
+                    version: &v.to_string(),
+                    apiserver_port: port,
+                    replicas: deployment.as_ref().map_or(1, |d| d.replicas),
+                    agent_host: &agent_host,
+                    taken,
+                })
+            }
+            None => None,
+        };
         let service = self.service(
             &name,
             port,
+            konnectivity.as_ref().map(|k| k.port),
             np.address.as_deref(),
             np.allow_address_as_external_ip.unwrap_or(false),
             np.load_balancer_class.clone(),
@@ -653,6 +680,10 @@ impl Resolver<'_> {
         );
         let ingress = self.ingress(&name);
         let gateway = self.gateway(&name);
+        let mut konnectivity = konnectivity;
+        if let (Some(k), Some(g)) = (konnectivity.as_mut(), gateway.as_ref()) {
+            k.route_through(g);
+        }
         let network_policy = match (&datastore, &deployment) {
             (Some(ds), Some(dep)) => {
                 let mut endpoints = ds.kine.as_ref().map_or_else(|| ds.servers.clone(), |k| vec![k.connection_string.clone()]);
@@ -722,6 +753,7 @@ impl Resolver<'_> {
             flux_delivery,
             argocd_delivery,
             network_policy,
+            konnectivity,
         };
         if let Err(e) = crate::render::tenant::kubelet_configuration(&tenant, &tenant.kubelet.configuration_json_patches) {
             let d = self
@@ -731,18 +763,6 @@ impl Resolver<'_> {
             return None;
         }
         Some(tenant)
-    }
-
-    /// Fields tcpc models but does not render yet: refused, never dropped.
-    fn refuse_unsupported(&mut self) {
-        let spec = &self.doc.value.spec;
-        if spec.addons.as_ref().is_some_and(|a| a.konnectivity.is_some()) {
-            self.unsupported(
-                "/spec/addons/konnectivity",
-                "spec.addons.konnectivity",
-                "the konnectivity server sidecar and agent are planned; without them the tenant API server reaches kubelets directly",
-            );
-        }
     }
 
     fn cidrs(&mut self, list_key: &str, legacy_key: &str, list: Option<&[String]>, legacy: Option<&str>, default: &str) -> Vec<Cidr> {
@@ -1029,6 +1049,7 @@ impl Resolver<'_> {
         advertise: Option<&str>,
         datastore: &Option<DataStorePlan>,
         cluster_domain: &str,
+        konnectivity: bool,
     ) -> Option<DeploymentPlan> {
         let spec = &self.doc.value.spec;
         let dep = spec.control_plane.deployment.clone().unwrap_or_default();
@@ -1138,6 +1159,10 @@ impl Resolver<'_> {
             });
             a.managed = managed;
             a.defaults = defaults;
+            if konnectivity {
+                let (k, v) = konnectivity::egress_selector_flag();
+                a.managed.insert(k, v);
+            }
             self.apply_user_args(&mut a, extra.api_server.as_deref(), Component::ApiServer, minor, "apiServer");
             a.render_apiserver()
         };
@@ -1283,6 +1308,7 @@ impl Resolver<'_> {
         &mut self,
         name: &str,
         port: i32,
+        konnectivity_port: Option<i32>,
         address: Option<&str>,
         address_as_external: bool,
         lb_class: Option<String>,
@@ -1305,6 +1331,15 @@ impl Resolver<'_> {
         }
         let mut ports = vec![api];
         let mut names = vec!["kube-apiserver".to_string()];
+        if let Some(kp) = konnectivity_port {
+            // Kamaji's order: the API server, konnectivity, then additionalPorts.
+            let mut k = json!({"name": "konnectivity-server", "port": kp, "protocol": "TCP", "targetPort": kp});
+            if is_np {
+                k["nodePort"] = json!(kp);
+            }
+            ports.push(k);
+            names.push("konnectivity-server".to_string());
+        }
         for (i, p) in svc.additional_ports.clone().unwrap_or_default().iter().enumerate() {
             if names.contains(&p.name) {
                 let d = self.error(
@@ -1548,6 +1583,7 @@ fn secret_names(tcp: &str) -> SecretNames {
         admin_kubeconfig: format!("{tcp}-admin-kubeconfig"),
         controller_manager_kubeconfig: format!("{tcp}-controller-manager-kubeconfig"),
         scheduler_kubeconfig: format!("{tcp}-scheduler-kubeconfig"),
+        konnectivity_kubeconfig: format!("{tcp}-konnectivity-kubeconfig"),
     }
 }
 

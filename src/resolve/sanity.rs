@@ -182,6 +182,16 @@ pub fn check(doc: &Doc<TenantControlPlane>, t: &Tenant, diags: &mut Diagnostics)
         };
         push(d);
     }
+    if let Some(k) = t.konnectivity.as_ref().filter(|_| spec.control_plane.service.service_type == ServiceType::NodePort) {
+        if !(30000..=32767).contains(&k.port) {
+            let at = "/spec/addons/konnectivity/server/port";
+            push(
+                Diagnostic::warning(format!("NodePort {} is outside the default node port range 30000-32767", k.port))
+                    .at(doc.file, doc.span(at), "used as the konnectivity nodePort")
+                    .help("choose a port from 30000 to 32767, or make sure the management cluster's --service-node-port-range covers it"),
+            );
+        }
+    }
 
     // certSANs listed twice (DNS names compare case-insensitively).
     let sans = np.cert_sans.clone().unwrap_or_default();

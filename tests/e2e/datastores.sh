@@ -272,6 +272,15 @@ s_kine_postgresql() {
   [[ $out == *"requires a valid client certificate"* ]] || { log "$out"; return 1; }
   kubectl -n "$ns" get deployment "$tcp" -o jsonpath='{.spec.template.spec.containers[?(@.name=="kine")].args}' | grep -q -- '--cert-file=/certs/server.crt'
   log "$ns/$tcp: PostgreSQL refuses connections without the client certificate; kine presents it"
+  # kine talks to kube-apiserver over a socket of the pod, never a TCP port: nothing else in the
+  # management cluster (the host here, as any pod of another namespace: no policy is enforced)
+  # reaches the tenant's datastore through the tenant's pod, while its API server port answers
+  local pod_ip; pod_ip=$(kubectl -n "$ns" get pods -l "kamaji.clastix.io/name=$tcp" --field-selector=status.phase=Running -o jsonpath='{.items[0].status.podIP}')
+  timeout 3 bash -c "echo > /dev/tcp/$pod_ip/6443" 2>/dev/null || { log "$ns/$tcp: its API server port $pod_ip:6443 does not answer: the check is void"; return 1; }
+  if timeout 3 bash -c "echo > /dev/tcp/$pod_ip/2379" 2>/dev/null; then
+    log "$ns/$tcp: something answers on the etcd client port of its pod ($pod_ip:2379)"; return 1
+  fi
+  log "$ns/$tcp: the etcd client port of its pod ($pod_ip:2379) is closed to the cluster; kine serves kube-apiserver through a socket"
   [[ $(psql_as postgres "$(cat "$DIR/pg/admin-password")" postgres \
     "SELECT rolsuper OR rolcreatedb OR rolcreaterole FROM pg_roles WHERE rolname = '$user'") == f ]] ||
     { log "the tenant's user has more than login rights"; return 1; }
@@ -628,6 +637,28 @@ s_dedicated_etcd() {
   kubectl --kubeconfig "$kc" --request-timeout=10s -n default get configmap e2e-kine-probe -o jsonpath='{.data.stored}' | grep -qx "in-$tcp" ||
     { log "$ns/$tcp: the ConfigMap did not survive its etcd member's restart"; return 1; }
   log "$ns/$tcp: objects survive its etcd member's restart"
+
+  # its etcd's NetworkPolicy (<tcp>-etcd), enforced by kube-router: a pod of another namespace
+  # connects to the members' client port before, to neither port after, while the tenant, whose
+  # control-plane pods the policy admits, keeps reading and writing
+  kubectl -n "$ns" get networkpolicy "$tcp-etcd" -o name >/dev/null || { log "$ns/$tcp: no NetworkPolicy $tcp-etcd"; return 1; }
+  local etcd_ip; etcd_ip=$(kubectl -n "$ns" get pod "$tcp-etcd-0" -o jsonpath='{.status.podIP}')
+  kubectl create namespace e2e-np-etcd >/dev/null
+  kubectl -n e2e-np-etcd run np-probe --image=localhost/tcpc-e2e/probe:v1 --image-pull-policy=Never --restart=Never \
+    --command -- /usr/local/bin/probe -sleep 0 >/dev/null
+  kubectl -n e2e-np-etcd wait --for=condition=Ready pod/np-probe --timeout=60s >/dev/null
+  np_dial() { kubectl -n e2e-np-etcd exec np-probe -- /usr/local/bin/probe -timeout 3s -dial "$1" >/dev/null 2>&1; }
+  np_dial "$etcd_ip:2379" || { log "$ns/$tcp: its etcd's client port is unreachable without an enforcer: the check is void"; return 1; }
+  kube_router_up
+  wait_for "kube-router to close $tcp-etcd's client port" 60 eval '! np_dial "$etcd_ip:2379"' ||
+    { tail -n 30 "$DIR/kube-router.log" >&2; kube_router_gone; return 1; }
+  if np_dial "$etcd_ip:2380"; then log "$ns/$tcp: its etcd's peer port is open to other pods"; kube_router_gone; return 1; fi
+  kubectl --kubeconfig "$kc" --request-timeout=10s -n default create configmap e2e-np-etcd-write >/dev/null ||
+    { log "$ns/$tcp: cannot write under its etcd's NetworkPolicy"; kube_router_gone; return 1; }
+  kubectl --kubeconfig "$kc" --request-timeout=10s -n default get configmap e2e-kine-probe >/dev/null
+  log "$ns/$tcp: with kube-router enforcing, another namespace's pod reaches neither port of its etcd; the tenant reads and writes"
+  kubectl delete namespace e2e-np-etcd --wait=false >/dev/null
+  kube_router_gone
   local uid; uid=$(kubectl -n "$ns" get pod "$tcp-etcd-0" -o jsonpath='{.metadata.uid}')
   timing "rss_mb_dedicated_etcd_$tcp" "$(pod_rss_mb "$uid")"
 }

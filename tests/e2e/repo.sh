@@ -7,7 +7,8 @@
 #     e2e-alpha/alpha     ClusterIP, replicas 2, address $ALPHA_ADDR exposed as externalIP; addons
 #                         CoreDNS and kube-proxy (they run on the worker-join scenario's worker)
 #     e2e-edge/edge       NodePort $EDGE_PORT, address 127.0.0.1, replicas 1
-#     e2e-trust/trusting  ClusterIP, internalCACertificatesConfigMap, OIDC issuer $OIDC_ISSUER;
+#     e2e-trust/trusting  ClusterIP, internalCACertificatesConfigMap, OIDC issuer $OIDC_ISSUER, konnectivity,
+#                         CoreDNS and kube-proxy (the worker-konnectivity scenario's worker runs all three);
 #                         with E2E_EVENTS_ETCD (host:port of an etcd of the same CA) its /events
 #                         are stored there (spec.dataStoreOverrides, DataStore `events`)
 #   E2E_BREAK (comma list) renders deliberately broken variants, to show checks fail:
@@ -134,6 +135,14 @@ YAML
     address: $TRUST_ADDR
     allowAddressAsExternalIP: true
     port: 6443
+  addons:
+    konnectivity: {}
+    # the harness builds one CoreDNS (tools/peers.sh coredns, kubeadm's for alpha's starting
+    # minor); Kamaji takes imageTag only together with imageRepository
+    coreDNS:
+      imageRepository: registry.k8s.io/coredns
+      imageTag: $(source "$e2e_repo/tools/peers/versions.env" && printf '%s' "$COREDNS_VERSION")
+    kubeProxy: {}
 YAML
 }
 

@@ -21,6 +21,11 @@
 #               with its ServiceAccount token; `kubectl logs`/`exec` reach
 #               its kubelet directly (no konnectivity) and fail when the kubelet's port is
 #               closed to the outside
+#   worker-konnectivity
+#               the same worker joins trusting (spec.addons.konnectivity): the agent of its tenant
+#               bundle runs there; with the kubelet's port closed to the outside, logs and exec
+#               still work (the tunnel), and fail once the agent is deleted; the server's
+#               identity may create TokenReviews and not read Secrets
 #   internal-ca the internalCACertificatesConfigMap certificate in all three paths of every
 #               control-plane container, SSL_CERT_DIR set; kube-apiserver trusts it: an OIDC
 #               issuer served with a certificate of that CA authenticates our JWT (kubectl --token)
@@ -362,64 +367,97 @@ container_done() {
   [[ $(kubectl --kubeconfig "$1" get pod "$2" -o jsonpath="{.status.containerStatuses[?(@.name=='$3')].state.terminated.reason}") == Completed ]]
 }
 
-s_worker_join() {
-  local t=e2e-alpha/alpha kc=$WORK/alpha-admin.conf skc=$WORK/alpha-super-admin.conf
-  local version=${UPGRADE_FROM:-$E2E_K8S_VERSION} join t0 cidr
-  [[ -s $kc ]] || admin_conf e2e-alpha alpha "$kc"
+# worker_join NS/TCP ADDR: apply the tenant bundle (what kubeadm join reads), have tcpc print the
+# join line (token created in the tenant), bring the worker up with WORKER_IMAGES, run the line,
+# give the node its podCIDR's CNI, wait for Ready. Sets JOIN_T0; admin.conf in $WORK/<tcp>-admin.conf.
+worker_join() {
+  local t=$1 addr=$2 ns tcp kc skc version join cidr
+  ns=$(ns_of "$t"); tcp=$(tcp_of "$t"); kc=$WORK/$tcp-admin.conf; skc=$WORK/$tcp-super-admin.conf
+  version=$(kubectl -n "$ns" get deployment "$tcp" -o jsonpath='{.spec.template.spec.containers[?(@.name=="kube-apiserver")].image}')
+  version=${version##*:}
+  [[ -s $kc ]] || admin_conf "$ns" "$tcp" "$kc"
   [[ -s $skc ]] || "$TCPC_BIN" kubeconfig "$t" --user super-admin --dir "$REPO" --identity "$REPO/../age-identity.txt" -o "$skc"
-  # what kubeadm join needs in the tenant: the bundle's RBAC and cluster-info (idempotent)
-  kubectl --kubeconfig "$skc" --request-timeout=10s apply -k "$OUT/$t/tenant" > "$WORK/worker-tenant-apply.log"
-  # The one change for this harness: the worker is a network namespace, not a VM, and the kernel
-  # refuses nf_conntrack_max writes outside the initial one; kubeadm's kube-proxy configuration
-  # (maxPerCore unset: 32768 per core, at least 131072) would lower the host's value and exit on
-  # the refusal. maxPerCore 0 leaves it alone, as the harness's own kube-proxy does.
-  kubectl --kubeconfig "$kc" -n kube-system get configmap kube-proxy -o json |
-    jq '.data["config.conf"] |= sub("\n  maxPerCore: null\n"; "\n  maxPerCore: 0\n")' > "$WORK/kube-proxy-cm.json"
-  jq -r '.data["config.conf"]' "$WORK/kube-proxy-cm.json" | grep -qx '  maxPerCore: 0' ||
-    { log "alpha's kube-proxy configuration has no 'maxPerCore: null' to adjust"; return 1; }
-  kubectl --kubeconfig "$kc" apply -f "$WORK/kube-proxy-cm.json" >/dev/null
+  kubectl --kubeconfig "$skc" --request-timeout=10s apply -k "$OUT/$t/tenant" > "$WORK/worker-tenant-apply-$tcp.log"
+  if kubectl --kubeconfig "$kc" -n kube-system get configmap kube-proxy >/dev/null 2>&1; then
+    # The one change for this harness: the worker is a network namespace, not a VM, and the
+    # kernel refuses nf_conntrack_max writes outside the initial one; kubeadm's kube-proxy
+    # configuration (maxPerCore unset: 32768 per core, at least 131072) would lower the host's
+    # value and exit on the refusal. maxPerCore 0 leaves it alone, as the harness's kube-proxy does.
+    kubectl --kubeconfig "$kc" -n kube-system get configmap kube-proxy -o json |
+      jq '.data["config.conf"] |= sub("\n  maxPerCore: null\n"; "\n  maxPerCore: 0\n")' > "$WORK/kube-proxy-cm.json"
+    jq -r '.data["config.conf"]' "$WORK/kube-proxy-cm.json" | grep -qx '  maxPerCore: 0' ||
+      { log "$t's kube-proxy configuration has no 'maxPerCore: null' to adjust"; return 1; }
+    kubectl --kubeconfig "$kc" apply -f "$WORK/kube-proxy-cm.json" >/dev/null
+  fi
   join=$("$TCPC_BIN" join-command "$t" "$REPO" --create-token --kubeconfig "$kc" --ttl 1h)
-  [[ $join =~ ^kubeadm\ join\ $ALPHA_ADDR:6443\ --token\ [a-z0-9]{6}\.[a-z0-9]{16}\ --discovery-token-ca-cert-hash\ sha256:[0-9a-f]{64}$ ]] ||
+  [[ $join =~ ^kubeadm\ join\ $addr:6443\ --token\ [a-z0-9]{6}\.[a-z0-9]{16}\ --discovery-token-ca-cert-hash\ sha256:[0-9a-f]{64}$ ]] ||
     { log "unexpected join command shape: ${join//--token */--token <redacted>}"; return 1; }
-  # the addons' images, as the tenant bundle names them (imported into the worker only)
-  local images domain
-  images=$(grep -rhoE 'image: "?registry\.k8s\.io/(kube-proxy|coredns/coredns):[^" ]+' "$OUT/$t/tenant" | sed 's/^image: "\{0,1\}//' | sort -u)
-  [[ $(wc -l <<< "$images") == 2 ]] || { log "alpha's tenant bundle should name a kube-proxy and a CoreDNS image: $images"; return 1; }
-  domain=$(sed -n 's/^ *clusterDomain: "\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "$OUT/$t/tenant/configmap-kubelet-config.yaml")
-  [[ -n $domain ]] || { log "no clusterDomain in alpha's kubelet-config"; return 1; }
-  trap 'worker down || true' EXIT
-  WORKER_IMAGES=$(echo $images) worker up
-  t0=$(now)
+  worker up
+  JOIN_T0=$(now)
   # shellcheck disable=SC2086
   worker join "$version" $join
-  timing worker_kubeadm_join "$(elapsed "$t0")"
+  timing "worker_kubeadm_join_$tcp" "$(elapsed "$JOIN_T0")"
   wait_for "podCIDR of $WORKER_NODE" 60 \
     test -n "$(kubectl --kubeconfig "$kc" get node "$WORKER_NODE" -o jsonpath='{.spec.podCIDR}' 2>/dev/null)" || true
   cidr=$(kubectl --kubeconfig "$kc" get node "$WORKER_NODE" -o jsonpath='{.spec.podCIDR}')
-  [[ -n $cidr ]] || { log "$WORKER_NODE got no podCIDR from alpha's controller-manager"; return 1; }
+  [[ -n $cidr ]] || { log "$WORKER_NODE got no podCIDR from $t's controller-manager"; return 1; }
   worker cni "$cidr"
   kubectl --kubeconfig "$kc" wait node "$WORKER_NODE" --for=condition=Ready --timeout=120s >/dev/null
-  timing worker_join_to_node_ready "$(elapsed "$t0")"
-  log "$WORKER_NODE Ready in alpha (podCIDR $cidr, kubelet $version)"
-  # the tenant bundle's addons, on the worker
+  timing "worker_join_to_node_ready_$tcp" "$(elapsed "$JOIN_T0")"
+  log "$WORKER_NODE Ready in $t (podCIDR $cidr, kubelet $version)"
+}
+
+# worker_leave KUBECONFIG: remove the worker and its Node.
+worker_leave() {
+  worker down
+  trap - EXIT
+  kubectl --kubeconfig "$1" delete node "$WORKER_NODE" >/dev/null
+}
+
+# addon_images NS/TCP: the kube-proxy and CoreDNS images the tenant bundle names (imported into the
+# worker only).
+addon_images() {
+  local images
+  images=$(grep -rhoE 'image: "?registry\.k8s\.io/(kube-proxy|coredns/coredns):[^" ]+' "$OUT/$1/tenant" | sed 's/^image: "\{0,1\}//' | sort -u)
+  [[ $(wc -l <<< "$images") == 2 ]] || { log "$1's tenant bundle should name a kube-proxy and a CoreDNS image: $images"; return 1; }
+  echo $images
+}
+
+# worker_addons NS/TCP KUBECONFIG ADDR: the tenant bundle's kube-proxy and CoreDNS run on the
+# joined worker; a pod there (on-worker, left running) resolves kubernetes.default.svc.<domain> to
+# the Service IP (CoreDNS), reads /version through it with its ServiceAccount token (kube-proxy),
+# and kubectl logs/exec reach it. Sets SVC_IP.
+worker_addons() {
+  local t=$1 kc=$2 addr=$3 domain version
+  domain=$(sed -n 's/^ *clusterDomain: "\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "$OUT/$t/tenant/configmap-kubelet-config.yaml")
+  [[ -n $domain ]] || { log "no clusterDomain in $t's kubelet-config"; return 1; }
+  version=$(kubectl --kubeconfig "$kc" get node "$WORKER_NODE" -o jsonpath='{.status.nodeInfo.kubeletVersion}')
   kubectl --kubeconfig "$kc" -n kube-system rollout status daemonset/kube-proxy --timeout=120s >/dev/null
   kubectl --kubeconfig "$kc" -n kube-system wait deployment/coredns --for=condition=Available --timeout=120s >/dev/null ||
     { kubectl --kubeconfig "$kc" -n kube-system get pods -o wide >&2; return 1; }
-  timing worker_join_to_addons_ready "$(elapsed "$t0")"
-  log "kube-proxy and CoreDNS of alpha's tenant bundle run on $WORKER_NODE: $(echo $images)"
+  timing "worker_join_to_addons_ready_$(tcp_of "$t")" "$(elapsed "$JOIN_T0")"
+  log "kube-proxy and CoreDNS of $t's tenant bundle run on $WORKER_NODE"
   worker_pod "$domain" | kubectl --kubeconfig "$kc" apply -f - >/dev/null
   wait_for "the worker pod's checks" 150 eval 'container_done "$kc" on-worker dns && container_done "$kc" on-worker version' ||
     { kubectl --kubeconfig "$kc" describe pod on-worker >&2; kubectl --kubeconfig "$kc" logs on-worker --all-containers >&2 || true; return 1; }
-  local svc_ip; svc_ip=$(kubectl --kubeconfig "$kc" get service kubernetes -o jsonpath='{.spec.clusterIP}')
-  kubectl --kubeconfig "$kc" logs on-worker -c dns | grep -qx "$svc_ip" ||
-    { log "kubernetes.default.svc.$domain did not resolve to $svc_ip"; kubectl --kubeconfig "$kc" logs on-worker -c dns >&2; return 1; }
+  SVC_IP=$(kubectl --kubeconfig "$kc" get service kubernetes -o jsonpath='{.spec.clusterIP}')
+  kubectl --kubeconfig "$kc" logs on-worker -c dns | grep -qx "$SVC_IP" ||
+    { log "kubernetes.default.svc.$domain did not resolve to $SVC_IP"; kubectl --kubeconfig "$kc" logs on-worker -c dns >&2; return 1; }
   kubectl --kubeconfig "$kc" logs on-worker -c version | grep -q '"gitVersion": "'"$version"'"' ||
     { log "the pod's /version is not $version"; kubectl --kubeconfig "$kc" logs on-worker -c version >&2; return 1; }
-  log "a pod on $WORKER_NODE resolved kubernetes.default.svc.$domain to $svc_ip (CoreDNS) and read /version through it (kube-proxy) with its ServiceAccount token; kubectl logs reached the kubelet"
+  log "a pod on $WORKER_NODE resolved kubernetes.default.svc.$domain to $SVC_IP (CoreDNS) and read /version through it (kube-proxy) with its ServiceAccount token; kubectl logs reached the kubelet"
   local sa=/var/run/secrets/kubernetes.io/serviceaccount
   kubectl --kubeconfig "$kc" exec on-worker -c shell -- /usr/local/bin/probe -cacert $sa/ca.crt -bearer-file $sa/token \
-    -expect-body gitVersion "https://$ALPHA_ADDR:6443/version" | grep -q gitVersion
+    -expect-body gitVersion "https://$addr:6443/version" | grep -q gitVersion
   log "kubectl exec on $WORKER_NODE works"
+}
+
+s_worker_join() {
+  local t=e2e-alpha/alpha kc=$WORK/alpha-admin.conf images
+  images=$(addon_images "$t")
+  trap 'worker down || true' EXIT
+  WORKER_IMAGES=$images worker_join "$t" "$ALPHA_ADDR"
+  worker_addons "$t" "$kc" "$ALPHA_ADDR"
   # without konnectivity the path is alpha's kube-apiserver (a pod of the management cluster)
   # dialling the kubelet: close the kubelet's port to anything outside the worker, logs fail
   worker cut
@@ -428,9 +466,42 @@ s_worker_join() {
   fi
   log "with the kubelet's port closed from outside, kubectl logs fails (no konnectivity: the API server dials the kubelet)"
   kubectl --kubeconfig "$kc" delete pod on-worker --grace-period=1 --timeout=60s >/dev/null
-  worker down
-  trap - EXIT
-  kubectl --kubeconfig "$kc" delete node "$WORKER_NODE" >/dev/null
+  worker_leave "$kc"
+}
+
+# The same worker joining trusting, which has konnectivity beside kube-proxy and CoreDNS: the
+# agent (tenant bundle) runs on the worker and tunnels to the server sidecar through trusting's
+# address; the addons serve the worker's pod as on alpha, and logs and exec keep working with the
+# kubelet's port closed to the outside, and stop once the agent is gone.
+s_worker_konnectivity() {
+  local t=e2e-trust/trusting kc=$WORK/trusting-admin.conf image images
+  image=$(grep -rhoE 'image: "?registry\.k8s\.io/kas-network-proxy/proxy-agent:[^" ]+' "$OUT/$t/tenant" | sed 's/^image: "\{0,1\}//' | sort -u)
+  [[ -n $image ]] || { log "trusting's tenant bundle names no konnectivity agent"; return 1; }
+  images=$(addon_images "$t")
+  trap 'worker down || true' EXIT
+  WORKER_IMAGES="$image $images" worker_join "$t" "$TRUST_ADDR"
+  kubectl --kubeconfig "$kc" -n kube-system rollout status daemonset/konnectivity-agent --timeout=120s >/dev/null ||
+    { kubectl --kubeconfig "$kc" -n kube-system get pods -o wide >&2; return 1; }
+  timing worker_join_to_konnectivity_agent_ready "$(elapsed "$JOIN_T0")"
+  # the server's identity: TokenReviews, nothing else
+  [[ $(kubectl --kubeconfig "$kc" auth can-i create tokenreviews --as system:konnectivity-server 2>/dev/null) == yes ]]
+  [[ $(kubectl --kubeconfig "$kc" auth can-i get secrets -A --as system:konnectivity-server || true) == no ]]
+  worker_addons "$t" "$kc" "$TRUST_ADDR"
+  # the kubelet's port closed to everything outside the worker: only the tunnel reaches it
+  worker cut
+  kubectl --kubeconfig "$kc" --request-timeout=20s logs on-worker -c dns | grep -qx "$SVC_IP" ||
+    { log "kubectl logs failed through konnectivity"; return 1; }
+  kubectl --kubeconfig "$kc" --request-timeout=20s exec on-worker -c shell -- /usr/local/bin/probe -lookup localhost | grep -qx 127.0.0.1
+  log "with the kubelet's port closed from outside, kubectl logs and exec work: trusting's API server goes through konnectivity"
+  # foreground: returns once the agent pods are gone from the node, not just from the API
+  kubectl --kubeconfig "$kc" -n kube-system delete daemonset konnectivity-agent --cascade=foreground --timeout=120s >/dev/null ||
+    { kubectl --kubeconfig "$kc" -n kube-system get pods -o wide >&2; return 1; }
+  if kubectl --kubeconfig "$kc" --request-timeout=8s logs on-worker -c dns >/dev/null 2>&1; then
+    log "kubectl logs worked without the agent: the check is void"; return 1
+  fi
+  log "with the agent deleted, kubectl logs fails: the path was konnectivity's"
+  kubectl --kubeconfig "$kc" delete pod on-worker --grace-period=1 --timeout=60s >/dev/null
+  worker_leave "$kc"
 }
 
 s_render() {
@@ -770,6 +841,16 @@ kube_router_down() {
   rm -f "$DIR/kube-router.pid"
 }
 
+# kube_router_up: kube-router enforcing NetworkPolicies on the management node (firewall only).
+kube_router_up() {
+  local bin; bin=$(peers_bin_dir)/kube-router
+  [[ -x $bin ]] || { log "no $bin (tools/peers.sh kube-router)"; return 1; }
+  "$bin" --kubeconfig "$KUBECONFIG" --hostname-override "$(kubectl get nodes -o jsonpath='{.items[0].metadata.name}')" \
+    --run-firewall=true --run-router=false --run-service-proxy=false --enable-cni=false --health-port 0 \
+    > "$DIR/kube-router.log" 2>&1 &
+  echo $! > "$DIR/kube-router.pid"
+}
+
 # np_probe URL: from the probe pod of e2e-np, one HTTPS request (any status, 3 s timeout).
 np_probe() { kubectl -n e2e-np exec np-probe -- /usr/local/bin/probe -insecure -expect-status 0 -timeout 3s "$1" > /dev/null 2>&1; }
 
@@ -785,10 +866,7 @@ s_network_policy() {
   kubectl -n e2e-np wait --for=condition=Ready pod/np-probe --timeout=60s > /dev/null
   # Without an enforcer the policy is inert: the controller-manager port answers any pod.
   np_probe "https://$ip:10257/healthz" || { log "kube-controller-manager of alpha unreachable without a policy: the check is void"; return 1; }
-  "$bin" --kubeconfig "$KUBECONFIG" --hostname-override "$(kubectl get nodes -o jsonpath='{.items[0].metadata.name}')" \
-    --run-firewall=true --run-router=false --run-service-proxy=false --enable-cni=false --health-port 0 \
-    > "$DIR/kube-router.log" 2>&1 &
-  echo $! > "$DIR/kube-router.pid"
+  kube_router_up
   local t0 closed=0; t0=$(now)
   for _ in $(seq 1 60); do
     if ! np_probe "https://$ip:10257/healthz"; then closed=1; break; fi
@@ -809,6 +887,11 @@ s_network_policy() {
     { log "alpha's containers turned unready under the policy"; kubectl -n "$ns" get pods -o wide >&2; return 1; }
   log "network-policy: with kube-router enforcing, another namespace's pod no longer reaches alpha's controller-manager/scheduler ports, still its API server; alpha serves and writes"
   kubectl delete namespace e2e-np --wait=false > /dev/null
+  kube_router_gone
+}
+
+# kube_router_gone: stop kube-router and check none of its iptables rules and ipsets is left.
+kube_router_gone() {
   kube_router_down
   if iptables-save | grep -qE 'KUBE-(ROUTER|NWPLCY|POD-FW)'; then log "kube-router's iptables rules outlived it"; return 1; fi
   if ipset list -n | grep -qE '^KUBE-(SRC|DST)-'; then
@@ -917,6 +1000,7 @@ main() {
     scenario service s_service
     scenario kubeconfig s_kubeconfig
     scenario worker-join s_worker_join
+    scenario worker-konnectivity s_worker_konnectivity
     scenario internal-ca s_internal_ca
     scenario datastore-override s_datastore_override
     scenario write-limits s_write_limits

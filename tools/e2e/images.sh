@@ -32,7 +32,9 @@
 #                                                    iptables (nf_tables multi-call binary under each name
 #                                                    kube-proxy runs, its extensions and libraries)
 #   registry.k8s.io/coredns/coredns:vX.Y.Z           /coredns, built from its Go module (tools/peers.sh coredns)
-#     (these two only run on workers of tenant clusters: imported only when asked for by REF)
+#   registry.k8s.io/kas-network-proxy/proxy-agent:vX.Y.Z  /proxy-agent (tools/peers.sh konnectivity)
+#     (these three only run on workers of tenant clusters: imported only when asked for by REF)
+#   registry.k8s.io/kas-network-proxy/proxy-server:vX.Y.Z /proxy-server, the control-plane sidecar
 # The three control-plane images are also built for every KUBERNETES_EXTRA_VERSIONS release whose
 # binaries (bin/<name>-<version>) tools/peers.sh built; missing ones are skipped with a note.
 set -euo pipefail
@@ -220,6 +222,15 @@ build_images() {
     local pbin=$bin/kube-proxy-$pver
     if [[ -x $pbin ]]; then kube_proxy_image "$pver" "$pbin"; else log "no $pbin: skipping its image"; fi
   done
+  if [[ -x $bin/proxy-server && -x $bin/proxy-agent ]]; then
+    local kver_anp; kver_anp=$(readlink "$bin/proxy-server" | sed 's/^proxy-server-//')
+    image_tarball tar 0 '["/proxy-server"]' "registry.k8s.io/kas-network-proxy/proxy-server:$kver_anp" "$bin/proxy-server:/proxy-server"
+    printf '%s\t%s\n' "registry.k8s.io/kas-network-proxy/proxy-server:$kver_anp" "$tar"
+    image_tarball tar 0 '["/proxy-agent"]' "registry.k8s.io/kas-network-proxy/proxy-agent:$kver_anp" "$bin/proxy-agent:/proxy-agent"
+    printf '%s\t%s\n' "registry.k8s.io/kas-network-proxy/proxy-agent:$kver_anp" "$tar"
+  else
+    log "no $bin/proxy-server, $bin/proxy-agent (tools/peers.sh konnectivity): skipping their images"
+  fi
   if [[ -x $bin/coredns ]]; then
     local cref; cref="registry.k8s.io/coredns/coredns:$(readlink "$bin/coredns" | sed 's/^coredns-//')"
     image_tarball tar 0 '["/coredns"]' "$cref" "$bin/coredns:/coredns"
@@ -258,7 +269,7 @@ import_images() {
   while IFS=$'\t' read -r refs tar; do
     key=$(basename "$tar" .tar)
     [[ -f $marks/$key ]] && continue
-    if (( $# == 0 )) && [[ $refs == registry.k8s.io/kube-proxy:* || $refs == registry.k8s.io/coredns/* ]]; then
+    if (( $# == 0 )) && [[ $refs == registry.k8s.io/kube-proxy:* || $refs == registry.k8s.io/coredns/* || $refs == registry.k8s.io/kas-network-proxy/proxy-agent:* ]]; then
       continue  # worker images
     fi
     if (( $# > 0 )); then

@@ -9,6 +9,8 @@
 // With no URL and -sleep, it just sleeps (handy as a long-running container).
 // With no URL and -lookup NAME, it resolves NAME through the container's resolv.conf
 // (search list and ndots apply, as for any client) and prints the addresses.
+// With no URL and -dial HOST:PORT, it opens one TCP connection (no TLS, nothing sent) and
+// exits 0 when the connection is accepted: reachability, whatever the protocol behind.
 package main
 
 import (
@@ -37,7 +39,17 @@ func main() {
 	bearer := flag.String("bearer-file", "", "file holding a bearer token")
 	sleep := flag.Duration("sleep", 0, "with no URL: sleep this long (0: forever)")
 	lookup := flag.String("lookup", "", "with no URL: resolve this name and print its addresses")
+	dial := flag.String("dial", "", "with no URL: open a TCP connection to this HOST:PORT")
 	flag.Parse()
+	if flag.NArg() == 0 && *dial != "" {
+		conn, err := net.DialTimeout("tcp", *dial, *timeout)
+		if err != nil {
+			fail("%v", err)
+		}
+		conn.Close()
+		fmt.Println("connected")
+		return
+	}
 	if flag.NArg() == 0 && *lookup != "" {
 		deadline := time.Now().Add(*retryFor)
 		for {

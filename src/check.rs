@@ -3,7 +3,7 @@
 //!
 //! k8s-openapi's types ignore unknown fields, so "deserialises" alone would let a misspelt key
 //! through; the round-trip comparison catches it (and wrong types, and values the type would
-//! normalise). Kinds outside k8s-openapi (SealedSecret, TLSRoute, Kustomization) have strict
+//! normalise). Kinds outside k8s-openapi (SealedSecret, TLSRoute, Kustomization, RenderedControlPlane) have strict
 //! types of our own in [`crate::crd`].
 //!
 //! Invariant: a failure here is a bug in tcpc (templates or resolver), never a user error: user
@@ -56,6 +56,7 @@ pub fn check(object: Value) -> Result<Value, CheckError> {
         ("bitnami.com/v1alpha1", "SealedSecret") => round_trip::<crate::crd::SealedSecret>(&object),
         ("gateway.networking.k8s.io/v1", "TLSRoute") => round_trip::<crate::crd::TlsRoute>(&object),
         ("kustomize.toolkit.fluxcd.io/v1", "Kustomization") => round_trip::<crate::crd::FluxKustomization>(&object),
+        ("tcpc.dev/v1alpha1", "RenderedControlPlane") => round_trip::<crate::crd::RenderedControlPlane>(&object),
         ("kustomize.config.k8s.io/v1beta1", "Kustomization") => round_trip::<crate::crd::Kustomization>(&object),
         _ => Err(format!("no type is known for {api_version} {kind}")),
     };

@@ -30,6 +30,7 @@ pub mod lock_check;
 pub mod parse;
 pub mod paths;
 pub mod pki;
+pub mod record;
 pub mod render;
 pub mod repo_lock;
 pub mod report;
@@ -366,6 +367,7 @@ fn render_one(
     let mut out = TenantOutput { objects: Vec::new(), lock: None, new_state: None, report: Vec::new() };
     let mut ca_cert_b64 = None;
     let mut etcd_checksum = None;
+    let mut record = None;
     if let (Some(keys), Some(env)) = (keys, pki_env) {
         use rand_core::SeedableRng as _;
         use sha2::Digest as _;
@@ -387,11 +389,16 @@ fn render_one(
         }
         ca_cert_b64 = Some(p.ca_cert_b64);
         etcd_checksum = p.etcd_checksum;
+        record = t.companion.as_ref().map(|c| record::record(t, p.lock.as_ref().or(prev), c.renew_before_fraction));
         out.lock = p.lock;
         out.new_state = p.new_state;
         out.report = p.report;
     }
-    for mut r in render::render_with(t, &annotations, ca_cert_b64.as_deref(), etcd_checksum.as_deref()).map_err(|e| e.to_string())? {
+    // Without the PKI stage (no sealing configured) the record lists no certificates.
+    let record = record.or_else(|| t.companion.as_ref().map(|c| record::record(t, None, c.renew_before_fraction)));
+    for mut r in render::render_with(t, &annotations, ca_cert_b64.as_deref(), etcd_checksum.as_deref(), record.as_ref())
+        .map_err(|e| e.to_string())?
+    {
         annotate_source(&mut r.object, source);
         flux::guard(&mut r.object);
         r.object = check::check(r.object).map_err(|e| e.to_string())?;

@@ -400,6 +400,19 @@ enum InstallCommand {
         #[arg(long, default_value = "flux-system")]
         namespace: String,
     },
+    /// The companion: the RenderedControlPlane CRD, its ServiceAccount, least-privilege RBAC,
+    /// Deployment (two replicas, one leader), metrics Service and PDB. Tenants rendered with
+    /// `companion:` in tcpc.yaml get their status from it (`kubectl get rcp -A`).
+    #[command(after_help = "Example:
+  tcpc install companion | kubectl apply --server-side -f -")]
+    Companion {
+        /// Repository directory holding tcpc.yaml (its `companion.namespace` is used).
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// The companion's image: any image with `tcpc-companion` as its entrypoint.
+        #[arg(long, default_value = concat!("tcpc-companion:", env!("CARGO_PKG_VERSION")))]
+        image: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -1065,6 +1078,13 @@ fn install(what: InstallCommand) -> Result<(), Failure> {
             }
             let sops = matches!(config.sealing_mode(), Some(tcpc_spec::config::SealingMode::Sops));
             cli::install::flux(&cli::install::FluxSettings { name: &name, namespace: &namespace, url: &url, branch: &branch, path, sops })
+        }
+        InstallCommand::Companion { dir, image } => {
+            // Without tcpc.yaml (or without `companion`), the default namespace.
+            let config = if dir.join("tcpc.yaml").exists() { install_config(&dir)? } else { tcpc_spec::Config::empty() };
+            let namespace =
+                config.companion.as_ref().and_then(|c| c.namespace.as_deref()).unwrap_or(tcpc_spec::config::DEFAULT_COMPANION_NAMESPACE);
+            cli::install::companion(namespace, &image)
         }
     };
     std::io::stdout().lock().write_all(text.as_bytes()).map_err(|e| Failure::Io(format!("writing to stdout: {e}")))

@@ -13,6 +13,7 @@ use minijinja::Environment;
 use serde::Serialize;
 
 use crate::emit::{Bundle, Rendered};
+use crate::record::Record;
 use crate::resolve::{SSL_CERT_DIR, Tenant};
 
 /// (template name, source, bundle). Order does not matter: output is sorted by path later.
@@ -38,6 +39,7 @@ const TEMPLATES: &[(&str, &str, Bundle)] = &[
     ("tenant/write-permissions.yaml.j2", include_str!("../templates/tenant/write-permissions.yaml.j2"), Bundle::Tenant),
     ("management/konnectivity.yaml.j2", include_str!("../templates/management/konnectivity.yaml.j2"), Bundle::Management),
     ("tenant/konnectivity.yaml.j2", include_str!("../templates/tenant/konnectivity.yaml.j2"), Bundle::Tenant),
+    ("management/companion.yaml.j2", include_str!("../templates/management/companion.yaml.j2"), Bundle::Management),
 ];
 
 /// Tenant-bundle helpers (kubelet configuration, RFC 6902 patches). Declared here so the
@@ -85,6 +87,11 @@ struct Context<'a> {
     peer_port: u16,
     metrics_port: u16,
     secret_mode: i32,
+    /// `companion` of tcpc.yaml: the tenant's record (`crate::record`), the Secrets the
+    /// companion may read, and its ServiceAccount.
+    record: Option<&'a Record>,
+    companion_secrets: Vec<String>,
+    companion_service_account: &'static str,
 }
 
 /// Values the tenant templates need that are computed in Rust.
@@ -101,6 +108,7 @@ impl<'a> Context<'a> {
         pod_annotations: &'a std::collections::BTreeMap<String, String>,
         ca_cert_b64: Option<&'a str>,
         etcd_checksum: Option<&'a str>,
+        record: Option<&'a Record>,
     ) -> Result<Self, String> {
         let kubelet = tenant::kubelet_configuration(t, &t.kubelet.configuration_json_patches).map_err(|e| e.to_string())?;
         Ok(Context {
@@ -117,6 +125,9 @@ impl<'a> Context<'a> {
             peer_port: crate::resolve::dedicated::PEER_PORT,
             metrics_port: crate::resolve::dedicated::METRICS_PORT,
             secret_mode: crate::resolve::hardening::SECRET_FILE_MODE,
+            record,
+            companion_secrets: record.map(crate::record::readable_secrets).unwrap_or_default(),
+            companion_service_account: crate::resolve::COMPANION_SERVICE_ACCOUNT,
         })
     }
 }
@@ -131,7 +142,7 @@ pub struct RenderError {
 }
 
 /// Which templates apply to this tenant.
-fn selected(t: &Tenant, has_ca_cert: bool) -> Vec<&'static str> {
+fn selected(t: &Tenant, has_ca_cert: bool, has_record: bool) -> Vec<&'static str> {
     let mut names = vec!["management/deployment.yaml.j2", "management/service.yaml.j2"];
     if t.deployment.pdb {
         names.push("management/poddisruptionbudget.yaml.j2");
@@ -160,6 +171,9 @@ fn selected(t: &Tenant, has_ca_cert: bool) -> Vec<&'static str> {
     if t.konnectivity.is_some() {
         names.push("management/konnectivity.yaml.j2");
     }
+    if has_record {
+        names.push("management/companion.yaml.j2");
+    }
     names.extend(["tenant/rbac.yaml.j2", "tenant/kubeadm-config.yaml.j2", "tenant/kubelet-config.yaml.j2"]);
     if has_ca_cert {
         names.push("tenant/cluster-info.yaml.j2");
@@ -180,21 +194,24 @@ fn selected(t: &Tenant, has_ca_cert: bool) -> Vec<&'static str> {
 }
 
 /// Renders every object of one tenant's bundles, unchecked. With the tenant CA certificate
-/// (base64 of its PEM, from the PKI stage) the tenant bundle also holds `kube-public/cluster-info`.
+/// (base64 of its PEM, from the PKI stage) the tenant bundle also holds `kube-public/cluster-info`;
+/// with a `record` (`companion` of tcpc.yaml) the management bundle holds the tenant's
+/// RenderedControlPlane and the companion's Role.
 pub fn render_with(
     t: &Tenant,
     pod_annotations: &std::collections::BTreeMap<String, String>,
     ca_cert_b64: Option<&str>,
     etcd_checksum: Option<&str>,
+    record: Option<&Record>,
 ) -> Result<Vec<Rendered>, RenderError> {
-    let ctx = Context::new(t, pod_annotations, ca_cert_b64, etcd_checksum).map_err(|message| RenderError {
+    let ctx = Context::new(t, pod_annotations, ca_cert_b64, etcd_checksum, record).map_err(|message| RenderError {
         template: "tenant/kubelet-config.yaml.j2".to_string(),
         namespace: t.namespace.clone(),
         tcp: t.name.clone(),
         message,
     })?;
     let mut out = Vec::new();
-    for name in selected(t, ca_cert_b64.is_some()) {
+    for name in selected(t, ca_cert_b64.is_some(), record.is_some()) {
         let fail =
             |message: String| RenderError { template: name.to_string(), namespace: t.namespace.clone(), tcp: t.name.clone(), message };
         let bundle = TEMPLATES.iter().find(|(n, _, _)| *n == name).map(|(_, _, b)| *b).expect("selected templates exist");
@@ -297,7 +314,7 @@ spec:
 
     /// Renders and type-checks; returns the tenant bundle by (kind, namespace/name).
     fn tenant_bundle(t: &Tenant, ca: Option<&str>) -> std::collections::BTreeMap<(String, String), Value> {
-        let objects = render_with(t, &Default::default(), ca, None).unwrap();
+        let objects = render_with(t, &Default::default(), ca, None, None).unwrap();
         objects
             .into_iter()
             .filter(|r| r.bundle == Bundle::Tenant)
@@ -337,7 +354,7 @@ spec:
             1,
         );
         let t = crate::resolve::resolve_one(DATASTORE, tcp);
-        let objects: Vec<Value> = render_with(&t, &Default::default(), None, Some("sha256:x"))
+        let objects: Vec<Value> = render_with(&t, &Default::default(), None, Some("sha256:x"), None)
             .unwrap()
             .into_iter()
             .map(|r| crate::check::check(r.object).unwrap())

@@ -56,26 +56,17 @@ pub fn status(
         .iter()
         .map(|t| (format!("{}/{}", t.namespace, t.name), t))
         .filter(|(key, _)| filter.tenant(key))
-        .map(|(key, t)| {
-            let mut exposure = t.service.type_.clone();
-            if t.ingress.is_some() {
-                exposure.push_str("+Ingress");
-            }
-            if t.gateway.is_some() {
-                exposure.push_str("+Gateway");
-            }
-            TenantStatus {
-                rendered: lock.tenants.contains_key(&key),
-                certificates: certificates.iter().filter(|c| c.tenant == key).cloned().collect(),
-                tenant: key,
-                source: source_of(t),
-                version: t.version.clone(),
-                endpoint: t.server_url.clone(),
-                exposure,
-                replicas: t.deployment.replicas,
-                datastore: t.datastore.name.clone(),
-                driver: t.datastore.driver.clone(),
-            }
+        .map(|(key, t)| TenantStatus {
+            rendered: lock.tenants.contains_key(&key),
+            certificates: certificates.iter().filter(|c| c.tenant == key).cloned().collect(),
+            tenant: key,
+            source: source_of(t),
+            version: t.version.clone(),
+            endpoint: t.server_url.clone(),
+            exposure: crate::record::exposure(t),
+            replicas: t.deployment.replicas,
+            datastore: t.datastore.name.clone(),
+            driver: t.datastore.driver.clone(),
         })
         .collect();
     out.sort_by(|a, b| a.tenant.cmp(&b.tenant));

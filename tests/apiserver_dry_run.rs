@@ -169,6 +169,7 @@ fn manifests_pass_server_side_dry_run() {
         }
         None => files.into_iter().filter(|f| !f.file_name().is_some_and(|n| n.to_string_lossy().starts_with("tlsroute-"))).collect(),
     };
+    install_companion(&k, cp.dir.path());
 
     // Pod Security "restricted" is what a hardened management cluster enforces on the tenants'
     // namespaces; the tenant bundles' namespaces (kube-system, kube-public) belong to the tenant
@@ -204,6 +205,35 @@ fn manifests_pass_server_side_dry_run() {
     eprintln!("{stdout}");
 
     control_plane_pods_pass_pod_security_restricted(&k, &management);
+}
+
+/// `tcpc install companion` for the examples, applied for real (the records need its CRD): the
+/// apiserver accepts every object, its Deployment draws no Pod Security warning in the
+/// namespace the install labels `restricted`, and its pod template is admitted there.
+fn install_companion(k: &Kubectl, scratch: &Path) {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let out = Command::new(env!("CARGO_BIN_EXE_tcpc"))
+        .args(["install", "companion", examples.to_str().unwrap(), "--image", "tcpc-companion:test"])
+        .output()
+        .expect("run tcpc install companion");
+    assert!(out.status.success(), "tcpc install companion: {}", String::from_utf8_lossy(&out.stderr));
+    let file = scratch.join("companion.yaml");
+    std::fs::write(&file, &out.stdout).expect("write companion.yaml");
+    let applied = k.run(&["apply", "--server-side", "-f", file.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&applied.stderr);
+    assert!(applied.status.success(), "kube-apiserver rejected `tcpc install companion`:\n{stderr}");
+    assert!(!stderr.contains("PodSecurity"), "the companion would violate Pod Security \"restricted\":\n{stderr}");
+    k.ok(&["wait", "--for=condition=Established", "--timeout=60s", "crd/renderedcontrolplanes.tcpc.dev"]);
+    // its pod template, as a Pod (the Deployment alone: the rest is applied already)
+    let text = String::from_utf8(out.stdout).unwrap();
+    let deployment = text.split("\n---\n").find(|d| d.contains("\nkind: Deployment\n")).expect("a Deployment");
+    let file = scratch.join("companion-deployment.yaml");
+    std::fs::write(&file, deployment).unwrap();
+    let pods = pods_of_deployments(k, &[file]);
+    assert_eq!(pods.len(), 1, "one Deployment in the companion's manifests");
+    let pod = scratch.join("companion-pod.json");
+    std::fs::write(&pod, serde_json::to_vec(&pods[0]).unwrap()).unwrap();
+    k.ok(&["create", "--dry-run=server", "-f", pod.to_str().unwrap()]);
 }
 
 const RESTRICTED_ENFORCE: &str = "pod-security.kubernetes.io/enforce=restricted";

@@ -84,7 +84,22 @@ pub struct Tenant {
     pub network_policy: Option<network_policy::NetworkPolicyPlan>,
     /// `spec.addons.konnectivity`: the server sidecar and the tenant's agent.
     pub konnectivity: Option<konnectivity::KonnectivityPlan>,
+    /// `companion` of `tcpc.yaml`: the tenant's `RenderedControlPlane` record and the
+    /// companion's read access (`crate::record`).
+    pub companion: Option<CompanionPlan>,
 }
+
+/// What the companion needs rendered beside a tenant.
+#[derive(Debug, Clone, Serialize)]
+pub struct CompanionPlan {
+    /// The companion's namespace (its ServiceAccount is [`COMPANION_SERVICE_ACCOUNT`] there).
+    pub namespace: String,
+    /// `pki.renewBeforeFraction`: from when the companion reports a certificate as expiring.
+    pub renew_before_fraction: f64,
+}
+
+/// The companion's ServiceAccount (`tcpc install companion`).
+pub const COMPANION_SERVICE_ACCOUNT: &str = "tcpc-companion";
 
 /// The write verbs the tenant API server refuses (`spec.writePermissions`), enforced in the
 /// tenant by a ValidatingAdmissionPolicy (`templates/tenant/write-permissions.yaml.j2`).
@@ -336,12 +351,27 @@ pub struct PkiPlan {
 pub const SSL_CERT_DIR: &str =
     "/etc/ssl/certs:/etc/pki/tls/certs:/etc/ca-certificates:/usr/share/ca-certificates:/usr/local/share/ca-certificates";
 
+/// `companion.namespace` must be a namespace name.
+fn check_companion(inputs: &Inputs, diags: &mut Diagnostics) {
+    let (Some(ns), Some(doc)) = (inputs.config.companion.as_ref().and_then(|c| c.namespace.as_deref()), &inputs.config_doc) else {
+        return;
+    };
+    if !is_dns1123_label(ns) {
+        diags.push(
+            Diagnostic::error(format!("`{ns}` is not a namespace name"))
+                .at(doc.file, doc.span("/companion/namespace"), "expected a DNS-1123 label")
+                .help("lower-case letters, digits and `-`, at most 63 characters, e.g. `tcpc-system`"),
+        );
+    }
+}
+
 /// Resolves every TCP. Errors are pushed to `diags`; a TCP with errors yields no [`Tenant`].
 pub fn resolve(inputs: &Inputs, diags: &mut Diagnostics) -> Vec<Tenant> {
     check_duplicates(inputs, diags);
     sanity::check_config(inputs, diags);
     delivery::check_config(inputs, diags);
     network_policy::check_config(inputs, diags);
+    check_companion(inputs, diags);
     let datastores: BTreeMap<&str, &Doc<DataStore>> = inputs.datastores.iter().map(|d| (d.value.metadata.name.as_str(), d)).collect();
     // Every DataStore is checked, used or not: one committed ahead of its first tenant is
     // refused when it is written, not when a tenant first needs it.
@@ -754,6 +784,10 @@ impl Resolver<'_> {
             argocd_delivery,
             network_policy,
             konnectivity,
+            companion: self.inputs.config.companion_namespace().map(|namespace| CompanionPlan {
+                namespace: namespace.to_string(),
+                renew_before_fraction: self.inputs.config.renew_before_fraction(),
+            }),
         };
         if let Err(e) = crate::render::tenant::kubelet_configuration(&tenant, &tenant.kubelet.configuration_json_patches) {
             let d = self

@@ -167,6 +167,8 @@ sealing:
   sealedSecrets:
     certificate: sealed-secrets.crt
 YAML
+  # RenderedControlPlanes for the companion (tests/e2e/tenants.sh installs it before applying)
+  if [[ ${E2E_COMPANION:-0} == 1 ]]; then echo 'companion: {}' >> "$repo/tcpc.yaml"; fi
   cat > "$repo/datastores/default.yaml" <<YAML
 apiVersion: kamaji.clastix.io/v1alpha1
 kind: DataStore

@@ -506,7 +506,7 @@ s_worker_konnectivity() {
 
 s_render() {
   local from=${UPGRADE_FROM:-$E2E_K8S_VERSION}
-  make_repo "$REPO" "${E2E_ETCD_URL#https://}" "$E2E_ETCD_CA" "$E2E_ETCD_CA_KEY" \
+  E2E_COMPANION=1 make_repo "$REPO" "${E2E_ETCD_URL#https://}" "$E2E_ETCD_CA" "$E2E_ETCD_CA_KEY" \
     "$WORK/pki/sealed-secrets.crt" "$WORK/pki/internal-ca.crt" "$from" 2> "$WORK/import.log" ||
     { cat "$WORK/import.log" >&2; return 1; }
   local t0; t0=$(now)
@@ -534,6 +534,8 @@ s_apply() {
   for t in "${TENANTS[@]}"; do create_namespace "$(ns_of "$t")"; done
   oidc_issuer
   broken internal-ca || ensure_internal_ca_configmap
+  # the companion first: the bundles carry RenderedControlPlanes (companion: {} in tcpc.yaml)
+  companion_install
   t0=$(now)
   for t in "${TENANTS[@]}"; do
     kubectl apply -k "$(mgmt_dir "$t")" > "$WORK/apply-${t//\//_}.log"
@@ -549,6 +551,7 @@ s_apply() {
         sleep 0.2
       done
       timing "apply_to_readyz_$tcp" "$(elapsed "$t0")"
+      date +%s.%N > "$WORK/readyz-at-$tcp"
     ) &
     pids+=($!)
   done
@@ -569,6 +572,84 @@ s_apply() {
     done < <(kubectl -n "$(ns_of "$t")" get pods -l "kamaji.clastix.io/name=$(tcp_of "$t")" \
       -o jsonpath='{range .items[*]}{.metadata.name} {.metadata.uid}{"\n"}{end}')
   done
+}
+
+# ---- the companion (crates/companion) ---------------------------------------------------------
+
+COMPANION_NS=tcpc-system
+COMPANION_IMAGE=localhost/tcpc-e2e/companion:v1
+
+# companion_install: `tcpc install companion` applied as printed (image from images.sh).
+companion_install() {
+  "$TCPC_BIN" install companion "$REPO" --image "$COMPANION_IMAGE" > "$WORK/companion.yaml"
+  kubectl apply --server-side -f "$WORK/companion.yaml" > "$WORK/companion-apply.log"
+  kubectl wait crd/renderedcontrolplanes.tcpc.dev --for=condition=Established --timeout=60s >/dev/null
+}
+
+rcp_field() { kubectl -n "$1" get rcp "$2" -o jsonpath="$3"; }
+rcp_phase_is() { [[ $(rcp_field "$1" "$2" '{.status.phase}') == "$3" ]]; }
+
+# companion_metric NS TCP: tcpc_tenant_ready of the tenant, from the leader's /metrics.
+companion_metric() {
+  local leader ip
+  leader=$(kubectl -n "$COMPANION_NS" get lease tcpc-companion -o jsonpath='{.spec.holderIdentity}')
+  ip=$(kubectl -n "$COMPANION_NS" get pod "$leader" -o jsonpath='{.status.podIP}')
+  curl -sS --fail --max-time 2 "http://$ip:8080/metrics" |
+    awk -v want="tcpc_tenant_ready{namespace=\"$1\",tenant=\"$2\"}" '$1 == want { print $2 }'
+}
+companion_metric_is() { [[ $(companion_metric "$1" "$2") == "$3" ]]; }
+
+# The companion (two replicas, one leader) reports every tenant Ready with the version its API
+# server answers, within 10 s of the tenant's first /readyz; a tenant whose pods are deleted turns
+# NotReady (Event, tcpc_tenant_ready 0) and Ready again.
+s_companion() {
+  local t ns tcp avail lag leader
+  kubectl -n "$COMPANION_NS" rollout status deployment/tcpc-companion --timeout=120s >/dev/null
+  wait_for "the companion's Lease" 30 kubectl -n "$COMPANION_NS" get lease tcpc-companion
+  leader=$(kubectl -n "$COMPANION_NS" get lease tcpc-companion -o jsonpath='{.spec.holderIdentity}')
+  log "companion leader: $leader"
+  for t in "${TENANTS[@]}"; do
+    ns=$(ns_of "$t"); tcp=$(tcp_of "$t")
+    wait_for "$t Ready in its RenderedControlPlane" 30 rcp_phase_is "$ns" "$tcp" Ready
+    [[ $(rcp_field "$ns" "$tcp" '{.status.version}') == "$(rcp_field "$ns" "$tcp" '{.spec.version}')" ]] ||
+      { log "$t: status.version $(rcp_field "$ns" "$tcp" '{.status.version}') is not the rendered version"; return 1; }
+    [[ $(rcp_field "$ns" "$tcp" '{.status.endpoint}') == "$(rcp_field "$ns" "$tcp" '{.spec.endpoint}')" ]]
+    [[ $(rcp_field "$ns" "$tcp" '{.status.observedGeneration}') == "$(rcp_field "$ns" "$tcp" '{.metadata.generation}')" ]]
+    # the companion read each certificate from the cluster: the apiserver's serial is there
+    [[ -n $(rcp_field "$ns" "$tcp" '{.status.certificates[?(@.name=="apiserver")].notAfter}') ]] ||
+      { log "$t: no apiserver certificate in the status"; return 1; }
+    avail=$(rcp_field "$ns" "$tcp" '{.status.conditions[?(@.type=="Available")].lastTransitionTime}')
+    # lastTransitionTime has whole seconds: the lag is rounded up to the next second at most
+    lag=$(awk -v a="$(date -d "$avail" +%s)" -v r="$(cat "$WORK/readyz-at-$tcp")" 'BEGIN { printf "%.1f", a - r }')
+    timing "companion_ready_after_readyz_s_$tcp" "$lag"
+    awk -v l="$lag" 'BEGIN { exit !(l <= 10) }' || { log "$t: Ready ${lag}s after /readyz (more than 10 s)"; return 1; }
+  done
+  kubectl get rcp -A >&2
+  wait_for "tcpc_tenant_ready 1 for edge" 20 companion_metric_is e2e-edge edge 1
+  # NotReady and back: the edge control plane's pods are deleted
+  local t0; t0=$(now)
+  kubectl -n e2e-edge delete pods -l kamaji.clastix.io/name=edge --wait=false >/dev/null
+  wait_for "edge NotReady" 60 rcp_phase_is e2e-edge edge NotReady
+  timing companion_notready_after_delete "$(elapsed "$t0")"
+  wait_for "tcpc_tenant_ready 0 for edge" 20 companion_metric_is e2e-edge edge 0
+  wait_for "edge Ready again" 180 rcp_phase_is e2e-edge edge Ready
+  timing companion_ready_again_after_delete "$(elapsed "$t0")"
+  companion_metric_is e2e-edge edge 1 || wait_for "tcpc_tenant_ready 1 for edge" 20 companion_metric_is e2e-edge edge 1
+  kubectl -n e2e-edge get events --field-selector involvedObject.name=edge -o json |
+    jq -e '[.items[] | select(.involvedObject.kind == "RenderedControlPlane") | .reason] | (index("NotReady") != null) and (index("Ready") != null)' >/dev/null ||
+    { log "no NotReady and Ready Events on e2e-edge/edge"; kubectl -n e2e-edge get events >&2; return 1; }
+  # the companion never logs key material
+  ! kubectl -n "$COMPANION_NS" logs deployment/tcpc-companion --all-containers | grep -q 'PRIVATE KEY' ||
+    { log "the companion logged a private key"; return 1; }
+  timing companion_rss_mb "$(companion_rss_mb)"
+}
+
+# companion_rss_mb: RSS of the leader's container, in MB.
+companion_rss_mb() {
+  local leader uid
+  leader=$(kubectl -n "$COMPANION_NS" get lease tcpc-companion -o jsonpath='{.spec.holderIdentity}')
+  uid=$(kubectl -n "$COMPANION_NS" get pod "$leader" -o jsonpath='{.metadata.uid}')
+  pod_rss_mb "$uid"
 }
 
 s_service() {
@@ -1005,6 +1086,7 @@ main() {
     scenario datastore-override s_datastore_override
     scenario write-limits s_write_limits
     scenario hardening s_hardening
+    scenario companion s_companion
     scenario upgrade s_upgrade
     scenario kine-postgresql s_kine_postgresql
     scenario kine-nats s_kine_nats

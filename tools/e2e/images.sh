@@ -35,6 +35,8 @@
 #   registry.k8s.io/kas-network-proxy/proxy-agent:vX.Y.Z  /proxy-agent (tools/peers.sh konnectivity)
 #     (these three only run on workers of tenant clusters: imported only when asked for by REF)
 #   registry.k8s.io/kas-network-proxy/proxy-server:vX.Y.Z /proxy-server, the control-plane sidecar
+#   localhost/tcpc-e2e/companion:v1                  /usr/local/bin/tcpc-companion (TCPC_COMPANION_BIN, stripped)
+#                                                    and the shared libraries it loads, user 65532
 # The three control-plane images are also built for every KUBERNETES_EXTRA_VERSIONS release whose
 # binaries (bin/<name>-<version>) tools/peers.sh built; missing ones are skipped with a note.
 set -euo pipefail
@@ -238,7 +240,26 @@ build_images() {
   else
     log "no $bin/coredns (tools/peers.sh coredns): skipping its image"
   fi
+  companion_image
   log "images ready in $(elapsed "$t0")s"
+}
+
+# companion_image: localhost/tcpc-e2e/companion:v1 from TCPC_COMPANION_BIN (stripped) and the
+# shared libraries it loads, run as 65532 (`tcpc install companion`'s securityContext).
+companion_image() {
+  local bin=${TCPC_COMPANION_BIN:-} ref=localhost/tcpc-e2e/companion:v1 stripped specs tar
+  if [[ -z $bin || ! -x $bin ]]; then
+    log "no TCPC_COMPANION_BIN (cargo build -p tcpc-companion): skipping the image $ref"
+    return 0
+  fi
+  stripped=$CACHE/companion/tcpc-companion-$(file_sha256 "$bin" | cut -c1-16)
+  if [[ ! -x $stripped ]]; then
+    mkdir -p "$CACHE/companion"
+    strip -o "$stripped.tmp" "$bin" && mv -f "$stripped.tmp" "$stripped"
+  fi
+  mapfile -t specs < <(closure_specs "$stripped" | grep -v "^$stripped:")
+  image_tarball tar 65532 '["/usr/local/bin/tcpc-companion"]' "$ref" "${specs[@]}" "$stripped:/usr/local/bin/tcpc-companion"
+  printf '%s\t%s\n' "$ref" "$tar"
 }
 
 # kube_proxy_image VERSION BINARY: kube-proxy with the host's iptables (nf_tables backend).

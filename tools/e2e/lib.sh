@@ -57,7 +57,16 @@ build_tcpc() {
     (cd "$repo_root" && cargo build -q --bin tcpc)
     TCPC_BIN=${CARGO_TARGET_DIR:-$repo_root/target}/debug/tcpc
   fi
-  export TCPC_BIN
+  # the companion's image (tools/e2e/images.sh): the binary beside tcpc (`cargo test --workspace`
+  # builds both), else a debug build of this checkout
+  if [[ -z ${TCPC_COMPANION_BIN:-} ]]; then
+    TCPC_COMPANION_BIN=$(dirname "$TCPC_BIN")/tcpc-companion
+    if [[ ! -x $TCPC_COMPANION_BIN ]]; then
+      (cd "$repo_root" && cargo build -q -p tcpc-companion)
+      TCPC_COMPANION_BIN=${CARGO_TARGET_DIR:-$repo_root/target}/debug/tcpc-companion
+    fi
+  fi
+  export TCPC_BIN TCPC_COMPANION_BIN
 }
 
 # cluster_up: the harness cluster in DIR, its env (KUBECONFIG, E2E_*), the peers on PATH, and every

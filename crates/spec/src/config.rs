@@ -38,6 +38,9 @@ pub const DEFAULT_MAX_TOTAL_BYTES: u64 = 32 << 20;
 /// Hard cap of `limits.maxTotalBytes`.
 pub const MAX_TOTAL_BYTES_CAP: u64 = 256 << 20;
 
+/// The companion's namespace unless `companion.namespace` says otherwise.
+pub const DEFAULT_COMPANION_NAMESPACE: &str = "tcpc-system";
+
 /// The `tcpc.yaml` file at the repository root.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -89,6 +92,25 @@ pub struct Config {
     /// The NetworkPolicy of each tenant's control-plane pods. On when unset.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub network_policy: Option<NetworkPolicyConfig>,
+    /// The in-cluster companion (`tcpc install companion`): live status of each tenant. Off when
+    /// unset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub companion: Option<CompanionConfig>,
+}
+
+/// `companion`: what each tenant bundle carries for the companion — a `RenderedControlPlane`
+/// (`tcpc.dev/v1alpha1`) recording what was rendered, whose status the companion writes, and a
+/// Role letting the companion read, by name, the tenant's admin kubeconfig and certificate
+/// Secrets. Install the companion (and its CRD) first: `tcpc install companion`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CompanionConfig {
+    /// Render the records and the companion's read access. Default: true once `companion` is set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// The companion's namespace (where `tcpc install companion` puts it). Default: `tcpc-system`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
 }
 
 /// `networkPolicy`: one NetworkPolicy per tenant, selecting its control-plane pods, admitting
@@ -436,14 +458,23 @@ impl Config {
             delivery: None,
             teardown: None,
             network_policy: None,
+            companion: None,
         }
     }
 
-    /// `teardown.datastore`. Default: false.
+    /// `networkPolicy.enabled`. Default: true.
     pub fn network_policy_enabled(&self) -> bool {
         self.network_policy.as_ref().and_then(|n| n.enabled).unwrap_or(true)
     }
 
+    /// The companion's namespace when `companion` is on (`companion.enabled`, default true once
+    /// set), else `None`.
+    pub fn companion_namespace(&self) -> Option<&str> {
+        let c = self.companion.as_ref().filter(|c| c.enabled != Some(false))?;
+        Some(c.namespace.as_deref().unwrap_or(DEFAULT_COMPANION_NAMESPACE))
+    }
+
+    /// `teardown.datastore`. Default: false.
     pub fn teardown_datastore(&self) -> bool {
         self.teardown.as_ref().and_then(|t| t.datastore).unwrap_or(false)
     }

@@ -16,8 +16,8 @@ use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller, Error as ControllerError};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
-use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::watcher;
+use kube::runtime::reflector::{self, ObjectRef, Store, reflector};
+use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, Resource, ResourceExt};
 
 use crate::crd::{Phase, RenderedControlPlane, RenderedControlPlaneStatus};
@@ -196,11 +196,9 @@ fn error_policy(rcp: Arc<RenderedControlPlane>, error: &Error, ctx: Arc<Context>
     Action::requeue(ctx.resync)
 }
 
-/// Drops the series, clients and memory of deleted tenants, every resync period once synced.
+/// Drops the series, clients and memory of deleted tenants every resync period (started once
+/// the watch has synced).
 async fn prune(store: Store<RenderedControlPlane>, ctx: Arc<Context>) {
-    if store.wait_until_ready().await.is_err() {
-        return;
-    }
     loop {
         let keep: BTreeSet<(String, String)> = store
             .state()
@@ -215,28 +213,41 @@ async fn prune(store: Store<RenderedControlPlane>, ctx: Arc<Context>) {
 
 /// Runs the controller until the process ends. `on_synced` runs once the watch has listed
 /// every RenderedControlPlane.
+///
+/// The sync is seen on the watch stream itself (its first `InitDone`), not through
+/// `Store::wait_until_ready`: kube-runtime's readiness signal wakes only the last task that
+/// polled it, and the controller's own runner is one of those tasks, so a second waiter may
+/// never wake. Driving the reflector here takes `Controller::for_stream`
+/// (kube's `unstable-runtime-stream-control` feature).
 pub async fn run(client: Client, namespace: Option<String>, ctx: Arc<Context>, on_synced: impl FnOnce() + Send + 'static) {
     let (rcps, deployments): (Api<RenderedControlPlane>, Api<Deployment>) = match &namespace {
         Some(ns) => (Api::namespaced(client.clone(), ns), Api::namespaced(client.clone(), ns)),
         None => (Api::all(client.clone()), Api::all(client.clone())),
     };
-    let controller = Controller::new(rcps, watcher::Config::default().any_semantic())
+    let (store, writer) = reflector::store();
+    let mut on_synced = Some({
+        let (store, ctx) = (store.clone(), ctx.clone());
+        move || {
+            tracing::info!("watch synced");
+            on_synced();
+            tokio::spawn(prune(store, ctx));
+        }
+    });
+    let trigger = reflector(writer, watcher(rcps, watcher::Config::default().any_semantic()))
+        .inspect(move |event| {
+            if matches!(event, Ok(watcher::Event::InitDone))
+                && let Some(synced) = on_synced.take()
+            {
+                synced();
+            }
+        })
+        .applied_objects();
+    let controller = Controller::for_stream(trigger, store)
         .with_config(ControllerConfig::default().concurrency(CONCURRENCY))
         // A Deployment triggers the RenderedControlPlane of the same namespace and name.
         .watches(deployments, watcher::Config::default().any_semantic(), |d: Deployment| {
             d.namespace().map(|ns| ObjectRef::<RenderedControlPlane>::new(&d.name_any()).within(&ns))
         });
-    let store = controller.store();
-    {
-        let store = store.clone();
-        tokio::spawn(async move {
-            if store.wait_until_ready().await.is_ok() {
-                tracing::info!("watch synced");
-                on_synced();
-            }
-        });
-    }
-    tokio::spawn(prune(store, ctx.clone()));
     controller
         .run(reconcile, error_policy, ctx)
         .for_each(|result| async move {
@@ -293,6 +304,10 @@ DM+gXAW0OeK0AiAgFKhnzelXdgFWxgI9GqQPqmoe4FrEvWY44Vie6qdYmQ==
             .unwrap()
     }
 
+    fn request_query_has(query: &str, pair: &str) -> bool {
+        query.split('&').any(|p| p == pair)
+    }
+
     fn not_found() -> http::Response<Full<Bytes>> {
         json(
             404,
@@ -304,9 +319,24 @@ DM+gXAW0OeK0AiAgFKhnzelXdgFWxgI9GqQPqmoe4FrEvWY44Vie6qdYmQ==
     async fn management(fake: Arc<Fake>, request: http::Request<Body>) -> Result<http::Response<Full<Bytes>>, Infallible> {
         let method = request.method().to_string();
         let path = request.uri().path().to_string();
+        let query = request.uri().query().unwrap_or_default().to_string();
         let body = String::from_utf8(request.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+        let watch = request_query_has(&query, "watch=true");
         fake.requests.lock().unwrap().push((method.clone(), path.clone(), body.clone()));
+        if watch {
+            // A watch that never sends an event (the test ends first).
+            std::future::pending::<()>().await;
+        }
         let response = match (method.as_str(), path.as_str()) {
+            ("GET", "/apis/tcpc.dev/v1alpha1/renderedcontrolplanes") => json(
+                200,
+                serde_json::json!({"apiVersion": "tcpc.dev/v1alpha1", "kind": "RenderedControlPlaneList",
+                    "metadata": {"resourceVersion": "20"}, "items": [serde_json::to_value(rcp()).unwrap()]}),
+            ),
+            ("GET", "/apis/apps/v1/deployments") => json(
+                200,
+                serde_json::json!({"apiVersion": "apps/v1", "kind": "DeploymentList", "metadata": {"resourceVersion": "20"}, "items": []}),
+            ),
             ("GET", "/apis/apps/v1/namespaces/t/deployments/full") if !fake.deployment_gone.load(Ordering::SeqCst) => json(
                 200,
                 serde_json::json!({
@@ -478,5 +508,36 @@ DM+gXAW0OeK0AiAgFKhnzelXdgFWxgI9GqQPqmoe4FrEvWY44Vie6qdYmQ==
         deleted.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(Timestamp::now()));
         assert_eq!(reconcile_one(&deleted, &ctx).await.unwrap(), Action::await_change());
         assert!(!metrics.render().contains("tenant=\"full\""));
+    }
+
+    /// `run` reports the sync (the leader's `/readyz` depends on it) once the watch has listed
+    /// the RenderedControlPlanes, and reconciles what it listed.
+    #[tokio::test]
+    async fn run_reports_synced() {
+        let fake = Arc::new(Fake::default());
+        *fake.tenant_url.lock().unwrap() = tenant_api().await;
+        let service = {
+            let fake = fake.clone();
+            tower::service_fn(move |request| management(fake.clone(), request))
+        };
+        let client = Client::new(service, "default");
+        let ctx = Arc::new(Context::new(client.clone(), Arc::new(Metrics::default()), Duration::from_secs(5), None));
+        let (synced_tx, synced_rx) = tokio::sync::oneshot::channel();
+        let controller = tokio::spawn(run(client, None, ctx, move || {
+            let _ = synced_tx.send(());
+        }));
+        let synced = tokio::time::timeout(Duration::from_secs(20), synced_rx).await;
+        let reconciled = async {
+            loop {
+                if take(&fake).iter().any(|(m, p, _)| m == "PATCH" && p.ends_with("/renderedcontrolplanes/full/status")) {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        };
+        let reconciled = tokio::time::timeout(Duration::from_secs(20), reconciled).await;
+        controller.abort();
+        assert!(matches!(synced, Ok(Ok(()))), "on_synced never ran");
+        assert!(reconciled.is_ok(), "the listed RenderedControlPlane was not reconciled");
     }
 }

@@ -158,8 +158,11 @@ fn render_reports_a_change_summary() {
     let text = std::fs::read_to_string(&tenant).unwrap();
     std::fs::write(&tenant, text.replacen("    service:\n", "    deployment:\n      replicas: 3\n    service:\n", 1)).unwrap();
     let r = run(tcpc().args(["render", "-v"]).arg(&dir).arg("-o").arg(&out).arg("--allow-outside")).expect_code(0, "render -v");
-    let expected =
-        format!("1 file changed for 1 tenant, {} unchanged\n  ~ tenants/minimal/management/deployment-minimal.yaml\n", files - 1);
+    // the Deployment, and the input fingerprint the RenderedControlPlane records
+    let expected = format!(
+        "2 files changed for 1 tenant, {} unchanged\n  ~ tenants/minimal/management/deployment-minimal.yaml\n  ~ tenants/minimal/management/renderedcontrolplane-minimal.yaml\n",
+        files - 2
+    );
     assert!(r.stderr.ends_with(&expected), "{}", r.stderr);
     let r = run(tcpc().args(["render", "-q"]).arg(&dir).arg("-o").arg(&out).arg("--allow-outside")).expect_code(0, "render -q");
     assert_eq!(r.stderr, "");

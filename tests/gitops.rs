@@ -68,7 +68,8 @@ fn report(r: &Run) -> serde_json::Value {
     value
 }
 
-/// The minimal tenant's kubelet cgroup driver: changes its tenant bundle only, needs no key.
+/// The minimal tenant's kubelet cgroup driver: changes its tenant bundle and, in the management
+/// bundle, only the input fingerprint its RenderedControlPlane records; needs no key.
 const EDIT: (&str, &str, &str) = ("tenants/minimal.yaml", "cgroupfs: systemd", "cgroupfs: cgroupfs");
 
 #[test]
@@ -100,7 +101,12 @@ fn check_and_diff_name_the_edited_spec_and_the_objects() {
         assert_eq!(ch["tenant"], "tenants/minimal", "{ch}");
         assert_eq!(ch["cause"], "tenants/minimal.yaml", "{ch}");
         assert_eq!(ch["change"], "changed", "{ch}");
-        assert!(ch["diff"].as_str().unwrap().contains("cgroupfs") || ch["diff"].as_str().unwrap().contains("systemd"), "{ch}");
+        let diff = ch["diff"].as_str().unwrap();
+        if ch["object"]["kind"] == "RenderedControlPlane" {
+            assert!(diff.contains("-  fingerprint: sha256:") && diff.contains("+  fingerprint: sha256:"), "{ch}");
+        } else {
+            assert!(diff.contains("cgroupfs") || diff.contains("systemd"), "{ch}");
+        }
         // Each changed file's object is named, and is also named in the text report.
         let o = &ch["object"];
         assert!(r.stderr.contains(&format!("{} ", o["kind"].as_str().unwrap())), "{o} in\n{}", r.stderr);
@@ -115,9 +121,13 @@ fn check_and_diff_name_the_edited_spec_and_the_objects() {
     assert_eq!(dj["changes"], j["changes"]);
     assert_eq!(dj["command"], "diff");
 
-    // Filters: the other tenants are up to date, and so is the management bundle of this one.
+    // Filters: the other tenants are up to date; of this one's management bundle, only the
+    // RenderedControlPlane's input fingerprint changed.
     c.tcpc(&["check", "examples", "--tenant", "platform/*", "--tenant", "tenants/edge"]).expect_code(0, "check of other tenants");
-    c.tcpc(&["check", "examples", "--tenant", "tenants/minimal", "--bundle", "management"]).expect_code(0, "management bundle unchanged");
+    let m = c.tcpc(&["check", "examples", "--tenant", "tenants/minimal", "--bundle", "management", "--format", "json"]);
+    let m = report(&m.expect_code(1, "management bundle: the fingerprint"));
+    let kinds: Vec<&serde_json::Value> = m["changes"].as_array().unwrap().iter().map(|ch| &ch["object"]["kind"]).collect();
+    assert_eq!(kinds, ["RenderedControlPlane"], "{m}");
     c.tcpc(&["check", "examples", "--tenant", "tenants/mini*", "--bundle", "tenant"]).expect_code(1, "tenant bundle stale");
     let typo = c.tcpc(&["check", "examples", "--tenant", "tenants/minmal"]).expect_code(2, "a pattern matching nothing");
     assert!(typo.stderr.contains("matches no TenantControlPlane"), "{}", typo.describe());
@@ -142,7 +152,9 @@ fn filtered_render_leaves_other_tenants_alone() {
     assert!(!changes.is_empty());
     assert!(changes.iter().all(|p| p.starts_with("changed: tenants/minimal/tenant/")), "only the selected bundle: {changes:?}");
     assert_eq!(std::fs::read(c.repo().join("tcpc.lock")).unwrap(), lock_before, "no lock entry changes");
-    c.tcpc(&["check", "examples", "--tenant", "tenants/minimal"]).expect_code(0, "the selected tenant is up to date");
+    c.tcpc(&["check", "examples", "--tenant", "tenants/minimal", "--bundle", "tenant"]).expect_code(0, "the selected bundle is up to date");
+    // the management bundle's RenderedControlPlane records the input fingerprint: stale until rendered
+    c.tcpc(&["check", "examples", "--tenant", "tenants/minimal"]).expect_code(1, "the management bundle's record is stale");
     c.tcpc(&["check", "examples", "--tenant", "tenants/edge"]).expect_code(1, "the other edited tenant is still stale");
     c.tcpc(&["render", "examples"]).expect_code(0, "full render");
     c.tcpc(&["check", "examples"]).expect_code(0, "everything up to date");

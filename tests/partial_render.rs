@@ -56,10 +56,15 @@ fn tenants_needing_the_identity_do_not_block_the_others() {
     assert!(r.stderr.contains("error: 2 of 300 TenantControlPlane(s) not rendered"), "{}", r.stderr);
     assert!(r.stderr.contains("--identity FILE"), "{}", r.stderr);
 
-    // The tree: only tcp-00002's Deployment changed; tcp-00001 kept its previous files; no tcp-new.
+    // The tree: only tcp-00002's Deployment and record (replicas) changed; tcp-00001 kept its
+    // previous files; no tcp-new.
     let changes = snapshot_changes(&tree_before, &snapshot(&rendered));
-    assert_eq!(changes, vec!["changed: team-02/tcp-00002/management/deployment-tcp-00002.yaml".to_string()], "{}", r.stderr);
-    assert!(r.stderr.contains("1 file changed for 1 tenant, "), "{}", r.stderr);
+    let expected = [
+        "changed: team-02/tcp-00002/management/deployment-tcp-00002.yaml",
+        "changed: team-02/tcp-00002/management/renderedcontrolplane-tcp-00002.yaml",
+    ];
+    assert_eq!(changes, expected, "{}", r.stderr);
+    assert!(r.stderr.contains("2 files changed for 1 tenant, "), "{}", r.stderr);
     // The lock and the state are untouched: 299 entries, tcp-00001's the previous one.
     assert!(std::fs::read(repo.join("tcpc.lock")).unwrap() == lock_before, "the lock changed");
     assert!(snapshot_changes(&state_before, &snapshot(&repo.join(".tcpc"))).is_empty(), "the state changed");

@@ -733,11 +733,13 @@ fn certsan_change_reissues_only_the_apiserver_cert() {
     let secret_file = "tenants/minimal/management/sealedsecret-minimal-api-server-certificate.yaml";
     let deployment = "tenants/minimal/management/deployment-minimal.yaml";
     let kubeadm_config = "tenants/minimal/tenant/configmap-kubeadm-config.yaml";
+    let record = "tenants/minimal/management/renderedcontrolplane-minimal.yaml";
     let mut changed = changed_paths(&before, &after);
     changed.sort();
     // The tenant's kubeadm-config (ClusterConfiguration.apiServer.certSANs) records the new SAN
-    // too, as kubeadm does; that is the only non-PKI change allowed.
-    let mut want = vec![secret_file.to_string(), deployment.to_string(), kubeadm_config.to_string()];
+    // too, as kubeadm does; that is the only non-PKI change allowed, besides the companion's
+    // record (the input fingerprint, the new certificate's notAfter).
+    let mut want = vec![secret_file.to_string(), deployment.to_string(), kubeadm_config.to_string(), record.to_string()];
     want.sort();
     assert_eq!(changed, want, "files changed by adding one certSAN");
     let (old, new) =

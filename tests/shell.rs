@@ -72,7 +72,7 @@ fn bash_completes_subcommands_and_flags() {
     let mut installs = bash_complete(&script, "tcpc install ");
     installs.retain(|w| !w.starts_with('-') && w != "help");
     installs.sort();
-    assert_eq!(installs, ["argocd-applicationset", "argocd-plugin", "flux"]);
+    assert_eq!(installs, ["argocd-applicationset", "argocd-plugin", "companion", "flux"]);
 }
 
 #[test]

@@ -589,13 +589,17 @@ companion_install() {
 rcp_field() { kubectl -n "$1" get rcp "$2" -o jsonpath="$3"; }
 rcp_phase_is() { [[ $(rcp_field "$1" "$2" '{.status.phase}') == "$3" ]]; }
 
-# companion_metric NS TCP: tcpc_tenant_ready of the tenant, from the leader's /metrics.
-companion_metric() {
+# companion_metrics: the leader's /metrics.
+companion_metrics() {
   local leader ip
   leader=$(kubectl -n "$COMPANION_NS" get lease tcpc-companion -o jsonpath='{.spec.holderIdentity}')
   ip=$(kubectl -n "$COMPANION_NS" get pod "$leader" -o jsonpath='{.status.podIP}')
-  curl -sS --fail --max-time 2 "http://$ip:8080/metrics" |
-    awk -v want="tcpc_tenant_ready{namespace=\"$1\",tenant=\"$2\"}" '$1 == want { print $2 }'
+  curl -sS --fail --max-time 2 "http://$ip:8080/metrics"
+}
+
+# companion_metric NS TCP: tcpc_tenant_ready of the tenant, from the leader's /metrics.
+companion_metric() {
+  companion_metrics | awk -v want="tcpc_tenant_ready{namespace=\"$1\",tenant=\"$2\"}" '$1 == want { print $2 }'
 }
 companion_metric_is() { [[ $(companion_metric "$1" "$2") == "$3" ]]; }
 

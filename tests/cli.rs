@@ -199,6 +199,15 @@ fn cases() -> Vec<Case> {
             errors: 1,
         },
         Case {
+            name: "konnectivity agent Deployment of no replicas",
+            files: vec![(
+                MINIMAL,
+                tcp(&[("  kubernetes:\n", "  addons:\n    konnectivity:\n      agent:\n        mode: Deployment\n        replicas: 0\n  kubernetes:\n")]),
+            )],
+            expect: vec!["invalid agent replicas 0", "--> tenants/minimal.yaml:15:19", "must be 1 or more", "help: leave it unset for one agent"],
+            errors: 1,
+        },
+        Case {
             name: "removed flag in extraArgs",
             files: vec![(MINIMAL, extra_args("--insecure-port=8080"))],
             expect: vec![

@@ -8,8 +8,9 @@
 #
 # Scenarios (each PASS/FAIL in the summary; render and deliver gate the rest):
 #   render    a tcpc repository with the SOPS/age backend and one tenant (e2e-flux/fluxy,
-#             NodePort 31443 on 127.0.0.1; an extra argument holding `${E2E_MARK}`), rendered
-#             and committed; every rendered Secret is SOPS-encrypted
+#             address 10.213.0.11 exposed as an externalIP of its ClusterIP Service; an extra
+#             argument holding `${E2E_MARK}`), rendered and committed; every rendered Secret is
+#             SOPS-encrypted
 #   deliver   Flux CRDs, both controllers as host processes, the sops-age Secret, and what
 #             `tcpc install flux` prints (URL filled in, postBuild.substitute E2E_MARK added):
 #             Kustomization Ready at the commit, Deployment Available, tenant /readyz
@@ -20,6 +21,9 @@
 #             applied the tenant bundle to the tenant through its admin kubeconfig Secret: it is
 #             Ready at the commit, and kubeadm's RBAC, kube-public/cluster-info and the kubeadm and
 #             kubelet configs are in the tenant, labelled by Flux as its objects
+#   worker-join
+#             only the management bundle was applied (by Flux): a worker host joins the tenant
+#             with the line `tcpc join-command --create-token` prints, and its Node turns Ready
 #   rollout   the spec changed (KUBERNETES_EXTRA_VERSIONS -> KUBERNETES_VERSION, or an extra
 #             argument), re-rendered, committed: Flux applies the new commit, a new ReplicaSet
 #             rolls out, /readyz answers again, the change is in the pod spec
@@ -35,6 +39,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo_root=$(cd "$here/../.." && pwd)
 # shellcheck source=tools/e2e/lib.sh
 source "$repo_root/tools/e2e/lib.sh"
+# shellcheck source=tests/e2e/workers.sh
+source "$here/workers.sh"
 cluster=$repo_root/tools/e2e/cluster.sh
 
 DIR=$(realpath -m "${1:-$(mktemp -d /tmp/tcpc-e2e.XXXXXX)}")
@@ -46,7 +52,7 @@ OUT=$REPO/rendered
 E2E_K8S_VERSION=$(kubernetes_version)
 NS=e2e-flux
 TCP=fluxy
-PORT=${FLUX_TENANT_PORT:-31443}        # NodePort; address 127.0.0.1 (NodePorts listen on loopback)
+ADDR=${FLUX_TENANT_ADDR:-10.213.0.11}  # on the veth subnet; kube-proxy DNATs it (externalIPs)
 GIT_ADDR=${FLUX_GIT_ADDR:-127.0.0.1:18419}
 STORAGE_ADDR=${FLUX_STORAGE_ADDR:-127.0.0.1:18420}
 FLUX_NS=flux-system
@@ -137,14 +143,15 @@ spec:
         - --cluster-name=tcpc-$MARK
 $2
     service:
-      serviceType: NodePort
+      serviceType: ClusterIP
   kubernetes:
     version: $1
     kubelet:
       cgroupfs: cgroupfs
   networkProfile:
-    address: 127.0.0.1
-    port: $PORT
+    address: $ADDR
+    allowAddressAsExternalIP: true
+    port: 6443
 YAML
 }
 
@@ -222,7 +229,7 @@ sealing:
     - $recipient
 delivery:
   flux:
-    # the controllers run on the host, which reaches the tenant at its NodePort, not its Service name
+    # the controllers run on the host, which reaches the tenant at its address, not its Service name
     kubeconfigKey: super-admin.conf
     retryInterval: 5s
 YAML
@@ -302,7 +309,7 @@ tenant_ca() {
   kubectl --kubeconfig "$WORK/admin.conf" config view --raw -o jsonpath='{.clusters[0].cluster.certificate-authority-data}' |
     base64 -d > "$WORK/tenant-ca.crt"
 }
-readyz() { curl -sS --fail --max-time 2 --cacert "$WORK/tenant-ca.crt" "https://127.0.0.1:$PORT/readyz" | grep -qx ok; }
+readyz() { curl -sS --fail --max-time 2 --cacert "$WORK/tenant-ca.crt" "https://$ADDR:6443/readyz" | grep -qx ok; }
 
 s_deliver() {
   local key=$WORK/age-identity.txt
@@ -320,7 +327,7 @@ s_deliver() {
   tenant_ca
   wait_for "tenant /readyz" 60 readyz
   timing commit_to_tenant_readyz "$(elapsed "$t0")"
-  log "$NS/$TCP /readyz via NodePort https://127.0.0.1:$PORT (TLS-verified against the tenant CA)"
+  log "$NS/$TCP /readyz via its address https://$ADDR:6443 (externalIP; TLS-verified against the tenant CA)"
 }
 
 s_secrets() {
@@ -361,6 +368,14 @@ s_tenant_delivery() {
   log "tenant bundle applied by Flux Kustomization $NS/$ks at $rev ($msg)"
 }
 
+# Nothing but the management bundle was applied, by Flux; the tenant bundle Flux's Kustomization
+# carried is all kubeadm join needs.
+s_worker_join() {
+  trap 'worker down || true' EXIT
+  WORKER_TENANT_BUNDLE=delivered worker_join "$NS/$TCP" "$ADDR"
+  worker_leave "$WORK/$TCP-admin.conf"
+}
+
 s_rollout() {
   local old_rs new_rs to change commit t0 images
   old_rs=$(kubectl -n "$NS" get rs -l "kamaji.clastix.io/name=$TCP" -o jsonpath='{range .items[?(@.status.replicas>0)]}{.metadata.name}{end}')
@@ -391,7 +406,7 @@ s_rollout() {
     [[ $images == *"kube-apiserver:$to"* && $images == *"kube-controller-manager:$to"* && $images == *"kube-scheduler:$to"* ]] ||
       { log "pod images: $images"; return 1; }
     local v
-    v=$(curl -sS --fail --max-time 2 --cacert "$WORK/tenant-ca.crt" "https://127.0.0.1:$PORT/version" | jq -r .gitVersion)
+    v=$(curl -sS --fail --max-time 2 --cacert "$WORK/tenant-ca.crt" "https://$ADDR:6443/version" | jq -r .gitVersion)
     [[ $v == "$to" ]] || { log "tenant serves $v, want $to"; return 1; }
   else
     kubectl -n "$NS" get pods -l "kamaji.clastix.io/name=$TCP" -o json |
@@ -428,6 +443,7 @@ main() {
   if (( LAST_RC == 0 )); then
     scenario secrets s_secrets
     scenario tenant-delivery s_tenant_delivery
+    scenario worker-join s_worker_join
     scenario rollout s_rollout
   fi
   if [[ ${E2E_KEEP:-0} != 1 ]]; then scenario teardown s_teardown; fi

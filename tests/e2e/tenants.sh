@@ -42,6 +42,11 @@
 #   hardening   the tenant namespaces enforce Pod Security "restricted"; every control-plane
 #               process runs as 65532 without capabilities, escalation or a writable root, with
 #               seccomp and no SA token; its 0600 keys are readable through the fsGroup only
+#   companion   the companion (tcpc install companion) reports every tenant Ready with valid
+#               certificates soon after /readyz; deleted pods: NotReady, an Event, the metric
+#   certificates-expiring
+#               rotation: git: leaves inside their renewal window turn CertificatesValid False;
+#               tcpc render --identity renews them, and after apply the condition clears
 #   upgrade     alpha re-rendered one minor up (or with another spec change when no second
 #               version is built) and re-applied; /readyz polled every 200 ms: zero failures
 #   network-policy
@@ -62,6 +67,8 @@ source "$repo_root/tools/e2e/lib.sh"
 # shellcheck source=tests/e2e/repo.sh
 source "$here/repo.sh"
 source "$here/datastores.sh"
+# shellcheck source=tests/e2e/workers.sh
+source "$here/workers.sh"
 cluster=$repo_root/tools/e2e/cluster.sh
 
 DIR=$(realpath -m "${1:-$(mktemp -d /tmp/tcpc-e2e.XXXXXX)}")
@@ -124,16 +131,6 @@ cleanup() {
 }
 
 # ---- helpers -------------------------------------------------------------------------------
-
-ns_of() { printf '%s\n' "${1%%/*}"; }
-tcp_of() { printf '%s\n' "${1##*/}"; }
-
-# admin_conf NS TCP FILE: the admin.conf of the Secret the controller unsealed.
-admin_conf() {
-  wait_for "Secret $1/$2-admin-kubeconfig" 60 kubectl -n "$1" get secret "$2-admin-kubeconfig"
-  kubectl -n "$1" get secret "$2-admin-kubeconfig" -o jsonpath='{.data.admin\.conf}' | base64 -d > "$3"
-  grep -q 'client-certificate-data' "$3"
-}
 
 # tenant_ca NS TCP FILE: the tenant CA certificate (from the admin kubeconfig).
 tenant_ca() {
@@ -330,9 +327,6 @@ oidc_issuer() {
 
 # ---- worker-join ---------------------------------------------------------------------------
 
-worker() { "$repo_root/tools/e2e/worker.sh" "$1" "$DIR" w1 "${@:2}"; }
-WORKER_NODE=tcpc-e2e-w1
-
 # worker_pod DOMAIN: on the worker, `dns` resolves the tenant's kubernetes Service through CoreDNS,
 # `version` reads /version through that name (the Service IP, kube-proxy's rules) with the pod's
 # ServiceAccount token (both then exit); `shell` stays for exec.
@@ -365,53 +359,6 @@ YAML
 # container_done KUBECONFIG POD CONTAINER: the container exited 0.
 container_done() {
   [[ $(kubectl --kubeconfig "$1" get pod "$2" -o jsonpath="{.status.containerStatuses[?(@.name=='$3')].state.terminated.reason}") == Completed ]]
-}
-
-# worker_join NS/TCP ADDR: apply the tenant bundle (what kubeadm join reads), have tcpc print the
-# join line (token created in the tenant), bring the worker up with WORKER_IMAGES, run the line,
-# give the node its podCIDR's CNI, wait for Ready. Sets JOIN_T0; admin.conf in $WORK/<tcp>-admin.conf.
-worker_join() {
-  local t=$1 addr=$2 ns tcp kc skc version join cidr
-  ns=$(ns_of "$t"); tcp=$(tcp_of "$t"); kc=$WORK/$tcp-admin.conf; skc=$WORK/$tcp-super-admin.conf
-  version=$(kubectl -n "$ns" get deployment "$tcp" -o jsonpath='{.spec.template.spec.containers[?(@.name=="kube-apiserver")].image}')
-  version=${version##*:}
-  [[ -s $kc ]] || admin_conf "$ns" "$tcp" "$kc"
-  [[ -s $skc ]] || "$TCPC_BIN" kubeconfig "$t" --user super-admin --dir "$REPO" --identity "$REPO/../age-identity.txt" -o "$skc"
-  kubectl --kubeconfig "$skc" --request-timeout=10s apply -k "$OUT/$t/tenant" > "$WORK/worker-tenant-apply-$tcp.log"
-  if kubectl --kubeconfig "$kc" -n kube-system get configmap kube-proxy >/dev/null 2>&1; then
-    # The one change for this harness: the worker is a network namespace, not a VM, and the
-    # kernel refuses nf_conntrack_max writes outside the initial one; kubeadm's kube-proxy
-    # configuration (maxPerCore unset: 32768 per core, at least 131072) would lower the host's
-    # value and exit on the refusal. maxPerCore 0 leaves it alone, as the harness's kube-proxy does.
-    kubectl --kubeconfig "$kc" -n kube-system get configmap kube-proxy -o json |
-      jq '.data["config.conf"] |= sub("\n  maxPerCore: null\n"; "\n  maxPerCore: 0\n")' > "$WORK/kube-proxy-cm.json"
-    jq -r '.data["config.conf"]' "$WORK/kube-proxy-cm.json" | grep -qx '  maxPerCore: 0' ||
-      { log "$t's kube-proxy configuration has no 'maxPerCore: null' to adjust"; return 1; }
-    kubectl --kubeconfig "$kc" apply -f "$WORK/kube-proxy-cm.json" >/dev/null
-  fi
-  join=$("$TCPC_BIN" join-command "$t" "$REPO" --create-token --kubeconfig "$kc" --ttl 1h)
-  [[ $join =~ ^kubeadm\ join\ $addr:6443\ --token\ [a-z0-9]{6}\.[a-z0-9]{16}\ --discovery-token-ca-cert-hash\ sha256:[0-9a-f]{64}$ ]] ||
-    { log "unexpected join command shape: ${join//--token */--token <redacted>}"; return 1; }
-  worker up
-  JOIN_T0=$(now)
-  # shellcheck disable=SC2086
-  worker join "$version" $join
-  timing "worker_kubeadm_join_$tcp" "$(elapsed "$JOIN_T0")"
-  wait_for "podCIDR of $WORKER_NODE" 60 \
-    test -n "$(kubectl --kubeconfig "$kc" get node "$WORKER_NODE" -o jsonpath='{.spec.podCIDR}' 2>/dev/null)" || true
-  cidr=$(kubectl --kubeconfig "$kc" get node "$WORKER_NODE" -o jsonpath='{.spec.podCIDR}')
-  [[ -n $cidr ]] || { log "$WORKER_NODE got no podCIDR from $t's controller-manager"; return 1; }
-  worker cni "$cidr"
-  kubectl --kubeconfig "$kc" wait node "$WORKER_NODE" --for=condition=Ready --timeout=120s >/dev/null
-  timing "worker_join_to_node_ready_$tcp" "$(elapsed "$JOIN_T0")"
-  log "$WORKER_NODE Ready in $t (podCIDR $cidr, kubelet $version)"
-}
-
-# worker_leave KUBECONFIG: remove the worker and its Node.
-worker_leave() {
-  worker down
-  trap - EXIT
-  kubectl --kubeconfig "$1" delete node "$WORKER_NODE" >/dev/null
 }
 
 # addon_images NS/TCP: the kube-proxy and CoreDNS images the tenant bundle names (imported into the
@@ -499,7 +446,10 @@ s_worker_konnectivity() {
   if kubectl --kubeconfig "$kc" --request-timeout=8s logs on-worker -c dns >/dev/null 2>&1; then
     log "kubectl logs worked without the agent: the check is void"; return 1
   fi
-  log "with the agent deleted, kubectl logs fails: the path was konnectivity's"
+  if kubectl --kubeconfig "$kc" --request-timeout=8s exec on-worker -c shell -- /usr/local/bin/probe -lookup localhost >/dev/null 2>&1; then
+    log "kubectl exec worked without the agent: the check is void"; return 1
+  fi
+  log "with the agent deleted, kubectl logs and exec fail: the path was konnectivity's"
   kubectl --kubeconfig "$kc" delete pod on-worker --grace-period=1 --timeout=60s >/dev/null
   worker_leave "$kc"
 }
@@ -588,6 +538,10 @@ companion_install() {
 
 rcp_field() { kubectl -n "$1" get rcp "$2" -o jsonpath="$3"; }
 rcp_phase_is() { [[ $(rcp_field "$1" "$2" '{.status.phase}') == "$3" ]]; }
+# rcp_ready_and_valid NS TCP: phase Ready and CertificatesValid True.
+rcp_ready_and_valid() {
+  rcp_phase_is "$1" "$2" Ready && [[ $(rcp_field "$1" "$2" '{.status.conditions[?(@.type=="CertificatesValid")].status}') == True ]]
+}
 
 # companion_metrics: the leader's /metrics.
 companion_metrics() {
@@ -616,6 +570,8 @@ s_companion() {
   for t in "${TENANTS[@]}"; do
     ns=$(ns_of "$t"); tcp=$(tcp_of "$t")
     wait_for "$t Ready in its RenderedControlPlane" 30 rcp_phase_is "$ns" "$tcp" Ready
+    rcp_ready_and_valid "$ns" "$tcp" ||
+      { log "$t: CertificatesValid is not True"; kubectl -n "$ns" get rcp "$tcp" -o yaml >&2; return 1; }
     [[ $(rcp_field "$ns" "$tcp" '{.status.version}') == "$(rcp_field "$ns" "$tcp" '{.spec.version}')" ]] ||
       { log "$t: status.version $(rcp_field "$ns" "$tcp" '{.status.version}') is not the rendered version"; return 1; }
     [[ $(rcp_field "$ns" "$tcp" '{.status.endpoint}') == "$(rcp_field "$ns" "$tcp" '{.spec.endpoint}')" ]]
@@ -647,6 +603,58 @@ s_companion() {
   ! kubectl -n "$COMPANION_NS" logs -l app.kubernetes.io/name=tcpc-companion --all-containers --tail=-1 | grep -q 'PRIVATE KEY' ||
     { log "the companion logged a private key"; return 1; }
   timing companion_rss_mb "$(companion_rss_mb)"
+}
+
+# rotation: git, observed. Edge gets one-day leaves and tcpc.yaml a renewal window of 99.55 % of
+# a lifetime (one day and the 5 minutes' backdate): a fresh leaf enters it 90 s after issuance.
+# Once it has, the companion reports CertificatesValid=False (phase CertificatesExpiring, an Event,
+# the expiry metric) and `tcpc check` fails; `tcpc render --identity` renews the leaves in Git and,
+# after apply, the condition clears (within the new leaves' own 90 s).
+s_certificates_expiring() {
+  local ns=e2e-edge tcp=edge renew=$WORK/render-renew.log expiry issued
+  cp "$REPO/tcpc.yaml" "$WORK/tcpc.yaml.before"
+  sed -i 's/^pki:$/pki:\n  renewBeforeFraction: 0.9955/' "$REPO/tcpc.yaml"
+  # `tcpc check` thresholds inside a one-day renewal window (the resolve stage insists)
+  printf 'check:\n  warnDays: 0\n  failDays: 0\n' >> "$REPO/tcpc.yaml"
+  tcp_edge "$E2E_K8S_VERSION" | sed 's/^  dataStore: default$/  dataStore: default\n  pki:\n    leafValidityDays: 1/' > "$REPO/tenants/edge.yaml"
+  grep -q leafValidityDays "$REPO/tenants/edge.yaml"
+  issued=$(now)
+  render_repo "$REPO" 2> "$renew" || { cat "$renew" >&2; return 1; }
+  apply_edge() {
+    kubectl apply -k "$(mgmt_dir $ns/$tcp)" > /dev/null
+    kubectl -n $ns rollout status deployment/$tcp --timeout=120s > /dev/null
+  }
+  apply_edge
+  wait_for "edge CertificatesExpiring" 150 rcp_phase_is $ns $tcp CertificatesExpiring
+  timing certificates_expiring_after_issue "$(elapsed "$issued")"
+  [[ $(rcp_field $ns $tcp '{.status.conditions[?(@.type=="CertificatesValid")].status}') == False ]] ||
+    { log "edge: CertificatesValid is not False"; kubectl -n $ns get rcp $tcp -o yaml >&2; return 1; }
+  log "edge: $(rcp_field $ns $tcp '{.status.conditions[?(@.type=="CertificatesValid")].message}')"
+  # the metric: the apiserver certificate of one day
+  expiry=$(companion_metrics | awk -v want="tcpc_certificate_expiry_timestamp_seconds{namespace=\"$ns\",tenant=\"$tcp\",certificate=\"apiserver\"}" '$1 == want { print $2 }')
+  [[ -n $expiry ]] || { log "no expiry metric for edge's apiserver certificate"; companion_metrics | grep expiry >&2; return 1; }
+  awk -v e="$expiry" -v now="$(date +%s)" 'BEGIN { exit !(e > now && e <= now + 86400) }' ||
+    { log "edge: apiserver certificate expiry metric $expiry is not within a day"; return 1; }
+  kubectl -n $ns get events --field-selector involvedObject.name=$tcp -o json |
+    jq -e '[.items[] | select(.involvedObject.kind == "RenderedControlPlane" and .reason == "CertificatesExpiring")] | length > 0' >/dev/null ||
+    { log "no CertificatesExpiring Event on $ns/$tcp"; return 1; }
+  # CI's `tcpc check` fails too: new material is due
+  if "$TCPC_BIN" check "$REPO" --tenant $ns/$tcp > /dev/null 2> "$WORK/check-expiring.log"; then
+    log "tcpc check passed with edge's leaves inside their renewal window"; return 1
+  fi
+  # renewed in Git: the render a schedule runs
+  issued=$(now)
+  render_repo "$REPO" 2> "$renew" || { cat "$renew" >&2; return 1; }
+  grep -q 'lifetime is left' "$renew" || { log "the render did not renew edge's leaves"; cat "$renew" >&2; return 1; }
+  apply_edge
+  wait_for "edge Ready with valid certificates" 60 rcp_ready_and_valid $ns $tcp ||
+    { kubectl -n $ns get rcp $tcp -o yaml >&2; return 1; }
+  timing certificates_valid_after_renewal "$(elapsed "$issued")"
+  # back to year-long leaves and the default window for the scenarios that follow
+  cp "$WORK/tcpc.yaml.before" "$REPO/tcpc.yaml"
+  tcp_edge "$E2E_K8S_VERSION" > "$REPO/tenants/edge.yaml"
+  render_repo "$REPO" 2> "$renew" || { cat "$renew" >&2; return 1; }
+  apply_edge
 }
 
 # companion_rss_mb: RSS of the leader's container, in MB.
@@ -1093,6 +1101,7 @@ main() {
     scenario write-limits s_write_limits
     scenario hardening s_hardening
     scenario companion s_companion
+    scenario certificates-expiring s_certificates_expiring
     scenario upgrade s_upgrade
     scenario kine-postgresql s_kine_postgresql
     scenario kine-nats s_kine_nats

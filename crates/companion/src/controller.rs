@@ -426,7 +426,8 @@ DM+gXAW0OeK0AiAgFKhnzelXdgFWxgI9GqQPqmoe4FrEvWY44Vie6qdYmQ==
                 "adminKubeconfig": {"secret": "full-admin-kubeconfig", "key": "admin.svc"},
                 "renewBeforeFraction": 0.01,
                 "certificates": [{"name": "apiserver", "notAfter": "2027-01-03T07:25:57Z",
-                                  "secret": "full-api-server-certificate", "key": "apiserver.crt"}]
+                                  "secret": "full-api-server-certificate", "key": "apiserver.crt"},
+                                 {"name": "super-admin", "notAfter": "2027-01-03T07:25:57Z"}]
             }
         }))
         .unwrap()
@@ -473,6 +474,10 @@ DM+gXAW0OeK0AiAgFKhnzelXdgFWxgI9GqQPqmoe4FrEvWY44Vie6qdYmQ==
         assert_eq!(status["nodes"], serde_json::json!({"ready": 1, "total": 2}));
         assert_eq!(status["readyReplicas"], 2);
         assert_eq!(status["certificates"][0]["serial"], "AB12CD");
+        // super-admin is kept in Git only: nothing to read, nothing wrong
+        assert_eq!(status["certificates"].as_array().unwrap().len(), 1, "{status}");
+        let valid = status["conditions"].as_array().unwrap().iter().find(|c| c["type"] == "CertificatesValid").unwrap();
+        assert_eq!(valid["status"], "True", "{valid}");
         assert_eq!(status["endpoint"], "https://10.0.0.10:6443");
         let (_, _, event) = requests.iter().find(|(m, p, _)| m == "POST" && p.ends_with("/events")).expect("event");
         let event: serde_json::Value = serde_json::from_str(event).unwrap();

@@ -209,26 +209,18 @@ fn saturate(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
-/// Reads every certificate the spec lists, each Secret once.
+/// Reads every certificate the spec lists with a Secret and key, each Secret once. A certificate
+/// without one is kept in Git only (`super-admin.conf`, which tcpc never puts in the cluster):
+/// there is nothing to observe, `tcpc check` watches its `notAfter` in the lock.
 pub async fn read_certificates(client: &Client, namespace: &str, spec: &RenderedControlPlaneSpec) -> Vec<CertificateProbe> {
     let mut secrets: BTreeMap<String, Result<Option<Secret>, Problem>> = BTreeMap::new();
     let mut out = Vec::with_capacity(spec.certificates.len());
     for cert in &spec.certificates {
-        let name = match (&cert.name, &cert.secret, &cert.key) {
-            (Some(n), _, _) => n.clone(),
-            (None, Some(s), Some(k)) => format!("{s}/{k}"),
-            _ => "(unnamed)".to_string(),
-        };
         let (secret_name, key) = match (cert.secret.as_deref(), cert.key.as_deref()) {
             (Some(s), Some(k)) if !s.is_empty() && !k.is_empty() => (s, k),
-            _ => {
-                out.push(CertificateProbe {
-                    name,
-                    result: Err(Problem::new("CertificateRefIncomplete", "the spec names no Secret and key")),
-                });
-                continue;
-            }
+            _ => continue,
         };
+        let name = cert.name.clone().unwrap_or_else(|| format!("{secret_name}/{key}"));
         if !secrets.contains_key(secret_name) {
             let got = get_secret(client, namespace, secret_name).await;
             secrets.insert(secret_name.to_string(), got);

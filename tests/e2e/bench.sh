@@ -6,7 +6,9 @@
 #   1. apply -> /readyz through the ClusterIP for one tenant (replicas 1), E2E_BENCH_RUNS times
 #      (default 5; apply, wait, kubectl delete -k, wait until its pods are gone): median
 #   2. E2E_BENCH_TENANTS (default 10) tenants applied at once: time until every /readyz answers,
-#      RSS per control-plane pod, RSS of the whole cluster before and after
+#      RSS per control-plane pod, RSS of the whole cluster before and after; the companion
+#      (installed first, every tenant with its RenderedControlPlane): time until it reports every
+#      tenant Ready, its leader's RSS, CPU share, mean reconcile time and image size
 #   E2E_BENCH_DATASTORE=etcd|postgresql|mysql|nats|dedicated (default etcd): the DataStore of every
 #      bench tenant (tests/e2e/datastores.sh starts the server; dedicated: each tenant's own etcd on
 #      a hostPath PersistentVolume); kine drivers also report the kine sidecar's RSS and the
@@ -51,7 +53,7 @@ bench_main() {
   test_pki
   sealed_secrets_controller
   # repo: the three scenario tenants are replaced by N bench tenants
-  make_repo "$REPO" "${E2E_ETCD_URL#https://}" "$E2E_ETCD_CA" "$E2E_ETCD_CA_KEY" \
+  E2E_COMPANION=1 make_repo "$REPO" "${E2E_ETCD_URL#https://}" "$E2E_ETCD_CA" "$E2E_ETCD_CA_KEY" \
     "$WORK/pki/sealed-secrets.crt" "$WORK/pki/internal-ca.crt" "$E2E_K8S_VERSION" 2> "$WORK/import.log"
   rm -f "$REPO"/tenants/*.yaml
   DS=default
@@ -79,6 +81,8 @@ bench_main() {
     for (( i = 0; i < N; i++ )); do local_pv "e2e-b$i-etcd-0" "bench-$i" "data-b$i-etcd-0"; done
   fi
   timing cluster_rss_mb_before "$(cluster_rss_mb)"
+  companion_install
+  kubectl -n "$COMPANION_NS" rollout status deployment/tcpc-companion --timeout=120s >/dev/null
 
   step "apply -> /readyz, one tenant, $RUNS runs"
   local t0 r
@@ -106,8 +110,12 @@ bench_main() {
   local p bad=0
   for p in "${pids[@]}"; do wait "$p" || bad=1; done
   timing "many_${N}_apply_to_all_readyz" "$(elapsed "$t0")"
+  for (( i = 0; i < N; i++ )); do wait_for "b$i Ready in its RenderedControlPlane" 60 rcp_phase_is "bench-$i" "b$i" Ready || bad=1; done
+  timing "many_${N}_apply_to_all_companion_ready" "$(elapsed "$t0")"
   sleep 10   # let the control planes settle (informers synced, leader elected)
   timing "many_${N}_cluster_rss_mb_after" "$(cluster_rss_mb)"
+  timing "many_${N}_companion_rss_mb" "$(companion_rss_mb)"
+  companion_costs
   local name uid sum=0 v pss=0 anon=0
   for (( i = 0; i < N; i++ )); do
     while read -r name uid; do

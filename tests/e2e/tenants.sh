@@ -603,6 +603,24 @@ s_companion() {
   ! kubectl -n "$COMPANION_NS" logs -l app.kubernetes.io/name=tcpc-companion --all-containers --tail=-1 | grep -q 'PRIVATE KEY' ||
     { log "the companion logged a private key"; return 1; }
   timing companion_rss_mb "$(companion_rss_mb)"
+  companion_costs
+}
+
+# companion_costs: the leader's CPU share since it started, its mean reconcile time (from its
+# /metrics) and its image's size, as TIMING lines.
+companion_costs() {
+  local leader uid pids tck up
+  leader=$(kubectl -n "$COMPANION_NS" get lease tcpc-companion -o jsonpath='{.spec.holderIdentity}')
+  uid=$(kubectl -n "$COMPANION_NS" get pod "$leader" -o jsonpath='{.metadata.uid}')
+  pids=$(pod_pids "$uid"); tck=$(getconf CLK_TCK); up=$(cut -d' ' -f1 /proc/uptime)
+  # /proc/PID/stat after the command's ")": field 12 utime, 13 stime, 20 starttime (ticks)
+  timing companion_cpu_percent "$(for p in $pids; do sed 's/^.*) //' "/proc/$p/stat"; done |
+    awk -v tck="$tck" -v up="$up" '{ cpu += ($12 + $13) / tck; age = up - $20 / tck } END { if (age > 0) printf "%.2f", 100 * cpu / age }')"
+  timing companion_reconcile_mean_ms "$(companion_metrics |
+    awk '$1 == "tcpc_reconcile_duration_seconds_sum" { s = $2 } $1 == "tcpc_reconcile_duration_seconds_count" { n = $2 } END { if (n > 0) printf "%.1f", 1000 * s / n }')"
+  # the image as containerd holds it (compressed layers): its SIZE column, in MiB
+  timing companion_image_mib "$(ctr --address "$E2E_CONTAINERD_SOCK" -n k8s.io images ls |
+    awk '$1 == "localhost/tcpc-e2e/companion:v1" { v = $4; if ($5 == "KiB") v /= 1024; if ($5 == "GiB") v *= 1024; print v }')"
 }
 
 # rotation: git, observed. Edge gets one-day leaves and tcpc.yaml a renewal window of 99.55 % of

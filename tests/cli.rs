@@ -202,9 +202,17 @@ fn cases() -> Vec<Case> {
             name: "konnectivity agent Deployment of no replicas",
             files: vec![(
                 MINIMAL,
-                tcp(&[("  kubernetes:\n", "  addons:\n    konnectivity:\n      agent:\n        mode: Deployment\n        replicas: 0\n  kubernetes:\n")]),
+                tcp(&[(
+                    "  kubernetes:\n",
+                    "  addons:\n    konnectivity:\n      agent:\n        mode: Deployment\n        replicas: 0\n  kubernetes:\n",
+                )]),
             )],
-            expect: vec!["invalid agent replicas 0", "--> tenants/minimal.yaml:15:19", "must be 1 or more", "help: leave it unset for one agent"],
+            expect: vec![
+                "invalid agent replicas 0",
+                "--> tenants/minimal.yaml:15:19",
+                "must be 1 or more",
+                "help: leave it unset for one agent",
+            ],
             errors: 1,
         },
         Case {

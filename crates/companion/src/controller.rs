@@ -433,19 +433,24 @@ DM+gXAW0OeK0AiAgFKhnzelXdgFWxgI9GqQPqmoe4FrEvWY44Vie6qdYmQ==
         .unwrap()
     }
 
-    fn take(fake: &Fake) -> Vec<(String, String, String)> {
-        std::mem::take(&mut *fake.requests.lock().unwrap())
-    }
-
-    #[tokio::test]
-    async fn reconcile_against_fakes() {
+    /// The fake management API (a client of it) and the fake tenant API its Secret points to.
+    async fn fakes() -> (Arc<Fake>, Client) {
         let fake = Arc::new(Fake::default());
         *fake.tenant_url.lock().unwrap() = tenant_api().await;
         let service = {
             let fake = fake.clone();
             tower::service_fn(move |request| management(fake.clone(), request))
         };
-        let client = Client::new(service, "default");
+        (fake, Client::new(service, "default"))
+    }
+
+    fn take(fake: &Fake) -> Vec<(String, String, String)> {
+        std::mem::take(&mut *fake.requests.lock().unwrap())
+    }
+
+    #[tokio::test]
+    async fn reconcile_against_fakes() {
+        let (fake, client) = fakes().await;
         let metrics = Arc::new(Metrics::default());
         let mut ctx = Context::new(client, metrics.clone(), Duration::from_secs(5), Some("pod-0".into()));
         // Inside the test certificate's validity (2026-12-04 .. 2027-01-03), outside its 1 % window.
@@ -519,13 +524,7 @@ DM+gXAW0OeK0AiAgFKhnzelXdgFWxgI9GqQPqmoe4FrEvWY44Vie6qdYmQ==
     /// the RenderedControlPlanes, and reconciles what it listed.
     #[tokio::test]
     async fn run_reports_synced() {
-        let fake = Arc::new(Fake::default());
-        *fake.tenant_url.lock().unwrap() = tenant_api().await;
-        let service = {
-            let fake = fake.clone();
-            tower::service_fn(move |request| management(fake.clone(), request))
-        };
-        let client = Client::new(service, "default");
+        let (fake, client) = fakes().await;
         let ctx = Arc::new(Context::new(client.clone(), Arc::new(Metrics::default()), Duration::from_secs(5), None));
         let (synced_tx, synced_rx) = tokio::sync::oneshot::channel();
         let controller = tokio::spawn(run(client, None, ctx, move || {

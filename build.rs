@@ -1,10 +1,11 @@
-//! Records which commit the binary was built from, for `tcpc --version`.
+//! Records which commit the binary was built from, for `tcpc --version`, and a hash of the code
+//! that shapes rendered output, for the render cache (`src/cache.rs`).
 //!
 //! `TCPC_BUILD_COMMIT` (set by a packager building outside Git) wins; otherwise `git` is asked
 //! for HEAD's abbreviated hash and commit date. Outside a Git checkout, or without `git`, the
 //! version says `unknown commit`. Nothing here reaches rendered output: only `--version`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn git(args: &[&str]) -> Option<String> {
@@ -22,7 +23,47 @@ fn watch(git_path: &str) {
     }
 }
 
+/// Every file under `dirs`, in path order.
+fn files(dirs: &[&str]) -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for d in dirs {
+        walk(Path::new(d), &mut out);
+    }
+    out.sort();
+    out
+}
+
+/// FNV-1a, 128 bits (no dependency for a build script). Not a security boundary: it only has to
+/// change when the code does.
+fn render_code_hash() -> String {
+    const DIRS: [&str; 4] = ["src", "templates", "crates/yaml/src", "crates/spec/src"];
+    for d in DIRS {
+        println!("cargo:rerun-if-changed={d}");
+    }
+    let mut h: u128 = 0x6c62272e07bb014262b821756295c58d;
+    for path in files(&DIRS) {
+        let bytes = std::fs::read(&path).unwrap_or_default();
+        for b in path.to_string_lossy().as_bytes().iter().chain([0u8].iter()).chain(bytes.iter()) {
+            h ^= u128::from(*b);
+            h = h.wrapping_mul(0x0000000001000000000000000000013B);
+        }
+    }
+    format!("{h:032x}")
+}
+
 fn main() {
+    println!("cargo:rustc-env=TCPC_RENDER_CODE={}", render_code_hash());
     println!("cargo:rerun-if-env-changed=TCPC_BUILD_COMMIT");
     let described = match std::env::var("TCPC_BUILD_COMMIT") {
         Ok(commit) if !commit.trim().is_empty() => commit.trim().to_owned(),

@@ -11,6 +11,7 @@
 //! the new lock and state, and every diagnostic. It touches no file system and reads no clock
 //! or randomness of its own.
 
+pub mod cache;
 pub mod check;
 pub mod commit;
 pub mod crd;
@@ -67,6 +68,11 @@ pub struct Compiled {
     pub pending: Vec<Pending>,
     /// The Namespace objects in the tree (`<ns>/namespace.yaml`), by namespace.
     pub namespaces: std::collections::BTreeMap<String, String>,
+    /// Each rendered tenant's render-cache key (`cache`), by `<namespace>/<name>`: what the
+    /// output's marker records for the next render.
+    pub render_keys: std::collections::BTreeMap<String, String>,
+    /// Tenants whose files came from the render cache.
+    pub cache_hits: usize,
 }
 
 /// A tenant left as it was because rendering it needs the age identity.
@@ -93,6 +99,9 @@ pub struct Keys<'a> {
     pub sealer: Option<&'a pki::Sealer>,
     /// What the user explicitly allowed (removals, CA rotations).
     pub intent: &'a intent::Intent,
+    /// The previous render's files and keys (`cache`): tenants whose template inputs did not
+    /// change take their files from it.
+    pub cache: Option<&'a cache::RenderCache<'a>>,
 }
 
 /// How far a compile is: tenants rendered so far out of the total. Shared with whoever shows it
@@ -156,11 +165,17 @@ pub fn compile_with_progress(
     let mut new_states = std::collections::BTreeMap::new();
     let mut report = Vec::new();
     let mut pending = Vec::new();
+    let mut render_keys = std::collections::BTreeMap::new();
+    let mut cache_hits = 0;
     for (t, r) in tenants.iter().zip(results) {
         match r {
             Ok(out) => {
                 objects.extend(out.objects);
                 let key = format!("{}/{}", t.namespace, t.name);
+                cache_hits += usize::from(out.cached);
+                if let Some(k) = out.render_key {
+                    render_keys.insert(key.clone(), k);
+                }
                 if let Some(l) = out.lock {
                     changed.insert(key.clone(), l);
                 }
@@ -228,7 +243,18 @@ pub fn compile_with_progress(
                 emit::add_namespaces(&mut tree, namespaces.clone());
             }
             diags.sort();
-            Ok(Compiled { tree, diagnostics: diags, tenants: tenants.len(), lock: new_lock, new_states, report, pending, namespaces })
+            Ok(Compiled {
+                tree,
+                diagnostics: diags,
+                tenants: tenants.len(),
+                lock: new_lock,
+                new_states,
+                report,
+                pending,
+                namespaces,
+                render_keys,
+                cache_hits,
+            })
         }
         Err(e) => {
             diags.push(Diagnostic::error(e));
@@ -289,6 +315,10 @@ struct TenantOutput {
     lock: Option<lock::TenantLock>,
     new_state: Option<String>,
     report: Vec<String>,
+    /// The render-cache key of its templates' inputs (`cache`), when rendered with keys.
+    render_key: Option<String>,
+    /// Its template files came from the cache.
+    cached: bool,
 }
 
 /// Runs PKI, templates and the typed check for every tenant, spread over the available cores.
@@ -364,10 +394,11 @@ fn render_one(
     pki_env: Option<&pki::PkiEnv<'_>>,
 ) -> Result<TenantOutput, pki::PkiError> {
     let mut annotations = t.deployment.pod_annotations.clone();
-    let mut out = TenantOutput { objects: Vec::new(), lock: None, new_state: None, report: Vec::new() };
+    let mut out = TenantOutput { objects: Vec::new(), lock: None, new_state: None, report: Vec::new(), render_key: None, cached: false };
     let mut ca_cert_b64 = None;
     let mut etcd_checksum = None;
     let mut record = None;
+    let mut secrets = Vec::new();
     if let (Some(keys), Some(env)) = (keys, pki_env) {
         use rand_core::SeedableRng as _;
         use sha2::Digest as _;
@@ -378,14 +409,10 @@ fn render_one(
         let prev = keys.lock.tenants.get(&format!("{}/{}", t.namespace, t.name));
         let p = pki::tenant_pki(t, prev, env, &mut rng)?;
         annotations.insert("tcpc.dev/pki-checksum".into(), p.pod_checksum.clone());
-        for s in p.secrets {
-            // SOPS documents carry a `sops` key no Kubernetes type has; their plaintext form
-            // was checked before encryption.
-            let mut object = s.object;
-            annotate_source(&mut object, source);
-            flux::guard(&mut object);
-            let checked = if object.get("sops").is_some() { object } else { check::check(object).map_err(|e| e.to_string())? };
-            out.objects.push(Rendered { object: checked, ..s }.emit());
+        for mut s in p.secrets {
+            annotate_source(&mut s.object, source);
+            flux::guard(&mut s.object);
+            secrets.push(s);
         }
         ca_cert_b64 = Some(p.ca_cert_b64);
         etcd_checksum = p.etcd_checksum;
@@ -396,6 +423,32 @@ fn render_one(
     }
     // Without the PKI stage (no sealing configured) the record lists no certificates.
     let record = record.or_else(|| t.companion.as_ref().map(|c| record::record(t, None, c.renew_before_fraction)));
+    if let Some(keys) = keys {
+        let key = cache::KeyInputs {
+            secrets: &secrets,
+            tenant: t,
+            source,
+            annotations: &annotations,
+            ca_cert_b64: ca_cert_b64.as_deref(),
+            etcd_checksum: etcd_checksum.as_deref(),
+            record: record.as_ref(),
+        }
+        .key();
+        // The same inputs (sealed Secrets included) rendered these files last time (`cache`).
+        let hit = keys.cache.and_then(|c| c.get(&format!("{}/{}", t.namespace, t.name), &key));
+        out.render_key = Some(key);
+        if let Some(files) = hit {
+            out.objects = files;
+            out.cached = true;
+            return Ok(out);
+        }
+    }
+    for s in secrets {
+        // SOPS documents carry a `sops` key no Kubernetes type has; their plaintext form was
+        // checked before encryption.
+        let checked = if s.object.get("sops").is_some() { s.object } else { check::check(s.object).map_err(|e| e.to_string())? };
+        out.objects.push(Rendered { object: checked, ..s }.emit());
+    }
     for mut r in render::render_with(t, &annotations, ca_cert_b64.as_deref(), etcd_checksum.as_deref(), record.as_ref())
         .map_err(|e| e.to_string())?
     {

@@ -607,14 +607,20 @@ struct Repo {
     /// The lock file as read (empty when absent), to rewrite it only when its text changes.
     lock_text: String,
     config: tcpc_spec::Config,
+    /// The output tree as the previous render left it, when the mode asked for it.
+    previous: Option<emit::Previous>,
 }
+
+/// Reads the previous output tree, given the output directory `tcpc.yaml` names (the caller
+/// applies its `-o` and takes the output lock first).
+type ReadPrevious<'a> = &'a mut dyn FnMut(&Path) -> Result<emit::Previous, Failure>;
 
 enum Mode<'a> {
     /// Parse, resolve, render; no key material.
     Validate,
     /// Full render; `identity` is read only if given. `write`: where the render will write,
     /// checked (`tcpc::paths`) before anything else happens.
-    Render { identity: Option<&'a Path>, intent: &'a Intent, write: Option<Write> },
+    Render { identity: Option<&'a Path>, intent: &'a Intent, write: Option<Write>, previous: Option<ReadPrevious<'a>> },
 }
 
 /// What `render` was asked to write.
@@ -663,10 +669,14 @@ fn load_and_compile(dir: &Path, mode: Mode<'_>) -> Result<(Repo, Compiled), Fail
         eprint!("{}", d.help("restore the lock from Git; tcpc writes it, nobody edits it").render(&sources));
         Failure::Invalid
     })?;
-    let (keys_io, intent) = match mode {
-        Mode::Validate => (None, None),
-        Mode::Render { identity, intent, .. } => (Some(KeysIo::load(dir, &config, &state_dir, identity)?), Some(intent)),
+    let (keys_io, intent, previous) = match mode {
+        Mode::Validate => (None, None, None),
+        Mode::Render { identity, intent, previous, .. } => {
+            let previous = previous.map(|read| read(&output)).transpose()?;
+            (Some(KeysIo::load(dir, &config, &state_dir, identity)?), Some(intent), previous)
+        }
     };
+    let cache = previous.as_ref().map(|p| tcpc::cache::RenderCache::from_previous(&p.marker, &p.tree));
     let no_intent = Intent::default();
     let keys = keys_io.as_ref().map(|k| tcpc::Keys {
         lock: &lock,
@@ -676,6 +686,7 @@ fn load_and_compile(dir: &Path, mode: Mode<'_>) -> Result<(Repo, Compiled), Fail
         states: &k.states,
         sealer: k.sealer.as_ref(),
         intent: intent.unwrap_or(&no_intent),
+        cache: cache.as_ref(),
     });
     let result = with_progress_bar(|progress| tcpc::compile_with_progress(&sources, config_id, keys.as_ref(), progress));
     match result {
@@ -683,7 +694,7 @@ fn load_and_compile(dir: &Path, mode: Mode<'_>) -> Result<(Repo, Compiled), Fail
             if !c.diagnostics.is_empty() {
                 eprint!("{}", c.diagnostics.render(&sources));
             }
-            Ok((Repo { output, lock_path, state_dir, lock, lock_text, config }, c))
+            Ok((Repo { output, lock_path, state_dir, lock, lock_text, config, previous }, c))
         }
         Err(diags) => {
             eprint!("{}", diags.render(&sources));
@@ -821,15 +832,6 @@ fn lock_dir(locks: &mut Locks, dir: &Path, mode: repo_lock::Mode, timeout: std::
         .map_err(|e| Failure::Io(e.to_string()))
 }
 
-/// The tree `render` last wrote to `out` (empty when there is none).
-fn previous_tree(out: &Path) -> Result<emit::Tree, Failure> {
-    if out.join(emit::MARKER).exists() {
-        emit::read_tree(out).map_err(|e| Failure::Io(format!("reading {}: {e}", out.display())))
-    } else {
-        Ok(emit::Tree::new())
-    }
-}
-
 /// Restricts a render to the selected tenants and bundles: everything else keeps its previous
 /// files, lock entry and state (`tcpc::filter`).
 fn apply_filter(
@@ -876,6 +878,21 @@ fn apply_filter(
     Ok(())
 }
 
+/// The render-cache keys the new marker records: this compile's for the tenants whose files it
+/// wrote; the previous marker's for tenants a filter kept as they were (their files are the
+/// previous ones); none for a tenant rendered with `--bundle` (one bundle is new, one kept).
+fn cache_keys(compiled: &Compiled, filter: &tcpc::filter::Filter, previous: &emit::Previous) -> std::collections::BTreeMap<String, String> {
+    if filter.is_all() {
+        return compiled.render_keys.clone();
+    }
+    let mut keys: std::collections::BTreeMap<String, String> =
+        tcpc::cache::recorded_keys(&previous.marker).into_iter().filter(|(t, _)| !filter.tenant(t)).collect();
+    if filter.bundle.is_none() {
+        keys.extend(compiled.render_keys.iter().filter(|(t, _)| filter.tenant(t)).map(|(t, k)| (t.clone(), k.clone())));
+    }
+    keys
+}
+
 /// Lists the tenants left unrendered for want of the identity.
 fn report_pending(pending: &[tcpc::Pending], tenants: usize, dir: &Path, what: &str) {
     for p in pending {
@@ -913,26 +930,42 @@ fn render(
     timeout: std::time::Duration,
 ) -> Result<(), Failure> {
     let mut locks = lock_repo_for_writing(dir, timeout)?;
-    let (repo, mut compiled) = load_and_compile(dir, Mode::Render { identity, intent, write })?;
+    // Writing a tree: the previous one is read (under the output lock) before the compile, for
+    // the render cache and to compare with.
+    let mut read_previous = |config_output: &Path| -> Result<emit::Previous, Failure> {
+        let out = output.clone().unwrap_or_else(|| config_output.to_path_buf());
+        let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        std::fs::create_dir_all(parent).map_err(|e| Failure::Io(format!("creating {}: {e}", parent.display())))?;
+        lock_dir(&mut locks, parent, repo_lock::Mode::Exclusive, timeout)?;
+        emit::read_previous(&out).map_err(|e| Failure::Io(format!("reading {}: {e}", out.display())))
+    };
+    let previous_reader: Option<ReadPrevious<'_>> = if stdout.is_none() { Some(&mut read_previous) } else { None };
+    let (mut repo, mut compiled) = load_and_compile(dir, Mode::Render { identity, intent, write, previous: previous_reader })?;
     check_filter(filter, &compiled)?;
     for line in &compiled.report {
         info!("{line}");
     }
+    if verbosity() >= 2 && stdout.is_none() {
+        eprintln!("render cache: {} of {} tenant(s) unchanged since the last render", compiled.cache_hits, compiled.tenants);
+    }
     let out = output.unwrap_or(repo.output.clone());
     let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    if stdout.is_none() {
-        std::fs::create_dir_all(parent).map_err(|e| Failure::Io(format!("creating {}: {e}", parent.display())))?;
-    }
-    if parent.is_dir() {
+    if stdout.is_some() && parent.is_dir() {
         lock_dir(&mut locks, parent, repo_lock::Mode::Exclusive, timeout)?;
     }
-    let previous = if stdout.is_none() || !compiled.pending.is_empty() { previous_tree(&out)? } else { emit::Tree::new() };
+    let previous = match repo.previous.take() {
+        Some(p) => p,
+        None if !compiled.pending.is_empty() => {
+            emit::read_previous(&out).map_err(|e| Failure::Io(format!("reading {}: {e}", out.display())))?
+        }
+        None => emit::Previous::default(),
+    };
     if !compiled.pending.is_empty() {
         // Tenants that need the identity stay exactly as they were rendered last.
-        compiled.tree = tcpc::keep_previous(std::mem::take(&mut compiled.tree), &previous, &compiled).map_err(Failure::Io)?;
+        compiled.tree = tcpc::keep_previous(std::mem::take(&mut compiled.tree), &previous.tree, &compiled).map_err(Failure::Io)?;
     }
     if !filter.is_all() {
-        apply_filter(filter, &mut compiled, &repo, &previous, stdout.is_some())?;
+        apply_filter(filter, &mut compiled, &repo, &previous.tree, stdout.is_some())?;
     }
     let finish = |compiled: &tcpc::Compiled| {
         if compiled.pending.is_empty() {
@@ -957,8 +990,9 @@ fn render(
         std::io::stdout().lock().write_all(text.as_bytes()).map_err(|e| Failure::Io(format!("writing to stdout: {e}")))?;
         return finish(&compiled);
     }
-    let changes = cli::summary::Changes::between(&previous, &compiled.tree);
-    match emit::write_tree(&out, &compiled.tree) {
+    let changes = cli::summary::Changes::between(&previous.tree, &compiled.tree);
+    let marker = tcpc::cache::marker_text(&cache_keys(&compiled, filter, &previous), &compiled.tree);
+    match emit::write_tree_with(&out, &compiled.tree, &marker, Some(&previous)) {
         Ok(emit::WriteOutcome::Unchanged) => {
             let rendered = compiled.tenants - compiled.pending.len();
             info!("{}: up to date ({rendered} tenant(s), {} files)", out.display(), cli::summary::thousands(compiled.tree.len()))

@@ -178,6 +178,7 @@ fuzz_target!(|repo: Repo| {
         states: &f.states,
         sealer: Some(&f.sealer),
         intent: &intent,
+        cache: None,
     });
     if let Err(diags) = tcpc::compile(&sources, config, keys.as_ref()) {
         // Rendering the diagnostics is part of the run (spans must point into the sources).

@@ -152,7 +152,7 @@ pub fn generate(
             tcpc::commit::JOURNAL
         )));
     }
-    let (repo, compiled) = load_and_compile(dir, Mode::Render { identity: None, intent: &Intent::default(), write: None })?;
+    let (repo, compiled) = load_and_compile(dir, Mode::Render { identity: None, intent: &Intent::default(), write: None, previous: None })?;
     crate::check_filter(&filter, &compiled)?;
     let pending: Vec<_> = compiled.pending.iter().filter(|p| filter.tenant(&format!("{}/{}", p.namespace, p.name))).cloned().collect();
     if !pending.is_empty() {

@@ -107,17 +107,25 @@ fn review_repo(
         return Err(Failure::Stale);
     }
     // No identity: an up-to-date repository never needs one.
-    let (repo, mut compiled) = load_and_compile(dir, Mode::Render { identity: None, intent: &Intent::default(), write: None })?;
-    crate::check_filter(filter, &compiled)?;
-    let out = output.unwrap_or(repo.output.clone());
-    if let Some(parent) = out.parent().filter(|p| p.is_dir()) {
-        lock_dir(&mut locks, parent, repo_lock::Mode::Shared, timeout)?;
-    }
-    let on_disk = if out.exists() {
-        emit::read_tree(&out).map_err(|e| Failure::Io(format!("reading {}: {e}", out.display())))?
-    } else {
-        Default::default()
+    // The tree on disk is read first (under the output lock): the render cache takes the files of
+    // tenants whose inputs did not change from it.
+    let mut read_on_disk = |config_output: &Path| -> Result<emit::Previous, Failure> {
+        let out = output.clone().unwrap_or_else(|| config_output.to_path_buf());
+        if let Some(parent) = out.parent().filter(|p| p.is_dir()) {
+            lock_dir(&mut locks, parent, repo_lock::Mode::Shared, timeout)?;
+        }
+        if !out.exists() {
+            return Ok(emit::Previous::default());
+        }
+        let marker = std::fs::read_to_string(out.join(emit::MARKER)).unwrap_or_default();
+        let tree = emit::read_tree(&out).map_err(|e| Failure::Io(format!("reading {}: {e}", out.display())))?;
+        Ok(emit::Previous { tree, marker })
     };
+    let mode = Mode::Render { identity: None, intent: &Intent::default(), write: None, previous: Some(&mut read_on_disk) };
+    let (mut repo, mut compiled) = load_and_compile(dir, mode)?;
+    crate::check_filter(filter, &compiled)?;
+    let on_disk = repo.previous.take().map(|p| p.tree).unwrap_or_default();
+    let out = output.unwrap_or(repo.output.clone());
     if !compiled.pending.is_empty() {
         compiled.tree = tcpc::keep_previous(std::mem::take(&mut compiled.tree), &on_disk, &compiled).map_err(Failure::Io)?;
     }

@@ -88,8 +88,9 @@ pub fn copy_dir(src: &Path, dst: &Path) {
     }
 }
 
-/// Every file under `dir` (hidden ones included) with its bytes, keyed by relative path.
-/// A missing `dir` is an empty snapshot.
+/// Every file under `dir` (hidden ones included) with its bytes, keyed by relative path, but
+/// the output tree's marker (`tcpc::emit::MARKER`): it holds the render cache, whose keys change
+/// with the build, and `tests/incremental.rs` checks it. A missing `dir` is an empty snapshot.
 pub fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
         let Ok(entries) = std::fs::read_dir(dir) else { return };
@@ -98,7 +99,7 @@ pub fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
             let path = entry.path();
             if entry.file_type().unwrap().is_dir() {
                 walk(base, &path, out);
-            } else {
+            } else if entry.file_name() != tcpc::emit::MARKER {
                 let rel = path.strip_prefix(base).unwrap().to_string_lossy().into_owned();
                 out.insert(rel, std::fs::read(&path).unwrap());
             }

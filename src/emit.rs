@@ -238,7 +238,8 @@ pub fn write_tree(out: &Path, tree: &Tree) -> io::Result<WriteOutcome> {
 /// with one `renameat2(RENAME_EXCHANGE)`, so a crash leaves either the old or the new tree.
 /// Refuses to replace a non-empty directory that tcpc did not write. `previous`, when given, is
 /// what `out` holds (read under the output lock): the tree is compared with it instead of
-/// being read again. When only the marker differs, the marker alone is replaced (atomically).
+/// being read again, and its unchanged files are hard-linked into the new tree rather than
+/// written. When only the marker differs, the marker alone is replaced (atomically).
 pub fn write_tree_with(out: &Path, tree: &Tree, marker: &str, previous: Option<&Previous>) -> io::Result<WriteOutcome> {
     let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name =
@@ -284,7 +285,12 @@ pub fn write_tree_with(out: &Path, tree: &Tree, marker: &str, previous: Option<&
             {
                 std::fs::create_dir_all(d)?;
             }
-            std::fs::write(&path, content)?;
+            // A file the previous tree holds with the same bytes is linked, not written again:
+            // no file of a tree is ever written in place, so old and new may share the inode.
+            let same = previous.is_some_and(|p| p.tree.get(rel) == Some(content));
+            if !(same && std::fs::hard_link(out.join(rel), &path).is_ok()) {
+                std::fs::write(&path, content)?;
+            }
         }
         std::fs::write(tmp.join(MARKER), marker)?;
         // Every file and directory of the new tree on disk before it becomes visible.

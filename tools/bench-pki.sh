@@ -45,8 +45,8 @@ KUBEADM=${KUBEADM:-}
 
 cargo build --release -q -p tcpc-pki --example pki_bench
 cargo build --release -q --bin tcpc
-BENCH=$PWD/target/release/examples/pki_bench
-TCPC=$PWD/target/release/tcpc
+BENCH=${CARGO_TARGET_DIR:-$PWD/target}/release/examples/pki_bench
+TCPC=${CARGO_TARGET_DIR:-$PWD/target}/release/tcpc
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -107,7 +107,8 @@ kubeadm_ms_per_tenant() { # alg n -> ms per tenant
 
 # stats FILE -> "median min max" of the numbers in FILE (one per line)
 stats() {
-  sort -g "$1" | awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.3f %.3f %.3f", m, v[1], v[NR] }'
+  # Blank lines skipped; a trailing newline, or `read` fails at EOF and `set -e` ends the script.
+  sort -g "$1" | awk 'NF { v[++n] = $1 } END { m = (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2; printf "%.3f %.3f %.3f\n", m, v[1], v[n] }'
 }
 
 echo "bench-pki: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), load $(cut -d' ' -f1-3 /proc/loadavg)" >&2

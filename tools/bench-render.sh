@@ -1,19 +1,25 @@
 #!/usr/bin/env bash
-# Benchmark `tcpc render` / `tcpc check` on generated repositories (tools/gen-tenants.py).
+# Benchmark `tcpc render` / `tcpc check` / `tcpc validate` on generated repositories
+# (tools/gen-tenants.py). One table: per N and phase, the median wall time over ROUNDS runs,
+# its min–max, and the largest peak RSS (GNU time).
 #
 #   tools/bench-render.sh              # 1,000 tenants; then 10,000 if that fits in a few minutes
-#   NS="100 1000" tools/bench-render.sh
+#   NS="100 1000" ROUNDS=5 tools/bench-render.sh
 #   BIG=0 tools/bench-render.sh        # skip the 10,000-tenant run
 #   KEEP=1 tools/bench-render.sh       # keep the generated repositories (path printed)
 #
-# Per N: a first render with the examples' identity (PKI issuance + sealing for every new
-# tenant), a re-render with no identity into the existing (up-to-date) tree, a re-render with
-# no identity into an empty directory (every file written), and `tcpc check`. Prints wall
-# time and peak RSS of each (GNU time; `apt-get install time` if /usr/bin/time is missing).
+# Phases per N:
+#   render --identity (first)   every tenant new: PKI issuance, sealing, templates (1 run)
+#   render (unchanged)          nothing changed: every tenant from the render cache (src/cache.rs)
+#   render (one tenant changed) one tenant's replicas changed, a different tenant each round
+#   check (unchanged)           `tcpc check` of an up-to-date tree
+#   validate                    parse, resolve, templates, typed check; no PKI, no cache
+#   render (cold, empty -o)     no previous tree, so no cache: every tenant rendered, every file written
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 NS=${NS:-1000}
+ROUNDS=${ROUNDS:-5}
 BIG=${BIG:-1}
 BIG_N=${BIG_N:-10000}
 # Run BIG_N only if its first render, extrapolated linearly, stays under this many seconds.
@@ -25,37 +31,73 @@ IDENTITY=tests/fixtures/examples-age-identity.txt
 [[ -x /usr/bin/time ]] || { echo "GNU time is missing: apt-get install time" >&2; exit 2; }
 
 cargo build --release -q --bin tcpc
-TCPC=$PWD/target/release/tcpc
+TCPC=${CARGO_TARGET_DIR:-$PWD/target}/release/tcpc
 
 work=$(mktemp -d)
 if [[ "${KEEP:-0}" == 1 ]]; then echo "repositories kept in $work"; else trap 'rm -rf "$work"' EXIT; fi
 
-echo "cores: $(nproc)  tcpc: $("$TCPC" --version)  SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH"
-printf '%-8s %-34s %10s %12s %s\n' N phase wall_s peak_rss_MB result
+echo "cores: $(nproc)  tcpc: $("$TCPC" --version)  SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH  rounds: $ROUNDS"
+printf '%-7s %-28s %9s %17s %12s\n' N phase median_s min-max_s peak_rss_MB
 
-# measure N PHASE CMD...: runs CMD under GNU time, prints one row, sets $WALL (seconds).
-measure() {
-  local n=$1 phase=$2; shift 2
-  local log=$work/$n-${phase// /-}.log rc=0
+# run_once LOG CMD...: runs CMD under GNU time; appends "wall rss_kb" to LOG.times.
+run_once() {
+  local log=$1 rc=0; shift
   /usr/bin/time -v -o "$log.time" "$@" >"$log" 2>&1 || rc=$?
-  WALL=$(awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; print s }' "$log.time")
-  local rss_kb
-  rss_kb=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$log.time")
-  printf '%-8s %-34s %10.2f %12.1f %s\n' "$n" "$phase" "$WALL" "$(echo "$rss_kb / 1024" | bc -l)" \
-    "$(if [[ $rc == 0 ]]; then tail -n 1 "$log"; else echo "FAILED (exit $rc): $(tail -n 3 "$log" | tr '\n' ' ')"; fi)"
-  [[ $rc == 0 ]]
+  if [[ $rc != 0 ]]; then
+    echo "FAILED (exit $rc): $*" >&2
+    tail -n 5 "$log" >&2
+    return 1
+  fi
+  awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; w = s }
+              /Maximum resident set size/ { r = $2 } END { print w, r }' "$log.time" >>"$log.times"
+}
+
+# row N PHASE LOG: prints the median, min–max and the largest peak RSS of LOG.times; sets $MEDIAN.
+row() {
+  local n=$1 phase=$2 log=$3
+  read -r MEDIAN lo hi rss < <(sort -n "$log.times" | awk '{ w[NR] = $1; if ($2 > r) r = $2 }
+    END { m = (NR % 2) ? w[(NR + 1) / 2] : (w[NR / 2] + w[NR / 2 + 1]) / 2; print m, w[1], w[NR], r / 1024 }')
+  printf '%-7s %-28s %9.2f %17s %12.0f\n' "$n" "$phase" "$MEDIAN" "$(printf '%.2f–%.2f' "$lo" "$hi")" "$rss"
+}
+
+# toggle_replicas FILE: flips the first tenant's replicas of FILE between 1 and 2 (or 2 and 3).
+toggle_replicas() {
+  python3 - "$1" <<'EOF'
+import re, sys
+p = sys.argv[1]
+s = open(p).read()
+m = re.search(r"replicas: (\d)", s)
+n = int(m.group(1))
+s = s[:m.start()] + f"replicas: {n + 1 if n < 3 else 1}" + s[m.end():]
+open(p, "w").write(s)
+EOF
 }
 
 bench() {
-  local n=$1 repo=$work/repo-$1
-  python3 tools/gen-tenants.py "$n" "$repo"
-  measure "$n" "render --identity (first)" "$TCPC" render "$repo" --identity "$IDENTITY"
-  FIRST=$WALL
-  measure "$n" "render (no identity, up to date)" "$TCPC" render "$repo"
-  measure "$n" "render (no identity, empty -o)" "$TCPC" render "$repo" -o "$work/out-$n" --allow-outside
-  measure "$n" "check" "$TCPC" check "$repo"
-  echo "$n tenants: $(find "$repo/rendered" -type f | wc -l) files, $(du -sh "$repo/rendered" | cut -f1) rendered, lock $(du -h "$repo/tcpc.lock" | cut -f1), state $(du -sh "$repo/.tcpc" | cut -f1)"
+  local n=$1 repo=$work/repo-$1 log=$work/$1
+  python3 tools/gen-tenants.py "$n" "$repo" >/dev/null
+  run_once "$log-first" "$TCPC" render "$repo" --identity "$IDENTITY"
+  row "$n" "render --identity (first)" "$log-first"
+  FIRST=$MEDIAN
+  # The first render after a build of another code writes the marker's new keys: not measured.
+  "$TCPC" render "$repo" >/dev/null 2>&1
+  for _ in $(seq "$ROUNDS"); do run_once "$log-unchanged" "$TCPC" render "$repo"; done
+  row "$n" "render (unchanged)" "$log-unchanged"
+  mapfile -t files < <(find "$repo/tenants" -name '*.yaml' | sort)
+  for r in $(seq "$ROUNDS"); do
+    toggle_replicas "${files[$(((r * 7919) % ${#files[@]}))]}"
+    run_once "$log-one" "$TCPC" render "$repo"
+  done
+  row "$n" "render (one tenant changed)" "$log-one"
+  for _ in $(seq "$ROUNDS"); do run_once "$log-check" "$TCPC" check "$repo"; done
+  row "$n" "check (unchanged)" "$log-check"
+  run_once "$log-validate" "$TCPC" validate "$repo"
+  row "$n" "validate" "$log-validate"
+  run_once "$log-cold" "$TCPC" render "$repo" -o "$work/out-$n" --allow-outside
+  row "$n" "render (cold, empty -o)" "$log-cold"
+  echo "        $n tenants: $(find "$repo/rendered" -type f | wc -l) files, $(du -sh "$repo/rendered" | cut -f1) rendered, lock $(du -h "$repo/tcpc.lock" | cut -f1), state $(du -sh "$repo/.tcpc" | cut -f1)"
   rm -rf "$work/out-$n"
+  [[ "${KEEP:-0}" == 1 ]] || rm -rf "$repo"
 }
 
 for n in $NS; do bench "$n"; done

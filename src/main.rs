@@ -991,7 +991,13 @@ fn render(
         return finish(&compiled);
     }
     let changes = cli::summary::Changes::between(&previous.tree, &compiled.tree);
-    let marker = tcpc::cache::marker_text(&cache_keys(&compiled, filter, &previous), &compiled.tree);
+    let keys = cache_keys(&compiled, filter, &previous);
+    // The same tree under the same keys has the same marker: no need to hash every file again.
+    let marker = if previous.tree == compiled.tree && tcpc::cache::recorded_keys(&previous.marker) == keys {
+        previous.marker.clone()
+    } else {
+        tcpc::cache::marker_text(&keys, &compiled.tree)
+    };
     match emit::write_tree_with(&out, &compiled.tree, &marker, Some(&previous)) {
         Ok(emit::WriteOutcome::Unchanged) => {
             let rendered = compiled.tenants - compiled.pending.len();

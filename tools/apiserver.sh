@@ -52,6 +52,18 @@ alive() {
   tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$2"
 }
 
+# Whether the process this script just started (PID in file $1) is still running, before or
+# after its exec: until the forked shell has exec'ed, its command line is this script's, so
+# `alive` (which matches the name) would call a starting process dead under load.
+running() {
+  local pid state
+  [[ -f $1 ]] || return 1
+  pid=$(<"$1")
+  [[ -n $pid ]] || return 1
+  state=$(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null) || return 1
+  [[ -n $state && $state != Z ]]
+}
+
 kill_pidfile() {
   local pidfile=$1 name=$2 pid i
   if alive "$pidfile" "$name"; then
@@ -144,7 +156,7 @@ try_start() {
   local i ok=0
   for i in $(seq 1 100); do
     if curl -fsS --max-time 1 "$etcd_url/health" >/dev/null 2>&1; then ok=1; break; fi
-    alive "$dir/etcd.pid" etcd || break
+    running "$dir/etcd.pid" || break
     sleep 0.1
   done
   if ((!ok)); then
@@ -180,7 +192,7 @@ try_start() {
       printf 'APISERVER_URL=%s\nETCD_URL=%s\nKUBECONFIG=%s\n' "$api_url" "$etcd_url" "$dir/kubeconfig" >"$dir/env"
       return 0
     fi
-    alive "$dir/kube-apiserver.pid" kube-apiserver || break
+    running "$dir/kube-apiserver.pid" || break
     sleep 0.25
   done
   local busy=0

@@ -40,12 +40,15 @@ pub struct RenderCache<'a> {
 #[derive(Debug)]
 struct Cached<'a> {
     key: &'a str,
+    /// The marker's digest of the files; checked on a key match only (after a new build no key
+    /// matches, and no file is hashed).
+    digest: &'a str,
     files: TenantFiles<'a>,
 }
 
 impl<'a> RenderCache<'a> {
-    /// The cache held by a previous tree and its marker text. Entries whose files on disk no
-    /// longer hash to the recorded digest (edited, removed, added by hand) are dropped.
+    /// The cache held by a previous tree and its marker text. An entry whose files on disk no
+    /// longer hash to the recorded digest (edited, removed, added by hand) never hits.
     pub fn from_previous(marker: &'a str, previous: &'a Tree) -> RenderCache<'a> {
         let recorded = parse_entries(marker);
         if recorded.is_empty() {
@@ -53,18 +56,16 @@ impl<'a> RenderCache<'a> {
         }
         let mut tenants = BTreeMap::new();
         for (tenant, files) in tenant_files(previous) {
-            let Some((key, digest)) = recorded.get(tenant.as_str()) else { continue };
-            if files_digest(&files) != *digest {
-                continue;
+            if let Some(&(key, digest)) = recorded.get(tenant.as_str()) {
+                tenants.insert(tenant, Cached { key, digest, files });
             }
-            tenants.insert(tenant, Cached { key, files });
         }
         RenderCache { tenants }
     }
 
     /// The files `tenant` was rendered to under `key`, if that is its recorded key.
     pub fn get(&self, tenant: &str, key: &str) -> Option<Vec<EmittedFile>> {
-        let cached = self.tenants.get(tenant).filter(|c| c.key == key)?;
+        let cached = self.tenants.get(tenant).filter(|c| c.key == key && files_digest(&c.files) == c.digest)?;
         let (ns, tcp) = tenant.split_once('/')?;
         let files = cached
             .files

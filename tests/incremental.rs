@@ -7,7 +7,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{assert_trees_eq, copy_dir, root, run, snapshot, snapshot_changes, tcpc};
+use common::{assert_trees_eq, copy_dir, replace_once, root, run, snapshot, snapshot_changes, tcpc};
 
 const HINT: &str = "a render using the cache must write what a cold render writes (src/cache.rs)";
 
@@ -44,12 +44,6 @@ fn assert_same_as_cold(repo: &Path, out: &Path, tmp: &Path, what: &str) {
     assert_eq!(cache_line(&r).0, 0, "{what}: a cold render has no cache\n{}", r.describe());
     assert_trees_eq(&cold, out, &format!("{what}: {HINT}"));
     assert_eq!(marker(&cold), marker(out), "{what}: the markers differ");
-}
-
-fn replace_once(path: &Path, from: &str, to: &str) {
-    let text = std::fs::read_to_string(path).unwrap();
-    assert!(text.contains(from), "{} lacks {from:?}", path.display());
-    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
 }
 
 #[test]

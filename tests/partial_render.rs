@@ -9,17 +9,11 @@ mod common;
 
 use std::path::Path;
 
-use common::{EXAMPLES_IDENTITY, root, run, snapshot, snapshot_changes, tcpc};
+use common::{EXAMPLES_IDENTITY, replace_once, root, run, snapshot, snapshot_changes, tcpc};
 
 fn lock_tenants(dir: &Path) -> Vec<String> {
     let lock = tcpc::lock::Lock::parse(&std::fs::read_to_string(dir.join("tcpc.lock")).unwrap()).unwrap();
     lock.tenants.keys().cloned().collect()
-}
-
-fn replace_once(path: &Path, from: &str, to: &str) {
-    let text = std::fs::read_to_string(path).unwrap();
-    assert!(text.contains(from), "{} lacks {from:?}", path.display());
-    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
 }
 
 #[test]

@@ -66,6 +66,13 @@ pub fn run(cmd: &mut Command) -> Run {
     }
 }
 
+/// Replaces the first `from` in the file at `path` with `to`; panics if `from` is not there.
+pub fn replace_once(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{} lacks {from:?}", path.display());
+    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
+}
+
 /// Copies the directory tree `src` to `dst` (created), hidden files included.
 /// `tcpc render DIR -o OUT --allow-outside --identity <the examples' identity>`: a render of a
 /// copy of the examples that may issue, into a directory outside it.

@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 
 use sha2::{Digest as _, Sha256};
 
-use crate::emit::{Bundle, EmittedFile, Tree};
+use crate::model::{Bundle, EmittedFile, Tree};
 
 /// A hash of every source file that shapes rendered output (templates, the pipeline, the YAML
 /// emitter, the spec types), computed by `build.rs`: a binary built from other code never
@@ -93,7 +93,7 @@ impl<'a> RenderCache<'a> {
 /// What the templates of one tenant are given, hashed: equal keys render equal files.
 pub struct KeyInputs<'a> {
     /// The PKI stage's Secret objects (sealed), as they will be checked and emitted.
-    pub secrets: &'a [crate::emit::Rendered],
+    pub secrets: &'a [crate::model::Rendered],
     pub tenant: &'a crate::resolve::Tenant,
     pub source: &'a str,
     pub annotations: &'a BTreeMap<String, String>,
@@ -182,7 +182,7 @@ fn tenant_files(tree: &Tree) -> BTreeMap<String, TenantFiles<'_>> {
         if file == "kustomization.yaml" || file.contains('/') {
             continue;
         }
-        out.entry(format!("{ns}/{tcp}")).or_default().push((bundle, file, text));
+        out.entry(crate::model::tenant_key(ns, tcp)).or_default().push((bundle, file, text));
     }
     out
 }

@@ -67,50 +67,9 @@ pub fn check(object: Value) -> Result<Value, CheckError> {
 fn round_trip<T: DeserializeOwned + Serialize>(object: &Value) -> Result<(), String> {
     let typed: T = serde_path_to_error::deserialize(object).map_err(|e| format!("at `{}`: {}", e.path(), e.inner()))?;
     let back = serde_json::to_value(&typed).map_err(|e| e.to_string())?;
-    match first_difference(object, &back, &mut String::new()) {
+    match crate::model::first_difference(object, &back, &mut String::new()) {
         None => Ok(()),
         Some(path) => Err(format!("field `{path}` does not survive a typed round trip (unknown field or wrong type)")),
-    }
-}
-
-/// The path of the first place where `a` and `b` differ, if any.
-pub fn first_difference(a: &Value, b: &Value, path: &mut String) -> Option<String> {
-    match (a, b) {
-        (Value::Object(x), Value::Object(y)) => {
-            for (k, va) in x {
-                let len = path.len();
-                path.push('.');
-                path.push_str(k);
-                let found = match y.get(k) {
-                    Some(vb) => first_difference(va, vb, path),
-                    None => Some(path.clone()),
-                };
-                if found.is_some() {
-                    return found;
-                }
-                path.truncate(len);
-            }
-            y.keys().find(|k| !x.contains_key(*k)).map(|k| format!("{path}.{k}"))
-        }
-        (Value::Array(x), Value::Array(y)) => {
-            if x.len() != y.len() {
-                return Some(path.clone());
-            }
-            for (i, (va, vb)) in x.iter().zip(y).enumerate() {
-                let len = path.len();
-                path.push_str(&format!("[{i}]"));
-                if let Some(p) = first_difference(va, vb, path) {
-                    return Some(p);
-                }
-                path.truncate(len);
-            }
-            None
-        }
-        (Value::Number(x), Value::Number(y)) => (x.as_f64() != y.as_f64()).then(|| path.clone()),
-        // Quantities and int-or-string fields read a YAML number and give back its text
-        // (`cpu: 1` → "1"): the same value, not a difference.
-        (Value::Number(x), Value::String(y)) => (x.to_string() != *y).then(|| path.clone()),
-        _ => (a != b).then(|| path.clone()),
     }
 }
 

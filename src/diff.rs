@@ -2,7 +2,7 @@
 
 use similar::TextDiff;
 
-use crate::emit::Tree;
+use crate::model::Tree;
 
 /// A unified diff of every file that differs, is missing or is extra; empty when equal.
 pub fn tree_diff(old: &Tree, new: &Tree) -> String {

@@ -21,63 +21,13 @@ use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use serde_json::{Value, json};
+use serde_json::json;
 
-/// Which cluster a bundle is applied to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Bundle {
-    Management,
-    Tenant,
-}
-
-impl Bundle {
-    pub fn dir(self) -> &'static str {
-        match self {
-            Bundle::Management => "management",
-            Bundle::Tenant => "tenant",
-        }
-    }
-}
-
-/// One checked object, tagged with the tenant and bundle it belongs to.
-#[derive(Debug, Clone)]
-pub struct Rendered {
-    pub namespace: String,
-    pub tcp: String,
-    pub bundle: Bundle,
-    pub object: Value,
-}
-
-/// One emitted file: an object already written as canonical YAML.
-#[derive(Debug, Clone)]
-pub struct EmittedFile {
-    pub namespace: String,
-    pub tcp: String,
-    pub bundle: Bundle,
-    /// `<kind>-<name>.yaml`.
-    pub file: String,
-    pub text: String,
-}
-
-impl Rendered {
-    /// Emits the object as canonical YAML (done in the worker threads, so only text is kept).
-    pub fn emit(self) -> EmittedFile {
-        EmittedFile {
-            file: file_name(&self.object),
-            text: tcpc_yaml::emit(&self.object),
-            namespace: self.namespace,
-            tcp: self.tcp,
-            bundle: self.bundle,
-        }
-    }
-}
+use crate::model::{Bundle, EmittedFile, Tree};
 
 /// The marker that says a directory was written by tcpc and may be replaced wholesale. It also
 /// holds the render cache's entries (`crate::cache`).
 pub const MARKER: &str = ".tcpc-generated";
-
-/// Relative path → file content, sorted. The whole output of a run.
-pub type Tree = BTreeMap<String, String>;
 
 /// Lays emitted files out as a tree plus kustomizations.
 pub fn layout(files: Vec<EmittedFile>) -> Result<Tree, String> {
@@ -118,13 +68,6 @@ fn kustomization(resources: Vec<String>) -> String {
 }
 
 /// `deployment-alpha.yaml`; characters outside `[a-z0-9.-]` (e.g. `:` in RBAC names) become `-`.
-fn file_name(object: &Value) -> String {
-    let kind = object.get("kind").and_then(Value::as_str).unwrap_or("object").to_ascii_lowercase();
-    let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("unnamed");
-    let safe: String =
-        name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c.to_ascii_lowercase() } else { '-' }).collect();
-    format!("{kind}-{safe}.yaml")
-}
 
 /// All documents of the chosen bundles as one YAML stream, each preceded by its would-be path,
 /// in the order `kubectl apply -f -` must create them: per namespace its Namespace first (with
@@ -486,6 +429,8 @@ pub fn add_namespaces(tree: &mut Tree, objects: BTreeMap<String, String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Rendered;
+    use serde_json::Value;
 
     fn obj(kind: &str, name: &str) -> Value {
         json!({"apiVersion": "v1", "kind": kind, "metadata": {"name": name}})

@@ -12,8 +12,9 @@
 
 use globset::GlobMatcher;
 
-use crate::emit::{self, Bundle, EmittedFile, Tree};
+use crate::emit;
 use crate::lock::Lock;
+use crate::model::{Bundle, EmittedFile, Tree};
 
 /// What a command looks at. The default selects everything.
 #[derive(Debug, Clone, Default)]
@@ -87,7 +88,9 @@ impl Filter {
     /// Whether a path of the output tree is selected.
     pub fn path(&self, path: &str) -> bool {
         match owner(path) {
-            Owner::Tenant { namespace, name, bundle } => self.bundle_selected(bundle) && self.tenant(&format!("{namespace}/{name}")),
+            Owner::Tenant { namespace, name, bundle } => {
+                self.bundle_selected(bundle) && self.tenant(&crate::model::tenant_key(namespace, name))
+            }
             Owner::Shared => !self.by_tenant() && self.bundle_selected(Bundle::Management),
         }
     }

@@ -36,7 +36,7 @@ pub const DATASTORE_MIGRATED_FROM: &str = "tcpc.dev/datastore-migrated-from";
 pub fn check_datastore_changes(lock: &Lock, tenants: &[crate::resolve::Tenant], inputs: &crate::parse::Inputs) -> Diagnostics {
     let mut diags = Diagnostics::default();
     for t in tenants {
-        let key = format!("{}/{}", t.namespace, t.name);
+        let key = t.key();
         let Some(prev) = lock.tenants.get(&key).and_then(|l| l.datastore.as_ref()) else { continue };
         let now = crate::lock::DataStoreRecord::of(t);
         if prev.same_place(&now) {

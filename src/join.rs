@@ -23,7 +23,7 @@ pub struct JoinCommand {
 impl JoinCommand {
     /// The tenant `t`'s join command, from its lock entry (`None`: never rendered).
     pub fn for_tenant(t: &Tenant, lock: Option<&TenantLock>) -> Result<JoinCommand, String> {
-        let who = format!("{}/{}", t.namespace, t.name);
+        let who = t.key();
         let lock = lock
             .filter(|l| !l.ca_bundle.trim().is_empty())
             .ok_or_else(|| format!("{who} has no CA in the lock yet: run `tcpc render --identity …` first"))?;

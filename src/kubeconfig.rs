@@ -16,7 +16,7 @@ use zeroize::Zeroizing;
 use crate::diag::Diagnostics;
 use crate::pki::TenantState;
 use crate::resolve::Tenant;
-use crate::source::{SourceId, Sources};
+use crate::source::Sources;
 
 /// Which kubeconfig.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,7 +37,7 @@ impl User {
 }
 
 /// Parses and resolves the repository: every tenant (for the commands that read, not render).
-pub fn resolve_all(sources: &Sources, config: Option<SourceId>) -> Result<Vec<Tenant>, Diagnostics> {
+pub fn resolve_all(sources: &Sources, config: &crate::parse::ConfigFile) -> Result<Vec<Tenant>, Diagnostics> {
     let mut diags = Diagnostics::default();
     let inputs = crate::parse::parse(sources, config, &mut diags);
     let tenants = crate::resolve::resolve(&inputs, &mut diags);
@@ -48,11 +48,6 @@ pub fn resolve_all(sources: &Sources, config: Option<SourceId>) -> Result<Vec<Te
     Ok(tenants)
 }
 
-/// Parses and resolves the repository and returns the tenant `namespace/name`.
-pub fn resolve_tenant(sources: &Sources, config: Option<SourceId>, namespace: &str, name: &str) -> Result<Option<Tenant>, Diagnostics> {
-    Ok(resolve_all(sources, config)?.into_iter().find(|t| t.namespace == namespace && t.name == name))
-}
-
 /// The kubeconfig of `user` for tenant `t`, from its encrypted state.
 pub fn kubeconfig(
     t: &Tenant,
@@ -61,7 +56,7 @@ pub fn kubeconfig(
     user: User,
     now: OffsetDateTime,
 ) -> Result<Zeroizing<String>, String> {
-    let who = format!("{}/{}", t.namespace, t.name);
+    let who = t.key();
     let plain = tcpc_seal::state::decrypt_with_identities(state, identities).map_err(|e| format!("{who}: cannot open the state: {e}"))?;
     let state: TenantState = serde_json::from_slice(&plain).map_err(|_| format!("{who}: the decrypted state is not valid"))?;
     let a = user.artefact();

@@ -28,6 +28,7 @@ pub mod kubeconfig;
 pub mod limits;
 pub mod lock;
 pub mod lock_check;
+pub mod model;
 pub mod parse;
 pub mod paths;
 pub mod pki;
@@ -41,8 +42,8 @@ pub mod source;
 pub mod status;
 
 use diag::{Diagnostic, Diagnostics};
-use emit::{EmittedFile, Rendered, Tree};
-use source::{SourceId, Sources};
+use model::{EmittedFile, Rendered, Tree};
+use source::Sources;
 
 /// A JSON Schema as written to `schemas/`: pretty JSON with a trailing newline.
 pub fn schema_text(schema: &serde_json::Value) -> String {
@@ -112,16 +113,16 @@ pub struct Progress {
     pub total: std::sync::atomic::AtomicUsize,
 }
 
-/// Compiles the repository held in `sources` (`config` is `tcpc.yaml`, if present).
-/// On failure, returns every diagnostic found, errors and warnings.
-pub fn compile(sources: &Sources, config: Option<SourceId>, keys: Option<&Keys<'_>>) -> Result<Compiled, Diagnostics> {
+/// Compiles the repository held in `sources` under its `tcpc.yaml` (`config`, parsed by the
+/// caller). On failure, returns every diagnostic found, errors and warnings.
+pub fn compile(sources: &Sources, config: &parse::ConfigFile, keys: Option<&Keys<'_>>) -> Result<Compiled, Diagnostics> {
     compile_with_progress(sources, config, keys, &Progress::default())
 }
 
 /// [`compile`], counting rendered tenants into `progress` as it goes.
 pub fn compile_with_progress(
     sources: &Sources,
-    config: Option<SourceId>,
+    config: &parse::ConfigFile,
     keys: Option<&Keys<'_>>,
     progress: &Progress,
 ) -> Result<Compiled, Diagnostics> {
@@ -148,7 +149,7 @@ pub fn compile_with_progress(
                 let d = Diagnostic::error("tcpc.yaml configures no sealing: tcpc never writes plaintext Secrets").help(
                     "add `sealing: {sealedSecrets: {certificate: sealed-secrets.crt}}` or `sealing: {sops: {ageRecipients: [age1…]}}`",
                 );
-                let d = match &inputs.config_doc {
+                let d = match inputs.config_doc {
                     Some(doc) => d.at(doc.file, doc.node.span, "in this file"),
                     None => d.note("there is no tcpc.yaml at the repository root"),
                 };
@@ -171,7 +172,7 @@ pub fn compile_with_progress(
         match r {
             Ok(out) => {
                 objects.extend(out.objects);
-                let key = format!("{}/{}", t.namespace, t.name);
+                let key = t.key();
                 cache_hits += usize::from(out.cached);
                 if let Some(k) = out.render_key {
                     render_keys.insert(key.clone(), k);
@@ -186,7 +187,7 @@ pub fn compile_with_progress(
                 report.extend(out.report);
             }
             Err(pki::PkiError::NeedsIdentity(message)) => {
-                let key = format!("{}/{}", t.namespace, t.name);
+                let key = t.key();
                 let known = keys.is_some_and(|k| k.lock.tenants.contains_key(&key));
                 if known {
                     // Its previous entry stays, matching the previous files kept for it.
@@ -196,7 +197,7 @@ pub fn compile_with_progress(
             }
             Err(pki::PkiError::Failed(e)) => {
                 // Failed, not gone: it must not count as removed.
-                names.push(format!("{}/{}", t.namespace, t.name));
+                names.push(t.key());
                 diags.push(Diagnostic::error(e))
             }
         }
@@ -268,7 +269,7 @@ pub fn compile_with_progress(
 fn teardown_jobs(
     inputs: &parse::Inputs,
     lock: &lock::Lock,
-    objects: &mut Vec<emit::EmittedFile>,
+    objects: &mut Vec<model::EmittedFile>,
     diags: &mut Diagnostics,
 ) -> std::collections::BTreeMap<String, lock::DataStoreRecord> {
     let mut kept = std::collections::BTreeMap::new();
@@ -404,9 +405,9 @@ fn render_one(
         use sha2::Digest as _;
         let mut h = sha2::Sha256::new();
         h.update(keys.seed);
-        h.update(format!("{}/{}", t.namespace, t.name).as_bytes());
+        h.update(t.key().as_bytes());
         let mut rng = rand_chacha::ChaCha20Rng::from_seed(h.finalize().into());
-        let prev = keys.lock.tenants.get(&format!("{}/{}", t.namespace, t.name));
+        let prev = keys.lock.tenants.get(&t.key());
         let p = pki::tenant_pki(t, prev, env, &mut rng)?;
         annotations.insert("tcpc.dev/pki-checksum".into(), p.pod_checksum.clone());
         for mut s in p.secrets {
@@ -435,7 +436,7 @@ fn render_one(
         }
         .key();
         // The same inputs (sealed Secrets included) rendered these files last time (`cache`).
-        let hit = keys.cache.and_then(|c| c.get(&format!("{}/{}", t.namespace, t.name), &key));
+        let hit = keys.cache.and_then(|c| c.get(&t.key(), &key));
         out.render_key = Some(key);
         if let Some(files) = hit {
             out.objects = files;
@@ -470,12 +471,12 @@ pub fn keep_previous(tree: Tree, previous: &Tree, compiled: &Compiled) -> Result
         return Ok(tree);
     }
     /// `<ns>/<tcp>/<bundle>/<file>` of a tenant's object file (not its kustomization).
-    fn tenant_file(path: &str) -> Option<(&str, &str, emit::Bundle, &str)> {
+    fn tenant_file(path: &str) -> Option<(&str, &str, model::Bundle, &str)> {
         let parts: Vec<&str> = path.split('/').collect();
         let &[ns, tcp, bundle, file] = parts.as_slice() else { return None };
         let bundle = match bundle {
-            "management" => emit::Bundle::Management,
-            "tenant" => emit::Bundle::Tenant,
+            "management" => model::Bundle::Management,
+            "tenant" => model::Bundle::Tenant,
             _ => return None,
         };
         (file != "kustomization.yaml").then_some((ns, tcp, bundle, file))

@@ -12,8 +12,9 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 use clap::{Parser, Subcommand, ValueEnum};
-use tcpc::emit::{self, Bundle};
+use tcpc::emit;
 use tcpc::intent::Intent;
+use tcpc::model::Bundle;
 use tcpc::repo_lock::{self, Locks};
 use tcpc::source::Sources;
 use tcpc::{Compiled, commit, discover, fault};
@@ -640,16 +641,17 @@ fn load_and_compile(dir: &Path, mode: Mode<'_>) -> Result<(Repo, Compiled), Fail
     // tcpc.yaml decides what to walk, so parse it on its own first (under the default limits).
     let mut cfg_diags = tcpc::diag::Diagnostics::default();
     let config_id = discover::read_config_into(dir, &mut sources, &mut cfg_diags).map_err(io)?;
-    let parsed = (!cfg_diags.has_errors()).then(|| tcpc::parse::parse(&sources, config_id, &mut cfg_diags));
-    let Some(tcpc::parse::Inputs { config, config_doc, .. }) = parsed.filter(|_| !cfg_diags.has_errors()) else {
+    let parsed = (!cfg_diags.has_errors()).then(|| tcpc::parse::ConfigFile::parse(&sources, config_id, &mut cfg_diags));
+    let Some(config_file) = parsed.filter(|_| !cfg_diags.has_errors()) else {
         eprint!("{}", cfg_diags.render(&sources));
         return Err(Failure::Invalid);
     };
+    let config = &config_file.config;
     let output = dir.join(config.output_dir());
     let lock_path = dir.join(config.lock_file());
     let state_dir = dir.join(config.state_dir());
     if let Mode::Render { write: Some(w), .. } = &mode {
-        check_write_paths(dir, w, &output, &state_dir, &lock_path, config_doc.as_ref(), config_id, &sources)?;
+        check_write_paths(dir, w, &output, &state_dir, &lock_path, &config_file, &sources)?;
     }
     let warnings = discover::read_inputs(dir, &config, &[PathBuf::from(config.output_dir())], &mut sources, &mut cfg_diags).map_err(io)?;
     if cfg_diags.has_errors() {
@@ -688,13 +690,13 @@ fn load_and_compile(dir: &Path, mode: Mode<'_>) -> Result<(Repo, Compiled), Fail
         intent: intent.unwrap_or(&no_intent),
         cache: cache.as_ref(),
     });
-    let result = with_progress_bar(|progress| tcpc::compile_with_progress(&sources, config_id, keys.as_ref(), progress));
+    let result = with_progress_bar(|progress| tcpc::compile_with_progress(&sources, &config_file, keys.as_ref(), progress));
     match result {
         Ok(c) => {
             if !c.diagnostics.is_empty() {
                 eprint!("{}", c.diagnostics.render(&sources));
             }
-            Ok((Repo { output, lock_path, state_dir, lock, lock_text, config, previous }, c))
+            Ok((Repo { output, lock_path, state_dir, lock, lock_text, config: config_file.config, previous }, c))
         }
         Err(diags) => {
             eprint!("{}", diags.render(&sources));
@@ -705,15 +707,13 @@ fn load_and_compile(dir: &Path, mode: Mode<'_>) -> Result<(Repo, Compiled), Fail
 
 /// Refuses (before anything is read or written) output, state or lock paths a render may not
 /// write to: see `tcpc::paths`.
-#[allow(clippy::too_many_arguments)]
 fn check_write_paths(
     dir: &Path,
     w: &Write,
     config_output: &Path,
     state_dir: &Path,
     lock_path: &Path,
-    config_doc: Option<&tcpc::parse::Doc<()>>,
-    config_id: Option<tcpc::source::SourceId>,
+    config: &tcpc::parse::ConfigFile,
     sources: &Sources,
 ) -> Result<(), Failure> {
     use tcpc::paths::{Origin, Target};
@@ -729,7 +729,7 @@ fn check_write_paths(
     if problems.is_empty() {
         return Ok(());
     }
-    let diags = tcpc::paths::diagnostics(&problems, config_doc, config_id);
+    let diags = tcpc::paths::diagnostics(&problems, config.doc.as_ref(), config.id);
     eprint!("{}", diags.render(sources));
     let from_cli = problems.iter().all(|(o, ..)| matches!(o, Origin::CommandLine(_)));
     Err(if from_cli { Failure::Io("refusing to write there".into()) } else { Failure::Invalid })
@@ -838,12 +838,12 @@ fn apply_filter(
     filter: &tcpc::filter::Filter,
     compiled: &mut Compiled,
     repo: &Repo,
-    previous: &emit::Tree,
+    previous: &tcpc::model::Tree,
     stdout: bool,
 ) -> Result<(), Failure> {
     let selected_state = |key: &str| key.strip_prefix("tenants/").is_none_or(|t| filter.tenant(t));
     compiled.new_states.retain(|k, _| selected_state(k));
-    compiled.pending.retain(|p| filter.tenant(&format!("{}/{}", p.namespace, p.name)));
+    compiled.pending.retain(|p| filter.tenant(&tcpc::model::tenant_key(&p.namespace, &p.name)));
     let new_lock = tcpc::filter::merge_lock(filter, compiled.lock.as_ref(), &repo.lock);
     if filter.bundle.is_some() && !stdout {
         // Key material lives in both bundles (Secrets here, the CA bundle there): issue it
@@ -1056,11 +1056,11 @@ fn tenant_keys(compiled: &Compiled) -> std::collections::BTreeSet<String> {
         .tree
         .keys()
         .filter_map(|p| match tcpc::filter::owner(p) {
-            tcpc::filter::Owner::Tenant { namespace, name, .. } => Some(format!("{namespace}/{name}")),
+            tcpc::filter::Owner::Tenant { namespace, name, .. } => Some(tcpc::model::tenant_key(namespace, name)),
             tcpc::filter::Owner::Shared => None,
         })
         .collect();
-    keys.extend(compiled.pending.iter().map(|p| format!("{}/{}", p.namespace, p.name)));
+    keys.extend(compiled.pending.iter().map(|p| tcpc::model::tenant_key(&p.namespace, &p.name)));
     keys
 }
 
@@ -1132,15 +1132,14 @@ fn install(what: InstallCommand) -> Result<(), Failure> {
 
 /// tcpc.yaml of `dir`, checked (its errors printed).
 fn install_config(dir: &Path) -> Result<tcpc_spec::Config, Failure> {
-    load_config(dir).map(|loaded| loaded.config)
+    load_config(dir).map(|loaded| loaded.config.config)
 }
 
-/// tcpc.yaml of `dir`, parsed: the configuration, the sources it was read into (`config_id`) and
-/// the diagnostics so far.
+/// tcpc.yaml of `dir`, parsed: the configuration, the sources it was read into and the
+/// diagnostics so far.
 struct LoadedConfig {
-    config: tcpc_spec::Config,
+    config: tcpc::parse::ConfigFile,
     sources: Sources,
-    config_id: Option<tcpc::source::SourceId>,
     diags: tcpc::diag::Diagnostics,
 }
 
@@ -1150,12 +1149,12 @@ fn load_config(dir: &Path) -> Result<LoadedConfig, Failure> {
     let mut sources = Sources::default();
     let config_id = discover::read_config(dir).map_err(io)?.map(|text| sources.add(discover::CONFIG_FILE.into(), text));
     let mut diags = tcpc::diag::Diagnostics::default();
-    let config = tcpc::parse::parse(&sources, config_id, &mut diags).config;
+    let config = tcpc::parse::ConfigFile::parse(&sources, config_id, &mut diags);
     if diags.has_errors() {
         eprint!("{}", diags.render(&sources));
         return Err(Failure::Invalid);
     }
-    Ok(LoadedConfig { config, sources, config_id, diags })
+    Ok(LoadedConfig { config, sources, diags })
 }
 
 /// `./<path>` of `path` inside its Git work tree (the directory holding `.git`), for Flux's
@@ -1273,7 +1272,7 @@ fn import(what: ImportCommand, timeout: std::time::Duration) -> Result<(), Failu
     let config_id =
         discover::read_config(&dir).map_err(|e| Failure::Io(e.to_string()))?.map(|t| sources.add(discover::CONFIG_FILE.into(), t));
     let mut diags = tcpc::diag::Diagnostics::default();
-    let config = tcpc::parse::parse(&sources, config_id, &mut diags).config;
+    let config = tcpc::parse::ConfigFile::parse(&sources, config_id, &mut diags).config;
     if diags.has_errors() {
         eprint!("{}", diags.render(&sources));
         return Err(Failure::Invalid);
@@ -1376,14 +1375,14 @@ fn load_resolved(dir: &Path) -> Result<(tcpc_spec::Config, Sources, Vec<tcpc::re
         return Err(Failure::Io(format!("{} is not a directory", dir.display())));
     }
     let io = |e: discover::DiscoverError| Failure::Io(e.to_string());
-    let LoadedConfig { config, mut sources, config_id, mut diags } = load_config(dir)?;
-    discover::read_inputs(dir, &config, &[PathBuf::from(config.output_dir())], &mut sources, &mut diags).map_err(io)?;
+    let LoadedConfig { config, mut sources, mut diags } = load_config(dir)?;
+    discover::read_inputs(dir, &config.config, &[PathBuf::from(config.config.output_dir())], &mut sources, &mut diags).map_err(io)?;
     if diags.has_errors() {
         eprint!("{}", diags.render(&sources));
         return Err(Failure::Invalid);
     }
-    match tcpc::kubeconfig::resolve_all(&sources, config_id) {
-        Ok(tenants) => Ok((config, sources, tenants)),
+    match tcpc::kubeconfig::resolve_all(&sources, &config) {
+        Ok(tenants) => Ok((config.config, sources, tenants)),
         Err(diags) => {
             eprint!("{}", diags.render(&sources));
             Err(Failure::Invalid)

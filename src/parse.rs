@@ -57,9 +57,10 @@ pub struct ConfigMapDoc {
 
 /// Everything the repository holds that tcpc understands.
 #[derive(Debug, Clone)]
-pub struct Inputs {
-    pub config: Config,
-    pub config_doc: Option<Doc<()>>,
+pub struct Inputs<'c> {
+    /// `tcpc.yaml`, parsed once at the edge ([`ConfigFile`]).
+    pub config: &'c Config,
+    pub config_doc: Option<&'c Doc<()>>,
     pub tcps: Vec<Doc<TenantControlPlane>>,
     pub datastores: Vec<Doc<DataStore>>,
     pub configmaps: Vec<ConfigMapDoc>,
@@ -100,15 +101,33 @@ fn schemas() -> &'static Schemas {
     })
 }
 
-/// Parses `tcpc.yaml` (if present) and every input document.
-pub fn parse(sources: &Sources, config_file: Option<SourceId>, diags: &mut Diagnostics) -> Inputs {
-    let (config, config_doc) = match config_file {
-        Some(id) => parse_config(sources, id, diags),
-        None => (Config::empty(), None),
-    };
+/// `tcpc.yaml`: parsed once, by the IO edge, before anything else is read (it decides what is
+/// walked), then handed to [`parse`] and every later stage.
+#[derive(Debug)]
+pub struct ConfigFile {
+    pub config: Config,
+    /// The document, for diagnostics that point into tcpc.yaml; `None` without one.
+    pub doc: Option<Doc<()>>,
+    /// The source holding tcpc.yaml, if there is one (possibly empty).
+    pub id: Option<SourceId>,
+}
+
+impl ConfigFile {
+    /// Parses `tcpc.yaml` (source `id`); without one, the empty configuration (every default).
+    pub fn parse(sources: &Sources, id: Option<SourceId>, diags: &mut Diagnostics) -> ConfigFile {
+        let (config, doc) = match id {
+            Some(id) => parse_config(sources, id, diags),
+            None => (Config::empty(), None),
+        };
+        ConfigFile { config, doc, id }
+    }
+}
+
+/// Parses every input document but tcpc.yaml, which `config` holds already.
+pub fn parse<'c>(sources: &Sources, config_file: &'c ConfigFile, diags: &mut Diagnostics) -> Inputs<'c> {
     let mut inputs = Inputs {
-        config,
-        config_doc,
+        config: &config_file.config,
+        config_doc: config_file.doc.as_ref(),
         tcps: Vec::new(),
         datastores: Vec::new(),
         configmaps: Vec::new(),
@@ -118,7 +137,7 @@ pub fn parse(sources: &Sources, config_file: Option<SourceId>, diags: &mut Diagn
     let limits = inputs.config.yaml_limits();
     let mut total: u64 = 0;
     for (id, file) in sources.iter() {
-        if Some(id) == config_file {
+        if Some(id) == config_file.id {
             continue;
         }
         total = total.saturating_add(file.text.len() as u64);
@@ -200,7 +219,7 @@ fn classify(id: SourceId, node: Node, inputs: &mut Inputs, diags: &mut Diagnosti
                 json.as_object().is_some_and(|o| o.keys().all(|k| ["apiVersion", "kind", "metadata"].contains(&k.as_str())))
                     && json["metadata"].as_object().is_some_and(|m| m.keys().all(|k| k == "name" || k == "namespace"));
             match name {
-                Some(name) if only_identity => inputs.tombstones.push(format!("{namespace}/{name}")),
+                Some(name) if only_identity => inputs.tombstones.push(crate::model::tenant_key(namespace, name)),
                 _ => diags.push(
                     Diagnostic::error("a Tombstone holds only `metadata.name` and `metadata.namespace`")
                         .at(id, node.span, "this document")
@@ -401,7 +420,7 @@ fn typed<T: DeserializeOwned + Serialize>(schema: &Schema, id: SourceId, node: &
         }
     };
     let back = serde_json::to_value(&value).expect("spec types serialise");
-    if let Some(diff) = crate::check::first_difference(&json, &back, &mut String::new()) {
+    if let Some(diff) = crate::model::first_difference(&json, &back, &mut String::new()) {
         let path = serde_path(diff.trim_start_matches('.'));
         let in_back = back.pointer(&to_pointer(&path)).is_some();
         let msg = if in_back { "value is not understood as written" } else { "unknown field" };
@@ -565,11 +584,13 @@ fn to_pointer(path: &[PathSeg]) -> String {
 mod tests {
     use super::*;
 
-    fn run(text: &str) -> (Inputs, Diagnostics, Sources) {
+    fn run(text: &str) -> (Inputs<'static>, Diagnostics, Sources) {
         let mut sources = Sources::default();
         sources.add("t.yaml".into(), text.into());
         let mut diags = Diagnostics::default();
-        let inputs = parse(&sources, None, &mut diags);
+        // No tcpc.yaml: every default (leaked: the inputs borrow it for the rest of the test).
+        let config = Box::leak(Box::new(ConfigFile::parse(&sources, None, &mut diags)));
+        let inputs = parse(&sources, config, &mut diags);
         (inputs, diags, sources)
     }
 

@@ -22,8 +22,8 @@ use tcpc_pki::{Artefact, CertInfo, Issued, Issuer, IssuerRef, PrivateKey, Tenant
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
-use crate::emit::{Bundle, Rendered};
 use crate::lock::{ArtefactLock, SecretLock, TenantLock};
+use crate::model::{Bundle, Rendered};
 use crate::resolve::Tenant;
 
 /// How Secrets are sealed for the cluster.
@@ -264,7 +264,7 @@ pub fn tenant_pki(
     env: &PkiEnv<'_>,
     rng: &mut (impl RngCore + CryptoRng),
 ) -> Result<TenantPkiOutput, PkiError> {
-    let who = format!("{}/{}", t.namespace, t.name);
+    let who = t.key();
     let key_alg = tcpc_pki::KeyAlgorithm::from_str(&t.pki.key_algorithm).map_err(|e| format!("{who}: {e}"))?;
     let mut params = TenantPkiParams::new(&t.name, &t.namespace);
     params.service_dns_names = t.service_dns_names.clone();

@@ -12,9 +12,9 @@ use std::sync::OnceLock;
 use minijinja::Environment;
 use serde::Serialize;
 
-use crate::emit::{Bundle, Rendered};
+use crate::model::{Bundle, Rendered};
 use crate::record::Record;
-use crate::resolve::{SSL_CERT_DIR, Tenant};
+use crate::resolve::{Derived, SSL_CERT_DIR, Tenant};
 
 /// (template name, source, bundle). Order does not matter: output is sorted by path later.
 const TEMPLATES: &[(&str, &str, Bundle)] = &[
@@ -42,11 +42,6 @@ const TEMPLATES: &[(&str, &str, Bundle)] = &[
     ("management/companion.yaml.j2", include_str!("../templates/management/companion.yaml.j2"), Bundle::Management),
 ];
 
-/// Tenant-bundle helpers (kubelet configuration, RFC 6902 patches). Declared here so the
-/// module stays within the render stage's files.
-#[path = "tenant.rs"]
-pub mod tenant;
-
 fn env() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
     ENV.get_or_init(|| {
@@ -68,11 +63,9 @@ struct Context<'a> {
     ssl_cert_dir: &'static str,
     /// Pod-template annotations (user's, the internal-CA checksum, the PKI checksum).
     pod_annotations: &'a std::collections::BTreeMap<String, String>,
-    /// Derived values for the tenant bundle.
-    x: Extras,
-    /// The kubelet-config ConfigMap's `kubelet` value: canonical YAML of the (patched)
-    /// KubeletConfiguration.
-    kubelet_config: String,
+    /// Values the resolver derived for the tenant bundle (kubelet configuration, certSANs,
+    /// kubeadm API).
+    x: &'a Derived,
     /// Base64 of the tenant CA certificate PEM (see `templates/tenant/cluster-info.yaml.j2`);
     /// `None` until the PKI stage provides it, and then `cluster-info` is not rendered.
     ca_cert_b64: Option<&'a str>,
@@ -94,14 +87,6 @@ struct Context<'a> {
     companion_service_account: &'static str,
 }
 
-/// Values the tenant templates need that are computed in Rust.
-#[derive(Debug, Serialize)]
-struct Extras {
-    api_server_cert_sans: Vec<String>,
-    /// apiVersion of the ClusterConfiguration in `kubeadm-config` (v1beta3 before v1.31).
-    kubeadm_api: &'static str,
-}
-
 impl<'a> Context<'a> {
     fn new(
         t: &'a Tenant,
@@ -109,14 +94,12 @@ impl<'a> Context<'a> {
         ca_cert_b64: Option<&'a str>,
         etcd_checksum: Option<&'a str>,
         record: Option<&'a Record>,
-    ) -> Result<Self, String> {
-        let kubelet = tenant::kubelet_configuration(t, &t.kubelet.configuration_json_patches).map_err(|e| e.to_string())?;
-        Ok(Context {
+    ) -> Self {
+        Context {
             t,
             ssl_cert_dir: SSL_CERT_DIR,
             pod_annotations,
-            x: Extras { api_server_cert_sans: tenant::api_server_cert_sans(t), kubeadm_api: crate::resolve::version::kubeadm_api(t.minor) },
-            kubelet_config: tcpc_yaml::emit(&kubelet),
+            x: &t.derived,
             ca_cert_b64,
             labels: crate::resolve::kamaji_labels(&t.name, "internal-ca-certificates"),
             uid: crate::resolve::hardening::CONTROL_PLANE_UID,
@@ -128,7 +111,7 @@ impl<'a> Context<'a> {
             record,
             companion_secrets: record.map(crate::record::readable_secrets).unwrap_or_default(),
             companion_service_account: crate::resolve::COMPANION_SERVICE_ACCOUNT,
-        })
+        }
     }
 }
 
@@ -204,12 +187,7 @@ pub fn render_with(
     etcd_checksum: Option<&str>,
     record: Option<&Record>,
 ) -> Result<Vec<Rendered>, RenderError> {
-    let ctx = Context::new(t, pod_annotations, ca_cert_b64, etcd_checksum, record).map_err(|message| RenderError {
-        template: "tenant/kubelet-config.yaml.j2".to_string(),
-        namespace: t.namespace.clone(),
-        tcp: t.name.clone(),
-        message,
-    })?;
+    let ctx = Context::new(t, pod_annotations, ca_cert_b64, etcd_checksum, record);
     let mut out = Vec::new();
     for name in selected(t, ca_cert_b64.is_some(), record.is_some()) {
         let fail =

@@ -13,9 +13,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 use similar::TextDiff;
 
-use crate::emit::Tree;
 use crate::filter::{Filter, Owner, owner};
 use crate::lock::Lock;
+use crate::model::Tree;
 
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -165,7 +165,7 @@ pub fn review(i: &Inputs<'_>) -> Review {
     for tree in [i.new, i.on_disk] {
         for (path, text) in tree {
             if let Owner::Tenant { namespace, name, .. } = owner(path) {
-                let key = format!("{namespace}/{name}");
+                let key = crate::model::tenant_key(namespace, name);
                 if !sources.contains_key(&key)
                     && let Some(s) = source_of(text)
                 {
@@ -187,8 +187,8 @@ pub fn review(i: &Inputs<'_>) -> Review {
         };
         let text = new.or(old).map_or("", String::as_str);
         let (tenant, bundle) = match owner(path) {
-            Owner::Tenant { namespace, name, bundle } => (Some(format!("{namespace}/{name}")), Some(bundle.dir())),
-            Owner::Shared => (None, Some(crate::emit::Bundle::Management.dir())),
+            Owner::Tenant { namespace, name, bundle } => (Some(crate::model::tenant_key(namespace, name)), Some(bundle.dir())),
+            Owner::Shared => (None, Some(crate::model::Bundle::Management.dir())),
         };
         let cause = source_of(text).or_else(|| tenant.as_ref().and_then(|t| sources.get(t).cloned()));
         let diff =
@@ -245,7 +245,7 @@ pub fn review(i: &Inputs<'_>) -> Review {
     let pending = i
         .pending
         .iter()
-        .map(|p| (format!("{}/{}", p.namespace, p.name), p))
+        .map(|p| (crate::model::tenant_key(&p.namespace, &p.name), p))
         .filter(|(k, _)| i.filter.tenant(k))
         .map(|(tenant, p)| Pending { cause: sources.get(&tenant).cloned(), tenant, message: p.message.clone() })
         .collect();
@@ -380,7 +380,7 @@ pub fn tenants(tree: &Tree, filter: &Filter) -> Vec<TenantSummary> {
     let mut out: BTreeMap<String, Option<String>> = BTreeMap::new();
     for (path, text) in tree {
         if let Owner::Tenant { namespace, name, .. } = owner(path) {
-            let key = format!("{namespace}/{name}");
+            let key = crate::model::tenant_key(namespace, name);
             if filter.tenant(&key) {
                 let e = out.entry(key).or_default();
                 if e.is_none() {

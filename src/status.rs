@@ -54,7 +54,7 @@ pub fn status(
     certificates.sort_by(|a, b| (&a.tenant, a.days_left, &a.certificate).cmp(&(&b.tenant, b.days_left, &b.certificate)));
     let mut out: Vec<TenantStatus> = tenants
         .iter()
-        .map(|t| (format!("{}/{}", t.namespace, t.name), t))
+        .map(|t| (t.key(), t))
         .filter(|(key, _)| filter.tenant(key))
         .map(|(key, t)| TenantStatus {
             rendered: lock.tenants.contains_key(&key),

@@ -120,7 +120,7 @@ fn rendering_twice_in_separate_processes_is_identical() {
     // The --stdout stream holds the same documents as the tree.
     let r = run(tcpc().arg("render").arg(&repo).args(["--stdout", "--bundle", "all"])).expect_code(0, "render --stdout");
     let tree = common::read_tree(&first);
-    let stream = tcpc::emit::stream(&tree, &[tcpc::emit::Bundle::Management, tcpc::emit::Bundle::Tenant]);
+    let stream = tcpc::emit::stream(&tree, &[tcpc::model::Bundle::Management, tcpc::model::Bundle::Tenant]);
     assert!(
         r.stdout == stream,
         "tcpc render --stdout --bundle all differs from the written tree:\n{}",

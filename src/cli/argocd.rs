@@ -110,7 +110,7 @@ pub fn params(env: &BTreeMap<String, String>) -> Result<Params, String> {
 }
 
 /// Refuses a plaintext Secret among the files about to be printed.
-fn plaintext_secret(tree: &emit::Tree) -> Option<&str> {
+fn plaintext_secret(tree: &tcpc::model::Tree) -> Option<&str> {
     tree.iter()
         .find(|(_, text)| text.lines().any(|l| l == "kind: Secret") && !text.lines().any(|l| l.starts_with("sops:")))
         .map(|(p, _)| p.as_str())
@@ -154,7 +154,8 @@ pub fn generate(
     }
     let (repo, compiled) = load_and_compile(dir, Mode::Render { identity: None, intent: &Intent::default(), write: None, previous: None })?;
     crate::check_filter(&filter, &compiled)?;
-    let pending: Vec<_> = compiled.pending.iter().filter(|p| filter.tenant(&format!("{}/{}", p.namespace, p.name))).cloned().collect();
+    let pending: Vec<_> =
+        compiled.pending.iter().filter(|p| filter.tenant(&tcpc::model::tenant_key(&p.namespace, &p.name))).cloned().collect();
     if !pending.is_empty() {
         crate::report_pending(&pending, compiled.tenants, dir, "cannot be generated");
         eprintln!("error: refusing to generate a partial manifest list: render with the identity in CI and commit");

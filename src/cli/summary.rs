@@ -1,6 +1,6 @@
 //! The one-line report of `tcpc render`: what changed, for how many tenants, what did not.
 
-use tcpc::emit::Tree;
+use tcpc::model::Tree;
 
 /// How the new tree differs from the previous one.
 #[derive(Debug, Default, PartialEq, Eq)]

@@ -60,11 +60,11 @@ pub fn argocd_labels(namespace: &str) -> [(&'static str, String); 2] {
 pub fn argocd_plan(inputs: &Inputs, namespace: &str, name: &str, service_url: &str, public_url: &str) -> Option<ArgoCdPlan> {
     use sha2::{Digest as _, Sha256};
     let argo = inputs.config.delivery.as_ref()?.argocd.as_ref()?;
-    let hash = hex::encode(Sha256::digest(format!("{namespace}/{name}").as_bytes()));
+    let hash = hex::encode(Sha256::digest(crate::model::tenant_key(namespace, name).as_bytes()));
     Some(ArgoCdPlan {
         namespace: argo.namespace.clone().unwrap_or_else(|| "argocd".to_string()),
         secret_name: format!("tcpc-{name}-{}", &hash[..8]),
-        cluster_name: format!("{namespace}/{name}"),
+        cluster_name: crate::model::tenant_key(namespace, name),
         server: if argo.endpoint.as_deref() == Some("public") { public_url.to_string() } else { service_url.to_string() },
         project: argo.project.clone(),
     })

@@ -351,7 +351,7 @@ impl Resolver<'_> {
             let short = |s: &str| hex::encode(&Sha256::digest(s.as_bytes())[..4]);
             // Several tenants' Jobs share the DataStore's namespace: names carry a hash of the
             // tenant (Secret) and of what the Job sets up (Job), and stay within 63 characters.
-            let tenant_hash = short(&format!("{ns}/{tcp}"));
+            let tenant_hash = short(&crate::model::tenant_key(ns, tcp));
             let facts = format!(
                 "{ns}/{tcp}\n{}\n{}\n{connection_string}\n{schema}\n{user}\n{admin_user:?}\n{admin_password:?}{}",
                 ds.value.metadata.name,

@@ -39,7 +39,7 @@ pub fn plan(
     tcp: &str,
     rec: &DataStoreRecord,
 ) -> Result<Teardown, Diagnostic> {
-    let who = format!("{ns}/{tcp}");
+    let who = crate::model::tenant_key(ns, tcp);
     let Some(user) = rec.user.as_deref() else {
         return Ok(Teardown::Nothing(match (ds, rec.driver.as_str()) {
             (None, "etcd") => format!(

@@ -132,7 +132,7 @@ pub fn snapshot_changes(before: &BTreeMap<String, Vec<u8>>, after: &BTreeMap<Str
 }
 
 /// Reads a rendered tree with tcpc's own reader.
-pub fn read_tree(dir: &Path) -> tcpc::emit::Tree {
+pub fn read_tree(dir: &Path) -> tcpc::model::Tree {
     tcpc::emit::read_tree(dir).unwrap_or_else(|e| panic!("reading the tree {}: {e}", dir.display()))
 }
 

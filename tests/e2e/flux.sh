@@ -449,9 +449,9 @@ main() {
   if [[ ${E2E_KEEP:-0} != 1 ]]; then scenario teardown s_teardown; fi
   timing e2e_total "$(elapsed "$t_all")"
   log "==== summary (E2E_BREAK=${E2E_BREAK:-none})"
-  printf '%s\n' "${RESULTS[@]}" >&2
   grep '^TIMING' "$DIR/timings" >&2 || true
-  (( FAILED == 0 )) || die "some scenarios failed"
+  printf '%s\n' "${RESULTS[@]}" >&2
+  (( FAILED == 0 )) || die "some scenarios failed: $(printf '%s\n' "${RESULTS[@]}" | awk '$1 == "FAIL" {printf "%s ", $2}')"
   log "FLUX SCENARIOS PASSED"
 }
 

@@ -1141,10 +1141,11 @@ main() {
   if [[ ${E2E_KEEP:-0} != 1 ]]; then scenario teardown s_teardown; fi
   timing e2e_total "$(elapsed "$t_all")"
   log "==== summary (E2E_BREAK=${E2E_BREAK:-none} E2E_FIX=${E2E_FIX:-none})"
-  printf '%s\n' "${RESULTS[@]}" >&2
   cat "$WORK/notes" >&2
   grep '^TIMING' "$DIR/timings" >&2 || true
-  (( FAILED == 0 )) || die "some scenarios failed"
+  # the results come last: a CI report that shows only the tail of the log still names the failure
+  printf '%s\n' "${RESULTS[@]}" >&2
+  (( FAILED == 0 )) || die "some scenarios failed: $(printf '%s\n' "${RESULTS[@]}" | awk '$1 == "FAIL" {printf "%s ", $2}')"
   log "TENANT SCENARIOS PASSED"
 }
 

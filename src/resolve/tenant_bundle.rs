@@ -1,5 +1,5 @@
-//! Tenant-cluster bundle helpers: the values the `templates/tenant/*` templates need that are
-//! easier to compute as data than as text.
+//! Values of the tenant-cluster bundle that the resolver computes as data, so that the
+//! `templates/tenant/*` templates only place them ([`super::Derived`]).
 //!
 //! * [`kubelet_configuration`]: the `KubeletConfiguration` kubeadm uploads to
 //!   `kube-system/kubelet-config`, as JSON, with the TCP's `configurationJSONPatches` applied;

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-pub const API_VERSION: &str = "tcpc.dev/v1alpha1";
+pub const API_VERSION: &str = tcpc_spec::TCPC_API_VERSION;
 pub const KIND: &str = "Lock";
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -211,7 +211,7 @@ fn classify(id: SourceId, node: Node, inputs: &mut Inputs, diags: &mut Diagnosti
                 }
             }
         },
-        (crate::lock::API_VERSION, "Tombstone") => {
+        (tcpc_spec::TCPC_API_VERSION, "Tombstone") => {
             let json = node.to_json();
             let name = json.pointer("/metadata/name").and_then(Value::as_str);
             let namespace = json.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or(inputs.config.default_namespace());

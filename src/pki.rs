@@ -11,7 +11,6 @@
 //! artefacts, never their content.
 
 use std::collections::BTreeMap;
-use std::str::FromStr;
 
 use rand_core::{CryptoRng, RngCore};
 use serde::{Deserialize, Serialize};
@@ -246,6 +245,18 @@ fn reason(prev: Option<&ArtefactLock>, inputs: &str, now: OffsetDateTime, fracti
     None
 }
 
+/// The PKI crate's algorithm for the spec's (the same five, spelt alike).
+fn key_algorithm(a: tcpc_spec::pki::KeyAlgorithm) -> tcpc_pki::KeyAlgorithm {
+    use tcpc_spec::pki::KeyAlgorithm as Spec;
+    match a {
+        Spec::EcdsaP256 => tcpc_pki::KeyAlgorithm::EcdsaP256,
+        Spec::EcdsaP384 => tcpc_pki::KeyAlgorithm::EcdsaP384,
+        Spec::Rsa2048 => tcpc_pki::KeyAlgorithm::Rsa2048,
+        Spec::Rsa3072 => tcpc_pki::KeyAlgorithm::Rsa3072,
+        Spec::Rsa4096 => tcpc_pki::KeyAlgorithm::Rsa4096,
+    }
+}
+
 pub fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&time::format_description::well_known::Rfc3339).expect("formats")
 }
@@ -265,11 +276,11 @@ pub fn tenant_pki(
     rng: &mut (impl RngCore + CryptoRng),
 ) -> Result<TenantPkiOutput, PkiError> {
     let who = t.key();
-    let key_alg = tcpc_pki::KeyAlgorithm::from_str(&t.pki.key_algorithm).map_err(|e| format!("{who}: {e}"))?;
+    let key_alg = key_algorithm(t.pki.key_algorithm);
     let mut params = TenantPkiParams::new(&t.name, &t.namespace);
     params.service_dns_names = t.service_dns_names.clone();
     params.cluster_domain = t.cluster_domain.clone();
-    params.service_ips = t.kubernetes_service_ips.iter().filter_map(|s| s.parse().ok()).collect();
+    params.service_ips = t.kubernetes_service_ips.clone();
     params.advertise_address = t.advertise_address.as_deref().and_then(|a| a.parse().ok());
     params.cert_sans = t.cert_sans.clone();
     params.key_algorithm = key_alg;
@@ -1102,5 +1113,17 @@ mod password_tests {
         assert_eq!(a.len(), 32);
         assert!(a.bytes().all(|c| c.is_ascii_alphanumeric()), "{a}");
         assert_ne!(a, b);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_algorithms_are_spelt_alike() {
+        for &a in tcpc_spec::pki::KeyAlgorithm::ALL {
+            assert_eq!(key_algorithm(a).as_str(), a.as_str());
+        }
     }
 }

@@ -223,8 +223,7 @@ impl Resolver<'_> {
             self.cidrs("serviceCidrs", "serviceCidr", np.service_cidrs.as_deref(), np.service_cidr.as_deref(), d::DEFAULT_SERVICE_CIDR);
         let pod_cidrs = self.cidrs("podCidrs", "podCidr", np.pod_cidrs.as_deref(), np.pod_cidr.as_deref(), d::DEFAULT_POD_CIDR);
         let dns_service_ips = self.dns_ips(np.dns_service_ips.as_deref(), &service_cidrs);
-        let kubernetes_service_ips: Vec<String> =
-            sorted_cidrs(&service_cidrs).iter().filter_map(|c| c.nth(1)).map(|ip| ip.to_string()).collect();
+        let kubernetes_service_ips: Vec<std::net::IpAddr> = sorted_cidrs(&service_cidrs).iter().filter_map(|c| c.nth(1)).collect();
 
         let advertise_address = self.advertise_address(np.advertise_address.as_deref(), np.address.as_deref());
         let service_type = spec.control_plane.service.service_type;
@@ -481,7 +480,7 @@ impl Resolver<'_> {
             self.push(d);
         }
         PkiPlan {
-            key_algorithm: tcp_pki.key_algorithm.unwrap_or_else(|| cfg.key_algorithm()).as_str().to_string(),
+            key_algorithm: tcp_pki.key_algorithm.unwrap_or_else(|| cfg.key_algorithm()),
             leaf_validity_days: leaf,
             ca_validity_days: cfg.ca_validity_days(),
         }

@@ -23,7 +23,7 @@ pub struct Tenant {
     pub pod_cidrs: Vec<String>,
     pub dns_service_ips: Vec<String>,
     /// The first address of each service range (the tenant `kubernetes` Service).
-    pub kubernetes_service_ips: Vec<String>,
+    pub kubernetes_service_ips: Vec<std::net::IpAddr>,
     pub port: i32,
     pub advertise_address: Option<String>,
     /// How clients reach the API server: `https://host:port`.
@@ -336,7 +336,7 @@ pub struct AddonImage {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct PkiPlan {
-    pub key_algorithm: String,
+    pub key_algorithm: tcpc_spec::pki::KeyAlgorithm,
     pub leaf_validity_days: u32,
     pub ca_validity_days: u32,
 }

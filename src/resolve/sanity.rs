@@ -111,7 +111,7 @@ pub fn check(doc: &Doc<TenantControlPlane>, t: &Tenant, diags: &mut Diagnostics)
             );
             push(p.show(d, doc, "pod CIDR").help(hint.clone()));
         }
-        if t.kubernetes_service_ips.iter().any(|k| k.parse::<IpAddr>().ok() == Some(addr)) {
+        if t.kubernetes_service_ips.contains(&addr) {
             push(
                 Diagnostic::error(format!("DNS service IP {ip} is the address of the `kubernetes` Service"))
                     .at(doc.file, doc.span(&pointer), "taken by the API server's Service")

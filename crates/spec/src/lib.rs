@@ -45,8 +45,10 @@ pub use tcp::{
 
 /// `apiVersion` of TenantControlPlane and DataStore.
 pub const API_VERSION: &str = "kamaji.clastix.io/v1alpha1";
+/// `apiVersion` of tcpc's own kinds: `tcpc.yaml`, the lock, `Tombstone`.
+pub const TCPC_API_VERSION: &str = "tcpc.dev/v1alpha1";
 /// `apiVersion` of `tcpc.yaml`.
-pub const CONFIG_API_VERSION: &str = "tcpc.dev/v1alpha1";
+pub const CONFIG_API_VERSION: &str = TCPC_API_VERSION;
 
 /// File name of the TenantControlPlane schema in [`schemas`].
 pub const TCP_SCHEMA_FILE: &str = "tenantcontrolplane.schema.json";

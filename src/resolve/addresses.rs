@@ -162,3 +162,28 @@ pub(super) fn bracket(host: &str) -> String {
 pub(super) fn with_port(host: &str, port: i32) -> String {
     if host.contains(':') { host.to_string() } else { format!("{host}:{port}") }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_hosts_are_bracketed_for_host_port() {
+        assert_eq!(bracket("fd00::10"), "[fd00::10]");
+        assert_eq!(bracket("10.0.0.10"), "10.0.0.10");
+        assert_eq!(bracket("api.example.com"), "api.example.com");
+    }
+
+    #[test]
+    fn an_ingress_or_gateway_hostname_keeps_its_own_port() {
+        assert_eq!(with_port("api.example.com", 6443), "api.example.com:6443");
+        assert_eq!(with_port("api.example.com:443", 6443), "api.example.com:443");
+    }
+
+    #[test]
+    fn cidr_lists_are_sorted_deduplicated_and_comma_joined() {
+        let c = |s: &str| Cidr::parse(s).unwrap();
+        let list = [c("fd00:10::/108"), c("10.96.0.0/16"), c("10.96.0.0/16")];
+        assert_eq!(join(sorted_cidrs(&list)), "10.96.0.0/16,fd00:10::/108");
+    }
+}

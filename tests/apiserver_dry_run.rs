@@ -18,12 +18,10 @@
 //! Missing peers: see `tests/common/peers.rs` (skip loudly, or fail under
 //! `TCPC_REQUIRE_PEERS=1`).
 
-#[path = "common/apiserver.rs"]
-mod apiserver;
-#[path = "common/peers.rs"]
-mod peers;
+mod common;
 
-use apiserver::ControlPlane;
+use common::apiserver::ControlPlane;
+use common::peers;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

@@ -9,8 +9,8 @@
 
 mod common;
 use common::peers;
-#[path = "fixtures/pki/harness.rs"]
-mod harness;
+use common::pki as harness;
+use common::snapshot;
 
 use std::process::Command;
 
@@ -29,7 +29,7 @@ fn argocd_delivery_registers_every_tenant_and_the_applicationset_syncs_its_bundl
     ws.render(Some(&identity_file()), EPOCH).expect_ok();
 
     let golden = ws.golden();
-    let tree = read_tree(&golden);
+    let tree = snapshot(&golden);
     let mut tenants = Vec::new();
     for path in tree.keys() {
         let Some(dir) = path.strip_suffix("/management/kustomization.yaml") else { continue };
@@ -71,7 +71,7 @@ fn argocd_delivery_registers_every_tenant_and_the_applicationset_syncs_its_bundl
     assert!(tenants.len() >= 5, "{} tenants", tenants.len());
 
     // The key never reaches the repository or the output in the clear.
-    for (path, bytes) in read_tree(ws.root()) {
+    for (path, bytes) in snapshot(ws.root()) {
         if !path.ends_with(".json") {
             assert!(!String::from_utf8_lossy(&bytes).contains("PRIVATE KEY"), "{path} holds a private key");
         }

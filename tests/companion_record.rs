@@ -8,14 +8,13 @@
 
 mod common;
 use common::peers;
-#[path = "fixtures/pki/harness.rs"]
-#[allow(dead_code)]
-mod harness;
+use common::pki as harness;
+use common::snapshot;
 
 use std::collections::BTreeSet;
 
 use base64::Engine as _;
-use harness::{read_tree, repo, unseal_file, yaml_file};
+use harness::{repo, unseal_file, yaml_file};
 
 /// The certificate PEM at `key` of an unsealed Secret: a PEM key, or a kubeconfig's client
 /// certificate.
@@ -32,7 +31,7 @@ fn certificate_at(u: &harness::Unsealed, key: &str) -> String {
 fn records_name_the_certificates_the_cluster_gets() {
     let Some(kubeseal) = peers::require_peer("kubeseal") else { return };
     let golden = repo().join("golden");
-    let tree = read_tree(&golden);
+    let tree = snapshot(&golden);
     let (mut records, mut certificates) = (0, 0);
     for rel in tree.keys().filter(|r| r.contains("/renderedcontrolplane-")) {
         let record = yaml_file(&golden.join(rel));

@@ -8,9 +8,8 @@
 //! names the command that is missing; the key never appears in the repository or the output.
 
 mod common;
-use common::peers;
-#[path = "fixtures/pki/harness.rs"]
-mod harness;
+use common::pki as harness;
+use common::snapshot;
 
 use harness::*;
 use serde_json::Value;
@@ -168,7 +167,7 @@ fn kamaji_gold_datastores_render_with_their_client_certificate() {
 
     // The client key is nowhere in the repository or the rendered tree, nor in what tcpc printed.
     let body: String = client_key.lines().filter(|l| !l.starts_with("-----")).collect();
-    for (rel, bytes) in read_tree(ws.root()) {
+    for (rel, bytes) in snapshot(ws.root()) {
         let text = String::from_utf8_lossy(&bytes);
         assert!(!text.contains(&body) && !text.contains("PRIVATE KEY"), "{rel} holds the client key");
     }

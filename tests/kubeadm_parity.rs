@@ -10,8 +10,7 @@
 
 mod common;
 use common::peers;
-#[path = "fixtures/pki/harness.rs"]
-mod harness;
+use common::pki as harness;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;

@@ -25,8 +25,7 @@
 
 mod common;
 use common::peers;
-#[path = "fixtures/pki/harness.rs"]
-mod harness;
+use common::pki as harness;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

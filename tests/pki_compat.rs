@@ -15,8 +15,8 @@
 
 mod common;
 use common::peers;
-#[path = "fixtures/pki/harness.rs"]
-mod harness;
+use common::pki as harness;
+use common::snapshot;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -491,7 +491,7 @@ fn golden_pki_agrees_with_kubeseal_openssl_kubectl_kubeadm() {
     // kubeseal: every SealedSecret unseals, into a Secret named like its file and directory.
     let mut secrets = BTreeMap::new();
     let mut probs = Problems::default();
-    for rel in read_tree(&golden).keys() {
+    for rel in snapshot(&golden).keys() {
         let file = Path::new(rel).file_name().unwrap().to_string_lossy().into_owned();
         if !(file.starts_with("sealedsecret-") && file.ends_with(".yaml")) {
             continue;
@@ -633,7 +633,7 @@ fn sops_sealing_agrees_with_sops() {
             .env("HOME", keys.path());
         c
     };
-    let tree = read_tree(&ws.golden());
+    let tree = snapshot(&ws.golden());
     let mut secrets = BTreeMap::new();
     let mut encrypted_files = Vec::new();
     for (rel, bytes) in &tree {
@@ -677,13 +677,13 @@ fn sops_sealing_agrees_with_sops() {
 #[test]
 fn render_without_identity_is_byte_stable() {
     let ws = Workspace::examples();
-    let golden = read_tree(&ws.golden());
+    let golden = snapshot(&ws.golden());
     let lock = std::fs::read(ws.lock()).unwrap();
-    let state = read_tree(&ws.state());
+    let state = snapshot(&ws.state());
     let first = ws.render(None, EPOCH).expect_ok();
-    let t1 = read_tree(&ws.golden());
+    let t1 = snapshot(&ws.golden());
     let second = ws.render(None, EPOCH).expect_ok();
-    let t2 = read_tree(&ws.golden());
+    let t2 = snapshot(&ws.golden());
     assert_eq!(changed_paths(&t1, &t2), Vec::<String>::new(), "a second render changed the tree");
     assert_eq!(
         changed_paths(&golden, &t1),
@@ -691,7 +691,7 @@ fn render_without_identity_is_byte_stable() {
         "rendering the committed examples changed golden/ (stale golden or unstable render)"
     );
     assert!(std::fs::read(ws.lock()).unwrap() == lock, "the lock changed");
-    assert_eq!(changed_paths(&state, &read_tree(&ws.state())), Vec::<String>::new(), "the state changed");
+    assert_eq!(changed_paths(&state, &snapshot(&ws.state())), Vec::<String>::new(), "the state changed");
     for run in [&first, &second] {
         assert!(
             !run.stderr.contains("issued") && !run.stderr.contains("sealed Secret"),
@@ -723,12 +723,12 @@ fn report_lines(stderr: &str) -> Vec<String> {
 fn certsan_change_reissues_only_the_apiserver_cert() {
     let Some(p) = require_base_peers() else { return };
     let ws = Workspace::examples();
-    let before = read_tree(&ws.golden());
+    let before = snapshot(&ws.golden());
     let lock_before = std::fs::read_to_string(ws.lock()).unwrap();
-    let state_before = read_tree(&ws.state());
+    let state_before = snapshot(&ws.state());
     add_cert_sans(&ws, &[EXTRA_SAN]);
     let run = ws.render(Some(&identity_file()), EPOCH).expect_ok();
-    let after = read_tree(&ws.golden());
+    let after = snapshot(&ws.golden());
 
     let secret_file = "tenants/minimal/management/sealedsecret-minimal-api-server-certificate.yaml";
     let deployment = "tenants/minimal/management/deployment-minimal.yaml";
@@ -767,7 +767,7 @@ fn certsan_change_reissues_only_the_apiserver_cert() {
         run.stderr
     );
     // Only minimal's state, and in the lock only minimal's apiserver artefact and Secret.
-    assert_eq!(changed_paths(&state_before, &read_tree(&ws.state())), vec!["tenants/tenants/minimal.age".to_string()]);
+    assert_eq!(changed_paths(&state_before, &snapshot(&ws.state())), vec!["tenants/tenants/minimal.age".to_string()]);
     let lock_after = std::fs::read_to_string(ws.lock()).unwrap();
     assert_ne!(lock_before, lock_after, "the lock did not record the re-issue");
     // The new certificate has the SAN, keeps the CA, and its key matches.
@@ -781,13 +781,13 @@ fn certsan_change_reissues_only_the_apiserver_cert() {
 
     // Without the identity, a change that needs new material fails, says who, what and why,
     // and writes nothing.
-    let tree = read_tree(&ws.golden());
+    let tree = snapshot(&ws.golden());
     add_cert_sans_more(&ws, "api2.minimal.example.com");
     let run = ws.render(None, EPOCH).expect_fail();
     for needle in ["tenants/minimal", "apiserver must be issued", "its inputs changed", "--identity"] {
         assert!(run.stderr.contains(needle), "message lacks {needle:?}:\n{}", run.stderr);
     }
-    assert_eq!(changed_paths(&tree, &read_tree(&ws.golden())), Vec::<String>::new(), "a failed render wrote files");
+    assert_eq!(changed_paths(&tree, &snapshot(&ws.golden())), Vec::<String>::new(), "a failed render wrote files");
     assert_eq!(std::fs::read_to_string(ws.lock()).unwrap(), lock_after, "a failed render wrote the lock");
 }
 
@@ -801,17 +801,17 @@ fn add_cert_sans_more(ws: &Workspace, san: &str) {
 fn renewal_reissues_leaves_only() {
     let Some(p) = require_base_peers() else { return };
     let ws = Workspace::examples();
-    let before = read_tree(&ws.golden());
+    let before = snapshot(&ws.golden());
     let later = EPOCH + 250 * DAY;
 
     let run = ws.render(None, later).expect_fail();
     for needle in ["tenants/minimal", "apiserver must be issued", "less than 33% of its lifetime is left", "--identity"] {
         assert!(run.stderr.contains(needle), "renewal message lacks {needle:?}:\n{}", run.stderr);
     }
-    assert_eq!(changed_paths(&before, &read_tree(&ws.golden())), Vec::<String>::new());
+    assert_eq!(changed_paths(&before, &snapshot(&ws.golden())), Vec::<String>::new());
 
     let run = ws.render(Some(&identity_file()), later).expect_ok();
-    let after = read_tree(&ws.golden());
+    let after = snapshot(&ws.golden());
     let leaves = [
         "admin",
         "apiserver",

@@ -7,12 +7,11 @@
 
 mod common;
 use common::peers;
-#[path = "fixtures/pki/harness.rs"]
-#[allow(dead_code)]
-mod harness;
+use common::pki as harness;
+use common::snapshot;
 
 use base64::Engine as _;
-use harness::{read_tree, repo, unseal_file, yaml_file};
+use harness::{repo, unseal_file, yaml_file};
 
 /// The certificate PEM a Secret is about: the client certificate of a kubeconfig, the leaf of
 /// a key pair, or the CA.
@@ -39,7 +38,7 @@ fn sealed_secret_annotations_match_the_certificates_inside() {
     let Some(kubeseal) = peers::require_peer("kubeseal") else { return };
     let golden = repo().join("golden");
     let mut checked = 0;
-    for rel in read_tree(&golden).keys().filter(|r| r.contains("/sealedsecret-")) {
+    for rel in snapshot(&golden).keys().filter(|r| r.contains("/sealedsecret-")) {
         let sealed = yaml_file(&golden.join(rel));
         let annotations = &sealed["metadata"]["annotations"];
         let Some(not_after) = annotations["tcpc.dev/certificate-not-after"].as_str() else {

@@ -10,9 +10,8 @@
 //! The scanner is first shown to find a planted key, so a silent scanner cannot pass.
 
 mod common;
-use common::peers;
-#[path = "fixtures/pki/harness.rs"]
-mod harness;
+use common::pki as harness;
+use common::snapshot;
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -159,7 +158,7 @@ fn no_key_material_in_outputs_state_or_logs() {
 
     // Scan everything.
     let mut hits = Vec::new();
-    let files = read_tree(ws.root());
+    let files = snapshot(ws.root());
     assert!(files.keys().any(|f| f.starts_with("examples/.tcpc/state/tenants/")), "no state files to scan");
     assert!(files.keys().any(|f| f == "examples/tcpc.lock"));
     for (rel, bytes) in &files {

@@ -1,6 +1,5 @@
 //! A throwaway loopback kube-apiserver (`tools/apiserver.sh`) for the tests that need a real
-//! API server. Use: `mod common;` (then `common::apiserver`), or `#[path]`-include it next to
-//! `common/peers.rs` as `mod peers;`.
+//! API server. Use: `mod common;`, then `common::apiserver`.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};

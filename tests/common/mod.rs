@@ -6,6 +6,7 @@
 
 pub mod apiserver;
 pub mod peers;
+pub mod pki;
 pub mod snap;
 
 use std::collections::BTreeMap;

@@ -11,7 +11,7 @@
 //! - a test that needs a missing peer fails when `TCPC_REQUIRE_PEERS=1`, and otherwise
 //!   prints a loud `SKIPPED` line to stderr and returns early.
 //!
-//! Use: `#[path = "common/peers.rs"] mod peers;` (or `pub mod peers;` in a `tests/common/mod.rs`), then
+//! Use: `mod common; use common::peers;`, then
 //! `let Some(kubectl) = peers::require_peer("kubectl") else { return };`.
 #![allow(dead_code)]
 

@@ -101,9 +101,15 @@ fn full_tcp_round_trips_exactly() {
     assert_eq!(spec.pki.as_ref().unwrap().key_algorithm, Some(KeyAlgorithm::EcdsaP256));
     let kubelet = &spec.kubernetes.kubelet;
     let patches = kubelet.configuration_json_patches.as_ref().unwrap();
-    assert_eq!(patches.len(), 5);
-    assert_eq!(patches[4].value, Some(Value::Null), "explicit null is kept");
+    assert_eq!(patches.len(), 6);
+    assert_eq!(patches[4].value, Some(json!(true)));
     assert_eq!(patches[3].value, None);
+    // An explicit JSON null (RFC 6902 `test` of a null value) is a value, not an absent one.
+    let mut with_null = value(TCP_FULL);
+    with_null["spec"]["kubernetes"]["kubelet"]["configurationJSONPatches"][4]["value"] = Value::Null;
+    let tcp_null: TenantControlPlane = assert_round_trip(&with_null);
+    let patches_null = tcp_null.spec.kubernetes.kubelet.configuration_json_patches.unwrap();
+    assert_eq!(patches_null[4].value, Some(Value::Null), "explicit null is kept");
     let acs = spec.kubernetes.admission_controllers.as_ref().unwrap();
     assert!(acs.contains(&AdmissionController::NodeRestriction));
     let agent = spec.addons.as_ref().unwrap().konnectivity.as_ref().unwrap().agent.as_ref().unwrap();

@@ -447,6 +447,7 @@ spec:
             ("v1.34.4", "kubeadm.k8s.io/v1beta4", true, "v1.12.1"),
             ("v1.35.4", "kubeadm.k8s.io/v1beta4", true, "v1.13.1"),
             ("v1.36.3", "kubeadm.k8s.io/v1beta4", true, "v1.14.2"),
+            ("v1.37.2", "kubeadm.k8s.io/v1beta4", true, "v1.14.6"),
         ] {
             let t = crate::resolve::resolve_one(DATASTORE, tcp_yaml("", true).replace("version: v1.36.3", &format!("version: {version}")));
             let b = tenant_bundle(&t, None);

@@ -441,6 +441,9 @@ impl Resolver<'_> {
             kubelet_config: tcpc_yaml::emit(&kubelet),
             api_server_cert_sans: tenant_bundle::api_server_cert_sans(&tenant),
             kubeadm_api: version::kubeadm_api(tenant.minor),
+            ca_validity_period: tenant_bundle::go_duration_days(tenant.pki.ca_validity_days),
+            leaf_validity_period: tenant_bundle::go_duration_days(tenant.pki.leaf_validity_days),
+            dns_ip_families: tenant_bundle::dual_stack_families(&tenant.dns_service_ips),
         };
         Some(tenant)
     }

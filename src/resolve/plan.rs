@@ -76,6 +76,13 @@ pub struct Derived {
     pub api_server_cert_sans: Vec<String>,
     /// apiVersion of the ClusterConfiguration in kubeadm-config (v1beta3 before v1.31).
     pub kubeadm_api: &'static str,
+    /// kubeadm-config's `caCertificateValidityPeriod` and `certificateValidityPeriod`, as Go
+    /// durations (`8760h0m0s`).
+    pub ca_validity_period: String,
+    pub leaf_validity_period: String,
+    /// kube-dns's `ipFamilies` when `dnsServiceIPs` is a dual-stack pair (Kamaji makes the
+    /// Service dual-stack then); empty otherwise.
+    pub dns_ip_families: Vec<&'static str>,
 }
 
 impl Tenant {

@@ -91,6 +91,21 @@ pub fn api_server_cert_sans(t: &Tenant) -> Vec<String> {
     out
 }
 
+/// `days` as a Go duration string, as kubeadm writes a validity period (`365` → `8760h0m0s`).
+pub fn go_duration_days(days: u32) -> String {
+    format!("{}h0m0s", u64::from(days) * 24)
+}
+
+/// The IP families of a dual-stack pair of addresses (one IPv4, one IPv6) in their order; empty
+/// for anything else (one address, or two of one family).
+pub fn dual_stack_families(ips: &[String]) -> Vec<&'static str> {
+    let family = |ip: &String| if ip.contains(':') { "IPv6" } else { "IPv4" };
+    match ips {
+        [a, b] if family(a) != family(b) => vec![family(a), family(b)],
+        _ => Vec::new(),
+    }
+}
+
 /// Why a JSON Patch could not be applied. `index` is the operation's position in the list.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("JSON patch operation {index} ({op} {path}): {problem}")]
@@ -250,6 +265,21 @@ fn remove(doc: &mut Value, pointer: &str) -> Result<Value, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn validity_periods_are_go_durations() {
+        assert_eq!(go_duration_days(365), "8760h0m0s");
+        assert_eq!(go_duration_days(36500), "876000h0m0s");
+    }
+
+    #[test]
+    fn only_a_dual_stack_pair_has_families() {
+        let ips = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(dual_stack_families(&ips(&["10.96.0.10", "fd00::a"])), ["IPv4", "IPv6"]);
+        assert_eq!(dual_stack_families(&ips(&["fd00::a", "10.96.0.10"])), ["IPv6", "IPv4"]);
+        assert!(dual_stack_families(&ips(&["10.96.0.10", "10.96.0.11"])).is_empty());
+        assert!(dual_stack_families(&ips(&["10.96.0.10"])).is_empty());
+    }
 
     fn patches(v: Value) -> Vec<JsonPatch> {
         serde_json::from_value(v).expect("valid patch list")

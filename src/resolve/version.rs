@@ -102,15 +102,15 @@ pub enum Component {
 }
 
 /// The CoreDNS image tag kubeadm of `minor` installs (`constants.CoreDNSVersion` of its latest
-/// patch release: v1.30.14, v1.31.14, v1.32.13, v1.33.13, v1.34.4, v1.35.4, v1.36.3; v1.37 as
-/// v1.36 until its release can be read).
+/// patch release: v1.30.14, v1.31.14, v1.32.13, v1.33.13, v1.34.4, v1.35.4, v1.36.3, v1.37.2).
 pub fn coredns_version(minor: u32) -> &'static str {
     match minor {
         ..=32 => "v1.11.3",
         33 => "v1.12.0",
         34 => "v1.12.1",
         35 => "v1.13.1",
-        _ => "v1.14.2",
+        36 => "v1.14.2",
+        _ => "v1.14.6",
     }
 }
 

@@ -23,6 +23,11 @@ pub struct Intent {
     pub allow_removal: BTreeSet<String>,
     /// `tcpc rotate ca NS/NAME`: tenants whose CAs and service-account key are re-keyed.
     pub rotate_ca: BTreeSet<String>,
+    /// `tcpc rotate sa-key NS/NAME`: tenants whose service-account key rotation takes its next
+    /// step (`pki::sa_rotation`), and `--min-overlap`: how long the old key must have verified
+    /// since it stopped signing before it is retired.
+    pub rotate_sa: BTreeSet<String>,
+    pub sa_min_overlap: time::Duration,
 }
 
 /// TenantControlPlane annotation acknowledging a DataStore move: the name of the DataStore the
@@ -125,13 +130,21 @@ pub fn check_removals(lock: &Lock, present: &[String], intent: &Intent, tombston
             );
         }
     }
-    for name in &intent.rotate_ca {
-        if !present.contains(name.as_str()) {
-            diags.push(
-                Diagnostic::error(format!("rotate ca {name}: no such TenantControlPlane in the inputs"))
-                    .help("name it as <namespace>/<name>"),
-            );
+    for (what, names) in [("rotate ca", &intent.rotate_ca), ("rotate sa-key", &intent.rotate_sa)] {
+        for name in names {
+            if !present.contains(name.as_str()) {
+                diags.push(
+                    Diagnostic::error(format!("{what} {name}: no such TenantControlPlane in the inputs"))
+                        .help("name it as <namespace>/<name>"),
+                );
+            }
         }
+    }
+    for name in intent.rotate_ca.intersection(&intent.rotate_sa) {
+        diags.push(
+            Diagnostic::error(format!("rotate ca and rotate sa-key both name {name}"))
+                .help("`rotate ca` re-keys the service-account key too; run one, then the other"),
+        );
     }
     (diags, report)
 }

@@ -119,10 +119,16 @@ impl BootstrapToken {
 /// Parses a token lifetime as kubeadm's `--ttl` takes it: `24h`, `90m`, `3600s`, `1h30m`, or
 /// `0` for a token that never expires. Returns seconds (`0`: never).
 pub fn parse_ttl(text: &str) -> Result<u64, String> {
-    let bad = || format!("invalid --ttl `{text}`: expected a duration such as `24h`, `90m`, `1h30m` or `0` (never expires)");
     if text == "0" {
         return Ok(0);
     }
+    parse_duration("--ttl", text, false).map_err(|e| format!("{e} or `0` (never expires)"))
+}
+
+/// A duration flag's value (`24h`, `90m`, `1h30m`, `45s`; at most 366 days) in seconds; `0s` only
+/// when `zero_ok`.
+pub fn parse_duration(flag: &str, text: &str, zero_ok: bool) -> Result<u64, String> {
+    let bad = || format!("invalid {flag} `{text}`: expected a duration such as `24h`, `90m`, `1h30m`");
     let mut total: u64 = 0;
     let mut number = String::new();
     for c in text.chars() {
@@ -141,7 +147,7 @@ pub fn parse_ttl(text: &str) -> Result<u64, String> {
             _ => return Err(bad()),
         }
     }
-    if !number.is_empty() || total == 0 || total > 366 * 24 * 3600 {
+    if text.is_empty() || !number.is_empty() || (total == 0 && !zero_ok) || total > 366 * 24 * 3600 {
         return Err(bad());
     }
     Ok(total)

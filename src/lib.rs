@@ -144,6 +144,8 @@ pub fn compile_with_progress(
                 sealer,
                 renew_before_fraction: inputs.config.renew_before_fraction(),
                 rotate_ca: &k.intent.rotate_ca,
+                rotate_sa: &k.intent.rotate_sa,
+                sa_min_overlap: k.intent.sa_min_overlap,
             }),
             None => {
                 let d = Diagnostic::error("tcpc.yaml configures no sealing: tcpc never writes plaintext Secrets").help(

@@ -438,6 +438,27 @@ enum RotateCommand {
         #[command(flatten)]
         keys: KeyArgs,
     },
+    /// Take the next step of the tenant's service-account key rotation, then render: `add` (a
+    /// new key verifies beside the current one), `sign` (the new key signs, the old one still
+    /// verifies), `retire` (the old key is dropped, once `--min-overlap` has passed since
+    /// `sign`). Apply after each step; tokens stay valid throughout.
+    #[command(
+        name = "sa-key",
+        after_help = "Example (three runs, each followed by a commit and an apply):\n  tcpc rotate sa-key tenants/minimal --identity ~/.config/tcpc/identity.txt"
+    )]
+    SaKey {
+        /// `<namespace>/<name>` of the TenantControlPlane.
+        tenant: String,
+        /// How long the old key must have verified since it stopped signing before `retire`
+        /// drops it: tokens it signed stop working then. Kubelets renew projected tokens
+        /// within an hour; tokens kept elsewhere (CI secrets) may live longer.
+        #[arg(long, default_value = "24h")]
+        min_overlap: String,
+        #[command(flatten)]
+        dir: RepoDir,
+        #[command(flatten)]
+        keys: KeyArgs,
+    },
 }
 
 /// The repository directory of commands whose first argument is something else: positional
@@ -564,6 +585,15 @@ fn main() -> ExitCode {
             let dir = dir.path();
             let write = Write { output: None, stdout: false, allow_outside: false };
             render(&dir, None, None, keys.identity.as_deref(), &intent, Some(write), &tcpc::filter::Filter::default(), timeout)
+        }
+        Command::Rotate { what: RotateCommand::SaKey { tenant, min_overlap, dir, keys } } => {
+            tcpc::join::parse_duration("--min-overlap", &min_overlap, true).map_err(Failure::Io).and_then(|overlap| {
+                let intent =
+                    Intent { rotate_sa: [tenant].into(), sa_min_overlap: time::Duration::seconds(overlap as i64), ..Intent::default() };
+                let dir = dir.path();
+                let write = Write { output: None, stdout: false, allow_outside: false };
+                render(&dir, None, None, keys.identity.as_deref(), &intent, Some(write), &tcpc::filter::Filter::default(), timeout)
+            })
         }
         Command::Validate { dir, filter, format } => validate(&dir, &filter, format),
         Command::Diff(args) => args.run(cli::diff::Command::Diff, timeout),

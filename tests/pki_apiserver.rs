@@ -29,89 +29,10 @@ use common::pki as harness;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use harness::*;
-
-/// Processes started by this test; killed (and reaped) on drop, also when the test panics.
-struct Procs {
-    children: Vec<(String, Child)>,
-    logs: PathBuf,
-}
-
-impl Procs {
-    fn spawn(&mut self, name: &str, cmd: &mut Command) {
-        let log = std::fs::File::create(self.logs.join(format!("{name}.log"))).unwrap();
-        let child = cmd
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting {name}: {e}"));
-        self.children.push((name.to_string(), child));
-    }
-
-    /// Panics with the log tail if `name` has exited.
-    fn assert_alive(&mut self, name: &str) {
-        let (_, child) = self.children.iter_mut().find(|(n, _)| n == name).unwrap();
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("{name} exited ({status}):\n{}", self.log_tail(name));
-        }
-    }
-
-    fn log_tail(&self, name: &str) -> String {
-        let text = std::fs::read_to_string(self.logs.join(format!("{name}.log"))).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(40)..].join("\n")
-    }
-}
-
-impl Drop for Procs {
-    fn drop(&mut self) {
-        // Reverse order: the apiserver before etcd.
-        for (_, child) in self.children.iter_mut().rev() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-/// `kubectl` against the test apiserver with a kubeconfig (its server overridden).
-struct Kubectl {
-    bin: PathBuf,
-    server: String,
-}
-
-impl Kubectl {
-    fn cmd(&self, kubeconfig: &Path, args: &[&str]) -> Command {
-        let mut c = Command::new(&self.bin);
-        c.arg("--kubeconfig")
-            .arg(kubeconfig)
-            .arg("--server")
-            .arg(&self.server)
-            .arg("--request-timeout=10s")
-            .args(args)
-            .stdin(Stdio::null());
-        c
-    }
-    fn ok(&self, kubeconfig: &Path, args: &[&str]) -> String {
-        stdout_of(&mut self.cmd(kubeconfig, args))
-    }
-    fn whoami(&self, kubeconfig: &Path) -> serde_json::Value {
-        let out = self.ok(kubeconfig, &["auth", "whoami", "-o", "json"]);
-        serde_json::from_str::<serde_json::Value>(&out).unwrap()["status"]["userInfo"].clone()
-    }
-}
-
-fn wait_for_port(port: u16, what: &str, procs: &mut Procs, timeout: Duration) {
-    let start = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        procs.assert_alive(what);
-        assert!(start.elapsed() < timeout, "{what} did not listen on {port} within {timeout:?}:\n{}", procs.log_tail(what));
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
 
 /// The binaries of one Kubernetes release: `kube-apiserver` etc. (the pinned release), or
 /// `kube-apiserver-<version>` etc. (a release of `KUBERNETES_EXTRA_VERSIONS`).
@@ -250,70 +171,19 @@ fn serve(release: &Release) {
         unseal_all(&p.kubeseal, &mgmt).into_iter().map(|(k, v)| (k.trim_start_matches("tenants/").to_string(), v)).collect();
     let deployment = yaml_file(&mgmt.join("deployment-minimal.yaml"));
     let pod = &deployment["spec"]["template"]["spec"];
-    let volume = pod["volumes"].as_array().unwrap().iter().find(|v| v["name"] == "apiserver-pki").expect("apiserver-pki volume");
     let pki = w.join("pki");
-    for source in volume["projected"]["sources"].as_array().unwrap() {
-        let name = source["secret"]["name"].as_str().unwrap();
-        let secret = secrets.get(name).unwrap_or_else(|| panic!("the Deployment mounts Secret {name}, which tcpc did not render"));
-        for item in source["secret"]["items"].as_array().unwrap() {
-            let (key, path) = (item["key"].as_str().unwrap(), item["path"].as_str().unwrap());
-            let value = secret.data.get(key).unwrap_or_else(|| panic!("the Deployment mounts {name}/{key}, which the Secret lacks"));
-            let dest = pki.join(path);
-            std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
-            std::fs::write(&dest, value).unwrap();
-        }
-    }
+    let mount_path = write_apiserver_pki(pod, &secrets, &pki);
     let container = pod["containers"].as_array().unwrap().iter().find(|c| c["name"] == "kube-apiserver").expect("kube-apiserver container");
-    let mount = container["volumeMounts"].as_array().unwrap().iter().find(|m| m["name"] == "apiserver-pki").expect("apiserver-pki mount");
-    let mount_path = mount["mountPath"].as_str().unwrap().to_string();
 
     let mut procs = Procs { children: Vec::new(), logs: w.to_path_buf() };
 
     // etcd, TLS with client-cert auth against the DataStore CA.
-    let (etcd_port, peer_port) = (free_port(), free_port());
-    let etcd_url = format!("https://127.0.0.1:{etcd_port}");
-    let peer_url = format!("http://127.0.0.1:{peer_port}");
-    procs.spawn(
-        "etcd",
-        Command::new(&etcd)
-            .args(["--name", "tcpc", "--data-dir"])
-            .arg(w.join("etcd-data"))
-            .args(["--listen-client-urls", &etcd_url, "--advertise-client-urls", &etcd_url])
-            .args(["--listen-peer-urls", &peer_url, "--initial-advertise-peer-urls", &peer_url])
-            .args(["--initial-cluster", &format!("tcpc={peer_url}"), "--initial-cluster-state", "new", "--log-level", "warn"])
-            .arg("--cert-file")
-            .arg(&etcd_server.0)
-            .arg("--key-file")
-            .arg(&etcd_server.1)
-            .arg("--trusted-ca-file")
-            .arg(&ds_ca.0)
-            .arg("--client-cert-auth"),
-    );
-    wait_for_port(etcd_port, "etcd", &mut procs, Duration::from_secs(30));
+    let etcd_url = start_etcd(&mut procs, &etcd, w, &ds_ca, &etcd_server);
 
     // kube-apiserver with the rendered args.
     let api_port = free_port();
     let server = format!("https://127.0.0.1:{api_port}");
-    let mut args = Vec::new();
-    let mut dropped = Vec::new();
-    for arg in container["args"].as_array().unwrap() {
-        let arg = arg.as_str().unwrap().replace(&mount_path, &pki.display().to_string());
-        let (flag, value) = arg.split_once('=').unwrap_or((&arg, ""));
-        let arg = match flag {
-            "--etcd-servers" => format!("--etcd-servers={etcd_url}"),
-            "--secure-port" => format!("--secure-port={api_port}"),
-            "--bind-address" | "--advertise-address" | "--endpoint-reconciler-type" => continue,
-            _ if ["file", "cert", "key", "path", "dir", "config"].iter().any(|w| flag.contains(w))
-                && value.starts_with('/')
-                && !Path::new(value).exists() =>
-            {
-                dropped.push(arg.clone());
-                continue;
-            }
-            _ => arg,
-        };
-        args.push(arg);
-    }
+    let (mut args, dropped) = apiserver_args(container, &mount_path, &pki, &etcd_url, api_port);
     for must in [
         "--client-ca-file",
         "--tls-cert-file",

@@ -23,6 +23,7 @@ use crate::lock::{ArtefactLock, TenantLock};
 use crate::model::Rendered;
 use crate::resolve::Tenant;
 
+pub mod sa_rotation;
 mod secrets;
 mod tenant;
 
@@ -57,6 +58,10 @@ pub struct PkiEnv<'a> {
     /// Tenants (`<ns>/<name>`) whose CAs and service-account key are re-keyed on request
     /// (`tcpc rotate ca`); no other path re-keys them.
     pub rotate_ca: &'a std::collections::BTreeSet<String>,
+    /// Tenants whose service-account key rotation takes its next step (`tcpc rotate sa-key`),
+    /// and how long the old key must have verified before it is retired.
+    pub rotate_sa: &'a std::collections::BTreeSet<String>,
+    pub sa_min_overlap: time::Duration,
 }
 
 /// The trust roots of a tenant: re-keyed only by `tcpc rotate ca`, never as a side effect.
@@ -282,8 +287,9 @@ fn decrypt_json<T: for<'de> Deserialize<'de>>(armored: &str, identities: &[age::
     serde_json::from_slice(&plain).map_err(|_| "the decrypted state is not valid".to_string())
 }
 
-/// `kine`: the DataStore fingerprint of a kine tenant, whose pod reads the datastore-config Secret.
-fn pod_checksum(fingerprints: &BTreeMap<Artefact, String>, kine: Option<&str>) -> String {
+/// `kine`: the DataStore fingerprint of a kine tenant, whose pod reads the datastore-config Secret;
+/// `sa_extra`: the fingerprint of the second verifying service-account key during a rotation.
+fn pod_checksum(fingerprints: &BTreeMap<Artefact, String>, kine: Option<&str>, sa_extra: Option<&str>) -> String {
     let mut text = String::new();
     if let Some(k) = kine {
         text.push_str("kine=");
@@ -297,6 +303,11 @@ fn pod_checksum(fingerprints: &BTreeMap<Artefact, String>, kine: Option<&str>) -
             text.push_str(fp);
             text.push('\n');
         }
+    }
+    if let Some(fp) = sa_extra {
+        text.push_str("sa-extra=");
+        text.push_str(fp);
+        text.push('\n');
     }
     sha256(text.as_bytes())
 }

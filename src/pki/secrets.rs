@@ -22,7 +22,13 @@ pub(super) struct SecretPlan {
 }
 
 /// The Secrets and the public facts each one's content depends on.
-pub(super) fn secret_plans(t: &Tenant, fp: &BTreeMap<Artefact, String>, ds_fp: &str, sealer: &Sealer) -> Vec<SecretPlan> {
+pub(super) fn secret_plans(
+    t: &Tenant,
+    fp: &BTreeMap<Artefact, String>,
+    ds_fp: &str,
+    sealer: &Sealer,
+    sa_extra: Option<&str>,
+) -> Vec<SecretPlan> {
     let s = &t.secrets;
     let f = |a: Artefact| fp.get(&a).cloned().unwrap_or_default();
     let seal_id = sealer.id();
@@ -36,7 +42,7 @@ pub(super) fn secret_plans(t: &Tenant, fp: &BTreeMap<Artefact, String>, ds_fp: &
     let mut plans = vec![
         plan(&s.ca, "ca", vec![f(Artefact::Ca)]),
         plan(&s.front_proxy_ca, "front-proxy-ca-certificate", vec![f(Artefact::FrontProxyCa)]),
-        plan(&s.sa, "sa-certificate", vec![f(Artefact::Sa)]),
+        plan(&s.sa, "sa-certificate", [f(Artefact::Sa)].into_iter().chain(sa_extra.map(|e| format!("sa-extra={e}"))).collect()),
         plan(&s.apiserver, "api-server-certificate", vec![f(Artefact::Apiserver)]),
         plan(&s.apiserver_kubelet_client, "api-server-kubelet-client-certificate", vec![f(Artefact::ApiserverKubeletClient)]),
         plan(&s.front_proxy_client, "front-proxy-client-certificate", vec![f(Artefact::FrontProxyClient)]),
@@ -97,6 +103,7 @@ pub(super) fn secret_data(
     issued: &BTreeMap<Artefact, Issued>,
     key_pems: &BTreeMap<Artefact, Zeroizing<String>>,
     sa: &PrivateKey,
+    sa_extra_pub: Option<&str>,
     ds_ca_cert: &str,
     ca_bundle: &str,
     creds: Option<&DataStoreCredentials>,
@@ -128,7 +135,8 @@ pub(super) fn secret_data(
             s.sa.clone(),
             BTreeMap::from([
                 ("sa.key".to_string(), Zeroizing::new(key_pems[&Artefact::Sa].as_bytes().to_vec())),
-                ("sa.pub".to_string(), bytes(&sa.public_key_pem())),
+                // During a rotation both keys verify: the signer's first.
+                ("sa.pub".to_string(), bytes(&format!("{}{}", sa.public_key_pem(), sa_extra_pub.unwrap_or_default()))),
             ]),
         ),
         (s.apiserver.clone(), pair(Artefact::Apiserver, "apiserver")),

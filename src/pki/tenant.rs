@@ -19,6 +19,7 @@ use serde_json::value::RawValue;
 use tcpc_pki::{Artefact, CertInfo, CertSpec, Issued, Issuer, IssuerRef, PrivateKey, TenantPkiParams, Validity};
 use zeroize::Zeroizing;
 
+use super::sa_rotation;
 use super::secrets::{SecretPlan, certificate_annotations, rendered, seal, secret_data, secret_plans};
 use super::{
     DataStoreCaCert, DataStoreCredentials, DataStoreState, PkiEnv, PkiError, ROOTS, StoredPair, TenantPkiOutput, TenantState,
@@ -47,9 +48,11 @@ pub fn tenant_pki(
     }
     let adopted = subject.adopt(prev, env)?;
     let decision = subject.decide(prev, env, adopted.as_ref(), rotate)?;
-    let secrets = secret_plans(t, &decision.fingerprints, &subject.ds_fingerprint, env.sealer);
+    let sa_extra = prev.and_then(sa_rotation::extra_record).map(|(_, r)| r.fingerprint.as_str());
+    let secrets = secret_plans(t, &decision.fingerprints, &subject.ds_fingerprint, env.sealer, sa_extra);
     if adopted.is_none()
         && decision.due.is_empty()
+        && decision.sa_step.is_none()
         && let Some(p) = prev
         && secrets.iter().all(|s| p.secrets.get(&s.name).is_some_and(|l| l.inputs == s.inputs))
     {
@@ -58,6 +61,7 @@ pub fn tenant_pki(
     // Something must be issued or sealed: that needs the key material.
     if env.identities.is_empty() {
         let mut why: Vec<String> = decision.due.iter().map(|(a, r)| format!("  - {} must be issued: {r}", a.as_str())).collect();
+        why.extend(decision.sa_step.map(|s| format!("  - {}", s.reason())));
         if why.is_empty() {
             why.push("  - its Secrets must be sealed again (their inputs or the seal target changed)".into());
         }
@@ -67,7 +71,7 @@ pub fn tenant_pki(
         )));
     }
     let material = subject.open(env, adopted.map(|a| a.state), rng)?;
-    let issuance = subject.issue(env, material, decision, rng)?;
+    let issuance = subject.issue(prev, env, material, decision, rng)?;
     subject.seal(prev, env, issuance, rng)
 }
 
@@ -104,6 +108,8 @@ struct Decision {
     due: BTreeMap<Artefact, String>,
     /// Artefacts kept from an adopted state, for the report.
     notes: Vec<String>,
+    /// The service-account key rotation step requested (`tcpc rotate sa-key`).
+    sa_step: Option<sa_rotation::Step>,
 }
 
 /// The key material, opened with the identity.
@@ -122,6 +128,8 @@ struct Issuance {
     /// Each key's PEM, encoded once: encoding an EC key re-derives its public point.
     key_pems: BTreeMap<Artefact, Zeroizing<String>>,
     sa_key: PrivateKey,
+    /// The second verifying service-account key, during a rotation.
+    sa_extra: Option<sa_rotation::Extra>,
     lock: TenantLock,
     report: Vec<String>,
     /// Artefacts kept from an adopted state, reported first.
@@ -268,7 +276,17 @@ impl<'a> Subject<'a> {
     /// Decides, in issuance order (CAs first), what must be issued and why. Public facts only.
     fn decide(&self, prev: Option<&TenantLock>, env: &PkiEnv<'_>, adopted: Option<&Adopted>, rotate: bool) -> Result<Decision, PkiError> {
         let who = &self.who;
-        let mut d = Decision { fingerprints: BTreeMap::new(), due: BTreeMap::new(), notes: Vec::new() };
+        let mut d = Decision { fingerprints: BTreeMap::new(), due: BTreeMap::new(), notes: Vec::new(), sa_step: None };
+        if env.rotate_sa.contains(who) {
+            let Some(p) = prev else {
+                return Err(PkiError::Failed(format!("{who}: rotate sa-key: the tenant has no service-account key yet; render it first")));
+            };
+            let step = sa_rotation::Step::next(p);
+            if step == sa_rotation::Step::Retire {
+                sa_rotation::check_retire(p, env.now, env.sa_min_overlap, who)?;
+            }
+            d.sa_step = Some(step);
+        }
         let from_state = |a: &Artefact| adopted.and_then(|ad| ad.fingerprints.get(a));
         for a in &self.order {
             let input = self.input_of(*a, &d.fingerprints);
@@ -340,7 +358,11 @@ impl<'a> Subject<'a> {
         use base64::Engine as _;
         Ok(TenantPkiOutput {
             secrets: objects,
-            pod_checksum: pod_checksum(&d.fingerprints, self.kine.map(|_| self.ds_fingerprint.as_str())),
+            pod_checksum: pod_checksum(
+                &d.fingerprints,
+                self.kine.map(|_| self.ds_fingerprint.as_str()),
+                sa_rotation::extra_record(p).map(|(_, r)| r.fingerprint.as_str()),
+            ),
             etcd_checksum: etcd_checksum(&d.fingerprints, self.dedicated),
             ca_cert_b64: base64::engine::general_purpose::STANDARD.encode(p.ca_bundle.as_bytes()),
             // A lock entry without the DataStore record (older tcpc), or an acknowledged move:
@@ -401,14 +423,20 @@ impl<'a> Subject<'a> {
     /// Issues what is due, in order, and takes the rest from the state; records each artefact.
     fn issue(
         &self,
+        prev: Option<&TenantLock>,
         env: &PkiEnv<'_>,
         mut material: Material,
         decision: Decision,
         rng: &mut (impl RngCore + CryptoRng),
     ) -> Result<Issuance, PkiError> {
         let (t, who) = (self.t, &self.who);
-        let Decision { mut fingerprints, due, notes } = decision;
+        let Decision { mut fingerprints, due, notes, sa_step } = decision;
         let mut report = Vec::new();
+        let rekey = due.get(&Artefact::Sa).is_some_and(|why| why.starts_with("re-key requested"));
+        let sa_extra = sa_rotation::apply(&mut material.state, sa_step, rekey, prev, self.key_alg, env.now, rng, who)?;
+        if let Some(step) = sa_step {
+            report.push(format!("{who}: {}", step.reason()));
+        }
         let mut lock = TenantLock {
             state: String::new(),
             ca_bundle: String::new(),
@@ -512,7 +540,10 @@ impl<'a> Subject<'a> {
             issued.insert(*a, pair);
         }
         let sa_key = sa_key.expect("the order ends with sa");
-        Ok(Issuance { material, fingerprints, issued, key_pems, sa_key, lock, report, notes })
+        if let Some(extra) = &sa_extra {
+            lock.artefacts.insert(extra.name.into(), extra.record.clone());
+        }
+        Ok(Issuance { material, fingerprints, issued, key_pems, sa_key, sa_extra, lock, report, notes })
     }
 
     /// Builds each Secret from the issued material, reuses its sealed object when its inputs
@@ -525,10 +556,11 @@ impl<'a> Subject<'a> {
         rng: &mut (impl RngCore + CryptoRng),
     ) -> Result<TenantPkiOutput, PkiError> {
         let (t, who) = (self.t, &self.who);
-        let Issuance { material, fingerprints, issued, key_pems, sa_key, mut lock, mut report, notes } = issuance;
+        let Issuance { material, fingerprints, issued, key_pems, sa_key, sa_extra, mut lock, mut report, notes } = issuance;
+        let sa_extra_fp = sa_extra.as_ref().map(|e| e.record.fingerprint.as_str());
         let Material { state, ds_state, creds, client_pair } = material;
         // Secret inputs with the final fingerprints.
-        let plans = secret_plans(t, &fingerprints, &self.ds_fingerprint, env.sealer);
+        let plans = secret_plans(t, &fingerprints, &self.ds_fingerprint, env.sealer, sa_extra_fp);
         let fkey =
             tcpc_seal::fingerprint::FingerprintKey::derive(&decode_secret(&state.fingerprint_secret)?, &format!("tcpc/secrets/{who}"));
         let ca_bundle = format!("{}{}", issued[&Artefact::Ca].cert_pem, state.ca_chain.clone().unwrap_or_default());
@@ -543,6 +575,7 @@ impl<'a> Subject<'a> {
             &issued,
             &key_pems,
             &sa_key,
+            sa_extra.as_ref().map(|e| e.public_pem.as_str()),
             &ds_ca,
             &ca_bundle,
             creds.as_ref(),
@@ -601,7 +634,7 @@ impl<'a> Subject<'a> {
         use base64::Engine as _;
         Ok(TenantPkiOutput {
             secrets: objects,
-            pod_checksum: pod_checksum(&fingerprints, self.kine.map(|_| self.ds_fingerprint.as_str())),
+            pod_checksum: pod_checksum(&fingerprints, self.kine.map(|_| self.ds_fingerprint.as_str()), sa_extra_fp),
             etcd_checksum: etcd_checksum(&fingerprints, self.dedicated),
             ca_cert_b64: base64::engine::general_purpose::STANDARD.encode(ca_bundle.as_bytes()),
             lock: Some(lock),
@@ -654,6 +687,8 @@ spec:
             sealer: &sealer,
             renew_before_fraction: 1.0 / 3.0,
             rotate_ca: &Default::default(),
+            rotate_sa: &Default::default(),
+            sa_min_overlap: time::Duration::ZERO,
         };
         match Subject::new(&t, &env) {
             Ok(subject) => f(&subject, &env),

@@ -21,6 +21,9 @@
 #               with its ServiceAccount token; `kubectl logs`/`exec` reach
 #               its kubelet directly (no konnectivity) and fail when the kubelet's port is
 #               closed to the outside
+#   sa-rotation the worker joins alpha again; `tcpc rotate sa-key` add and sign, each applied and
+#               rolled out: every earlier token still authenticates, CoreDNS keeps its pods and
+#               its API watch (a new Service resolves), no Unauthorized in its log
 #   worker-konnectivity
 #               the same worker joins trusting (spec.addons.konnectivity): the agent of its tenant
 #               bundle runs there; with the kubelet's port closed to the outside, logs and exec
@@ -412,6 +415,56 @@ s_worker_join() {
     log "kubectl logs worked with the apiserver-to-kubelet path cut: the check is void"; return 1
   fi
   log "with the kubelet's port closed from outside, kubectl logs fails (no konnectivity: the API server dials the kubelet)"
+  kubectl --kubeconfig "$kc" delete pod on-worker --grace-period=1 --timeout=60s >/dev/null
+  worker_leave "$kc"
+}
+
+# Service-account key rotation with overlap (`tcpc rotate sa-key`) on alpha, with a worker joined
+# and the tenant's CoreDNS on it. `add` (a second key verifies) and `sign` (the new key signs) are
+# each rendered, applied and rolled out; after each, every token issued before still
+# authenticates, CoreDNS kept its pods and still watches the API (a Service created after the
+# step resolves through it), and its log has no Unauthorized. `retire` waits for the overlap
+# (24 h by default; tests/sa_rotation.rs retires on a real kube-apiserver): alpha stays signing.
+s_sa_rotation() {
+  local t=e2e-alpha/alpha kc=$WORK/alpha-admin.conf ca=$WORK/alpha-sa-ca.crt images domain step token n coredns ip
+  local tokens=()
+  images=$(addon_images "$t")
+  trap 'worker down || true' EXIT
+  WORKER_IMAGES=$images worker_join "$t" "$ALPHA_ADDR"
+  worker_addons "$t" "$kc" "$ALPHA_ADDR"
+  domain=$(sed -n 's/^ *clusterDomain: "\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "$OUT/$t/tenant/configmap-kubelet-config.yaml")
+  kubectl --kubeconfig "$kc" config view --raw -o jsonpath='{.clusters[0].cluster.certificate-authority-data}' | base64 -d > "$ca"
+  kubectl --kubeconfig "$kc" -n default create serviceaccount sa-probe >/dev/null
+  tokens+=("$(kubectl --kubeconfig "$kc" -n default create token sa-probe --duration=2h)")
+  coredns=$(kubectl --kubeconfig "$kc" -n kube-system get pods -l k8s-app=kube-dns -o jsonpath='{.items[*].metadata.uid}')
+  [[ -n $coredns ]] || { log "no CoreDNS pod in alpha"; return 1; }
+  for step in add sign; do
+    "$TCPC_BIN" rotate sa-key "$t" "$REPO" --identity "$REPO/../age-identity.txt" 2> "$WORK/rotate-$step.log" ||
+      { cat "$WORK/rotate-$step.log" >&2; return 1; }
+    kubectl apply -k "$(mgmt_dir "$t")" > "$WORK/apply-rotate-$step.log"
+    kubectl -n e2e-alpha rollout status deployment/alpha --timeout=240s >/dev/null
+    wait_for "old alpha pods gone" 120 bash -c "[[ \$(kubectl -n e2e-alpha get pods -l kamaji.clastix.io/name=alpha -o name | wc -l) == 2 ]]"
+    n=0
+    for token in "${tokens[@]}"; do
+      n=$((n + 1))
+      [[ $(kubectl --kubeconfig /dev/null --server "https://$ALPHA_ADDR:6443" --certificate-authority "$ca" --token "$token" \
+        auth whoami -o jsonpath='{.status.userInfo.username}') == system:serviceaccount:default:sa-probe ]] ||
+        { log "$step: token $n of ${#tokens[@]} was rejected"; return 1; }
+    done
+    tokens+=("$(kubectl --kubeconfig "$kc" -n default create token sa-probe --duration=2h)")
+    [[ $(kubectl --kubeconfig "$kc" -n kube-system get pods -l k8s-app=kube-dns -o jsonpath='{.items[*].metadata.uid}') == "$coredns" ]] ||
+      { log "$step: CoreDNS pods were replaced"; return 1; }
+    kubectl --kubeconfig "$kc" -n default create service clusterip "after-$step" --tcp=80:80 >/dev/null
+    ip=$(kubectl --kubeconfig "$kc" -n default get service "after-$step" -o jsonpath='{.spec.clusterIP}')
+    wait_for "after-$step.default.svc.$domain resolving through CoreDNS" 60 bash -c \
+      "kubectl --kubeconfig '$kc' exec on-worker -c shell -- /usr/local/bin/probe -lookup 'after-$step.default.svc.$domain' | grep -qx '$ip'"
+    if kubectl --kubeconfig "$kc" -n kube-system logs -l k8s-app=kube-dns --tail=-1 | grep -q Unauthorized; then
+      log "$step: CoreDNS was refused by the API server"; return 1
+    fi
+    log "sa-key $step: ${#tokens[@]} tokens issued so far, every earlier one still authenticates; CoreDNS kept watching the API"
+  done
+  [[ $(jq -r '.tenants["e2e-alpha/alpha"].artefacts | keys | map(select(startswith("sa"))) | join(",")' "$REPO/tcpc.lock") == sa,sa-previous ]] ||
+    { log "the lock does not record the signing phase"; return 1; }
   kubectl --kubeconfig "$kc" delete pod on-worker --grace-period=1 --timeout=60s >/dev/null
   worker_leave "$kc"
 }
@@ -1122,6 +1175,7 @@ main() {
     scenario service s_service
     scenario kubeconfig s_kubeconfig
     scenario worker-join s_worker_join
+    scenario sa-rotation s_sa_rotation
     scenario worker-konnectivity s_worker_konnectivity
     scenario internal-ca s_internal_ca
     scenario datastore-override s_datastore_override

@@ -51,7 +51,8 @@
 #               rotation: git: leaves inside their renewal window turn CertificatesValid False;
 #               tcpc render --identity renews them, and after apply the condition clears
 #   upgrade     alpha re-rendered one minor up (or with another spec change when no second
-#               version is built) and re-applied; /readyz polled every 200 ms: zero failures
+#               version is built) and re-applied, then one more to the newest minor when its
+#               images are built (v1.36 -> v1.37); /readyz polled every 200 ms: zero failures
 #   network-policy
 #               kube-router (NetworkPolicy enforcer only; tools/peers.sh kube-router) on the
 #               cluster: a pod of another namespace reaches alpha's kube-controller-manager port
@@ -1087,10 +1088,35 @@ poll_readyz() {
   done
 }
 
+# The upgrade: alpha from the older release it started at to the cluster's, then on to the newest
+# minor tcpc accepts when its images were built (KUBERNETES_EXTRA_VERSIONS newer than the
+# cluster's: v1.37.2), one minor per hop as Kubernetes requires; /readyz polled through each roll.
 s_upgrade() {
-  local from to change
-  from=${UPGRADE_FROM:-}
-  to=$E2E_K8S_VERSION
+  local newer
+  upgrade_hop "${UPGRADE_FROM:-}" "$E2E_K8S_VERSION" ""
+  newer=$(newer_release_with_images)
+  [[ -z $newer ]] || upgrade_hop "$E2E_K8S_VERSION" "$newer" "_to_$newer"
+}
+
+# newer_release_with_images: the newest KUBERNETES_EXTRA_VERSIONS release above the cluster's whose
+# control-plane images the cluster has, or nothing.
+newer_release_with_images() {
+  local v refs newest=""
+  refs=$(ctr --address "$E2E_CONTAINERD_SOCK" -n k8s.io images ls -q)
+  for v in $(kubernetes_extra_versions); do
+    [[ $v != "$E2E_K8S_VERSION" && $(printf '%s\n' "$E2E_K8S_VERSION" "$v" | sort -V | tail -n 1) == "$v" ]] || continue
+    [[ -z $newest || $(printf '%s\n' "$newest" "$v" | sort -V | tail -n 1) == "$v" ]] || continue
+    grep -qx "registry.k8s.io/kube-apiserver:$v" <<< "$refs" &&
+      grep -qx "registry.k8s.io/kube-controller-manager:$v" <<< "$refs" &&
+      grep -qx "registry.k8s.io/kube-scheduler:$v" <<< "$refs" && newest=$v
+  done
+  [[ -z $newest ]] || echo "$newest"
+}
+
+# upgrade_hop FROM TO SUFFIX: alpha re-rendered at TO (FROM empty: a spec change instead), applied,
+# rolled out with /readyz polled through the ClusterIP; timings named upgrade_*SUFFIX.
+upgrade_hop() {
+  local from=$1 to=$2 sfx=$3 change
   if [[ -n $from ]]; then
     change="version $from -> $to"
     tcp_alpha "$to" > "$REPO/tenants/alpha.yaml"
@@ -1099,26 +1125,26 @@ s_upgrade() {
     note "NOTE upgrade: no KUBERNETES_EXTRA_VERSIONS images; rolled alpha by an extraArgs change instead"
     tcp_alpha "$to" | sed 's/^      replicas: 2$/      replicas: 2\n      extraArgs:\n        apiServer:\n        - --v=2/' > "$REPO/tenants/alpha.yaml"
   fi
-  render_repo "$REPO" 2> "$WORK/render-upgrade.log" || { cat "$WORK/render-upgrade.log" >&2; return 1; }
-  local old_rs stop=$WORK/poll.stop log_=$WORK/poll.log t0
+  render_repo "$REPO" 2> "$WORK/render-upgrade$sfx.log" || { cat "$WORK/render-upgrade$sfx.log" >&2; return 1; }
+  local old_rs stop=$WORK/poll$sfx.stop log_=$WORK/poll$sfx.log t0
   old_rs=$(kubectl -n e2e-alpha get pods -l kamaji.clastix.io/name=alpha -o jsonpath='{.items[*].metadata.labels.pod-template-hash}')
   rm -f "$stop"
   poll_readyz e2e-alpha alpha "$WORK/alpha-ca.crt" "$log_" "$stop" &
   local poller=$!
   sleep 2
   t0=$(now)
-  kubectl apply -k "$(mgmt_dir e2e-alpha/alpha)" > "$WORK/apply-upgrade.log"
+  kubectl apply -k "$(mgmt_dir e2e-alpha/alpha)" > "$WORK/apply-upgrade$sfx.log"
   kubectl -n e2e-alpha rollout status deployment/alpha --timeout=240s >/dev/null
-  timing upgrade_rollout "$(elapsed "$t0")"
+  timing "upgrade_rollout$sfx" "$(elapsed "$t0")"
   # keep polling until every old pod is gone (terminating ones still serve or refuse)
   wait_for "old alpha pods gone" 120 bash -c "[[ \$(kubectl -n e2e-alpha get pods -l kamaji.clastix.io/name=alpha -o name | wc -l) == 2 ]]"
   sleep 3
   touch "$stop"; wait "$poller" || true
-  timing upgrade_rollout_to_old_pods_gone "$(elapsed "$t0")"
+  timing "upgrade_rollout_to_old_pods_gone$sfx" "$(elapsed "$t0")"
   local total fails
   total=$(wc -l < "$log_"); fails=$(awk '$2 != "200"' "$log_" | wc -l)
-  timing upgrade_polls "$total"
-  timing upgrade_poll_failures "$fails"
+  timing "upgrade_polls$sfx" "$total"
+  timing "upgrade_poll_failures$sfx" "$fails"
   log "$change: $total polls of /readyz through the ClusterIP, $fails failed (old pods: $old_rs)"
   if (( fails > 0 )); then awk '$2 != "200"' "$log_" | head -n 20 >&2; fi
   local images
@@ -1164,7 +1190,7 @@ main() {
   TOOLS=$("$repo_root/tools/e2e/images.sh" tools)
   cluster_up
   UPGRADE_FROM=$(upgrade_from)
-  log "alpha starts at ${UPGRADE_FROM:-$E2E_K8S_VERSION}, upgrade target $E2E_K8S_VERSION"
+  log "alpha starts at ${UPGRADE_FROM:-$E2E_K8S_VERSION}, upgrade target $E2E_K8S_VERSION, then $(newer_release_with_images)"
   test_pki
   sealed_secrets_controller
   events_etcd_up

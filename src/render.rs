@@ -246,25 +246,8 @@ mod tests {
     use super::*;
     use serde_json::Value;
 
-    const DATASTORE: &str = "apiVersion: kamaji.clastix.io/v1alpha1
-kind: DataStore
-metadata:
-  name: default
-spec:
-  driver: etcd
-  endpoints:
-  - etcd-0.etcd.kamaji-system.svc:2379
-  tlsConfig:
-    certificateAuthority:
-      certificate:
-        secretReference:
-          name: etcd-certs
-          namespace: kamaji-system
-          keyPath: ca.crt
-";
-
     fn tenant(network: &str, addons: bool) -> Tenant {
-        crate::resolve::resolve_one(DATASTORE, tcp_yaml(network, addons))
+        crate::resolve::resolve_one(crate::resolve::TEST_DATASTORE, tcp_yaml(network, addons))
     }
 
     /// The test tenant `tenants/alpha`, with `network` under `networkProfile`.
@@ -331,7 +314,7 @@ spec:
             "  namespace: tenants\n  annotations:\n    tcpc.dev/dedicated-etcd: \"true\"\n",
             1,
         );
-        let t = crate::resolve::resolve_one(DATASTORE, tcp);
+        let t = crate::resolve::resolve_one(crate::resolve::TEST_DATASTORE, tcp);
         let objects: Vec<Value> = render_with(&t, &Default::default(), None, Some("sha256:x"), None)
             .unwrap()
             .into_iter()
@@ -449,7 +432,10 @@ spec:
             ("v1.36.3", "kubeadm.k8s.io/v1beta4", true, "v1.14.2"),
             ("v1.37.2", "kubeadm.k8s.io/v1beta4", true, "v1.14.6"),
         ] {
-            let t = crate::resolve::resolve_one(DATASTORE, tcp_yaml("", true).replace("version: v1.36.3", &format!("version: {version}")));
+            let t = crate::resolve::resolve_one(
+                crate::resolve::TEST_DATASTORE,
+                tcp_yaml("", true).replace("version: v1.36.3", &format!("version: {version}")),
+            );
             let b = tenant_bundle(&t, None);
             let cc = get(&b, "ConfigMap", "kube-system/kubeadm-config")["data"]["ClusterConfiguration"].as_str().unwrap().to_string();
             let cc = tcpc_yaml::parse_stream(&cc).unwrap().remove(0).root.to_json();

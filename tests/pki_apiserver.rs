@@ -138,13 +138,7 @@ fn serve(release: &Release) {
     let Some(etcd) = peers::require_peer("etcd") else { return };
 
     // A one-tenant repository whose DataStore CA is ours.
-    let ws = Workspace::examples();
-    std::fs::remove_dir_all(ws.golden()).unwrap();
-    std::fs::remove_dir_all(ws.state()).unwrap();
-    std::fs::remove_file(ws.lock()).unwrap();
-    for f in ["tenants/full.yaml", "tenants/internal-ca.yaml", "tenants/nodeport.yaml"] {
-        std::fs::remove_file(ws.path(f)).unwrap();
-    }
+    let ws = Workspace::minimal_fresh();
     if let Some(v) = release.version {
         ws.set_version("tenants/minimal.yaml", v);
     }
@@ -153,16 +147,7 @@ fn serve(release: &Release) {
     std::fs::write(ws.path("tcpc.yaml"), format!("{config}delivery:\n  argocd:\n    project: tenants\n")).unwrap();
     let work = tempfile::Builder::new().prefix("tcpc-pki-apiserver-").tempdir().unwrap();
     let w = work.path();
-    let ds_ca = openssl_ca(&p.openssl, &w.join("etcd-pki"), "ca", "etcd-ca");
-    import_datastore_ca(&ws.examples_dir(), "default", &ds_ca);
-    let etcd_server = openssl_signed(
-        &p.openssl,
-        &w.join("etcd-pki"),
-        "server",
-        "etcd-server",
-        &ds_ca,
-        "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n",
-    );
+    let (ds_ca, etcd_server) = local_datastore(&p.openssl, &ws, w);
     ws.render(Some(&identity_file()), EPOCH).expect_ok();
 
     // Unseal, and lay the files out as the Deployment's projected volume does.

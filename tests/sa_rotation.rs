@@ -139,25 +139,10 @@ fn sa_key_rotation_keeps_every_token_valid_until_the_old_key_is_retired() {
     let Some(etcd) = peers::require_peer("etcd") else { return };
 
     // A one-tenant repository whose DataStore CA is ours.
-    let ws = Workspace::examples();
-    std::fs::remove_dir_all(ws.golden()).unwrap();
-    std::fs::remove_dir_all(ws.state()).unwrap();
-    std::fs::remove_file(ws.lock()).unwrap();
-    for f in ["tenants/full.yaml", "tenants/internal-ca.yaml", "tenants/nodeport.yaml"] {
-        std::fs::remove_file(ws.path(f)).unwrap();
-    }
+    let ws = Workspace::minimal_fresh();
     let work = tempfile::Builder::new().prefix("tcpc-sa-rotation-").tempdir().unwrap();
     let w = work.path().to_path_buf();
-    let ds_ca = openssl_ca(&p.openssl, &w.join("etcd-pki"), "ca", "etcd-ca");
-    import_datastore_ca(&ws.examples_dir(), "default", &ds_ca);
-    let etcd_server = openssl_signed(
-        &p.openssl,
-        &w.join("etcd-pki"),
-        "server",
-        "etcd-server",
-        &ds_ca,
-        "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n",
-    );
+    let (ds_ca, etcd_server) = local_datastore(&p.openssl, &ws, &w);
     ws.render(Some(&identity_file()), EPOCH).expect_ok();
     let super_admin = w.join("super-admin.conf");
     let kubeconfig = ["kubeconfig", "tenants/minimal", "--user", "super-admin", "--dir"].map(String::from);

@@ -649,19 +649,6 @@ mod tests {
     use super::*;
     use time::OffsetDateTime;
 
-    const DATASTORE: &str = "apiVersion: kamaji.clastix.io/v1alpha1
-kind: DataStore
-metadata:
-  name: default
-spec:
-  driver: etcd
-  endpoints:
-  - etcd-0.etcd.kamaji-system.svc:2379
-  tlsConfig:
-    certificateAuthority:
-      certificate:
-        secretReference: {name: etcd-certs, namespace: kamaji-system, keyPath: ca.crt}
-";
     const TCP: &str = "apiVersion: kamaji.clastix.io/v1alpha1
 kind: TenantControlPlane
 metadata: {name: alpha, namespace: tenants}
@@ -676,7 +663,7 @@ spec:
 
     /// Runs `f` on `tenants/alpha`'s subject (the DataStore CA imported) and its environment.
     fn with_subject<R>(f: impl FnOnce(&Subject<'_>, &PkiEnv<'_>) -> R) -> R {
-        let t = crate::resolve::resolve_one(DATASTORE, TCP.to_string());
+        let t = crate::resolve::resolve_one(crate::resolve::TEST_DATASTORE, TCP.to_string());
         let states: BTreeMap<String, String> = [(datastore_state_key("default"), "age-armored".to_string())].into();
         let sealer = super::super::Sealer::Sops { recipients: vec![], recipient_strings: vec![] };
         let env = PkiEnv {

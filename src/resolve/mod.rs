@@ -543,6 +543,25 @@ pub fn is_dns1123_subdomain(s: &str) -> bool {
     !s.is_empty() && s.len() <= 253 && s.split('.').all(is_dns1123_label)
 }
 
+/// Test fixture: the etcd DataStore `default`, its CA referenced from kamaji-system.
+#[cfg(test)]
+pub(crate) const TEST_DATASTORE: &str = "apiVersion: kamaji.clastix.io/v1alpha1
+kind: DataStore
+metadata:
+  name: default
+spec:
+  driver: etcd
+  endpoints:
+  - etcd-0.etcd.kamaji-system.svc:2379
+  tlsConfig:
+    certificateAuthority:
+      certificate:
+        secretReference:
+          name: etcd-certs
+          namespace: kamaji-system
+          keyPath: ca.crt
+";
+
 /// Test helper: the one TenantControlPlane of `tcp`, resolved against the DataStore document `ds`;
 /// panics on any error diagnostic.
 #[cfg(test)]

@@ -162,6 +162,18 @@ mod tests {
     }
 
     #[test]
+    fn rotations_name_tenants_of_the_inputs_and_not_both_at_once() {
+        let l = lock(&["ns/a"]);
+        let intent = Intent { rotate_sa: ["ns/a".to_string(), "ns/gone".to_string()].into(), ..Default::default() };
+        let (d, _) = check_removals(&l, &["ns/a".into()], &intent, &[]);
+        assert_eq!(d.error_count(), 1);
+        assert!(d.iter().next().unwrap().message.contains("rotate sa-key ns/gone"));
+        let both = Intent { rotate_ca: ["ns/a".to_string()].into(), rotate_sa: ["ns/a".to_string()].into(), ..Default::default() };
+        let (d, _) = check_removals(&l, &["ns/a".into()], &both, &[]);
+        assert!(d.iter().any(|d| d.message.contains("rotate ca and rotate sa-key both name ns/a")), "{d:?}");
+    }
+
+    #[test]
     fn a_vanished_tenant_fails_unless_allowed() {
         let l = lock(&["ns/a", "ns/b"]);
         let (d, r) = check_removals(&l, &["ns/a".into()], &Intent::default(), &[]);

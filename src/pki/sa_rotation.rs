@@ -225,5 +225,10 @@ mod tests {
         assert!(apply(&mut state, Some(Step::Retire), false, None, alg, later, &mut rng, "ns/t").unwrap().is_none());
         assert!(!state.artefacts.contains_key(PREVIOUS));
         assert_eq!(pub_of(&state, "sa"), next_pub);
+
+        // `rotate ca` re-keys everything: a rotation under way ends.
+        apply(&mut state, Some(Step::Add), false, None, alg, later, &mut rng, "ns/t").unwrap().unwrap();
+        assert!(apply(&mut state, None, true, None, alg, later, &mut rng, "ns/t").unwrap().is_none());
+        assert!(!state.artefacts.contains_key(NEXT) && !state.artefacts.contains_key(PREVIOUS));
     }
 }

@@ -110,6 +110,9 @@ struct Decision {
     notes: Vec<String>,
     /// The service-account key rotation step requested (`tcpc rotate sa-key`).
     sa_step: Option<sa_rotation::Step>,
+    /// `tcpc rotate ca`: the trust roots and the service-account key are re-keyed (which ends
+    /// any service-account key rotation).
+    rekey_roots: bool,
 }
 
 /// The key material, opened with the identity.
@@ -276,7 +279,7 @@ impl<'a> Subject<'a> {
     /// Decides, in issuance order (CAs first), what must be issued and why. Public facts only.
     fn decide(&self, prev: Option<&TenantLock>, env: &PkiEnv<'_>, adopted: Option<&Adopted>, rotate: bool) -> Result<Decision, PkiError> {
         let who = &self.who;
-        let mut d = Decision { fingerprints: BTreeMap::new(), due: BTreeMap::new(), notes: Vec::new(), sa_step: None };
+        let mut d = Decision { fingerprints: BTreeMap::new(), due: BTreeMap::new(), notes: Vec::new(), sa_step: None, rekey_roots: rotate };
         if env.rotate_sa.contains(who) {
             let Some(p) = prev else {
                 return Err(PkiError::Failed(format!("{who}: rotate sa-key: the tenant has no service-account key yet; render it first")));
@@ -430,10 +433,9 @@ impl<'a> Subject<'a> {
         rng: &mut (impl RngCore + CryptoRng),
     ) -> Result<Issuance, PkiError> {
         let (t, who) = (self.t, &self.who);
-        let Decision { mut fingerprints, due, notes, sa_step } = decision;
+        let Decision { mut fingerprints, due, notes, sa_step, rekey_roots } = decision;
         let mut report = Vec::new();
-        let rekey = due.get(&Artefact::Sa).is_some_and(|why| why.starts_with("re-key requested"));
-        let sa_extra = sa_rotation::apply(&mut material.state, sa_step, rekey, prev, self.key_alg, env.now, rng, who)?;
+        let sa_extra = sa_rotation::apply(&mut material.state, sa_step, rekey_roots, prev, self.key_alg, env.now, rng, who)?;
         if let Some(step) = sa_step {
             report.push(format!("{who}: {}", step.reason()));
         }

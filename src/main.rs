@@ -580,21 +580,7 @@ fn main() -> ExitCode {
                 .filter()
                 .and_then(|filter| render(&dir, output, stdout_bundle, keys.identity.as_deref(), &intent, Some(write), &filter, timeout))
         }
-        Command::Rotate { what: RotateCommand::Ca { tenant, dir, keys } } => {
-            let intent = Intent { rotate_ca: [tenant].into(), ..Intent::default() };
-            let dir = dir.path();
-            let write = Write { output: None, stdout: false, allow_outside: false };
-            render(&dir, None, None, keys.identity.as_deref(), &intent, Some(write), &tcpc::filter::Filter::default(), timeout)
-        }
-        Command::Rotate { what: RotateCommand::SaKey { tenant, min_overlap, dir, keys } } => {
-            tcpc::join::parse_duration("--min-overlap", &min_overlap, true).map_err(Failure::Io).and_then(|overlap| {
-                let intent =
-                    Intent { rotate_sa: [tenant].into(), sa_min_overlap: time::Duration::seconds(overlap as i64), ..Intent::default() };
-                let dir = dir.path();
-                let write = Write { output: None, stdout: false, allow_outside: false };
-                render(&dir, None, None, keys.identity.as_deref(), &intent, Some(write), &tcpc::filter::Filter::default(), timeout)
-            })
-        }
+        Command::Rotate { what } => rotate(what, timeout),
         Command::Validate { dir, filter, format } => validate(&dir, &filter, format),
         Command::Diff(args) => args.run(cli::diff::Command::Diff, timeout),
         Command::Import { what } => import(what, timeout),
@@ -1158,6 +1144,21 @@ fn install(what: InstallCommand) -> Result<(), Failure> {
         }
     };
     std::io::stdout().lock().write_all(text.as_bytes()).map_err(|e| Failure::Io(format!("writing to stdout: {e}")))
+}
+
+/// `tcpc rotate ca|sa-key`: a whole render (never filtered) with the rotation in the intent,
+/// written to the configured output.
+fn rotate(what: RotateCommand, timeout: std::time::Duration) -> Result<(), Failure> {
+    let (intent, dir, keys) = match what {
+        RotateCommand::Ca { tenant, dir, keys } => (Intent { rotate_ca: [tenant].into(), ..Intent::default() }, dir, keys),
+        RotateCommand::SaKey { tenant, min_overlap, dir, keys } => {
+            let overlap = tcpc::join::parse_duration("--min-overlap", &min_overlap, true).map_err(Failure::Io)?;
+            let sa_min_overlap = time::Duration::seconds(overlap as i64);
+            (Intent { rotate_sa: [tenant].into(), sa_min_overlap, ..Intent::default() }, dir, keys)
+        }
+    };
+    let write = Write { output: None, stdout: false, allow_outside: false };
+    render(&dir.path(), None, None, keys.identity.as_deref(), &intent, Some(write), &tcpc::filter::Filter::default(), timeout)
 }
 
 /// tcpc.yaml of `dir`, checked (its errors printed).

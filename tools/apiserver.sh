@@ -34,7 +34,7 @@ free_port() {
     [[ $taken == *" $port "* ]] && continue
     hex=$(printf ':%04X ' "$port")
     # Column 2 is local_address (ip:port in hex); skip ports in any state.
-    if ! awk 'NR > 1 { print $2 " " }' /proc/net/tcp /proc/net/tcp6 2>/dev/null | grep -q -- "$hex"; then
+    if ! awk 'NR > 1 { print $2 " " }' /proc/net/tcp /proc/net/tcp6 2>/dev/null | grep -- "$hex" >/dev/null; then
       taken+="$port "
       echo "$port"
       return 0
@@ -49,7 +49,7 @@ alive() {
   [[ -f $1 ]] || return 1
   pid=$(<"$1")
   [[ -n $pid && -r /proc/$pid/cmdline ]] || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$2"
+  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -- "$2" >/dev/null
 }
 
 # Whether the process this script just started (PID in file $1) is still running, before or

@@ -206,7 +206,7 @@ sql_tenant_up() {
   kine_up "$ns" "$tcp"
   local job; job=$(setup_job "$tcp")
   kubectl -n kamaji-system wait "$job" --for=condition=Complete --timeout=60s >/dev/null
-  kubectl -n kamaji-system logs "$job" | grep -q 'are set up'
+  kubectl -n kamaji-system logs "$job" | has 'are set up'
   local key
   for key in DB_USER DB_SCHEMA DB_PASSWORD; do
     kubectl -n "$ns" get secret "$tcp-datastore-config" -o jsonpath="{.data.$key}" | base64 -d > "$WORK/$tcp-$key"
@@ -239,13 +239,13 @@ kine_objects_survive() {
   local ns=$1 tcp=$2 kc=$WORK/$2-super-admin.conf
   "$TCPC_BIN" kubeconfig "$ns/$tcp" --user super-admin --dir "$REPO" --identity "$REPO/../age-identity.txt" -o "$kc"
   kubectl --kubeconfig "$kc" --request-timeout=10s -n default create configmap e2e-kine-probe --from-literal=stored=in-"$tcp" >/dev/null
-  kubectl --kubeconfig "$kc" --request-timeout=10s -n default get configmap e2e-kine-probe -o jsonpath='{.data.stored}' | grep -qx "in-$tcp"
+  kubectl --kubeconfig "$kc" --request-timeout=10s -n default get configmap e2e-kine-probe -o jsonpath='{.data.stored}' | has -x "in-$tcp"
   # the pods go at once (grace period 1 s): what is tested is that the data outlives them
   kubectl -n "$ns" delete deployment "$tcp" --wait=true --timeout=60s --grace-period=1 >/dev/null
   kubectl -n "$ns" delete pods -l "kamaji.clastix.io/name=$tcp,kamaji.clastix.io/component=deployment" --grace-period=1 --wait=false >/dev/null 2>&1 || true
   wait_for "pods of $ns/$tcp gone" 60 bash -c "[[ -z \$(kubectl -n $ns get pods -l kamaji.clastix.io/name=$tcp,kamaji.clastix.io/component=deployment -o name) ]]"
   kine_up "$ns" "$tcp"
-  kubectl --kubeconfig "$kc" --request-timeout=10s -n default get configmap e2e-kine-probe -o jsonpath='{.data.stored}' | grep -qx "in-$tcp" ||
+  kubectl --kubeconfig "$kc" --request-timeout=10s -n default get configmap e2e-kine-probe -o jsonpath='{.data.stored}' | has -x "in-$tcp" ||
     { log "$ns/$tcp: the ConfigMap did not survive the Deployment"; return 1; }
   log "$ns/$tcp: objects survive deleting and re-applying the Deployment"
 }
@@ -270,7 +270,7 @@ s_kine_postgresql() {
     log "PostgreSQL accepts $user without a client certificate"; return 1
   fi
   [[ $out == *"requires a valid client certificate"* ]] || { log "$out"; return 1; }
-  kubectl -n "$ns" get deployment "$tcp" -o jsonpath='{.spec.template.spec.containers[?(@.name=="kine")].args}' | grep -q -- '--cert-file=/certs/server.crt'
+  kubectl -n "$ns" get deployment "$tcp" -o jsonpath='{.spec.template.spec.containers[?(@.name=="kine")].args}' | has -- '--cert-file=/certs/server.crt'
   log "$ns/$tcp: PostgreSQL refuses connections without the client certificate; kine presents it"
   # kine talks to kube-apiserver over a socket of the pod, never a TCP port: nothing else in the
   # management cluster (the host here, as any pod of another namespace: no policy is enforced)
@@ -320,7 +320,7 @@ sql_teardown() {
   local job; job=$(kubectl -n kamaji-system get jobs -l "kamaji.clastix.io/name=$tcp,kamaji.clastix.io/component=datastore-teardown" -o name)
   kubectl -n kamaji-system wait "$job" --for=condition=Complete --timeout=60s >/dev/null ||
     { kubectl -n kamaji-system logs "$job" >&2; return 1; }
-  kubectl -n kamaji-system logs "$job" | grep -q 'are dropped'
+  kubectl -n kamaji-system logs "$job" | has 'are dropped'
   [[ $(psql_as postgres "$admin" postgres "SELECT count(*) FROM pg_database WHERE datname = '$db'") == 0 ]] ||
     { log "$db is still there"; return 1; }
   [[ $(psql_as postgres "$admin" postgres "SELECT count(*) FROM pg_roles WHERE rolname = '$user'") == 0 ]] ||
@@ -372,7 +372,7 @@ s_kine_nats() {
   kine_up "$ns" "$tcp"
   [[ $(kubectl -n "$ns" get secret "$tcp-datastore-config" -o jsonpath='{.data.DB_SCHEMA}' | base64 -d) == "${ns}_$tcp" ]]
   grep -q "bucket=${ns}_$tcp\|KV_${ns}_$tcp" "$DIR/nats/server.log" ||
-    [[ -d $DIR/nats/store/jetstream/\$G/streams/KV_${ns}_$tcp ]] || { ls -R "$DIR/nats/store" | head -20 >&2; log "no JetStream bucket ${ns}_$tcp"; return 1; }
+    [[ -d $DIR/nats/store/jetstream/\$G/streams/KV_${ns}_$tcp ]] || { ls -R "$DIR/nats/store" | sed -n 1,20p >&2; log "no JetStream bucket ${ns}_$tcp"; return 1; }
   kine_objects_survive "$ns" "$tcp"
   local uid; uid=$(kubectl -n "$ns" get pods -l kamaji.clastix.io/name=$tcp,kamaji.clastix.io/component=deployment -o jsonpath='{.items[0].metadata.uid}')
   timing "rss_mb_kine_pod_$tcp" "$(pod_rss_mb "$uid")"
@@ -634,7 +634,7 @@ s_dedicated_etcd() {
   kubectl -n "$ns" wait pod "$tcp-etcd-0" --for=condition=Ready --timeout=120s >/dev/null
   local kc=$WORK/$tcp-super-admin.conf
   wait_for "$ns/$tcp answers again" 60 kubectl --kubeconfig "$kc" --request-timeout=5s -n default get configmap e2e-kine-probe
-  kubectl --kubeconfig "$kc" --request-timeout=10s -n default get configmap e2e-kine-probe -o jsonpath='{.data.stored}' | grep -qx "in-$tcp" ||
+  kubectl --kubeconfig "$kc" --request-timeout=10s -n default get configmap e2e-kine-probe -o jsonpath='{.data.stored}' | has -x "in-$tcp" ||
     { log "$ns/$tcp: the ConfigMap did not survive its etcd member's restart"; return 1; }
   log "$ns/$tcp: objects survive its etcd member's restart"
 

@@ -214,7 +214,7 @@ s_render() {
   git clone -q "$GIT_ROOT/platform.git" "$REPO" 2>/dev/null
   mkdir -p "$REPO/datastores" "$REPO/tenants"
   "$TCPC_BIN" identity > "$ident" 2> "$WORK/age-recipient.txt"
-  recipient=$(grep -o 'age1[0-9a-z]*' "$WORK/age-recipient.txt" | head -n 1)
+  recipient=$(grep -o 'age1[0-9a-z]*' "$WORK/age-recipient.txt" | sed -n 1p)
   [[ -n $recipient ]] || { log "tcpc identity printed no recipient"; return 1; }
   cat > "$REPO/tcpc.yaml" <<YAML
 apiVersion: tcpc.dev/v1alpha1
@@ -309,7 +309,7 @@ tenant_ca() {
   kubectl --kubeconfig "$WORK/admin.conf" config view --raw -o jsonpath='{.clusters[0].cluster.certificate-authority-data}' |
     base64 -d > "$WORK/tenant-ca.crt"
 }
-readyz() { curl -sS --fail --max-time 2 --cacert "$WORK/tenant-ca.crt" "https://$ADDR:6443/readyz" | grep -qx ok; }
+readyz() { curl -sS --fail --max-time 2 --cacert "$WORK/tenant-ca.crt" "https://$ADDR:6443/readyz" | has -x ok; }
 
 s_deliver() {
   local key=$WORK/age-identity.txt
@@ -336,7 +336,7 @@ s_secrets() {
     { log "a Secret in $NS still holds SOPS ciphertext"; return 1; }
   local server who
   server=$(kubectl --kubeconfig "$WORK/admin.conf" config view -o jsonpath='{.clusters[0].cluster.server}')
-  kubectl --kubeconfig "$WORK/admin.conf" --request-timeout=10s get --raw /readyz | grep -qx ok
+  kubectl --kubeconfig "$WORK/admin.conf" --request-timeout=10s get --raw /readyz | has -x ok
   who=$(kubectl --kubeconfig "$WORK/admin.conf" --request-timeout=10s auth whoami -o jsonpath='{.status.userInfo.username}')
   log "admin.conf from the decrypted Secret authenticates at $server as $who"
   # postBuild substitution ran (E2E_MARK is set) and left our `${E2E_MARK}` alone

@@ -153,7 +153,7 @@ make_repo() {
   mkdir -p "$repo/datastores" "$repo/tenants"
   local ident=$repo/../age-identity.txt recipient
   "$tcpc" identity > "$ident" 2> "$repo/../age-recipient.txt"
-  recipient=$(grep -o 'age1[0-9a-z]*' "$repo/../age-recipient.txt" | head -n 1)
+  recipient=$(grep -o 'age1[0-9a-z]*' "$repo/../age-recipient.txt" | sed -n 1p)
   [[ -n $recipient ]] || die "tcpc identity printed no recipient: $(cat "$repo/../age-recipient.txt")"
   cp "$seal_cert" "$repo/sealed-secrets.crt"
   cat > "$repo/tcpc.yaml" <<YAML

@@ -116,7 +116,7 @@ tenant_apiserver() {
   step "probe pod -> ClusterIP"
   render probe-pod.yaml | kubectl apply -f -
   kubectl -n e2e-tenant wait pod/probe --for=jsonpath='{.status.phase}'=Succeeded --timeout=90s
-  kubectl -n e2e-tenant logs probe | head -n 2
+  kubectl -n e2e-tenant logs probe | sed -n 1,2p
 }
 
 # ---- sealed secrets ----------------------------------------------------------------------
@@ -178,12 +178,12 @@ verify_nothing_left() {
   local bad=0
   if pgrep -f -- "$DIR/" >/dev/null; then log "processes left: $(pgrep -af -- "$DIR/")"; bad=1; fi
   if grep -qF " $DIR/" /proc/self/mountinfo; then log "mounts left"; bad=1; fi
-  if ip netns list | grep -q '^tcpce2e-'; then log "netns left: $(ip netns list)"; bad=1; fi
-  if ip link show | grep -qE ': te2e'; then log "links left"; bad=1; fi
-  if { iptables-save; ip6tables-save; } 2>/dev/null | grep -qE '^:(KUBE-|CNI-|TCPCE2E-)'; then log "iptables chains left"; bad=1; fi
+  if ip netns list | has '^tcpce2e-'; then log "netns left: $(ip netns list)"; bad=1; fi
+  if ip link show | has -E ': te2e'; then log "links left"; bad=1; fi
+  if { iptables-save; ip6tables-save; } 2>/dev/null | has -E '^:(KUBE-|CNI-|TCPCE2E-)'; then log "iptables chains left"; bad=1; fi
   if ls -d /sys/fs/cgroup/*/tcpc-e2e-* >/dev/null 2>&1; then log "cgroups left"; bad=1; fi
   if ls /var/lib/cni/results/tcpc-e2e-* >/dev/null 2>&1; then log "CNI results left"; bad=1; fi
-  if find /var/log/containers -lname "$DIR/*" 2>/dev/null | grep -q .; then log "container log links left"; bad=1; fi
+  if find /var/log/containers -lname "$DIR/*" 2>/dev/null | has .; then log "container log links left"; bad=1; fi
   if [[ $(sysctl -n net.ipv4.ip_forward) != "$ip_forward_before" ]]; then log "ip_forward not restored"; bad=1; fi
   (( bad == 0 )) || die "teardown left state behind"
   log "teardown verified: no processes, mounts, netns, links, chains or cgroups left"

@@ -150,7 +150,7 @@ cluster_ip() { kubectl -n "$1" get service "$2" -o jsonpath='{.spec.clusterIP}';
 readyz_via_clusterip() {
   local ns=$1 tcp=$2 ca=$3 ip port
   ip=$(cluster_ip "$ns" "$tcp"); port=$(kubectl -n "$ns" get service "$tcp" -o jsonpath='{.spec.ports[0].port}')
-  curl -sS --fail --max-time 2 --cacert "$ca" --resolve "$tcp.$ns.svc:$port:$ip" "https://$tcp.$ns.svc:$port/readyz" | grep -qx ok
+  curl -sS --fail --max-time 2 --cacert "$ca" --resolve "$tcp.$ns.svc:$port:$ip" "https://$tcp.$ns.svc:$port/readyz" | has -x ok
 }
 
 rss_of_pids_kb() {
@@ -165,7 +165,7 @@ rss_of_pids_kb() {
 # pod_pids POD_UID: every process in the pod's cgroup (memory hierarchy).
 pod_pids() {
   local d
-  d=$(find /sys/fs/cgroup/memory/ -maxdepth 6 -type d -name "pod$1" 2>/dev/null | head -n 1)
+  d=$(find /sys/fs/cgroup/memory/ -maxdepth 6 -type d -name "pod$1" 2>/dev/null | sed -n 1p)
   [[ -n $d ]] || return 0
   find "$d" -name cgroup.procs -exec cat {} + | sort -un
 }
@@ -392,14 +392,14 @@ worker_addons() {
   wait_for "the worker pod's checks" 150 eval 'container_done "$kc" on-worker dns && container_done "$kc" on-worker version' ||
     { kubectl --kubeconfig "$kc" describe pod on-worker >&2; kubectl --kubeconfig "$kc" logs on-worker --all-containers >&2 || true; return 1; }
   SVC_IP=$(kubectl --kubeconfig "$kc" get service kubernetes -o jsonpath='{.spec.clusterIP}')
-  kubectl --kubeconfig "$kc" logs on-worker -c dns | grep -qx "$SVC_IP" ||
+  kubectl --kubeconfig "$kc" logs on-worker -c dns | has -x "$SVC_IP" ||
     { log "kubernetes.default.svc.$domain did not resolve to $SVC_IP"; kubectl --kubeconfig "$kc" logs on-worker -c dns >&2; return 1; }
-  kubectl --kubeconfig "$kc" logs on-worker -c version | grep -q '"gitVersion": "'"$version"'"' ||
+  kubectl --kubeconfig "$kc" logs on-worker -c version | has '"gitVersion": "'"$version"'"' ||
     { log "the pod's /version is not $version"; kubectl --kubeconfig "$kc" logs on-worker -c version >&2; return 1; }
   log "a pod on $WORKER_NODE resolved kubernetes.default.svc.$domain to $SVC_IP (CoreDNS) and read /version through it (kube-proxy) with its ServiceAccount token; kubectl logs reached the kubelet"
   local sa=/var/run/secrets/kubernetes.io/serviceaccount
   kubectl --kubeconfig "$kc" exec on-worker -c shell -- /usr/local/bin/probe -cacert $sa/ca.crt -bearer-file $sa/token \
-    -expect-body gitVersion "https://$addr:6443/version" | grep -q gitVersion
+    -expect-body gitVersion "https://$addr:6443/version" | has gitVersion
   log "kubectl exec on $WORKER_NODE works"
 }
 
@@ -459,7 +459,7 @@ s_sa_rotation() {
     ip=$(kubectl --kubeconfig "$kc" -n default get service "after-$step" -o jsonpath='{.spec.clusterIP}')
     wait_for "after-$step.default.svc.$domain resolving through CoreDNS" 60 bash -c \
       "kubectl --kubeconfig '$kc' exec on-worker -c shell -- /usr/local/bin/probe -lookup 'after-$step.default.svc.$domain' | grep -qx '$ip'"
-    if kubectl --kubeconfig "$kc" -n kube-system logs -l k8s-app=kube-dns --tail=-1 | grep -q Unauthorized; then
+    if kubectl --kubeconfig "$kc" -n kube-system logs -l k8s-app=kube-dns --tail=-1 | has Unauthorized; then
       log "$step: CoreDNS was refused by the API server"; return 1
     fi
     log "sa-key $step: ${#tokens[@]} tokens issued so far, every earlier one still authenticates; CoreDNS kept watching the API"
@@ -490,9 +490,9 @@ s_worker_konnectivity() {
   worker_addons "$t" "$kc" "$TRUST_ADDR"
   # the kubelet's port closed to everything outside the worker: only the tunnel reaches it
   worker cut
-  kubectl --kubeconfig "$kc" --request-timeout=20s logs on-worker -c dns | grep -qx "$SVC_IP" ||
+  kubectl --kubeconfig "$kc" --request-timeout=20s logs on-worker -c dns | has -x "$SVC_IP" ||
     { log "kubectl logs failed through konnectivity"; return 1; }
-  kubectl --kubeconfig "$kc" --request-timeout=20s exec on-worker -c shell -- /usr/local/bin/probe -lookup localhost | grep -qx 127.0.0.1
+  kubectl --kubeconfig "$kc" --request-timeout=20s exec on-worker -c shell -- /usr/local/bin/probe -lookup localhost | has -x 127.0.0.1
   log "with the kubelet's port closed from outside, kubectl logs and exec work: trusting's API server goes through konnectivity"
   # foreground: returns once the agent pods are gone from the node, not just from the API
   kubectl --kubeconfig "$kc" -n kube-system delete daemonset konnectivity-agent --cascade=foreground --timeout=120s >/dev/null ||
@@ -654,7 +654,7 @@ s_companion() {
     jq -e '[.items[] | select(.involvedObject.kind == "RenderedControlPlane") | .reason] | (index("NotReady") != null) and (index("Ready") != null)' >/dev/null ||
     { log "no NotReady and Ready Events on e2e-edge/edge"; kubectl -n e2e-edge get events >&2; return 1; }
   # the companion never logs key material
-  ! kubectl -n "$COMPANION_NS" logs -l app.kubernetes.io/name=tcpc-companion --all-containers --tail=-1 | grep -q 'PRIVATE KEY' ||
+  ! kubectl -n "$COMPANION_NS" logs -l app.kubernetes.io/name=tcpc-companion --all-containers --tail=-1 | has 'PRIVATE KEY' ||
     { log "the companion logged a private key"; return 1; }
   timing companion_rss_mb "$(companion_rss_mb)"
   companion_costs
@@ -755,9 +755,9 @@ s_service() {
       https://wrong.example:6443/readyz >/dev/null 2>&1; then
     log "TLS verification accepted a name that is not a SAN: the check is void"; return 1
   fi
-  curl -sS --fail --max-time 2 --cacert "$ca" "https://$ALPHA_ADDR:6443/readyz" | grep -qx ok
+  curl -sS --fail --max-time 2 --cacert "$ca" "https://$ALPHA_ADDR:6443/readyz" | has -x ok
   log "alpha /readyz via its address https://$ALPHA_ADDR:6443 (externalIP)"
-  curl -sS --fail --max-time 2 --cacert "$WORK/edge-ca.crt" "https://127.0.0.1:$EDGE_PORT/readyz" | grep -qx ok
+  curl -sS --fail --max-time 2 --cacert "$WORK/edge-ca.crt" "https://127.0.0.1:$EDGE_PORT/readyz" | has -x ok
   log "edge /readyz via NodePort https://127.0.0.1:$EDGE_PORT"
   readyz_via_clusterip e2e-edge edge "$WORK/edge-ca.crt"
   readyz_via_clusterip e2e-trust trusting "$WORK/trusting-ca.crt"
@@ -813,7 +813,7 @@ s_internal_ca() {
       elif ! cmp -s "$got" "$want"; then log "$c: $p/e2e-internal-ca.crt differs from the ConfigMap's certificate"; bad=1
       fi
     done
-    tr '\0' '\n' < "/proc/$pid/environ" | grep -q '^SSL_CERT_DIR=.*/usr/local/share/ca-certificates' ||
+    tr '\0' '\n' < "/proc/$pid/environ" | has '^SSL_CERT_DIR=.*/usr/local/share/ca-certificates' ||
       { log "$c: SSL_CERT_DIR not set"; bad=1; }
     [[ -f /proc/$pid/root/etc/ssl/certs/ca-certificates.crt ]] || { log "$c: public bundle gone"; bad=1; }
   done
@@ -842,10 +842,10 @@ s_internal_ca() {
   if kubectl --kubeconfig "$kc" --token "$rogue" auth whoami >/dev/null 2>&1; then
     log "a JWT signed by an unknown key was accepted: the check is void"; return 1
   fi
-  if grep -h 'x509: certificate signed by unknown authority' "$DIR"/logs/pods/e2e-trust_trusting-*/kube-apiserver/*.log 2>/dev/null | grep -q .; then
+  if grep -h 'x509: certificate signed by unknown authority' "$DIR"/logs/pods/e2e-trust_trusting-*/kube-apiserver/*.log 2>/dev/null | has .; then
     log "kube-apiserver logged x509 unknown authority"; return 1
   fi
-  kubectl -n e2e-trust logs deploy/e2e-oidc | grep -q '/keys'
+  kubectl -n e2e-trust logs deploy/e2e-oidc | has '/keys'
   log "kube-apiserver fetched discovery + JWKS over TLS from the internal-CA-signed issuer"
   (( bad == 0 ))
 }
@@ -890,7 +890,7 @@ YAML
   log "trusting: Event $key is in the events etcd: $in_events, in the shared etcd: $in_shared"
   [[ $in_events == 1 && $in_shared == 0 ]]
   # and the tenant reads it back through its API
-  kubectl --kubeconfig "$kc" -n default get event e2e-override-probe -o jsonpath='{.message}' | grep -q 'kept by the events etcd'
+  kubectl --kubeconfig "$kc" -n default get event e2e-override-probe -o jsonpath='{.message}' | has 'kept by the events etcd'
 }
 
 # s_write_limits: needs s_kubeconfig's admin and super-admin kubeconfigs of edge.
@@ -1011,7 +1011,7 @@ kube_router_down() {
   done
   for i in 1 2 3 4 5; do
     ipset list -n 2>/dev/null | grep -E '^KUBE-(SRC|DST)-' | xargs -r -n1 ipset destroy 2>/dev/null || true
-    ipset list -n 2>/dev/null | grep -qE '^KUBE-(SRC|DST)-' || break
+    ipset list -n 2>/dev/null | has -E '^KUBE-(SRC|DST)-' || break
     sleep 1
   done
   rm -f "$DIR/kube-router.pid"
@@ -1069,8 +1069,8 @@ s_network_policy() {
 # kube_router_gone: stop kube-router and check none of its iptables rules and ipsets is left.
 kube_router_gone() {
   kube_router_down
-  if iptables-save | grep -qE 'KUBE-(ROUTER|NWPLCY|POD-FW)'; then log "kube-router's iptables rules outlived it"; return 1; fi
-  if ipset list -n | grep -qE '^KUBE-(SRC|DST)-'; then
+  if iptables-save | has -E 'KUBE-(ROUTER|NWPLCY|POD-FW)'; then log "kube-router's iptables rules outlived it"; return 1; fi
+  if ipset list -n | has -E '^KUBE-(SRC|DST)-'; then
     log "kube-router's ipsets outlived it"; iptables-save | grep -- '--match-set' >&2; ipset list | grep -E '^(Name|References)' >&2; return 1
   fi
 }
@@ -1146,7 +1146,7 @@ upgrade_hop() {
   timing "upgrade_polls$sfx" "$total"
   timing "upgrade_poll_failures$sfx" "$fails"
   log "$change: $total polls of /readyz through the ClusterIP, $fails failed (old pods: $old_rs)"
-  if (( fails > 0 )); then awk '$2 != "200"' "$log_" | head -n 20 >&2; fi
+  if (( fails > 0 )); then awk '$2 != "200"' "$log_" | sed -n 1,20p >&2; fi
   local images
   images=$(kubectl -n e2e-alpha get deployment alpha -o jsonpath='{.spec.template.spec.containers[*].image}')
   [[ -z $from ]] || [[ $images == *"kube-apiserver:$to"* && $images == *"kube-scheduler:$to"* && $images == *"kube-controller-manager:$to"* ]]

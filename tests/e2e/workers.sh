@@ -38,10 +38,12 @@ worker_join() {
     # value and exit on the refusal. maxPerCore 0 leaves it alone, as the harness's kube-proxy does.
     kubectl --kubeconfig "$kc" -n kube-system get configmap kube-proxy -o json |
       jq '.data["config.conf"] |= sub("\n  maxPerCore: null\n"; "\n  maxPerCore: 0\n")' > "$WORK/kube-proxy-cm.json"
-    jq -r '.data["config.conf"]' "$WORK/kube-proxy-cm.json" | grep -qx '  maxPerCore: 0' ||
+    jq -r '.data["config.conf"]' "$WORK/kube-proxy-cm.json" | has -x '  maxPerCore: 0' ||
       { log "$t's kube-proxy configuration has no 'maxPerCore: null' to adjust"; return 1; }
     kubectl --kubeconfig "$kc" apply -f "$WORK/kube-proxy-cm.json" >/dev/null
   fi
+  # a Node left by a scenario that failed before its worker_leave would make kubeadm refuse the join
+  kubectl --kubeconfig "$kc" delete node "$WORKER_NODE" --ignore-not-found >/dev/null
   join=$("$TCPC_BIN" join-command "$t" "$REPO" --create-token --kubeconfig "$kc" --ttl 1h)
   [[ $join =~ ^kubeadm\ join\ $addr:6443\ --token\ [a-z0-9]{6}\.[a-z0-9]{16}\ --discovery-token-ca-cert-hash\ sha256:[0-9a-f]{64}$ ]] ||
     { log "unexpected join command shape: ${join//--token */--token <redacted>}"; return 1; }

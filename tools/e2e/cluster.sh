@@ -284,7 +284,7 @@ start_etcd() {
     --snapshot-count 10000 --quota-backend-bytes 2147483648 --unsafe-no-fsync
 }
 
-etcd_healthy() { curl -sf http://127.0.0.1:2381/health | grep -q '"health":"true"'; }
+etcd_healthy() { curl -sf http://127.0.0.1:2381/health | has '"health":"true"'; }
 
 start_forwarder() {
   start_daemon netnsfwd "$E2E_TOOLS/netnsfwd" -netns "/run/netns/$NETNS" \

@@ -6,6 +6,10 @@ e2e_repo=$(cd "$e2e_here/../.." && pwd)
 
 log() { printf '[e2e %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
+# has GREP-ARGS...: grep that reads its whole input. Under pipefail, `producer | grep -q PATTERN`
+# fails at random: grep exits at the first match, and a producer still writing (kubectl logs,
+# curl) dies of SIGPIPE, which pipefail reports as the pipeline's status.
+has() { grep "$@" > /dev/null; }
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 

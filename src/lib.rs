@@ -114,7 +114,8 @@ pub struct Progress {
 }
 
 /// Compiles the repository held in `sources` under its `tcpc.yaml` (`config`, parsed by the
-/// caller). On failure, returns every diagnostic found, errors and warnings.
+/// caller, whose diagnostics are the caller's to report: a config with errors is not compiled).
+/// On failure, returns every diagnostic found, errors and warnings.
 pub fn compile(sources: &Sources, config: &parse::ConfigFile, keys: Option<&Keys<'_>>) -> Result<Compiled, Diagnostics> {
     compile_with_progress(sources, config, keys, &Progress::default())
 }

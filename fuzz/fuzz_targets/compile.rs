@@ -180,7 +180,14 @@ fuzz_target!(|repo: Repo| {
         intent: &intent,
         cache: None,
     });
-    if let Err(diags) = tcpc::compile(&sources, config, keys.as_ref()) {
+    // As the CLI's edge: tcpc.yaml first, parsed once; its errors end the run.
+    let mut config_diags = tcpc::diag::Diagnostics::default();
+    let config = tcpc::parse::ConfigFile::parse(&sources, config, &mut config_diags);
+    if config_diags.has_errors() {
+        let _ = config_diags.render(&sources);
+        return;
+    }
+    if let Err(diags) = tcpc::compile(&sources, &config, keys.as_ref()) {
         // Rendering the diagnostics is part of the run (spans must point into the sources).
         let _ = diags.render(&sources);
     }

@@ -140,54 +140,7 @@ pub struct RenderedControlPlane {
     pub api_version: String,
     pub kind: String,
     pub metadata: ObjectMeta,
-    pub spec: RenderedControlPlaneSpec,
+    /// The record itself: the type the compiler renders it from, read back strictly.
+    pub spec: crate::record::Record,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct RenderedControlPlaneSpec {
-    pub version: String,
-    pub endpoint: String,
-    pub replicas: i32,
-    pub deployment: String,
-    pub service: RecordService,
-    pub admin_kubeconfig: RecordSecretKey,
-    pub data_store: RecordDataStore,
-    pub exposure: String,
-    pub renew_before_fraction: f64,
-    pub certificates: Vec<RecordCertificate>,
-    pub tcpc_version: String,
-    pub fingerprint: String,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RecordService {
-    pub name: String,
-    pub port: i32,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RecordSecretKey {
-    pub secret: String,
-    pub key: String,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RecordDataStore {
-    pub name: String,
-    pub driver: String,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct RecordCertificate {
-    pub name: String,
-    pub not_after: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub secret: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub key: Option<String>,
-}

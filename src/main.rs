@@ -658,6 +658,11 @@ fn load_and_compile(dir: &Path, mode: Mode<'_>) -> Result<(Repo, Compiled), Fail
     let mut cfg_diags = tcpc::diag::Diagnostics::default();
     let config_id = discover::read_config_into(dir, &mut sources, &mut cfg_diags).map_err(io)?;
     let parsed = (!cfg_diags.has_errors()).then(|| tcpc::parse::ConfigFile::parse(&sources, config_id, &mut cfg_diags));
+    if let Some(c) = &parsed
+        && std::env::var_os("TCPC_ALLOW_TEST_ONLY").is_none_or(|v| v != "1")
+    {
+        c.refuse_test_only(&mut cfg_diags);
+    }
     let Some(config_file) = parsed.filter(|_| !cfg_diags.has_errors()) else {
         eprint!("{}", cfg_diags.render(&sources));
         return Err(Failure::Invalid);

@@ -113,6 +113,20 @@ pub struct ConfigFile {
 }
 
 impl ConfigFile {
+    /// Refuses the settings meant for tests only (`pki.testOnlyLeafValiditySeconds`). The
+    /// caller decides when they are allowed (the CLI: `TCPC_ALLOW_TEST_ONLY=1`).
+    pub fn refuse_test_only(&self, diags: &mut Diagnostics) {
+        if self.config.pki.as_ref().is_some_and(|p| p.test_only_leaf_validity_seconds.is_some())
+            && let Some(doc) = &self.doc
+        {
+            diags.push(
+                Diagnostic::error("`pki.testOnlyLeafValiditySeconds` is for tests only")
+                    .at(doc.file, doc.key_span("/pki/testOnlyLeafValiditySeconds"), "leaves of minutes are refused in normal use")
+                    .help("remove it (leaves live `pki.leafValidityDays`); tests set TCPC_ALLOW_TEST_ONLY=1"),
+            );
+        }
+    }
+
     /// Parses `tcpc.yaml` (source `id`); without one, the empty configuration (every default).
     pub fn parse(sources: &Sources, id: Option<SourceId>, diags: &mut Diagnostics) -> ConfigFile {
         let (config, doc) = match id {

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeSet;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 use tcpc_pki::kubeadm::Artefact;
 
@@ -16,8 +16,8 @@ use crate::lock::TenantLock;
 use crate::resolve::Tenant;
 
 /// The record's `spec`.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Record {
     pub version: String,
     /// `https://host:port` as the tenant's kubeconfigs name it.
@@ -35,31 +35,41 @@ pub struct Record {
     pub renew_before_fraction: f64,
     /// Every certificate the lock records, by artefact name.
     pub certificates: Vec<CertificateRecord>,
-    pub tcpc_version: &'static str,
+    /// `companion` when the companion issues and renews the leaves (`rotation: companion`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rotation: Option<String>,
+    /// The Secrets the companion issues, owns and renews (`rotation: companion`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
+    pub issuance: Vec<tcpc_pki::issuance::IssuedSecret>,
+    pub tcpc_version: String,
     /// `sha256:` of the resolved tenant: any change to what tcpc renders for it changes this.
     pub fingerprint: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ServiceRef {
     pub name: String,
     pub port: i32,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SecretKey {
     pub secret: String,
     pub key: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DataStoreRef {
     pub name: String,
     pub driver: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CertificateRecord {
     /// The artefact (`apiserver`, `admin`, …).
     pub name: String,
@@ -137,14 +147,29 @@ pub fn record(t: &Tenant, lock: Option<&TenantLock>, renew_before_fraction: f64)
         exposure: exposure(t),
         renew_before_fraction,
         certificates,
-        tcpc_version: env!("CARGO_PKG_VERSION"),
+        rotation: t.pki.companion_rotation.then(|| "companion".to_string()),
+        // The specs were computed once already by the PKI stage, which fails on what fails here.
+        issuance: crate::pki::cert_specs(t).map(|specs| crate::pki::companion_issuance(t, &specs)).unwrap_or_default(),
+        tcpc_version: env!("CARGO_PKG_VERSION").to_string(),
         fingerprint: fingerprint(t),
     }
 }
 
-/// The Secrets of `record` the companion may read (its Role's `resourceNames`), sorted.
+/// The Secrets of `record` the companion may read (its Role's `resourceNames`), sorted: the
+/// admin kubeconfig, the certificates, and under `rotation: companion` the signers (the CA
+/// Secrets, private keys included: the companion issues from them).
 pub fn readable_secrets(record: &Record) -> Vec<String> {
     let mut names = BTreeSet::from([record.admin_kubeconfig.secret.as_str()]);
     names.extend(record.certificates.iter().filter_map(|c| c.secret.as_deref()));
+    for owned in &record.issuance {
+        names.insert(&owned.secret);
+        names.extend(owned.entries.iter().map(|e| e.signer.secret.as_str()));
+    }
+    names.into_iter().map(str::to_string).collect()
+}
+
+/// The Secrets the companion creates and updates (`rotation: companion`), sorted.
+pub fn owned_secrets(record: &Record) -> Vec<String> {
+    let names: BTreeSet<&str> = record.issuance.iter().map(|o| o.secret.as_str()).collect();
     names.into_iter().map(str::to_string).collect()
 }

@@ -84,6 +84,8 @@ struct Context<'a> {
     /// companion may read, and its ServiceAccount.
     record: Option<&'a Record>,
     companion_secrets: Vec<String>,
+    /// The Secrets the companion creates and updates (`rotation: companion`).
+    companion_owned: Vec<String>,
     companion_service_account: &'static str,
 }
 
@@ -110,6 +112,7 @@ impl<'a> Context<'a> {
             secret_mode: crate::resolve::hardening::SECRET_FILE_MODE,
             record,
             companion_secrets: record.map(crate::record::readable_secrets).unwrap_or_default(),
+            companion_owned: record.map(crate::record::owned_secrets).unwrap_or_default(),
             companion_service_account: crate::resolve::COMPANION_SERVICE_ACCOUNT,
         }
     }

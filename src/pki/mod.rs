@@ -27,7 +27,22 @@ pub mod sa_rotation;
 mod secrets;
 mod tenant;
 
-pub use tenant::tenant_pki;
+pub use secrets::{companion_issuance, companion_secrets};
+pub use tenant::{cert_specs, tenant_pki};
+
+/// The artefacts the companion issues in the cluster under `rotation: companion`: every leaf the
+/// tenant's CA or front-proxy CA signs and the control plane mounts, and the admin kubeconfig.
+/// The CAs, the service-account key, the DataStore's client certificate (its CA belongs to the
+/// DataStore) and `super-admin` (kept in Git) stay tcpc's.
+pub const COMPANION_ISSUED: [Artefact; 7] = [
+    Artefact::Apiserver,
+    Artefact::ApiserverKubeletClient,
+    Artefact::FrontProxyClient,
+    Artefact::Admin,
+    Artefact::ControllerManager,
+    Artefact::Scheduler,
+    Artefact::Konnectivity,
+];
 
 /// How Secrets are sealed for the cluster.
 pub enum Sealer {

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use rand_core::{CryptoRng, RngCore};
 use serde_json::{Value, json};
+use tcpc_pki::issuance::{IssuedEntry, IssuedSecret, KubeconfigFile, Reload, Signer};
 use tcpc_pki::{Artefact, CertInfo, Issued, PrivateKey};
 use zeroize::Zeroizing;
 
@@ -13,6 +14,108 @@ use super::{DataStoreCredentials, DataStoreState, PkiEnv, Sealer, sha256};
 use crate::lock::ArtefactLock;
 use crate::model::{Bundle, Rendered};
 use crate::resolve::Tenant;
+
+/// The Secrets the companion owns under `rotation: companion` (never rendered then).
+pub fn companion_secrets(t: &Tenant) -> Vec<String> {
+    let s = &t.secrets;
+    let mut names = vec![
+        s.apiserver.clone(),
+        s.apiserver_kubelet_client.clone(),
+        s.front_proxy_client.clone(),
+        s.admin_kubeconfig.clone(),
+        s.controller_manager_kubeconfig.clone(),
+        s.scheduler_kubeconfig.clone(),
+    ];
+    if t.konnectivity.is_some() {
+        names.push(s.konnectivity_kubeconfig.clone());
+    }
+    names
+}
+
+/// What the companion issues under `rotation: companion`: the Secrets of
+/// [`companion_secrets`], each with the keys [`secret_data`] would give it, except that the
+/// component kubeconfigs name their certificate and key as files beside them (client-go re-reads
+/// those, so a renewal needs no restart). `specs`: every certificate of the tenant
+/// ([`super::cert_specs`]).
+pub fn companion_issuance(t: &Tenant, specs: &BTreeMap<Artefact, tcpc_pki::CertSpec>) -> Vec<IssuedSecret> {
+    if !t.pki.companion_rotation {
+        return Vec::new();
+    }
+    let s = &t.secrets;
+    let ca = Signer { secret: s.ca.clone(), cert: "ca.crt".into(), key: "ca.key".into() };
+    let front_proxy_ca = Signer { secret: s.front_proxy_ca.clone(), cert: "front-proxy-ca.crt".into(), key: "front-proxy-ca.key".into() };
+    let local = format!("https://127.0.0.1:{}", t.port);
+    let svc = format!("https://{}.{}.svc:{}", t.name, t.namespace, t.port);
+    let entry = |a: Artefact, signer: &Signer, files: Option<&str>, kubeconfigs: Vec<(&str, &str, bool)>| {
+        let Some(spec) = specs.get(&a) else { return None };
+        let mut spec = spec.clone();
+        if let Some(seconds) = t.pki.companion_leaf_validity_seconds {
+            spec.validity = tcpc_pki::Validity::Seconds(seconds);
+        }
+        let user = a.kubeconfig().map_or("user", |(u, _)| u);
+        Some(IssuedEntry {
+            artefact: a.as_str().to_string(),
+            signer: signer.clone(),
+            spec,
+            cert_key: files.map(|f| format!("{f}.crt")),
+            key_key: files.map(|f| format!("{f}.key")),
+            kubeconfigs: kubeconfigs
+                .into_iter()
+                .map(|(key, server, files)| KubeconfigFile {
+                    key: key.into(),
+                    cluster: t.name.clone(),
+                    server: server.into(),
+                    user: user.into(),
+                    files,
+                })
+                .collect(),
+        })
+    };
+    let secret = |name: &str, reload: Reload, entries: Vec<Option<IssuedEntry>>| IssuedSecret {
+        secret: name.to_string(),
+        reload,
+        entries: entries.into_iter().flatten().collect(),
+    };
+    // konnectivity-server reads the API server's pair once (`--cluster-cert`): a renewal rolls.
+    let apiserver_reload = if t.konnectivity.is_some() { Reload::Roll } else { Reload::Files };
+    let mut admin = vec![entry(Artefact::Admin, &ca, None, vec![("admin.conf", &t.server_url, false), ("admin.svc", &svc, false)])];
+    if t.super_admin_in_cluster {
+        admin.push(entry(
+            Artefact::SuperAdmin,
+            &ca,
+            None,
+            vec![("super-admin.conf", &t.server_url, false), ("super-admin.svc", &svc, false)],
+        ));
+    }
+    let mut out = vec![
+        secret(&s.apiserver, apiserver_reload, vec![entry(Artefact::Apiserver, &ca, Some("apiserver"), vec![])]),
+        secret(
+            &s.apiserver_kubelet_client,
+            Reload::Files,
+            vec![entry(Artefact::ApiserverKubeletClient, &ca, Some("apiserver-kubelet-client"), vec![])],
+        ),
+        secret(&s.front_proxy_client, Reload::Files, vec![entry(Artefact::FrontProxyClient, &front_proxy_ca, Some("front-proxy-client"), vec![])]),
+        secret(&s.admin_kubeconfig, Reload::None, admin),
+        secret(
+            &s.controller_manager_kubeconfig,
+            Reload::Files,
+            vec![entry(Artefact::ControllerManager, &ca, Some("controller-manager"), vec![("controller-manager.conf", &local, true)])],
+        ),
+        secret(
+            &s.scheduler_kubeconfig,
+            Reload::Files,
+            vec![entry(Artefact::Scheduler, &ca, Some("scheduler"), vec![("scheduler.conf", &local, true)])],
+        ),
+    ];
+    if t.konnectivity.is_some() {
+        out.push(secret(
+            &s.konnectivity_kubeconfig,
+            Reload::Files,
+            vec![entry(Artefact::Konnectivity, &ca, Some("konnectivity-server"), vec![("konnectivity-server.conf", &local, true)])],
+        ));
+    }
+    out
+}
 
 /// One Secret: its name, component label and keys (key → which artefact and part it holds).
 pub(super) struct SecretPlan {
@@ -64,7 +167,11 @@ pub(super) fn secret_plans(
         ),
         plan(&s.scheduler_kubeconfig, "scheduler-kubeconfig", vec![f(Artefact::Ca), f(Artefact::Scheduler), local.clone()]),
     ];
-    if t.konnectivity.is_some() {
+    if t.pki.companion_rotation {
+        let owned = companion_secrets(t);
+        plans.retain(|p| !owned.contains(&p.name));
+    }
+    if t.konnectivity.is_some() && !t.pki.companion_rotation {
         plans.push(plan(&s.konnectivity_kubeconfig, "konnectivity-kubeconfig", vec![f(Artefact::Ca), f(Artefact::Konnectivity), local]));
     }
     if let Some(a) = &t.argocd_delivery {
@@ -139,6 +246,9 @@ pub(super) fn secret_data(
                 ("sa.pub".to_string(), bytes(&format!("{}{}", sa.public_key_pem(), sa_extra_pub.unwrap_or_default()))),
             ]),
         ),
+    ]);
+    // `rotation: companion`: the leaves and component kubeconfigs are the companion's.
+    let leaves = (!t.pki.companion_rotation).then(|| [
         (s.apiserver.clone(), pair(Artefact::Apiserver, "apiserver")),
         (s.apiserver_kubelet_client.clone(), pair(Artefact::ApiserverKubeletClient, "apiserver-kubelet-client")),
         (s.front_proxy_client.clone(), pair(Artefact::FrontProxyClient, "front-proxy-client")),
@@ -160,7 +270,8 @@ pub(super) fn secret_data(
         ),
         (s.scheduler_kubeconfig.clone(), BTreeMap::from([("scheduler.conf".to_string(), kubeconfig(Artefact::Scheduler, &local))])),
     ]);
-    if t.konnectivity.is_some() {
+    out.extend(leaves.into_iter().flatten());
+    if t.konnectivity.is_some() && !t.pki.companion_rotation {
         out.insert(
             s.konnectivity_kubeconfig.clone(),
             BTreeMap::from([("konnectivity-server.conf".to_string(), kubeconfig(Artefact::Konnectivity, &local))]),

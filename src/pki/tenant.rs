@@ -75,6 +75,27 @@ pub fn tenant_pki(
     subject.seal(prev, env, issuance, rng)
 }
 
+/// Every certificate of the tenant as kubeadm would issue it (with Kamaji's additions), whoever
+/// issues it.
+pub fn cert_specs(t: &Tenant) -> Result<BTreeMap<Artefact, CertSpec>, PkiError> {
+    let mut params = TenantPkiParams::new(&t.name, &t.namespace);
+    params.service_dns_names = t.service_dns_names.clone();
+    params.cluster_domain = t.cluster_domain.clone();
+    params.service_ips = t.kubernetes_service_ips.clone();
+    params.advertise_address = t.advertise_address.as_deref().and_then(|a| a.parse().ok());
+    params.cert_sans = t.cert_sans.clone();
+    params.key_algorithm = key_algorithm(t.pki.key_algorithm);
+    params.leaf_validity = Validity::Days(t.pki.leaf_validity_days);
+    params.ca_validity = Validity::Days(t.pki.ca_validity_days);
+    params.datastore_user = Some(t.datastore.user.clone());
+    params.dedicated_etcd = t.datastore.dedicated.as_ref().map(|d| d.dns_names.clone());
+    let mut specs = tcpc_pki::tenant_cert_specs(&params).map_err(|e| format!("{}: {e}", t.key()))?;
+    if t.konnectivity.is_none() {
+        specs.remove(&Artefact::Konnectivity);
+    }
+    Ok(specs)
+}
+
 /// The facts of one tenant's PKI, gathered before anything is decided.
 struct Subject<'a> {
     t: &'a Tenant,
@@ -143,20 +164,10 @@ impl<'a> Subject<'a> {
     fn new(t: &'a Tenant, env: &PkiEnv<'a>) -> Result<Self, PkiError> {
         let who = t.key();
         let key_alg = key_algorithm(t.pki.key_algorithm);
-        let mut params = TenantPkiParams::new(&t.name, &t.namespace);
-        params.service_dns_names = t.service_dns_names.clone();
-        params.cluster_domain = t.cluster_domain.clone();
-        params.service_ips = t.kubernetes_service_ips.clone();
-        params.advertise_address = t.advertise_address.as_deref().and_then(|a| a.parse().ok());
-        params.cert_sans = t.cert_sans.clone();
-        params.key_algorithm = key_alg;
-        params.leaf_validity = Validity::Days(t.pki.leaf_validity_days);
-        params.ca_validity = Validity::Days(t.pki.ca_validity_days);
-        params.datastore_user = Some(t.datastore.user.clone());
-        params.dedicated_etcd = t.datastore.dedicated.as_ref().map(|d| d.dns_names.clone());
-        let mut specs = tcpc_pki::tenant_cert_specs(&params).map_err(|e| format!("{who}: {e}"))?;
-        if t.konnectivity.is_none() {
-            specs.remove(&Artefact::Konnectivity);
+        let mut specs = cert_specs(t)?;
+        if t.pki.companion_rotation {
+            // Issued in the cluster by the companion (the record asks for them).
+            specs.retain(|a, _| !super::COMPANION_ISSUED.contains(a));
         }
         let kine = t.datastore.kine.as_ref();
         if kine.is_some() {

@@ -39,6 +39,7 @@ use std::collections::BTreeMap;
 
 use tcpc_spec::defaults as d;
 use tcpc_spec::{DataStore, TenantControlPlane};
+use tcpc_spec::pki::Rotation;
 
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::parse::{Doc, Inputs};
@@ -482,10 +483,23 @@ impl Resolver<'_> {
             let d = self.error("/spec/pki/leafValidityDays", "leafValidityDays must be at least 1", "zero");
             self.push(d);
         }
+        let rotation = tcp_pki.rotation.or(cfg.pki.as_ref().and_then(|p| p.rotation)).unwrap_or(Rotation::Git);
+        let companion_rotation = rotation == Rotation::Companion;
+        if companion_rotation && cfg.companion_namespace().is_none() {
+            let pointer = if tcp_pki.rotation.is_some() { "/spec/pki/rotation" } else { "/metadata/name" };
+            let d = self
+                .error(pointer, "`rotation: companion` needs the companion", "the companion renews this tenant's leaves")
+                .help("turn it on in tcpc.yaml (`companion: {}`) and install it (`tcpc install companion`), or use `rotation: git`");
+            self.push(d);
+        }
         PkiPlan {
             key_algorithm: tcp_pki.key_algorithm.unwrap_or_else(|| cfg.key_algorithm()),
             leaf_validity_days: leaf,
             ca_validity_days: cfg.ca_validity_days(),
+            companion_rotation,
+            companion_leaf_validity_seconds: companion_rotation
+                .then(|| cfg.pki.as_ref().and_then(|p| p.test_only_leaf_validity_seconds))
+                .flatten(),
         }
     }
 }

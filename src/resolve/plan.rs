@@ -346,6 +346,13 @@ pub struct PkiPlan {
     pub key_algorithm: tcpc_spec::pki::KeyAlgorithm,
     pub leaf_validity_days: u32,
     pub ca_validity_days: u32,
+    /// `rotation: companion`: the companion issues and renews the leaves in the cluster (see
+    /// [`crate::pki::COMPANION_ISSUED`]); absent from the fingerprint otherwise.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub companion_rotation: bool,
+    /// Test only (`pki.testOnlyLeafValiditySeconds`): the companion's leaves live this long.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub companion_leaf_validity_seconds: Option<u64>,
 }
 
 /// Trust directories every control-plane container reads, in order: the image's own, then

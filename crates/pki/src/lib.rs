@@ -31,6 +31,7 @@ mod cert;
 mod ec;
 mod error;
 mod inspect;
+pub mod issuance;
 mod key;
 pub mod kubeadm;
 mod kubeconfig;

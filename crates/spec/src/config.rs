@@ -347,6 +347,15 @@ pub struct PkiConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schemars(extend("exclusiveMinimum" = 0.0, "exclusiveMaximum" = 1.0))]
     pub renew_before_fraction: Option<f64>,
+    /// Who renews leaf certificates: `git` (default) or `companion`; `spec.pki.rotation`
+    /// overrides it per TCP.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rotation: Option<crate::pki::Rotation>,
+    /// Test only: the validity of leaves the companion issues, in seconds (`rotation:
+    /// companion`). Refused unless the environment sets `TCPC_ALLOW_TEST_ONLY=1`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 60))]
+    pub test_only_leaf_validity_seconds: Option<u64>,
     /// age recipients (`age1…`, `ssh-ed25519 …`) the PKI state is encrypted to.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recipients: Option<Vec<String>>,

@@ -27,6 +27,18 @@ impl KeyAlgorithm {
     pub const DEFAULT: KeyAlgorithm = KeyAlgorithm::EcdsaP256;
 }
 
+string_enum! {
+    /// Who renews leaf certificates and component kubeconfigs.
+    pub enum Rotation {
+        /// tcpc, in Git: leaves are sealed in the bundle and renewed by a scheduled
+        /// `tcpc render --identity` (the default).
+        Git = "git",
+        /// The in-cluster companion: leaves are not in Git; it issues them from the tenant's CA
+        /// Secrets into Secrets it owns and renews them there.
+        Companion = "companion",
+    }
+}
+
 /// Per-TenantControlPlane PKI overrides (`spec.pki`, a tcpc extension).
 /// Each field overrides the matching `tcpc.yaml` `pki` setting for this TCP.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -40,4 +52,7 @@ pub struct TcpPki {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = crate::config::MAX_VALIDITY_DAYS))]
     pub leaf_validity_days: Option<u32>,
+    /// Who renews this TCP's leaf certificates. Default: `tcpc.yaml` `pki.rotation` (`git`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rotation: Option<Rotation>,
 }

@@ -143,4 +143,3 @@ pub struct RenderedControlPlane {
     /// The record itself: the type the compiler renders it from, read back strictly.
     pub spec: crate::record::Record,
 }
-

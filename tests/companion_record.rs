@@ -27,6 +27,28 @@ fn certificate_at(u: &harness::Unsealed, key: &str) -> String {
     String::from_utf8(base64::engine::general_purpose::STANDARD.decode(b64.trim()).unwrap()).unwrap()
 }
 
+/// `rotation: companion`: the Secrets the companion issues are not in the bundle; their signers
+/// are, sealed with the keys the record names; every request asks for the API server's SANs the
+/// Git-issued certificate would carry (the same specs).
+fn companion_issued(rel: &str, dir: &std::path::Path, spec: &serde_json::Value, unseal: &dyn Fn(&str) -> harness::Unsealed) {
+    let mut artefacts = BTreeSet::new();
+    for request in spec["issuance"].as_array().unwrap() {
+        let secret = request["secret"].as_str().unwrap();
+        assert!(!dir.join(format!("sealedsecret-{secret}.yaml")).exists(), "{rel}: {secret} is the companion's, not in Git");
+        for entry in request["entries"].as_array().unwrap() {
+            let signer = &entry["signer"];
+            let sealed = unseal(signer["secret"].as_str().unwrap());
+            let ca = tcpc_pki::CertInfo::parse(&sealed.text(signer["cert"].as_str().unwrap())).unwrap();
+            assert!(ca.is_ca, "{rel}: {secret}'s signer is a CA");
+            assert!(sealed.text(signer["key"].as_str().unwrap()).contains("PRIVATE KEY"), "{rel}: {secret}'s signer has its key");
+            artefacts.insert(entry["artefact"].as_str().unwrap().to_string());
+        }
+    }
+    let expected =
+        ["admin", "apiserver", "apiserver-kubelet-client", "controller-manager", "front-proxy-client", "konnectivity", "scheduler"];
+    assert_eq!(artefacts, expected.iter().map(|a| a.to_string()).collect(), "{rel}: the companion issues every leaf the pod mounts");
+}
+
 #[test]
 fn records_name_the_certificates_the_cluster_gets() {
     let Some(kubeseal) = peers::require_peer("kubeseal") else { return };
@@ -43,6 +65,47 @@ fn records_name_the_certificates_the_cluster_gets() {
 
         let admin = &spec["adminKubeconfig"];
         let admin_secret = admin["secret"].as_str().unwrap();
+        if spec["rotation"] == "companion" {
+            companion_issued(rel, &dir, spec, &unseal);
+            secrets.insert(admin_secret.to_string());
+            for c in spec["certificates"].as_array().unwrap() {
+                if let Some(secret) = c["secret"].as_str() {
+                    secrets.insert(secret.to_string());
+                }
+            }
+            let role = yaml_file(&dir.join(format!("role-tcpc-companion-{name}.yaml")));
+            let owned: BTreeSet<String> =
+                spec["issuance"].as_array().unwrap().iter().map(|r| r["secret"].as_str().unwrap().to_string()).collect();
+            let signers: BTreeSet<String> = spec["issuance"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|r| r["entries"].as_array().unwrap().iter().map(|e| e["signer"]["secret"].as_str().unwrap().to_string()))
+                .collect();
+            let readable: BTreeSet<String> = secrets.iter().chain(&owned).chain(&signers).cloned().collect();
+            let names = |rule: &serde_json::Value| -> BTreeSet<String> {
+                rule["resourceNames"].as_array().unwrap().iter().map(|n| n.as_str().unwrap().to_string()).collect()
+            };
+            let rules = role["rules"].as_array().unwrap();
+            assert_eq!(rules.len(), 4, "{rel}: get, create, update, roll");
+            assert_eq!(
+                (&rules[0]["verbs"], names(&rules[0])),
+                (&serde_json::json!(["get"]), readable),
+                "{rel}: reads its record's Secrets and signers"
+            );
+            assert_eq!(rules[1]["verbs"], serde_json::json!(["create"]), "{rel}");
+            assert_eq!(
+                (&rules[2]["verbs"], names(&rules[2])),
+                (&serde_json::json!(["update", "patch"]), owned),
+                "{rel}: writes only its own"
+            );
+            assert_eq!(
+                (&rules[3]["resources"], names(&rules[3])),
+                (&serde_json::json!(["deployments"]), BTreeSet::from([name.to_string()]))
+            );
+            records += 1;
+            continue;
+        }
         let conf = unseal(admin_secret).text(admin["key"].as_str().unwrap());
         let port = spec["service"]["port"].as_i64().unwrap();
         let svc = format!("server: https://{}.{ns}.svc:{port}", spec["service"]["name"].as_str().unwrap());
@@ -80,6 +143,6 @@ fn records_name_the_certificates_the_cluster_gets() {
         assert_eq!(names, secrets, "{rel}: the Role grants exactly the Secrets the record names");
         records += 1;
     }
-    assert_eq!(records, 6, "every example tenant has its record");
+    assert_eq!(records, 7, "every example tenant has its record");
     assert!(certificates >= 6 * 8, "{certificates} certificates checked");
 }

@@ -94,7 +94,11 @@ pub fn companion_issuance(t: &Tenant, specs: &BTreeMap<Artefact, tcpc_pki::CertS
             Reload::Files,
             vec![entry(Artefact::ApiserverKubeletClient, &ca, Some("apiserver-kubelet-client"), vec![])],
         ),
-        secret(&s.front_proxy_client, Reload::Files, vec![entry(Artefact::FrontProxyClient, &front_proxy_ca, Some("front-proxy-client"), vec![])]),
+        secret(
+            &s.front_proxy_client,
+            Reload::Files,
+            vec![entry(Artefact::FrontProxyClient, &front_proxy_ca, Some("front-proxy-client"), vec![])],
+        ),
         secret(&s.admin_kubeconfig, Reload::None, admin),
         secret(
             &s.controller_manager_kubeconfig,
@@ -248,28 +252,30 @@ pub(super) fn secret_data(
         ),
     ]);
     // `rotation: companion`: the leaves and component kubeconfigs are the companion's.
-    let leaves = (!t.pki.companion_rotation).then(|| [
-        (s.apiserver.clone(), pair(Artefact::Apiserver, "apiserver")),
-        (s.apiserver_kubelet_client.clone(), pair(Artefact::ApiserverKubeletClient, "apiserver-kubelet-client")),
-        (s.front_proxy_client.clone(), pair(Artefact::FrontProxyClient, "front-proxy-client")),
-        (s.admin_kubeconfig.clone(), {
-            let mut m = BTreeMap::from([
-                ("admin.conf".to_string(), kubeconfig(Artefact::Admin, &t.server_url)),
-                ("admin.svc".to_string(), kubeconfig(Artefact::Admin, &svc)),
-            ]);
-            // system:masters bypasses RBAC: in the cluster only when the spec asks for it.
-            if t.super_admin_in_cluster {
-                m.insert("super-admin.conf".to_string(), kubeconfig(Artefact::SuperAdmin, &t.server_url));
-                m.insert("super-admin.svc".to_string(), kubeconfig(Artefact::SuperAdmin, &svc));
-            }
-            m
-        }),
-        (
-            s.controller_manager_kubeconfig.clone(),
-            BTreeMap::from([("controller-manager.conf".to_string(), kubeconfig(Artefact::ControllerManager, &local))]),
-        ),
-        (s.scheduler_kubeconfig.clone(), BTreeMap::from([("scheduler.conf".to_string(), kubeconfig(Artefact::Scheduler, &local))])),
-    ]);
+    let leaves = (!t.pki.companion_rotation).then(|| {
+        [
+            (s.apiserver.clone(), pair(Artefact::Apiserver, "apiserver")),
+            (s.apiserver_kubelet_client.clone(), pair(Artefact::ApiserverKubeletClient, "apiserver-kubelet-client")),
+            (s.front_proxy_client.clone(), pair(Artefact::FrontProxyClient, "front-proxy-client")),
+            (s.admin_kubeconfig.clone(), {
+                let mut m = BTreeMap::from([
+                    ("admin.conf".to_string(), kubeconfig(Artefact::Admin, &t.server_url)),
+                    ("admin.svc".to_string(), kubeconfig(Artefact::Admin, &svc)),
+                ]);
+                // system:masters bypasses RBAC: in the cluster only when the spec asks for it.
+                if t.super_admin_in_cluster {
+                    m.insert("super-admin.conf".to_string(), kubeconfig(Artefact::SuperAdmin, &t.server_url));
+                    m.insert("super-admin.svc".to_string(), kubeconfig(Artefact::SuperAdmin, &svc));
+                }
+                m
+            }),
+            (
+                s.controller_manager_kubeconfig.clone(),
+                BTreeMap::from([("controller-manager.conf".to_string(), kubeconfig(Artefact::ControllerManager, &local))]),
+            ),
+            (s.scheduler_kubeconfig.clone(), BTreeMap::from([("scheduler.conf".to_string(), kubeconfig(Artefact::Scheduler, &local))])),
+        ]
+    });
     out.extend(leaves.into_iter().flatten());
     if t.konnectivity.is_some() && !t.pki.companion_rotation {
         out.insert(

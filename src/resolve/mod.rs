@@ -38,8 +38,8 @@ pub mod version;
 use std::collections::BTreeMap;
 
 use tcpc_spec::defaults as d;
-use tcpc_spec::{DataStore, TenantControlPlane};
 use tcpc_spec::pki::Rotation;
+use tcpc_spec::{DataStore, TenantControlPlane};
 
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::parse::{Doc, Inputs};

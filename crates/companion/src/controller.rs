@@ -21,6 +21,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, Resource, ResourceExt};
 
 use crate::crd::{Phase, RenderedControlPlane, RenderedControlPlaneStatus};
+use crate::issuer;
 use crate::metrics::{Metrics, TenantSeries};
 use crate::probe::{self, TenantClients};
 use crate::status::{self, DeploymentObservation, Observation, ProbeResults, Problem};
@@ -120,6 +121,10 @@ async fn reconcile_one(rcp: &RenderedControlPlane, ctx: &Context) -> Result<Acti
         .map_err(|e| Error::Deployment(namespace.clone(), deployment_name.clone(), describe(&e)))?;
     let deployment = deployment.as_ref().map(DeploymentObservation::from_deployment);
 
+    // `rotation: companion`: the leaves first (the probe below reads the tenant with one).
+    let issued = issuer::reconcile(&ctx.client, &namespace, &name, &deployment_name, spec, (ctx.clock)()).await;
+    report_issuance(rcp, &namespace, &name, &issued, ctx).await;
+
     let certificates = probe::read_certificates(&ctx.client, &namespace, spec).await;
     let desired = spec.replicas.or_else(|| deployment.as_ref().and_then(|d| d.desired_replicas)).unwrap_or(1);
     let probes = if desired <= 0 {
@@ -188,7 +193,38 @@ async fn reconcile_one(rcp: &RenderedControlPlane, ctx: &Context) -> Result<Acti
                 .collect(),
         },
     );
-    Ok(Action::requeue(ctx.resync))
+    // The next renewal may come before the next resync (short-lived leaves).
+    let until_renewal =
+        issued.next_renewal.map(|at| Duration::from_secs(u64::try_from(at.as_second() - (ctx.clock)().as_second()).unwrap_or(0).max(1)));
+    Ok(Action::requeue(until_renewal.map_or(ctx.resync, |d| d.min(ctx.resync))))
+}
+
+/// Logs, counts and records as Events what an issuance pass did. Messages name Secrets and
+/// reasons only, never their content.
+async fn report_issuance(rcp: &RenderedControlPlane, namespace: &str, name: &str, issued: &issuer::Outcome, ctx: &Context) {
+    let mut events = Vec::new();
+    for (secret, reason) in &issued.issued {
+        tracing::info!(namespace = %namespace, tenant = %name, secret = %secret, reason = %reason, "issued");
+        events.push((EventType::Normal, "CertificateIssued", format!("Secret {secret}: {reason}")));
+    }
+    for secret in &issued.rolled {
+        tracing::info!(namespace = %namespace, tenant = %name, secret = %secret, "rolled the control plane for a renewed certificate it reads once");
+        events.push((EventType::Normal, "ControlPlaneRolled", format!("renewed certificate in Secret {secret} is read once: rolled")));
+    }
+    for refused in &issued.refused {
+        tracing::warn!(namespace = %namespace, tenant = %name, "{refused}");
+        events.push((EventType::Warning, "SecretNotOwned", refused.clone()));
+    }
+    for error in &issued.errors {
+        tracing::warn!(namespace = %namespace, tenant = %name, error = %error, "issuance");
+    }
+    ctx.metrics.count_issued(namespace, name, issued.issued.len() as u64);
+    for (type_, reason, note) in events {
+        let event = Event { type_, reason: reason.to_string(), note: Some(note), action: "IssueCertificates".to_string(), secondary: None };
+        if let Err(e) = ctx.recorder.publish(&event, &rcp.object_ref(&())).await {
+            tracing::warn!(namespace = %namespace, tenant = %name, error = %describe(&e), "recording the issuance Event");
+        }
+    }
 }
 
 fn error_policy(rcp: Arc<RenderedControlPlane>, error: &Error, ctx: Arc<Context>) -> Action {

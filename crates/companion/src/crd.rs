@@ -90,12 +90,41 @@ pub struct RenderedControlPlaneSpec {
     /// Each certificate tcpc rendered, with the Secret and key holding its PEM.
     #[serde(default, deserialize_with = "lenient_vec", skip_serializing_if = "Vec::is_empty")]
     pub certificates: Vec<CertificateRef>,
+    /// `companion` when the companion issues and renews the tenant's leaves (`rotation: companion`).
+    #[serde(default, deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    pub rotation: Option<String>,
+    /// The Secrets the companion issues, owns and renews (`rotation: companion`): the compiler's
+    /// own type (`tcpc_pki::issuance`). Kept out of the schema (the spec keeps unknown fields):
+    /// one definition, in the crate that issues.
+    #[serde(default, deserialize_with = "lenient_vec", skip_serializing_if = "Vec::is_empty")]
+    #[schemars(skip)]
+    pub issuance: Vec<tcpc_pki::issuance::IssuedSecret>,
     /// The tcpc version that rendered the object.
     #[serde(default, deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub tcpc_version: Option<String>,
     /// The tenant's input fingerprint.
     #[serde(default, deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub fingerprint: Option<String>,
+}
+
+impl RenderedControlPlaneSpec {
+    /// Every certificate to read in the cluster: those tcpc rendered, then those the companion
+    /// issues (by artefact; the PEM key, or the first kubeconfig).
+    pub fn all_certificates(&self) -> Vec<CertificateRef> {
+        let mut out = self.certificates.clone();
+        for owned in &self.issuance {
+            for e in &owned.entries {
+                let key = e.cert_key.clone().or_else(|| e.kubeconfigs.first().map(|k| k.key.clone()));
+                out.push(CertificateRef { name: Some(e.artefact.clone()), secret: Some(owned.secret.clone()), key, ..Default::default() });
+            }
+        }
+        out
+    }
+
+    /// Whether the companion issues this tenant's leaves.
+    pub fn companion_rotation(&self) -> bool {
+        self.rotation.as_deref() == Some("companion")
+    }
 }
 
 /// A Service by name and port.

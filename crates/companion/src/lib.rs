@@ -26,7 +26,8 @@
 //!   metadata; every write is a server-side apply of `status` on `/status` with field manager
 //!   `tcpc-companion`.
 //! - **Secrets are read by name only**: `get` of the Secrets a spec names, in the object's
-//!   namespace. The companion never lists, watches or writes Secrets.
+//!   namespace. The companion never lists or watches Secrets, and writes only those a spec asks
+//!   it to issue (`rotation: companion`, [`issuer`]), each carrying its label, in one call.
 //! - **No key material in logs, errors, statuses or Events**: problems name a Secret and key,
 //!   never their contents; kubeconfig and PEM parser messages (which may quote their input) are
 //!   not passed on; a kubeconfig that would make the companion run a program (exec, auth
@@ -43,6 +44,7 @@
 pub mod controller;
 pub mod crd;
 pub mod http;
+pub mod issuer;
 pub mod lease;
 pub mod metrics;
 pub mod probe;

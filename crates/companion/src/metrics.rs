@@ -30,6 +30,8 @@ struct Inner {
     duration_sum: f64,
     duration_count: u64,
     leader: bool,
+    /// Secrets issued by the companion (`rotation: companion`), per tenant that had any.
+    issued_total: BTreeMap<(String, String), u64>,
 }
 
 #[derive(Default)]
@@ -47,12 +49,17 @@ impl Metrics {
     }
 
     pub fn remove_tenant(&self, namespace: &str, tenant: &str) {
-        self.lock().tenants.remove(&(namespace.to_string(), tenant.to_string()));
+        let key = (namespace.to_string(), tenant.to_string());
+        let mut inner = self.lock();
+        inner.tenants.remove(&key);
+        inner.issued_total.remove(&key);
     }
 
     /// Drops the series of every tenant not in `keep`.
     pub fn retain_tenants(&self, keep: &BTreeSet<(String, String)>) {
-        self.lock().tenants.retain(|k, _| keep.contains(k));
+        let mut inner = self.lock();
+        inner.tenants.retain(|k, _| keep.contains(k));
+        inner.issued_total.retain(|k, _| keep.contains(k));
     }
 
     /// Counts one reconcile (`result` = `success` or `error`) and its duration.
@@ -67,6 +74,14 @@ impl Metrics {
         }
         inner.duration_sum += seconds;
         inner.duration_count += 1;
+    }
+
+    /// Counts Secrets issued for a tenant.
+    pub fn count_issued(&self, namespace: &str, tenant: &str, n: u64) {
+        if n == 0 {
+            return;
+        }
+        *self.lock().issued_total.entry((namespace.to_string(), tenant.to_string())).or_insert(0) += n;
     }
 
     pub fn set_leader(&self, leader: bool) {
@@ -103,6 +118,11 @@ impl Metrics {
                     not_after
                 );
             }
+        }
+        out.push_str("# HELP tcpc_certificates_issued_total Secrets the companion issued or renewed (rotation: companion).\n");
+        out.push_str("# TYPE tcpc_certificates_issued_total counter\n");
+        for ((ns, t), n) in &inner.issued_total {
+            let _ = writeln!(out, "tcpc_certificates_issued_total{{{}}} {n}", tenant_labels(ns, t));
         }
         out.push_str("# HELP tcpc_reconcile_total Reconciles of RenderedControlPlanes by result.\n");
         out.push_str("# TYPE tcpc_reconcile_total counter\n");

@@ -214,8 +214,9 @@ fn saturate(n: usize) -> u32 {
 /// there is nothing to observe, `tcpc check` watches its `notAfter` in the lock.
 pub async fn read_certificates(client: &Client, namespace: &str, spec: &RenderedControlPlaneSpec) -> Vec<CertificateProbe> {
     let mut secrets: BTreeMap<String, Result<Option<Secret>, Problem>> = BTreeMap::new();
-    let mut out = Vec::with_capacity(spec.certificates.len());
-    for cert in &spec.certificates {
+    let all = spec.all_certificates();
+    let mut out = Vec::with_capacity(all.len());
+    for cert in &all {
         let (secret_name, key) = match (cert.secret.as_deref(), cert.key.as_deref()) {
             (Some(s), Some(k)) if !s.is_empty() && !k.is_empty() => (s, k),
             _ => continue,

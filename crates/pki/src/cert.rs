@@ -375,7 +375,8 @@ pub fn self_signed_ca(spec: &CertSpec, key: Option<PrivateKey>, now: OffsetDateT
 /// Issue a certificate signed by `ca` (a leaf, or an intermediate CA when
 /// `spec.kind` is [`CertKind::Ca`]).
 ///
-/// NotBefore = max(now − [`CERTIFICATE_BACKDATE`], CA NotBefore); NotAfter =
+/// NotBefore = max(now − [`CERTIFICATE_BACKDATE`] (or a tenth of the validity when that is
+/// shorter), CA NotBefore); NotAfter =
 /// min(now + validity, CA NotAfter). (kubeadm copies the CA's NotBefore into
 /// every leaf; we backdate from `now` instead so that the lifetime — and the
 /// renewal arithmetic of [`crate::renewal_due`] — reflects the issuance time.)
@@ -391,7 +392,10 @@ pub fn issue(spec: &CertSpec, key: Option<PrivateKey>, ca: &Issuer, now: OffsetD
     // 9999 only means "as long as the CA".
     let until = now.checked_add(spec.validity.duration()).unwrap_or(ca.info.not_after);
     let not_after = std::cmp::min(until, ca.info.not_after);
-    let not_before = std::cmp::max(now.checked_sub(CERTIFICATE_BACKDATE).unwrap_or(ca.info.not_before), ca.info.not_before);
+    // Short-lived leaves (minutes, issued in the cluster) are backdated a tenth of their
+    // validity at most, so that most of their lifetime lies ahead.
+    let backdate = std::cmp::min(CERTIFICATE_BACKDATE, spec.validity.duration() / 10);
+    let not_before = std::cmp::max(now.checked_sub(backdate).unwrap_or(ca.info.not_before), ca.info.not_before);
     let key = take_key(spec, key, rng)?;
     let mut p = base_params(spec, key.algorithm(), rng)?;
     p.not_before = not_before;

@@ -177,9 +177,9 @@ pub fn issue_secret(
 ) -> Result<SecretData, Error> {
     let mut out = SecretData::new();
     for entry in &request.entries {
-        let signer = signers
-            .get(&entry.signer)
-            .ok_or_else(|| Error::InvalidSpec(format!("{}: its signer {}/{} was not read", entry.artefact, entry.signer.secret, entry.signer.cert)))?;
+        let signer = signers.get(&entry.signer).ok_or_else(|| {
+            Error::InvalidSpec(format!("{}: its signer {}/{} was not read", entry.artefact, entry.signer.secret, entry.signer.cert))
+        })?;
         let mut spec = entry.spec.clone();
         spec.canonicalize();
         let issued = issue(&spec, None, &signer.issuer, now, rng)?;
@@ -196,9 +196,14 @@ pub fn issue_secret(
                     Zeroizing::new(kubeconfig_with_files(&kc.cluster, &kc.server, &signer.cert_bundle, &kc.user, cert, key))
                 }
                 (true, _, _) => {
-                    return Err(Error::InvalidSpec(format!("{}: kubeconfig {} names files the entry does not write", entry.artefact, kc.key)));
+                    return Err(Error::InvalidSpec(format!(
+                        "{}: kubeconfig {} names files the entry does not write",
+                        entry.artefact, kc.key
+                    )));
                 }
-                (false, _, _) => kubeconfig_with_key_pem(&kc.cluster, &kc.server, &signer.cert_bundle, &kc.user, &issued.cert_pem, &key_pem),
+                (false, _, _) => {
+                    kubeconfig_with_key_pem(&kc.cluster, &kc.server, &signer.cert_bundle, &kc.user, &issued.cert_pem, &key_pem)
+                }
             };
             out.insert(kc.key.clone(), Zeroizing::new(text.as_bytes().to_vec()));
         }
@@ -293,7 +298,9 @@ mod tests {
         let req = request(&s, Validity::Seconds(600));
         let stamp = issued_for(&req, &signers);
         let data = plain(&issue_secret(&req, &signers, now(), &mut rand_chacha::ChaCha20Rng::seed_from_u64(3)).unwrap());
-        let reason = |req: &IssuedSecret, at: i64| reissue_reason(req, &signers, Some(&data), Some(&stamp), now() + time::Duration::seconds(at), 0.5);
+        let reason = |req: &IssuedSecret, at: i64| {
+            reissue_reason(req, &signers, Some(&data), Some(&stamp), now() + time::Duration::seconds(at), 0.5)
+        };
         assert_eq!(reissue_reason(&req, &signers, None, None, now(), 0.5).as_deref(), Some("it does not exist"));
         // Half of the lifetime (backdated not-before included) is left at `due`.
         let info = entry_cert(&req.entries[0], &data).unwrap();

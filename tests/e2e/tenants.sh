@@ -50,6 +50,12 @@
 #   certificates-expiring
 #               rotation: git: leaves inside their renewal window turn CertificatesValid False;
 #               tcpc render --identity renews them, and after apply the condition clears
+#   companion-rotation
+#               rotation: companion: edge's leaves (240 s, test only) issued and renewed by the
+#               companion; kube-apiserver serves each renewal, the controller-manager and
+#               scheduler keep their Leases on renewed client certificates; /readyz every 200 ms
+#               and kubectl with the current admin kubeconfig every second: zero failures over two
+#               renewals; then back to rotation: git
 #   upgrade     alpha re-rendered one minor up (or with another spec change when no second
 #               version is built) and re-applied, then one more to the newest minor when its
 #               images are built (v1.36 -> v1.37); /readyz polled every 200 ms: zero failures
@@ -746,6 +752,141 @@ companion_rss_mb() {
   pod_rss_mb "$uid"
 }
 
+# companion_owned NS TCP: the Secrets the companion issues for TCP (its record's issuance).
+companion_owned() { kubectl -n "$1" get rcp "$2" -o json | jq -r '.spec.issuance[]?.secret'; }
+# owned_by_companion NS SECRET...: every SECRET exists with the companion's label.
+owned_by_companion() {
+  local ns=$1 s; shift
+  for s in "$@"; do
+    [[ $(kubectl -n "$ns" get secret "$s" -o jsonpath='{.metadata.labels.tcpc\.dev/issued-by}' 2>/dev/null) == tcpc-companion ]] || return 1
+  done
+}
+# served_serial HOST PORT NAME: the serial of the certificate the API server presents.
+served_serial() {
+  openssl s_client -connect "$1:$2" -servername "$3" < /dev/null 2>/dev/null | openssl x509 -noout -serial 2>/dev/null | sed 's/^serial=//'
+}
+# secret_serial NS SECRET KEY: the serial of the PEM certificate at KEY.
+secret_serial() {
+  kubectl -n "$1" get secret "$2" -o jsonpath="{.data.${3//./\\.}}" | base64 -d | openssl x509 -noout -serial | sed 's/^serial=//'
+}
+# poll_admin_kubectl NS TCP OUT STOP: every second, the admin kubeconfig as the companion holds it
+# now (a user fetching it) runs `kubectl get --raw /readyz` against the tenant; "TIME ok|fail".
+poll_admin_kubectl() {
+  local ns=$1 tcp=$2 out=$3 stop=$4 kc
+  kc=$(mktemp "$WORK/admin-kubectl.XXXXXX")
+  : > "$out"
+  while [[ ! -e $stop ]]; do
+    if kubectl -n "$ns" get secret "$tcp-admin-kubeconfig" -o jsonpath='{.data.admin\.conf}' | base64 -d > "$kc" &&
+      kubectl --kubeconfig "$kc" --request-timeout=2s get --raw /readyz > /dev/null 2>> "$out.err"; then
+      printf '%s ok\n' "$(date +%s.%N)" >> "$out"
+    else
+      printf '%s fail\n' "$(date +%s.%N)" >> "$out"
+    fi
+    sleep 1
+  done
+  rm -f "$kc"
+}
+# lease_age_s NS LEASE KUBECONFIG: seconds since the tenant Lease was renewed.
+lease_age_s() {
+  local t
+  t=$(kubectl --kubeconfig "$3" -n "$1" get lease "$2" -o jsonpath='{.spec.renewTime}')
+  echo $(( $(date +%s) - $(date -d "$t" +%s) ))
+}
+
+# rotation: companion. edge's leaves leave Git: the companion issues them from edge's CA Secret,
+# 240 s of validity (test only) renewed at half their lifetime. kube-apiserver takes each new
+# serving certificate from its files, the controller-manager and scheduler their client
+# certificates (kubeconfigs naming files); /readyz through the ClusterIP every 200 ms and kubectl
+# with the admin kubeconfig of the moment every second: zero failures over two renewals.
+s_companion_rotation() {
+  local ns=e2e-edge tcp=edge render=$WORK/render-companion-rotation.log s owned
+  cp "$REPO/tcpc.yaml" "$WORK/tcpc.yaml.before-rotation"
+  sed -i 's/^pki:$/pki:\n  renewBeforeFraction: 0.5\n  testOnlyLeafValiditySeconds: 240/' "$REPO/tcpc.yaml"
+  tcp_edge "$E2E_K8S_VERSION" | sed 's/^  dataStore: default$/  dataStore: default\n  pki:\n    rotation: companion/' > "$REPO/tenants/edge.yaml"
+  # the test-only validity is refused unless asked for
+  if "$TCPC_BIN" render "$REPO" --identity "$REPO/../age-identity.txt" 2> "$render"; then
+    log "testOnlyLeafValiditySeconds was accepted without TCPC_ALLOW_TEST_ONLY=1"; return 1
+  fi
+  has 'for tests only' "$render" || { cat "$render" >&2; return 1; }
+  TCPC_ALLOW_TEST_ONLY=1 render_repo "$REPO" 2> "$render" || { cat "$render" >&2; return 1; }
+  kubectl apply -k "$(mgmt_dir $ns/$tcp)" > /dev/null
+  mapfile -t owned < <(companion_owned $ns $tcp)
+  (( ${#owned[@]} == 6 )) || { log "edge's record asks for ${#owned[*]} Secrets: ${owned[*]}"; return 1; }
+  # GitOps prunes the SealedSecrets that left the bundle (and their Secrets go with them); by hand here
+  for s in "${owned[@]}"; do
+    kubectl -n $ns delete sealedsecret "$s" --ignore-not-found > /dev/null
+    kubectl -n $ns delete secret "$s" --ignore-not-found > /dev/null
+  done
+  local t0; t0=$(now)
+  wait_for "the companion's Secrets for edge" 60 owned_by_companion $ns "${owned[@]}" ||
+    { kubectl -n "$COMPANION_NS" logs -l app.kubernetes.io/name=tcpc-companion --tail=30 --prefix >&2; return 1; }
+  timing companion_issued_after_apply "$(elapsed "$t0")"
+  kubectl -n $ns rollout status deployment/$tcp --timeout=180s > /dev/null
+  wait_for "edge Ready on the companion's certificates" 120 rcp_ready_and_valid $ns $tcp ||
+    { kubectl -n $ns get rcp $tcp -o yaml >&2; return 1; }
+
+  local stop=$WORK/rotation.stop readyz=$WORK/rotation-readyz.log kubectl_log=$WORK/rotation-kubectl.log
+  tenant_ca $ns $tcp "$WORK/edge-ca.crt"
+  rm -f "$stop"
+  poll_readyz $ns $tcp "$WORK/edge-ca.crt" "$readyz" "$stop" &
+  local p_readyz=$!
+  poll_admin_kubectl $ns $tcp "$kubectl_log" "$stop" &
+  local p_kubectl=$!
+  # two renewals of the serving certificate, each seen served by kube-apiserver
+  local served=() serial start kcm0 kcm
+  kcm0=$(secret_serial $ns $tcp-controller-manager-kubeconfig controller-manager.crt)
+  start=$(date +%s)
+  while (( ${#served[@]} < 3 )); do
+    serial=$(served_serial 127.0.0.1 "$EDGE_PORT" "$tcp.$ns.svc")
+    if [[ -n $serial && " ${served[*]} " != *" $serial "* ]]; then
+      served+=("$serial"); log "edge serves certificate $serial ($(( $(date +%s) - start )) s)"
+    fi
+    (( $(date +%s) - start < 720 )) || break
+    sleep 2
+  done
+  # the controller-manager and scheduler still hold their Leases on renewed client certificates
+  local kc=$WORK/edge-rotation-admin.conf
+  kubectl -n $ns get secret $tcp-admin-kubeconfig -o jsonpath='{.data.admin\.conf}' | base64 -d > "$kc"
+  kcm=$(secret_serial $ns $tcp-controller-manager-kubeconfig controller-manager.crt)
+  local kcm_age sched_age
+  kcm_age=$(lease_age_s kube-system kube-controller-manager "$kc"); sched_age=$(lease_age_s kube-system kube-scheduler "$kc")
+  sleep 3
+  touch "$stop"; wait "$p_readyz" "$p_kubectl" || true
+  local polls fails kpolls kfails
+  polls=$(wc -l < "$readyz"); fails=$(awk '$2 != "200"' "$readyz" | wc -l)
+  kpolls=$(wc -l < "$kubectl_log"); kfails=$(awk '$2 != "ok"' "$kubectl_log" | wc -l)
+  timing companion_rotation_served_serials "${#served[@]}"
+  timing companion_rotation_readyz_polls "$polls"
+  timing companion_rotation_readyz_failures "$fails"
+  timing companion_rotation_kubectl_calls "$kpolls"
+  timing companion_rotation_kubectl_failures "$kfails"
+  log "edge: serving certificates ${served[*]}; controller-manager $kcm0 -> $kcm (Lease renewed ${kcm_age}s ago, scheduler's ${sched_age}s ago); /readyz $polls polls, $fails failed; kubectl $kpolls calls, $kfails failed"
+  (( fails == 0 )) || awk '$2 != "200"' "$readyz" | sed -n 1,20p >&2
+  (( kfails == 0 )) || sed -n 1,20p "$kubectl_log.err" >&2
+  (( ${#served[@]} >= 3 )) || { log "fewer than two renewals served in 12 minutes"; return 1; }
+  [[ $kcm != "$kcm0" ]] || { log "the controller-manager's certificate was not renewed"; return 1; }
+  (( kcm_age <= 15 && sched_age <= 15 )) || { log "a Lease went stale: controller-manager ${kcm_age}s, scheduler ${sched_age}s"; return 1; }
+  (( polls >= 300 && fails == 0 && kpolls >= 60 && kfails == 0 ))
+  kubectl -n $ns get events --field-selector involvedObject.name=$tcp -o json |
+    jq -e '[.items[] | select(.reason == "CertificateIssued" and (.note // .message | test("renewal window")))] | length >= 2' > /dev/null ||
+    { log "no CertificateIssued Events for renewals on $ns/$tcp"; kubectl -n $ns get events >&2; return 1; }
+  rcp_ready_and_valid $ns $tcp
+
+  # back to rotation: git for the scenarios that follow: the companion's Secrets give their names
+  # back to the sealed ones (the sealed-secrets controller never overwrites a Secret it does not own)
+  cp "$WORK/tcpc.yaml.before-rotation" "$REPO/tcpc.yaml"
+  tcp_edge "$E2E_K8S_VERSION" > "$REPO/tenants/edge.yaml"
+  render_repo "$REPO" 2> "$render" || { cat "$render" >&2; return 1; }
+  kubectl apply -k "$(mgmt_dir $ns/$tcp)" > /dev/null
+  wait_for "edge's record without issuance" 30 bash -c "[[ -z \$(kubectl -n $ns get rcp $tcp -o jsonpath='{.spec.issuance}') ]]"
+  sleep 2
+  kubectl -n $ns delete secret -l tcpc.dev/issued-by=tcpc-companion > /dev/null
+  for s in "${owned[@]}"; do kubectl -n $ns annotate sealedsecret "$s" --overwrite "tcpc.dev/e2e-retry=$(date +%s)" > /dev/null; done
+  wait_for "edge's sealed Secrets back" 120 bash -c "for s in ${owned[*]}; do kubectl -n $ns get secret \$s > /dev/null || exit 1; done"
+  kubectl -n $ns rollout status deployment/$tcp --timeout=180s > /dev/null
+  wait_for "edge Ready on Git's certificates" 120 rcp_ready_and_valid $ns $tcp
+}
+
 s_service() {
   local ca=$WORK/alpha-ca.crt
   readyz_via_clusterip e2e-alpha alpha "$ca"
@@ -1209,6 +1350,7 @@ main() {
     scenario hardening s_hardening
     scenario companion s_companion
     scenario certificates-expiring s_certificates_expiring
+    scenario companion-rotation s_companion_rotation
     scenario upgrade s_upgrade
     scenario kine-postgresql s_kine_postgresql
     scenario kine-nats s_kine_nats

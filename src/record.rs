@@ -35,6 +35,10 @@ pub struct Record {
     pub renew_before_fraction: f64,
     /// Every certificate the lock records, by artefact name.
     pub certificates: Vec<CertificateRecord>,
+    /// The step of a service-account key rotation under way: `add` or `sign` (the API server
+    /// then verifies with two keys; the companion reports how many it does).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_account_key_rotation: Option<String>,
     /// `companion` when the companion issues and renews the leaves (`rotation: companion`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rotation: Option<String>,
@@ -147,6 +151,9 @@ pub fn record(t: &Tenant, lock: Option<&TenantLock>, renew_before_fraction: f64)
         exposure: exposure(t),
         renew_before_fraction,
         certificates,
+        service_account_key_rotation: lock
+            .and_then(crate::pki::sa_rotation::extra_record)
+            .map(|(name, _)| if name == crate::pki::sa_rotation::NEXT { "add" } else { "sign" }.to_string()),
         rotation: t.pki.companion_rotation.then(|| "companion".to_string()),
         // The specs were computed once already by the PKI stage, which fails on what fails here.
         issuance: crate::pki::cert_specs(t).map(|specs| crate::pki::companion_issuance(t, &specs)).unwrap_or_default(),

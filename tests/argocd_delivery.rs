@@ -47,17 +47,26 @@ fn argocd_delivery_registers_every_tenant_and_the_applicationset_syncs_its_bundl
         assert_eq!(labels["kamaji.clastix.io/name"], name);
         assert_eq!(secret.text("name"), format!("{ns}/{name}"));
         assert!(!secret.data.contains_key("project"), "no project unless tcpc.yaml names one");
-        // endpoint: public → the server of the rendered admin.conf.
-        let admin = unseal_file(&p.kubeseal, &golden.join(format!("{dir}/management/sealedsecret-{name}-admin-kubeconfig.yaml")));
-        let admin_conf = admin.text("admin.conf");
-        let server = admin_conf.lines().find_map(|l| l.trim().strip_prefix("server: ")).unwrap().trim_matches('"').to_string();
+        // endpoint: public → the server of the rendered admin.conf (under `rotation: companion`,
+        // which leaves admin.conf to the companion, the record's endpoint and the CA Secret's bundle).
+        let admin_file = golden.join(format!("{dir}/management/sealedsecret-{name}-admin-kubeconfig.yaml"));
+        let (server, ca_b64) = if admin_file.exists() {
+            let admin_conf = unseal_file(&p.kubeseal, &admin_file).text("admin.conf");
+            let field = |f: &str| admin_conf.lines().find_map(|l| l.trim().strip_prefix(f)).unwrap().trim_matches('"').to_string();
+            (field("server: "), field("certificate-authority-data: "))
+        } else {
+            let record = yaml_file(&golden.join(format!("{dir}/management/renderedcontrolplane-{name}.yaml")));
+            assert_eq!(record["spec"]["rotation"], "companion", "{dir}: no admin kubeconfig in the bundle");
+            let ca = unseal_file(&p.kubeseal, &golden.join(format!("{dir}/management/sealedsecret-{name}-ca.yaml")));
+            (record["spec"]["endpoint"].as_str().unwrap().to_string(), b64e(&ca.data["ca.crt"]))
+        };
         assert_eq!(secret.text("server"), server, "{dir}");
         // The TLS client credentials: the CA bundle of admin.conf, and super-admin's pair.
         let config: Value = serde_json::from_str(&secret.text("config")).unwrap();
         let tls = &config["tlsClientConfig"];
         assert_eq!(tls.as_object().unwrap().len(), 3, "caData, certData, keyData only: {}", tls.as_object().unwrap().keys().len());
         let ca = b64d(tls["caData"].as_str().unwrap());
-        assert!(admin_conf.contains(&b64e(&ca)), "{dir}: caData is admin.conf's certificate-authority-data");
+        assert_eq!(b64e(&ca), ca_b64, "{dir}: caData is admin.conf's certificate-authority-data");
         let cert = b64d(tls["certData"].as_str().unwrap());
         let key = b64d(tls["keyData"].as_str().unwrap());
         let text = cert_text(&p.openssl, &cert);

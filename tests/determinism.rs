@@ -67,6 +67,7 @@ fn moving_renaming_and_reordering_inputs_changes_nothing() {
     );
     let (sql, postgresql) = (take("tenants/sql.yaml"), take("datastores/postgresql.yaml"));
     let isolated = take("tenants/isolated.yaml");
+    let rotating = take("tenants/rotating.yaml");
     assert!(internal_ca.len() >= 2, "tenants/internal-ca.yaml was expected to hold several documents");
     std::fs::remove_dir(moved.join("tenants")).expect("every tenant file was moved");
     std::fs::remove_dir(moved.join("datastores")).expect("every DataStore file was moved");
@@ -81,6 +82,8 @@ fn moving_renaming_and_reordering_inputs_changes_nothing() {
     write_documents(&moved.join("sql/both.yaml"), &[sql, postgresql].concat());
     // The dedicated-etcd tenant deep in a new directory.
     write_documents(&moved.join("a/b/c/isolated.yaml"), &isolated);
+    // The companion-rotation tenant after the DataStore file it uses, in a dotted directory name.
+    write_documents(&moved.join("z.rotation/rotating.yaml"), &rotating);
     // A multi-document file with its documents reversed, deep in the tree.
     let reversed: Vec<String> = internal_ca.into_iter().rev().collect();
     write_documents(&moved.join("a/b/c/internal.yaml"), &reversed);

@@ -153,7 +153,7 @@ fn render_reports_a_change_summary() {
     let out = tmp.path().join("out");
     let r = run(tcpc().arg("render").arg(&dir).arg("-o").arg(&out).arg("--allow-outside")).expect_code(0, "first render");
     let files = common::snapshot(&out).len(); // the snapshot leaves the .tcpc-generated marker out, as the tree does
-    assert!(r.stderr.contains(&format!("{files} files changed for 6 tenants, 0 unchanged")), "{}", r.stderr);
+    assert!(r.stderr.contains(&format!("{files} files changed for 7 tenants, 0 unchanged")), "{}", r.stderr);
     let tenant = dir.join("tenants/minimal.yaml");
     let text = std::fs::read_to_string(&tenant).unwrap();
     std::fs::write(&tenant, text.replacen("    service:\n", "    deployment:\n      replicas: 3\n    service:\n", 1)).unwrap();

@@ -374,8 +374,31 @@ fn flux_delivery_points_each_tenant_at_its_own_bundle() {
         assert_eq!(spec["sourceRef"]["namespace"], parent["metadata"]["namespace"]);
         assert_eq!(spec["kubeConfig"]["secretRef"]["name"], format!("{name}-admin-kubeconfig"));
         assert_eq!(spec["kubeConfig"]["secretRef"]["key"], "super-admin.svc");
-        let secret = tree.get(&format!("{dir}/management/sealedsecret-{name}-admin-kubeconfig.yaml")).expect("the admin Secret");
-        assert!(secret.contains("super-admin.svc:"), "{dir}: the admin kubeconfig Secret has the key the Kustomization reads\n{secret}");
+        match tree.get(&format!("{dir}/management/sealedsecret-{name}-admin-kubeconfig.yaml")) {
+            Some(secret) => {
+                assert!(
+                    secret.contains("super-admin.svc:"),
+                    "{dir}: the admin kubeconfig Secret has the key the Kustomization reads\n{secret}"
+                )
+            }
+            // `rotation: companion`: the companion issues the admin Secret, with that key.
+            None => {
+                let file = format!("{dir}/management/renderedcontrolplane-{name}.yaml");
+                let record = tcpc_yaml::parse_stream(tree.get(&file).expect("the record")).unwrap()[0].root.to_json();
+                let admin =
+                    record["spec"]["issuance"].as_array().unwrap().iter().find(|r| r["secret"] == format!("{name}-admin-kubeconfig"));
+                let keys: Vec<&serde_json::Value> = admin.expect("the companion issues the admin Secret")["entries"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .flat_map(|e| e["kubeconfigs"].as_array().unwrap().iter().map(|k| &k["key"]))
+                    .collect();
+                assert!(
+                    keys.contains(&&serde_json::json!("super-admin.svc")),
+                    "{dir}: the companion writes the key the Kustomization reads: {keys:?}"
+                );
+            }
+        }
         tenants += 1;
     }
     assert!(tenants >= 3, "{tenants} tenants checked");

@@ -23,7 +23,8 @@
 #               closed to the outside
 #   sa-rotation the worker joins alpha again; `tcpc rotate sa-key` add and sign, each applied and
 #               rolled out: every earlier token still authenticates, CoreDNS keeps its pods and
-#               its API watch (a new Service resolves), no Unauthorized in its log
+#               its API watch (a new Service resolves), no Unauthorized in its log; the record
+#               names the step and the companion reports two verifying keys (/openid/v1/jwks)
 #   worker-konnectivity
 #               the same worker joins trusting (spec.addons.konnectivity): the agent of its tenant
 #               bundle runs there; with the kubelet's port closed to the outside, logs and exec
@@ -445,12 +446,17 @@ s_sa_rotation() {
   tokens+=("$(kubectl --kubeconfig "$kc" -n default create token sa-probe --duration=2h)")
   coredns=$(kubectl --kubeconfig "$kc" -n kube-system get pods -l k8s-app=kube-dns -o jsonpath='{.items[*].metadata.uid}')
   [[ -n $coredns ]] || { log "no CoreDNS pod in alpha"; return 1; }
+  # the companion sees what the API server verifies with: one key before, two through add and sign
+  wait_for "the companion seeing alpha verify with one service-account key" 30 rcp_field_is e2e-alpha alpha '{.status.serviceAccountKeys}' 1
   for step in add sign; do
     "$TCPC_BIN" rotate sa-key "$t" "$REPO" --identity "$REPO/../age-identity.txt" 2> "$WORK/rotate-$step.log" ||
       { cat "$WORK/rotate-$step.log" >&2; return 1; }
     kubectl apply -k "$(mgmt_dir "$t")" > "$WORK/apply-rotate-$step.log"
     kubectl -n e2e-alpha rollout status deployment/alpha --timeout=240s >/dev/null
     wait_for "old alpha pods gone" 120 bash -c "[[ \$(kubectl -n e2e-alpha get pods -l kamaji.clastix.io/name=alpha -o name | wc -l) == 2 ]]"
+    rcp_field_is e2e-alpha alpha '{.spec.serviceAccountKeyRotation}' "$step" || { log "$step: alpha's record does not name the step"; return 1; }
+    wait_for "the companion seeing alpha verify with two service-account keys" 30 rcp_field_is e2e-alpha alpha '{.status.serviceAccountKeys}' 2 ||
+      { kubectl -n e2e-alpha get rcp alpha -o yaml >&2; return 1; }
     n=0
     for token in "${tokens[@]}"; do
       n=$((n + 1))
@@ -472,6 +478,9 @@ s_sa_rotation() {
   done
   [[ $(jq -r '.tenants["e2e-alpha/alpha"].artefacts | keys | map(select(startswith("sa"))) | join(",")' "$REPO/tcpc.lock") == sa,sa-previous ]] ||
     { log "the lock does not record the signing phase"; return 1; }
+  kubectl -n e2e-alpha get events --field-selector involvedObject.name=alpha -o json |
+    jq -e '[.items[] | select(.reason == "ServiceAccountKeys")] | length >= 1' > /dev/null ||
+    { log "no ServiceAccountKeys Event on e2e-alpha/alpha"; return 1; }
   kubectl --kubeconfig "$kc" delete pod on-worker --grace-period=1 --timeout=60s >/dev/null
   worker_leave "$kc"
 }
@@ -598,6 +607,8 @@ companion_install() {
 
 rcp_field() { kubectl -n "$1" get rcp "$2" -o jsonpath="$3"; }
 rcp_phase_is() { [[ $(rcp_field "$1" "$2" '{.status.phase}') == "$3" ]]; }
+# rcp_field_is NS TCP JSONPATH VALUE
+rcp_field_is() { [[ $(rcp_field "$1" "$2" "$3") == "$4" ]]; }
 # rcp_ready_and_valid NS TCP: phase Ready and CertificatesValid True.
 rcp_ready_and_valid() {
   rcp_phase_is "$1" "$2" Ready && [[ $(rcp_field "$1" "$2" '{.status.conditions[?(@.type=="CertificatesValid")].status}') == True ]]

@@ -179,6 +179,25 @@ async fn reconcile_one(rcp: &RenderedControlPlane, ctx: &Context) -> Result<Acti
         }
     }
 
+    // A service-account key rotation, as the API server sees it: how many keys verify tokens.
+    if let (Some(before), Some(after)) = (previous.and_then(|p| p.service_account_keys), new.service_account_keys)
+        && before != after
+    {
+        let step = spec.service_account_key_rotation.as_deref().map_or(String::new(), |s| format!(" (rotation step {s})"));
+        let note = format!("the API server verifies service-account tokens with {after} keys, {before} before{step}");
+        tracing::info!(namespace = %namespace, tenant = %name, keys = after, "{note}");
+        let event = Event {
+            type_: EventType::Normal,
+            reason: "ServiceAccountKeys".into(),
+            note: Some(note),
+            action: "ProbeStatus".into(),
+            secondary: None,
+        };
+        if let Err(e) = ctx.recorder.publish(&event, &rcp.object_ref(&())).await {
+            tracing::warn!(namespace = %namespace, tenant = %name, error = %describe(&e), "recording the service-account keys Event");
+        }
+    }
+
     let phase = new.phase.unwrap_or(Phase::Provisioning);
     ctx.metrics.set_tenant(
         &namespace,

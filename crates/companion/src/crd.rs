@@ -90,6 +90,10 @@ pub struct RenderedControlPlaneSpec {
     /// Each certificate tcpc rendered, with the Secret and key holding its PEM.
     #[serde(default, deserialize_with = "lenient_vec", skip_serializing_if = "Vec::is_empty")]
     pub certificates: Vec<CertificateRef>,
+    /// The step of a service-account key rotation under way (`tcpc rotate sa-key`): `add` (the
+    /// new key verifies beside the signer) or `sign` (the new key signs, the old one verifies).
+    #[serde(default, deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    pub service_account_key_rotation: Option<String>,
     /// `companion` when the companion issues and renews the tenant's leaves (`rotation: companion`).
     #[serde(default, deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub rotation: Option<String>,
@@ -204,6 +208,10 @@ pub struct RenderedControlPlaneStatus {
     #[serde(default, deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub nodes: Option<NodeCounts>,
     /// The certificates as seen in the cluster.
+    /// How many service-account keys the API server verifies tokens with (`/openid/v1/jwks`):
+    /// two during a key rotation's overlap, one otherwise.
+    #[serde(default, deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    pub service_account_keys: Option<u32>,
     #[serde(default, deserialize_with = "lenient_vec", skip_serializing_if = "Vec::is_empty")]
     pub certificates: Vec<ObservedCertificate>,
     #[serde(default, deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]

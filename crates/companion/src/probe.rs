@@ -187,8 +187,13 @@ pub async fn probe_tenant(client: &Client, certificates: Vec<CertificateProbe>) 
             _ => None,
         }
     };
-    let (etcd, version, nodes) = tokio::join!(http_probe(client, "/readyz/etcd"), version, nodes);
-    ProbeResults { readyz, etcd, version, nodes, certificates }
+    let jwks = async {
+        let request = http::Request::get("/openid/v1/jwks").body(Body::from(Vec::new())).ok()?;
+        let keys: serde_json::Value = tokio::time::timeout(PROBE_TIMEOUT, client.request(request)).await.ok()?.ok()?;
+        keys["keys"].as_array().map(|k| saturate(k.len()))
+    };
+    let (etcd, version, nodes, service_account_keys) = tokio::join!(http_probe(client, "/readyz/etcd"), version, nodes, jwks);
+    ProbeResults { readyz, etcd, version, nodes, service_account_keys, certificates }
 }
 
 /// Ready = the Node's `Ready` condition is `True`.

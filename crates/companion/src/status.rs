@@ -131,6 +131,8 @@ pub struct ProbeResults {
     /// `gitVersion` of `GET /version`.
     pub version: Option<String>,
     pub nodes: Option<NodeCounts>,
+    /// Keys in `GET /openid/v1/jwks`: how many service-account keys the API server verifies with.
+    pub service_account_keys: Option<u32>,
     pub certificates: Vec<CertificateProbe>,
 }
 
@@ -142,6 +144,7 @@ impl ProbeResults {
             etcd: Probe::Unavailable(problem),
             version: None,
             nodes: None,
+            service_account_keys: None,
             certificates,
         }
     }
@@ -349,6 +352,7 @@ pub fn compute(o: &Observation<'_>) -> RenderedControlPlaneStatus {
         ready_replicas: o.deployment.and_then(|d| d.ready_replicas),
         replicas: o.deployment.and_then(|d| d.replicas),
         nodes: if sleeping { None } else { o.probes.nodes },
+        service_account_keys: if sleeping { None } else { o.probes.service_account_keys },
         certificates: observed,
         last_probe_time: Some(Time(o.now)),
         message: Some(truncate(message, MESSAGE_MAX)),
@@ -542,6 +546,7 @@ mod tests {
             etcd: Probe::Ok,
             version: Some("v1.35.4".into()),
             nodes: Some(NodeCounts { ready: 3, total: 3 }),
+            service_account_keys: Some(1),
             certificates: vec![good_cert()],
         }
     }

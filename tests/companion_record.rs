@@ -146,3 +146,42 @@ fn records_name_the_certificates_the_cluster_gets() {
     assert_eq!(records, 7, "every example tenant has its record");
     assert!(certificates >= 6 * 8, "{certificates} certificates checked");
 }
+
+/// Switching a rendered tenant to `rotation: companion` needs no identity: its leaves leave the
+/// bundle, the lock and the record (so neither `tcpc check` nor the companion's status watch a
+/// copy in Git that no longer exists), and the record asks the companion for them.
+#[test]
+fn switching_to_companion_rotation_drops_the_leaves_from_git() {
+    let ws = harness::Workspace::examples();
+    let tenant = ws.path("tenants/minimal.yaml");
+    let spec = std::fs::read_to_string(&tenant).unwrap();
+    std::fs::write(&tenant, spec.replacen("spec:\n", "spec:\n  pki:\n    rotation: companion\n", 1)).unwrap();
+    ws.render(None, harness::EPOCH).expect_ok();
+    let lock: serde_json::Value = serde_json::from_slice(&std::fs::read(ws.lock()).unwrap()).unwrap();
+    let entry = &lock["tenants"]["tenants/minimal"];
+    let artefacts: BTreeSet<&str> = entry["artefacts"].as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(
+        artefacts,
+        BTreeSet::from(["ca", "datastore-client", "front-proxy-ca", "sa", "super-admin"]),
+        "the lock keeps Git's artefacts only"
+    );
+    let secrets: BTreeSet<&str> = entry["secrets"].as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(
+        secrets,
+        BTreeSet::from(["minimal-ca", "minimal-datastore-certificate", "minimal-front-proxy-ca-certificate", "minimal-sa-certificate"])
+    );
+    let mgmt = ws.golden().join("tenants/minimal/management");
+    assert!(!mgmt.join("sealedsecret-minimal-api-server-certificate.yaml").exists(), "the companion's now");
+    let record = yaml_file(&mgmt.join("renderedcontrolplane-minimal.yaml"));
+    let listed: BTreeSet<&str> = record["spec"]["certificates"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(listed, BTreeSet::from(["ca", "datastore-client", "front-proxy-ca", "super-admin"]));
+    assert_eq!(
+        record["spec"]["issuance"].as_array().unwrap().len(),
+        6,
+        "apiserver, kubelet client, front proxy, admin, controller-manager, scheduler"
+    );
+    // And it stays put: the next render changes nothing.
+    let before = snapshot(&ws.golden());
+    ws.render(None, harness::EPOCH).expect_ok();
+    assert_eq!(snapshot(&ws.golden()), before);
+}

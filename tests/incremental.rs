@@ -83,8 +83,12 @@ fn changed_spec(records: bool) {
     let repo = examples_copy(tmp.path());
     if !records {
         replace_once(&repo.join("tcpc.yaml"), "\ncompanion: {}\n", "\n");
-        // `rotation: companion` needs the companion: that tenant goes too.
-        std::fs::remove_file(repo.join("tenants/rotating.yaml")).unwrap();
+        // `rotation: companion` needs the companion: that tenant goes too, by a tombstone.
+        std::fs::write(
+            repo.join("tenants/rotating.yaml"),
+            "{apiVersion: tcpc.dev/v1alpha1, kind: Tombstone, metadata: {namespace: tenants, name: rotating}}\n",
+        )
+        .unwrap();
     }
     let out = tmp.path().join("out");
     let (_, total) = cache_line(&render(&repo, &out, &[]).expect_code(0, "first render"));

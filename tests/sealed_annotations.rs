@@ -66,7 +66,7 @@ fn sealed_secret_annotations_match_the_certificates_inside() {
         checked += 1;
     }
     assert_eq!(
-        checked, 57,
-        "4 etcd tenants × 9 certificate-holding Secrets (+1 konnectivity kubeconfig for 2 of them), the PostgreSQL tenant's 8, the dedicated-etcd tenant's 10 (+1 konnectivity kubeconfig)"
+        checked, 60,
+        "4 etcd tenants × 9 certificate-holding Secrets (+1 konnectivity kubeconfig for 2 of them), the PostgreSQL tenant's 8, the dedicated-etcd tenant's 10 (+1 konnectivity kubeconfig), the rotation: companion tenant's 3 (its CAs and DataStore client pair)"
     );
 }

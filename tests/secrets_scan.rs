@@ -84,8 +84,10 @@ fn no_key_material_in_outputs_state_or_logs() {
     let issued = render.stderr.lines().filter(|l| l.contains(": issued ")).count();
     // 4 etcd tenants × 11 (2 of them with konnectivity: its server's certificate too), the
     // PostgreSQL tenant (kine: no etcd client certificate) 10, the dedicated-etcd tenant 14 (also
-    // its etcd's CA, serving and peer certificates) + 1 (it has konnectivity too)
-    assert_eq!(issued, 4 * 11 + 2 + 10 + 14 + 1, "every artefact of the 6 tenants must be issued:\n{}", render.stderr);
+    // its etcd's CA, serving and peer certificates) + 1 (it has konnectivity too), the rotation:
+    // companion tenant 5 (its two CAs, the DataStore client, super-admin and the service-account
+    // key: the companion issues the rest in the cluster)
+    assert_eq!(issued, 4 * 11 + 2 + 10 + 14 + 1 + 5, "every artefact of the 7 tenants must be issued:\n{}", render.stderr);
     runs.push(("render --identity", render));
     runs.push(("render (no identity)", ws.render(None, EPOCH).expect_ok()));
     runs.push(("check", tcpc(&["check".into(), s(&e)], EPOCH)));

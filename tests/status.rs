@@ -25,7 +25,7 @@ fn status_table_and_timeline_of_the_examples() {
 fn status_agrees_with_check_and_the_rendered_objects() {
     let status = json(&["status", "examples", "--format", "json"]);
     let rows = status.as_array().expect("an array of tenants");
-    assert_eq!(rows.len(), 6, "every example tenant");
+    assert_eq!(rows.len(), 7, "every example tenant");
 
     // Certificates: exactly what `check` judges, tenant by tenant.
     let check = json(&["check", "examples", "--format", "json"]);
@@ -71,7 +71,7 @@ fn status_of_an_unrendered_tenant_and_of_no_match() {
     copy_dir(&root().join("examples"), &repo);
     std::fs::remove_file(repo.join("tcpc.lock")).unwrap();
     let r = run(tcpc().arg("status").current_dir(&repo)).expect_code(0, "status without a lock");
-    assert_eq!(r.stdout.matches("not rendered yet").count(), 6, "{}", r.stdout);
+    assert_eq!(r.stdout.matches("not rendered yet").count(), 7, "{}", r.stdout);
     let r = run(tcpc().args(["status", "--tenant", "nobody/*"]).current_dir(&repo));
     assert_eq!(r.code, 2, "{}", r.describe());
     assert!(r.stderr.contains("matches no TenantControlPlane") || r.stderr.contains("no TenantControlPlane matches"), "{}", r.stderr);

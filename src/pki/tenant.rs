@@ -353,6 +353,24 @@ impl<'a> Subject<'a> {
 
     /// Nothing due and every Secret's inputs unchanged: the sealed objects the lock records,
     /// checked against the tenant's spec. No identity needed.
+    /// The lock entry after a reuse, when it must change: a lock entry without the DataStore
+    /// record (older tcpc) or an acknowledged move records where the data is now; artefacts and
+    /// Secrets the tenant no longer has (leaves that went to the companion under `rotation:
+    /// companion`, konnectivity turned off) leave it, so nothing reports or checks them.
+    fn reused_lock(&self, p: &TenantLock, secrets: &[SecretPlan]) -> Option<TenantLock> {
+        let here = Some(DataStoreRecord::of(self.t));
+        let keep = |name: &str| self.order.iter().any(|a| a.as_str() == name) || [sa_rotation::NEXT, sa_rotation::PREVIOUS].contains(&name);
+        let stale_artefacts = p.artefacts.keys().any(|k| !keep(k));
+        let stale_secrets = p.secrets.keys().any(|k| !secrets.iter().any(|s| &s.name == k));
+        if p.datastore == here && !stale_artefacts && !stale_secrets {
+            return None;
+        }
+        let mut lock = TenantLock { datastore: here, ..p.clone() };
+        lock.artefacts.retain(|k, _| keep(k));
+        lock.secrets.retain(|k, _| secrets.iter().any(|s| &s.name == k));
+        Some(lock)
+    }
+
     fn reuse(&self, p: &TenantLock, secrets: &[SecretPlan], d: &Decision, env: &PkiEnv<'_>) -> Result<TenantPkiOutput, PkiError> {
         let (t, who) = (self.t, &self.who);
         crate::lock_check::check_ca_bundle(
@@ -379,10 +397,7 @@ impl<'a> Subject<'a> {
             ),
             etcd_checksum: etcd_checksum(&d.fingerprints, self.dedicated),
             ca_cert_b64: base64::engine::general_purpose::STANDARD.encode(p.ca_bundle.as_bytes()),
-            // A lock entry without the DataStore record (older tcpc), or an acknowledged move:
-            // record where the data is now.
-            lock: (p.datastore.as_ref() != Some(&DataStoreRecord::of(t)))
-                .then(|| TenantLock { datastore: Some(DataStoreRecord::of(t)), ..p.clone() }),
+            lock: self.reused_lock(p, secrets),
             new_state: None,
             report: vec![],
         })

@@ -188,7 +188,7 @@ pub async fn probe_tenant(client: &Client, certificates: Vec<CertificateProbe>) 
         }
     };
     let jwks = async {
-        let request = http::Request::get("/openid/v1/jwks").body(Body::from(Vec::new())).ok()?;
+        let request = http::Request::get("/openid/v1/jwks").body(Vec::new()).ok()?;
         let keys: serde_json::Value = tokio::time::timeout(PROBE_TIMEOUT, client.request(request)).await.ok()?.ok()?;
         keys["keys"].as_array().map(|k| saturate(k.len()))
     };

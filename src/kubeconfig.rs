@@ -57,6 +57,14 @@ pub fn kubeconfig(
     now: OffsetDateTime,
 ) -> Result<Zeroizing<String>, String> {
     let who = t.key();
+    if t.pki.companion_rotation && crate::pki::COMPANION_ISSUED.contains(&user.artefact()) {
+        return Err(format!(
+            "{who}: under `rotation: companion` the {} certificate is the companion's, issued in the cluster, not in Git\nhelp: kubectl -n {} get secret {} -o jsonpath='{{.data.admin\\.conf}}' | base64 -d",
+            user.artefact(),
+            t.namespace,
+            t.secrets.admin_kubeconfig
+        ));
+    }
     let plain = tcpc_seal::state::decrypt_with_identities(state, identities).map_err(|e| format!("{who}: cannot open the state: {e}"))?;
     let state: TenantState = serde_json::from_slice(&plain).map_err(|_| format!("{who}: the decrypted state is not valid"))?;
     let a = user.artefact();

@@ -87,21 +87,21 @@ fn records_name_the_certificates_the_cluster_gets() {
                 rule["resourceNames"].as_array().unwrap().iter().map(|n| n.as_str().unwrap().to_string()).collect()
             };
             let rules = role["rules"].as_array().unwrap();
-            assert_eq!(rules.len(), 4, "{rel}: get, create, update, roll");
+            assert_eq!(rules.len(), 4, "{rel}: get, roll, create, update");
             assert_eq!(
                 (&rules[0]["verbs"], names(&rules[0])),
                 (&serde_json::json!(["get"]), readable),
                 "{rel}: reads its record's Secrets and signers"
             );
-            assert_eq!(rules[1]["verbs"], serde_json::json!(["create"]), "{rel}");
             assert_eq!(
-                (&rules[2]["verbs"], names(&rules[2])),
+                (&rules[1]["resources"], names(&rules[1])),
+                (&serde_json::json!(["deployments"]), BTreeSet::from([name.to_string()]))
+            );
+            assert_eq!(rules[2]["verbs"], serde_json::json!(["create"]), "{rel}");
+            assert_eq!(
+                (&rules[3]["verbs"], names(&rules[3])),
                 (&serde_json::json!(["update", "patch"]), owned),
                 "{rel}: writes only its own"
-            );
-            assert_eq!(
-                (&rules[3]["resources"], names(&rules[3])),
-                (&serde_json::json!(["deployments"]), BTreeSet::from([name.to_string()]))
             );
             records += 1;
             continue;
@@ -136,8 +136,13 @@ fn records_name_the_certificates_the_cluster_gets() {
 
         let role = yaml_file(&dir.join(format!("role-tcpc-companion-{name}.yaml")));
         let rules = role["rules"].as_array().unwrap();
-        assert_eq!(rules.len(), 1, "{rel}: one rule");
+        assert_eq!(rules.len(), 2, "{rel}: read the Secrets, roll the control plane");
         assert_eq!(rules[0]["verbs"], serde_json::json!(["get"]), "{rel}: get only");
+        assert_eq!(
+            rules[1],
+            serde_json::json!({"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["patch"], "resourceNames": [name]}),
+            "{rel}"
+        );
         let names: BTreeSet<String> =
             rules[0]["resourceNames"].as_array().unwrap().iter().map(|n| n.as_str().unwrap().to_string()).collect();
         assert_eq!(names, secrets, "{rel}: the Role grants exactly the Secrets the record names");
@@ -180,6 +185,27 @@ fn switching_to_companion_rotation_drops_the_leaves_from_git() {
         6,
         "apiserver, kubelet client, front proxy, admin, controller-manager, scheduler"
     );
+    // `tcpc kubeconfig` says where the admin kubeconfig is now; super-admin stays in Git.
+    let kubeconfig = |user: &str| {
+        let out = ws.root().join(format!("{user}.conf"));
+        let args = ["kubeconfig", "tenants/minimal"].iter().map(|a| a.to_string()).chain([
+            harness::s(&ws.examples_dir()),
+            "--user".into(),
+            user.into(),
+            "--identity".into(),
+            harness::s(&harness::identity_file()),
+            "-o".into(),
+            harness::s(&out),
+        ]);
+        harness::tcpc(&args.collect::<Vec<_>>(), harness::EPOCH)
+    };
+    let refused = kubeconfig("admin").expect_fail();
+    assert!(
+        refused.stderr.contains("is the companion's") && refused.stderr.contains("get secret minimal-admin-kubeconfig"),
+        "{}",
+        refused.stderr
+    );
+    kubeconfig("super-admin").expect_ok();
     // And it stays put: the next render changes nothing.
     let before = snapshot(&ws.golden());
     ws.render(None, harness::EPOCH).expect_ok();

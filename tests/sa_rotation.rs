@@ -178,6 +178,9 @@ fn sa_key_rotation_keeps_every_token_valid_until_the_old_key_is_retired() {
     assert_eq!(snapshot(&setup.ws.golden()), before, "a render without the identity after add changes nothing");
     let api = setup.serve("1-add");
     assert!(api.accepts(&empty, &t0), "add: T0 verifies");
+    let jwks: serde_json::Value = serde_json::from_str(&api.kubectl.ok(&super_admin, &["get", "--raw", "/openid/v1/jwks"])).unwrap();
+    // What the companion reports (status.serviceAccountKeys): the keys that verify.
+    assert_eq!(jwks["keys"].as_array().map(Vec::len), Some(2), "add: /openid/v1/jwks publishes both keys: {jwks}");
     let t1 = api.token(&super_admin);
     assert_eq!(kid(&t1), kid(&t0), "add: the old key still signs");
 

@@ -26,6 +26,9 @@ use crate::metrics::{Metrics, TenantSeries};
 use crate::probe::{self, TenantClients};
 use crate::status::{self, DeploymentObservation, Observation, ProbeResults, Problem};
 
+/// On the control plane's pod template: the service-account key rotation step the companion
+/// rolled it for, because its pods had started on the keys of the step before.
+pub const KEYS_ROLLED_FOR: &str = "tcpc.dev/service-account-keys-rolled-for";
 /// The field manager of every status write.
 pub const FIELD_MANAGER: &str = "tcpc-companion";
 /// An unchanged status is rewritten (for `lastProbeTime`) at least this often.
@@ -119,6 +122,9 @@ async fn reconcile_one(rcp: &RenderedControlPlane, ctx: &Context) -> Result<Acti
         .await
         .map_err(|_| Error::Deployment(namespace.clone(), deployment_name.clone(), "timed out".into()))?
         .map_err(|e| Error::Deployment(namespace.clone(), deployment_name.clone(), describe(&e)))?;
+    // The step of a service-account key rotation the pods were last rolled for by us (see below).
+    let keys_rolled_for =
+        deployment.as_ref().and_then(|d| d.spec.template.metadata.as_ref()?.annotations.as_ref()?.get(KEYS_ROLLED_FOR).cloned());
     let deployment = deployment.as_ref().map(DeploymentObservation::from_deployment);
 
     // `rotation: companion`: the leaves first (the probe below reads the tenant with one).
@@ -195,6 +201,40 @@ async fn reconcile_one(rcp: &RenderedControlPlane, ctx: &Context) -> Result<Acti
         };
         if let Err(e) = ctx.recorder.publish(&event, &rcp.object_ref(&())).await {
             tracing::warn!(namespace = %namespace, tenant = %name, error = %describe(&e), "recording the service-account keys Event");
+        }
+    }
+
+    // kube-apiserver reads its service-account keys once. A rotation step rolls the control plane
+    // together with the Secret holding them, and pods started before that Secret was updated (a
+    // GitOps tool applies the Deployment before the sealed-secrets controller has unsealed the new
+    // keys) keep the old ones: the API server then verifies with one key where the step needs two,
+    // and the next step would break every token of the new key. Seen here, once the rollout is
+    // over, the control plane is rolled once more (once per step), now reading the updated Secret.
+    if let (Some(step), Some(1)) = (spec.service_account_key_rotation.as_deref(), new.service_account_keys)
+        && deployment.as_ref().is_some_and(|d| !d.rollout_in_progress())
+        && keys_rolled_for.as_deref() != Some(step)
+    {
+        let deployments: Api<Deployment> = Api::namespaced(ctx.client.clone(), &namespace);
+        let patch = serde_json::json!({"spec": {"template": {"metadata": {"annotations": {KEYS_ROLLED_FOR: step}}}}});
+        let pp = PatchParams { field_manager: Some(FIELD_MANAGER.to_string()), ..Default::default() };
+        let note = format!(
+            "service-account key rotation step {step}: the API server verifies with 1 key, the step needs 2 (its pods started before the Secret was updated): rolled"
+        );
+        match deployments.patch(&deployment_name, &pp, &Patch::Merge(&patch)).await {
+            Ok(_) => {
+                tracing::info!(namespace = %namespace, tenant = %name, step, "{note}");
+                let event = Event {
+                    type_: EventType::Warning,
+                    reason: "ControlPlaneRolled".into(),
+                    note: Some(note),
+                    action: "RollForKeys".into(),
+                    secondary: None,
+                };
+                if let Err(e) = ctx.recorder.publish(&event, &rcp.object_ref(&())).await {
+                    tracing::warn!(namespace = %namespace, tenant = %name, error = %describe(&e), "recording the roll Event");
+                }
+            }
+            Err(e) => tracing::warn!(namespace = %namespace, tenant = %name, error = %describe(&e), "rolling for the service-account keys"),
         }
     }
 

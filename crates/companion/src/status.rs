@@ -64,7 +64,7 @@ impl DeploymentObservation {
 
     /// Like `kubectl rollout status`: the controller has not seen the latest spec, not every
     /// desired replica is updated, or old replicas are still around.
-    fn rollout_in_progress(&self) -> bool {
+    pub fn rollout_in_progress(&self) -> bool {
         let stale = match (self.generation, self.observed_generation) {
             (Some(generation), Some(observed)) => observed < generation,
             (Some(_), None) => true,

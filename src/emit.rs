@@ -405,6 +405,28 @@ pub const NAMESPACE_FILE: &str = "namespace.yaml";
 /// `<ns>/namespace.yaml` and lists it first in `<ns>/kustomization.yaml`. One object per
 /// namespace, however many tenants share it, so the aggregating kustomization never holds a
 /// resource twice.
+/// Adds a kustomize Component (`component`: its files, under one directory) to the tree, and
+/// to the top-level kustomization's `components`. Nothing when it is empty.
+pub fn add_component(tree: &mut Tree, component: &Tree) {
+    let Some(dir) = component.keys().next().and_then(|p| p.split_once('/')).map(|(d, _)| d.to_string()) else { return };
+    tree.extend(component.iter().map(|(p, t)| (p.clone(), t.clone())));
+    let namespaces: Vec<String> = tree
+        .keys()
+        .filter_map(|p| p.strip_suffix("/kustomization.yaml"))
+        .filter(|d| !d.contains('/') && *d != dir)
+        .map(str::to_string)
+        .collect();
+    tree.insert(
+        "kustomization.yaml".into(),
+        tcpc_yaml::emit(&json!({
+            "apiVersion": "kustomize.config.k8s.io/v1beta1",
+            "kind": "Kustomization",
+            "resources": namespaces,
+            "components": [dir],
+        })),
+    );
+}
+
 pub fn add_namespaces(tree: &mut Tree, objects: BTreeMap<String, String>) {
     for (ns, text) in objects {
         let path = format!("{ns}/kustomization.yaml");

@@ -130,6 +130,7 @@ pub fn merge_tree(
     new: &Tree,
     previous: &Tree,
     namespaces: &std::collections::BTreeMap<String, String>,
+    component: &Tree,
 ) -> Result<Tree, String> {
     if filter.is_all() {
         return Ok(new.clone());
@@ -161,6 +162,7 @@ pub fn merge_tree(
         }
     }
     emit::add_namespaces(&mut out, ns_objects);
+    emit::add_component(&mut out, component);
     Ok(out)
 }
 

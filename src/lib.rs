@@ -14,6 +14,7 @@
 pub mod cache;
 pub mod check;
 pub mod commit;
+pub mod companion_install;
 pub mod crd;
 pub mod diag;
 pub mod diff;
@@ -74,6 +75,8 @@ pub struct Compiled {
     pub render_keys: std::collections::BTreeMap<String, String>,
     /// Tenants whose files came from the render cache.
     pub cache_hits: usize,
+    /// The companion's install as a kustomize Component (`companion.image`), or empty.
+    pub component: model::Tree,
 }
 
 /// A tenant left as it was because rendering it needs the age identity.
@@ -246,6 +249,8 @@ pub fn compile_with_progress(
                 }
                 emit::add_namespaces(&mut tree, namespaces.clone());
             }
+            let component = companion_install::component(&inputs.config);
+            emit::add_component(&mut tree, &component);
             diags.sort();
             Ok(Compiled {
                 tree,
@@ -258,6 +263,7 @@ pub fn compile_with_progress(
                 namespaces,
                 render_keys,
                 cache_hits,
+                component,
             })
         }
         Err(e) => {
@@ -497,5 +503,6 @@ pub fn keep_previous(tree: Tree, previous: &Tree, compiled: &Compiled) -> Result
     }
     let mut out = emit::layout(files)?;
     emit::add_namespaces(&mut out, compiled.namespaces.clone());
+    emit::add_component(&mut out, &compiled.component);
     Ok(out)
 }

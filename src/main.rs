@@ -894,7 +894,8 @@ fn apply_filter(
     if stdout {
         compiled.tree = filter.tree(&compiled.tree);
     } else {
-        compiled.tree = tcpc::filter::merge_tree(filter, &compiled.tree, previous, &compiled.namespaces).map_err(Failure::Io)?;
+        compiled.tree =
+            tcpc::filter::merge_tree(filter, &compiled.tree, previous, &compiled.namespaces, &compiled.component).map_err(Failure::Io)?;
     }
     Ok(())
 }

@@ -456,9 +456,21 @@ fn kustomize_build_of_the_tree_is_the_rendered_objects() {
     let golden = root().join("golden");
     let r = run(std::process::Command::new(&kustomize).arg("build").arg(&golden));
     assert_eq!(r.code, 0, "kustomize build golden\n{}", r.describe());
-    let key = |v: &serde_json::Value| {
-        serde_json::to_string(&v).unwrap() // whole objects, compared as JSON values
-    };
+    // Whole objects, compared as JSON values; a whole number is one value however written
+    // (schemars writes the CRD's `minimum: 0.0`, kustomize writes it back as `0`).
+    fn whole(v: &serde_json::Value) -> serde_json::Value {
+        match v {
+            serde_json::Value::Number(n)
+                if n.as_f64().is_some_and(|f| f.fract() == 0.0 && f.abs() < 1e15) && !n.is_i64() && !n.is_u64() =>
+            {
+                serde_json::json!(n.as_f64().unwrap() as i64)
+            }
+            serde_json::Value::Array(a) => serde_json::Value::Array(a.iter().map(whole).collect()),
+            serde_json::Value::Object(o) => serde_json::Value::Object(o.iter().map(|(k, v)| (k.clone(), whole(v))).collect()),
+            other => other.clone(),
+        }
+    }
+    let key = |v: &serde_json::Value| serde_json::to_string(&whole(v)).unwrap();
     let mut built: Vec<String> = tcpc_yaml::parse_stream(&r.stdout).unwrap().iter().map(|d| key(&d.root.to_json())).collect();
     let mut rendered: Vec<String> = common::read_tree(&golden)
         .iter()
@@ -477,4 +489,30 @@ fn kustomize_build_of_the_tree_is_the_rendered_objects() {
             assert_eq!(r.code, 0, "kustomize build {}\n{}", p.display(), r.describe());
         }
     }
+}
+
+/// `companion.image` in tcpc.yaml: the tree holds the companion's install as a kustomize
+/// Component the top-level kustomization includes, object for object what `tcpc install
+/// companion` prints for the same image (the kustomize build above applies it with the rest).
+#[test]
+fn the_rendered_companion_component_is_what_install_companion_prints() {
+    let golden = root().join("golden");
+    let tree = common::read_tree(&golden);
+    let doc = |text: &str| tcpc_yaml::parse_stream(text).unwrap()[0].root.to_json();
+    let top = doc(&tree["kustomization.yaml"]);
+    assert_eq!(top["components"], serde_json::json!(["_companion"]));
+    let component = doc(&tree["_companion/kustomization.yaml"]);
+    assert_eq!(
+        (&component["apiVersion"], &component["kind"]),
+        (&serde_json::json!("kustomize.config.k8s.io/v1alpha1"), &serde_json::json!("Component"))
+    );
+    let files: Vec<serde_json::Value> =
+        component["resources"].as_array().unwrap().iter().map(|f| doc(&tree[&format!("_companion/{}", f.as_str().unwrap())])).collect();
+    let r =
+        run(tcpc().args(["install", "companion"]).arg(root().join("examples")).args(["--image", "ghcr.io/tcpc-dev/tcpc-companion:0.1.0"]));
+    assert_eq!(r.code, 0, "{}", r.describe());
+    let printed: Vec<serde_json::Value> = tcpc_yaml::parse_stream(&r.stdout).unwrap().iter().map(|d| d.root.to_json()).collect();
+    assert_eq!(files, printed, "the Component and `tcpc install companion` differ");
+    let image = files.iter().find(|o| o["kind"] == "Deployment").unwrap()["spec"]["template"]["spec"]["containers"][0]["image"].clone();
+    assert_eq!(image, "ghcr.io/tcpc-dev/tcpc-companion:0.1.0");
 }

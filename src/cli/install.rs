@@ -272,120 +272,18 @@ mod tests {
     }
 }
 
-/// `tcpc install companion`: the companion's CRD (`RenderedControlPlane`), identity, least
-/// privilege RBAC, Deployment (two replicas, one leader), metrics Service and PDB.
-///
-/// What it may do, and why: read the records and write only their status subresource; watch
-/// the control-plane Deployments (a failing pod is seen at once); record Events; hold its
-/// Lease in its own namespace. It reads no Secret through this RBAC: each tenant bundle grants
-/// `get` on that tenant's admin kubeconfig and certificate Secrets by name
-/// (`templates/management/companion.yaml.j2`).
+/// `tcpc install companion`: the companion's manifests ([`tcpc::companion_install`]) as one
+/// stream to apply.
 pub fn companion(namespace: &str, image: &str) -> String {
-    const NAME: &str = tcpc::resolve::COMPANION_SERVICE_ACCOUNT;
-    let labels = json!({"app.kubernetes.io/name": NAME, "app.kubernetes.io/part-of": "tcpc"});
-    let selector = json!({"app.kubernetes.io/name": NAME});
-    let docs = [
-        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace, "labels": {
-            "pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/warn": "restricted"}}}),
-        json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": NAME, "namespace": namespace, "labels": labels}}),
-        json!({
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "ClusterRole",
-            "metadata": {"name": NAME, "labels": labels},
-            "rules": [
-                {"apiGroups": ["tcpc.dev"], "resources": ["renderedcontrolplanes"], "verbs": ["get", "list", "watch"]},
-                {"apiGroups": ["tcpc.dev"], "resources": ["renderedcontrolplanes/status"], "verbs": ["get", "patch"]},
-                {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "list", "watch"]},
-                {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
-            ],
-        }),
-        json!({
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "ClusterRoleBinding",
-            "metadata": {"name": NAME, "labels": labels},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": NAME},
-            "subjects": [{"kind": "ServiceAccount", "name": NAME, "namespace": namespace}],
-        }),
-        json!({
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "Role",
-            "metadata": {"name": NAME, "namespace": namespace, "labels": labels},
-            "rules": [
-                {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
-                {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "resourceNames": [NAME], "verbs": ["get", "update"]},
-            ],
-        }),
-        json!({
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "RoleBinding",
-            "metadata": {"name": NAME, "namespace": namespace, "labels": labels},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": NAME},
-            "subjects": [{"kind": "ServiceAccount", "name": NAME, "namespace": namespace}],
-        }),
-        json!({
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": {"name": NAME, "namespace": namespace, "labels": labels},
-            "spec": {
-                "replicas": 2,
-                "selector": {"matchLabels": selector},
-                "template": {
-                    "metadata": {"labels": labels},
-                    "spec": {
-                        "serviceAccountName": NAME,
-                        "securityContext": {"runAsNonRoot": true, "runAsUser": 65532, "runAsGroup": 65532,
-                            "seccompProfile": {"type": "RuntimeDefault"}},
-                        "containers": [{
-                            "name": "companion",
-                            "image": image,
-                            "args": [],
-                            "env": [
-                                {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
-                                {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
-                            ],
-                            "ports": [{"name": "http", "containerPort": 8080, "protocol": "TCP"}],
-                            "livenessProbe": {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 10},
-                            "readinessProbe": {"httpGet": {"path": "/readyz", "port": "http"}, "periodSeconds": 5},
-                            "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "128Mi"}},
-                            "securityContext": {
-                                "allowPrivilegeEscalation": false,
-                                "readOnlyRootFilesystem": true,
-                                "capabilities": {"drop": ["ALL"]},
-                            },
-                        }],
-                    },
-                },
-            },
-        }),
-        json!({
-            "apiVersion": "v1",
-            "kind": "Service",
-            "metadata": {"name": NAME, "namespace": namespace, "labels": labels},
-            "spec": {"selector": selector, "ports": [{"name": "http", "port": 8080, "targetPort": "http", "protocol": "TCP"}]},
-        }),
-        json!({
-            "apiVersion": "policy/v1",
-            "kind": "PodDisruptionBudget",
-            "metadata": {"name": NAME, "namespace": namespace, "labels": labels},
-            "spec": {"maxUnavailable": 1, "selector": {"matchLabels": selector}},
-        }),
-    ];
     let mut out = String::from(
         "# The tcpc companion: live status of every rendered tenant (kubectl get rcp -A).\n\
          # kubectl apply --server-side -f <(tcpc install companion)\n\
          # Tenants rendered with `companion: {}` in tcpc.yaml carry a RenderedControlPlane and grant\n\
          # the companion `get` on their admin kubeconfig and certificate Secrets, by name.\n",
     );
-    out.push_str("---\n");
-    out.push_str(COMPANION_CRD.trim_start_matches("---\n"));
-    for doc in docs {
-        let checked = tcpc::check::check(doc).expect("the companion's manifests are valid");
+    for (_, text) in tcpc::companion_install::files(namespace, image) {
         out.push_str("---\n");
-        out.push_str(&tcpc_yaml::emit(&checked));
+        out.push_str(&text);
     }
     out
 }
-
-/// The `RenderedControlPlane` CRD, generated from the companion's types
-/// (`tcpc-companion crd`; `crates/companion` tests that this file is what it generates).
-pub const COMPANION_CRD: &str = include_str!("../../crates/companion/crd.yaml");

@@ -111,6 +111,12 @@ pub struct CompanionConfig {
     /// The companion's namespace (where `tcpc install companion` puts it). Default: `tcpc-system`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
+    /// The companion's image. When set, the rendered tree also holds the companion's install
+    /// (what `tcpc install companion` prints) as a kustomize Component, `_companion/`, which the
+    /// top-level kustomization includes: one apply of the tree brings the companion up with the
+    /// records it serves.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
 }
 
 /// `networkPolicy`: one NetworkPolicy per tenant, selecting its control-plane pods, admitting

@@ -834,7 +834,9 @@ s_companion_rotation() {
   # GitOps prunes the SealedSecrets that left the bundle (and their Secrets go with them); by hand here
   for s in "${owned[@]}"; do
     kubectl -n $ns delete sealedsecret "$s" --ignore-not-found > /dev/null
-    kubectl -n $ns delete secret "$s" --ignore-not-found > /dev/null
+    # --wait=false: the companion writes its own Secret of that name at once, and kubectl's wait
+    # for the name to disappear would never end
+    kubectl -n $ns delete secret "$s" --ignore-not-found --wait=false > /dev/null
   done
   local t0; t0=$(now)
   wait_for "the companion's Secrets for edge" 60 owned_by_companion $ns "${owned[@]}" ||
@@ -905,7 +907,7 @@ s_companion_rotation() {
   kubectl apply -k "$(mgmt_dir $ns/$tcp)" > /dev/null
   wait_for "edge's record without issuance" 30 bash -c "[[ -z \$(kubectl -n $ns get rcp $tcp -o jsonpath='{.spec.issuance}') ]]"
   sleep 2
-  kubectl -n $ns delete secret -l tcpc.dev/issued-by=tcpc-companion > /dev/null
+  kubectl -n $ns delete secret -l tcpc.dev/issued-by=tcpc-companion --wait=false > /dev/null
   for s in "${owned[@]}"; do kubectl -n $ns annotate sealedsecret "$s" --overwrite "tcpc.dev/e2e-retry=$(date +%s)" > /dev/null; done
   wait_for "edge's sealed Secrets back" 120 bash -c "for s in ${owned[*]}; do kubectl -n $ns get secret \$s > /dev/null || exit 1; done"
   kubectl -n $ns rollout status deployment/$tcp --timeout=180s > /dev/null

@@ -895,8 +895,13 @@ s_companion_rotation() {
   (( kcm_age <= 15 && sched_age <= 15 )) || { log "a Lease went stale: controller-manager ${kcm_age}s, scheduler ${sched_age}s"; return 1; }
   (( polls >= 300 && fails == 0 && kpolls >= 60 && kfails == 0 ))
   kubectl -n $ns get events --field-selector involvedObject.name=$tcp -o json |
-    jq -e '[.items[] | select(.reason == "CertificateIssued" and (.note // .message | test("renewal window")))] | length >= 2' > /dev/null ||
-    { log "no CertificateIssued Events for renewals on $ns/$tcp"; kubectl -n $ns get events >&2; return 1; }
+    jq -e '[.items[] | select(.reason == "CertificateRenewed")] | length >= 1' > /dev/null ||
+    { log "no CertificateRenewed Event on $ns/$tcp"; kubectl -n $ns get events >&2; return 1; }
+  # every renewal in the leader's log, each with its reason
+  local renewals
+  renewals=$(kubectl -n "$COMPANION_NS" logs -l app.kubernetes.io/name=tcpc-companion --tail=-1 | jq -rR 'fromjson? | select(.tenant == "edge" and .message == "issued" and (.reason | test("renewal window"))) | .secret' | wc -l)
+  timing companion_rotation_renewals "$renewals"
+  (( renewals >= 12 )) || { log "the companion logged $renewals renewals for edge, expected two of each of its 6 Secrets"; return 1; }
   rcp_ready_and_valid $ns $tcp
 
   # back to rotation: git for the scenarios that follow: the companion's Secrets give their names

@@ -253,8 +253,10 @@ async fn reconcile_one(rcp: &RenderedControlPlane, ctx: &Context) -> Result<Acti
         },
     );
     // The next renewal may come before the next resync (short-lived leaves).
+    // One second after the renewal moment (whole seconds; at the moment itself the certificate
+    // may not be due yet, and the status would show it expiring until the next pass).
     let until_renewal =
-        issued.next_renewal.map(|at| Duration::from_secs(u64::try_from(at.as_second() - (ctx.clock)().as_second()).unwrap_or(0).max(1)));
+        issued.next_renewal.map(|at| Duration::from_secs(u64::try_from(at.as_second() - (ctx.clock)().as_second()).unwrap_or(0) + 1));
     Ok(Action::requeue(until_renewal.map_or(ctx.resync, |d| d.min(ctx.resync))))
 }
 
@@ -264,7 +266,8 @@ async fn report_issuance(rcp: &RenderedControlPlane, namespace: &str, name: &str
     let mut events = Vec::new();
     for (secret, reason) in &issued.issued {
         tracing::info!(namespace = %namespace, tenant = %name, secret = %secret, reason = %reason, "issued");
-        events.push((EventType::Normal, "CertificateIssued", format!("Secret {secret}: {reason}")));
+        // One reason per kind: Events of one reason are merged into a series.
+        events.push((EventType::Normal, reason.event_reason(), format!("Secret {secret}: {reason}")));
     }
     for secret in &issued.rolled {
         tracing::info!(namespace = %namespace, tenant = %name, secret = %secret, "rolled the control plane for a renewed certificate it reads once");

@@ -43,7 +43,7 @@ const DEFAULT_RENEW_BEFORE_FRACTION: f64 = 1.0 / 3.0;
 #[derive(Debug, Default)]
 pub struct Outcome {
     /// Secrets written: name and why.
-    pub issued: Vec<(String, String)>,
+    pub issued: Vec<(String, issuance::Reissue)>,
     /// Secrets left alone because they are not the companion's.
     pub refused: Vec<String>,
     /// The Deployment was rolled for these Secrets.

@@ -118,6 +118,41 @@ pub fn issued_for(request: &IssuedSecret, signers: &BTreeMap<Signer, SignerMater
     format!("sha256:{}", hex::encode(h.finalize()))
 }
 
+/// Why a Secret must be issued (again).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reissue {
+    /// It does not exist.
+    Missing,
+    /// What it must contain changed: the rendered request or a signer.
+    Changed,
+    /// An entry's certificate cannot be read (the artefact).
+    Unreadable(String),
+    /// An entry's certificate is inside its renewal window (the artefact, its notAfter).
+    Due(String, OffsetDateTime),
+}
+
+impl Reissue {
+    /// The Event reason: `CertificateIssued`, `CertificateReissued` or `CertificateRenewed`.
+    pub fn event_reason(&self) -> &'static str {
+        match self {
+            Reissue::Missing => "CertificateIssued",
+            Reissue::Changed | Reissue::Unreadable(_) => "CertificateReissued",
+            Reissue::Due(..) => "CertificateRenewed",
+        }
+    }
+}
+
+impl std::fmt::Display for Reissue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reissue::Missing => f.write_str("it does not exist"),
+            Reissue::Changed => f.write_str("what it must contain changed (the rendered spec or a signer)"),
+            Reissue::Unreadable(a) => write!(f, "{a}: no readable certificate"),
+            Reissue::Due(a, not_after) => write!(f, "{a}: inside its renewal window (not after {not_after})"),
+        }
+    }
+}
+
 /// Why `request`'s Secret, as found (`data`, stamped `stamp`), must be issued again; `None` when
 /// it is complete, current and outside its renewal window.
 pub fn reissue_reason(
@@ -127,17 +162,17 @@ pub fn reissue_reason(
     stamp: Option<&str>,
     now: OffsetDateTime,
     renew_before_fraction: f64,
-) -> Option<String> {
-    let Some(data) = data else { return Some("it does not exist".into()) };
+) -> Option<Reissue> {
+    let Some(data) = data else { return Some(Reissue::Missing) };
     if stamp != Some(issued_for(request, signers).as_str()) {
-        return Some("what it must contain changed (the rendered spec or a signer)".into());
+        return Some(Reissue::Changed);
     }
     for entry in &request.entries {
         let Some(info) = entry_cert(entry, data) else {
-            return Some(format!("{}: no readable certificate", entry.artefact));
+            return Some(Reissue::Unreadable(entry.artefact.clone()));
         };
         if renewal_due(&info, now, renew_before_fraction) {
-            return Some(format!("{}: inside its renewal window (not after {})", entry.artefact, info.not_after));
+            return Some(Reissue::Due(entry.artefact.clone(), info.not_after));
         }
     }
     None
@@ -301,17 +336,17 @@ mod tests {
         let reason = |req: &IssuedSecret, at: i64| {
             reissue_reason(req, &signers, Some(&data), Some(&stamp), now() + time::Duration::seconds(at), 0.5)
         };
-        assert_eq!(reissue_reason(&req, &signers, None, None, now(), 0.5).as_deref(), Some("it does not exist"));
+        assert_eq!(reissue_reason(&req, &signers, None, None, now(), 0.5), Some(Reissue::Missing));
         // Half of the lifetime (backdated not-before included) is left at `due`.
         let info = entry_cert(&req.entries[0], &data).unwrap();
         let due = info.not_after - info.lifetime() / 2;
         assert_eq!(next_renewal(&req, &data, 0.5), Some(due));
         let at = (due - now()).whole_seconds();
         assert_eq!(reason(&req, at - 1), None);
-        assert!(reason(&req, at + 1).unwrap().contains("renewal window"));
+        assert!(matches!(reason(&req, at + 1), Some(Reissue::Due(a, _)) if a == "scheduler"));
         let mut with_san = req.clone();
         with_san.entries[0].spec.dns_sans.push("extra.example.com".into());
-        assert!(reason(&with_san, 0).unwrap().contains("changed"));
+        assert_eq!(reason(&with_san, 0), Some(Reissue::Changed));
     }
 
     #[test]

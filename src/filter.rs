@@ -215,7 +215,7 @@ mod tests {
         let f = Filter::new(&["ns/a".into()], None).unwrap();
         let previous = tree(&[("ns/a/management/x.yaml", "old a"), ("ns/b/management/x.yaml", "old b"), ("ns/b/tenant/y.yaml", "old b")]);
         let new = tree(&[("ns/a/management/x.yaml", "new a"), ("ns/b/management/x.yaml", "new b")]);
-        let merged = merge_tree(&f, &new, &previous, &Default::default()).unwrap();
+        let merged = merge_tree(&f, &new, &previous, &Default::default(), &Default::default()).unwrap();
         assert_eq!(merged["ns/a/management/x.yaml"], "new a");
         assert_eq!(merged["ns/b/management/x.yaml"], "old b");
         assert_eq!(merged["ns/b/tenant/y.yaml"], "old b");

@@ -192,16 +192,7 @@ async fn reconcile_one(rcp: &RenderedControlPlane, ctx: &Context) -> Result<Acti
         let step = spec.service_account_key_rotation.as_deref().map_or(String::new(), |s| format!(" (rotation step {s})"));
         let note = format!("the API server verifies service-account tokens with {after} keys, {before} before{step}");
         tracing::info!(namespace = %namespace, tenant = %name, keys = after, "{note}");
-        let event = Event {
-            type_: EventType::Normal,
-            reason: "ServiceAccountKeys".into(),
-            note: Some(note),
-            action: "ProbeStatus".into(),
-            secondary: None,
-        };
-        if let Err(e) = ctx.recorder.publish(&event, &rcp.object_ref(&())).await {
-            tracing::warn!(namespace = %namespace, tenant = %name, error = %describe(&e), "recording the service-account keys Event");
-        }
+        record_event(ctx, rcp, EventType::Normal, "ServiceAccountKeys", "ProbeStatus", note).await;
     }
 
     // kube-apiserver reads its service-account keys once. A rotation step rolls the control plane
@@ -214,27 +205,15 @@ async fn reconcile_one(rcp: &RenderedControlPlane, ctx: &Context) -> Result<Acti
         && deployment.as_ref().is_some_and(|d| !d.rollout_in_progress())
         && keys_rolled_for.as_deref() != Some(step)
     {
-        let deployments: Api<Deployment> = Api::namespaced(ctx.client.clone(), &namespace);
-        let patch = serde_json::json!({"spec": {"template": {"metadata": {"annotations": {KEYS_ROLLED_FOR: step}}}}});
-        let pp = PatchParams { field_manager: Some(FIELD_MANAGER.to_string()), ..Default::default() };
         let note = format!(
             "service-account key rotation step {step}: the API server verifies with 1 key, the step needs 2 (its pods started before the Secret was updated): rolled"
         );
-        match deployments.patch(&deployment_name, &pp, &Patch::Merge(&patch)).await {
-            Ok(_) => {
+        match issuer::roll_deployment(&ctx.client, &namespace, &deployment_name, KEYS_ROLLED_FOR, step).await {
+            Ok(()) => {
                 tracing::info!(namespace = %namespace, tenant = %name, step, "{note}");
-                let event = Event {
-                    type_: EventType::Warning,
-                    reason: "ControlPlaneRolled".into(),
-                    note: Some(note),
-                    action: "RollForKeys".into(),
-                    secondary: None,
-                };
-                if let Err(e) = ctx.recorder.publish(&event, &rcp.object_ref(&())).await {
-                    tracing::warn!(namespace = %namespace, tenant = %name, error = %describe(&e), "recording the roll Event");
-                }
+                record_event(ctx, rcp, EventType::Warning, "ControlPlaneRolled", "RollForKeys", note).await;
             }
-            Err(e) => tracing::warn!(namespace = %namespace, tenant = %name, error = %describe(&e), "rolling for the service-account keys"),
+            Err(e) => tracing::warn!(namespace = %namespace, tenant = %name, error = %e, "rolling for the service-account keys"),
         }
     }
 
@@ -282,10 +261,15 @@ async fn report_issuance(rcp: &RenderedControlPlane, namespace: &str, name: &str
     }
     ctx.metrics.count_issued(namespace, name, issued.issued.len() as u64);
     for (type_, reason, note) in events {
-        let event = Event { type_, reason: reason.to_string(), note: Some(note), action: "IssueCertificates".to_string(), secondary: None };
-        if let Err(e) = ctx.recorder.publish(&event, &rcp.object_ref(&())).await {
-            tracing::warn!(namespace = %namespace, tenant = %name, error = %describe(&e), "recording the issuance Event");
-        }
+        record_event(ctx, rcp, type_, reason, "IssueCertificates", note).await;
+    }
+}
+
+/// Records an Event on the record; a failure to record is logged, never fatal.
+async fn record_event(ctx: &Context, rcp: &RenderedControlPlane, type_: EventType, reason: &str, action: &str, note: String) {
+    let event = Event { type_, reason: reason.to_string(), note: Some(note), action: action.to_string(), secondary: None };
+    if let Err(e) = ctx.recorder.publish(&event, &rcp.object_ref(&())).await {
+        tracing::warn!(namespace = %rcp.namespace().unwrap_or_default(), tenant = %rcp.name_any(), error = %describe(&e), reason, "recording an Event");
     }
 }
 

@@ -225,16 +225,27 @@ async fn issue_one(
     }
 }
 
+/// Rolls a Deployment with its own strategy: sets `annotation: value` on its pod template (a
+/// value it already has changes nothing).
+pub async fn roll_deployment(client: &Client, namespace: &str, deployment: &str, annotation: &str, value: &str) -> Result<(), String> {
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), namespace);
+    let pp = PatchParams { field_manager: Some(crate::controller::FIELD_MANAGER.to_string()), ..Default::default() };
+    let patch = serde_json::json!({"spec": {"template": {"metadata": {"annotations": {annotation: value}}}}});
+    deployments
+        .patch(deployment, &pp, &Patch::Merge(&patch))
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("rolling Deployment {deployment}: {}", describe(&e)))
+}
+
 /// Rolls the Deployment for a renewed certificate it reads once, then clears the Secret's
 /// pending mark.
 async fn roll(client: &Client, secrets: &Api<Secret>, namespace: &str, deployment: &str, held: &Secret, serial: &str, out: &mut Outcome) {
-    let deployments: Api<Deployment> = Api::namespaced(client.clone(), namespace);
-    let pp = PatchParams { field_manager: Some(crate::controller::FIELD_MANAGER.to_string()), ..Default::default() };
-    let patch = serde_json::json!({"spec": {"template": {"metadata": {"annotations": {ROLLED_FOR: serial}}}}});
-    if let Err(e) = deployments.patch(deployment, &pp, &Patch::Merge(&patch)).await {
-        out.errors.push(format!("rolling Deployment {deployment}: {}", describe(&e)));
+    if let Err(e) = roll_deployment(client, namespace, deployment, ROLLED_FOR, serial).await {
+        out.errors.push(e);
         return;
     }
+    let pp = PatchParams { field_manager: Some(crate::controller::FIELD_MANAGER.to_string()), ..Default::default() };
     let name = held.name_any();
     // Only if the Secret is still the one read (a newer renewal keeps its own mark).
     let clear = serde_json::json!({"metadata": {"resourceVersion": held.metadata.resource_version, "annotations": {ROLL_PENDING: null}}});

@@ -921,7 +921,11 @@ s_companion_rotation() {
   wait_for "edge's record without issuance" 30 bash -c "[[ -z \$(kubectl -n $ns get rcp $tcp -o jsonpath='{.spec.issuance}') ]]"
   sleep 2
   kubectl -n $ns delete secret -l tcpc.dev/issued-by=tcpc-companion --wait=false > /dev/null
-  for s in "${owned[@]}"; do kubectl -n $ns annotate sealedsecret "$s" --overwrite "tcpc.dev/e2e-retry=$(date +%s)" > /dev/null; done
+  wait_for "the companion's Secrets gone" 60 bash -c "[[ -z \$(kubectl -n $ns get secret -l tcpc.dev/issued-by=tcpc-companion -o name) ]]"
+  # the sealed-secrets controller gave up on those names while the companion's Secrets held them:
+  # the SealedSecrets again, fresh
+  for s in "${owned[@]}"; do kubectl -n $ns delete sealedsecret "$s" --ignore-not-found > /dev/null; done
+  kubectl apply -k "$(mgmt_dir $ns/$tcp)" > /dev/null
   wait_for "edge's sealed Secrets back" 120 bash -c "for s in ${owned[*]}; do kubectl -n $ns get secret \$s > /dev/null || exit 1; done"
   kubectl -n $ns rollout status deployment/$tcp --timeout=180s > /dev/null
   wait_for "edge Ready on Git's certificates" 120 rcp_ready_and_valid $ns $tcp

@@ -82,7 +82,7 @@ fn changed_spec(records: bool) {
     let tmp = tempfile::tempdir().unwrap();
     let repo = examples_copy(tmp.path());
     if !records {
-        replace_once(&repo.join("tcpc.yaml"), "\ncompanion: {}\n", "\n");
+        replace_once(&repo.join("tcpc.yaml"), "\ncompanion:\n  image: ghcr.io/tcpc-dev/tcpc-companion:0.1.0\n", "\n");
         // `rotation: companion` needs the companion: that tenant goes too, by a tombstone.
         std::fs::write(
             repo.join("tenants/rotating.yaml"),
@@ -109,7 +109,11 @@ fn a_hand_edited_output_file_is_a_miss_and_is_put_back() {
         .sort_by_file_name()
         .into_iter()
         .map(|e| e.unwrap().into_path())
-        .find(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("deployment-")))
+        // a tenant's (the tree's `_companion/` Component is no tenant's)
+        .find(|p| {
+            p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("deployment-"))
+                && p.parent().is_some_and(|d| d.ends_with("management"))
+        })
         .expect("a Deployment file");
     let original = std::fs::read_to_string(&deployment).unwrap();
     std::fs::write(&deployment, original.replacen("replicas:", "replicas: 9\n  x:", 1)).unwrap();

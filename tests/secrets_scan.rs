@@ -107,8 +107,8 @@ fn no_key_material_in_outputs_state_or_logs() {
     let secrets = unseal_all(&p.kubeseal, &ws.golden());
     assert_eq!(
         secrets.len(),
-        40 + 2 + 12 + 11 + 1,
-        "4 etcd tenants x 10 Secrets (+1 konnectivity kubeconfig for 2 of them), the PostgreSQL tenant's 12 (config, setup), the dedicated-etcd tenant's 11 (etcd-certs) + 1 (konnectivity)"
+        40 + 2 + 12 + 11 + 1 + 4,
+        "4 etcd tenants x 10 Secrets (+1 konnectivity kubeconfig for 2 of them), the PostgreSQL tenant's 12 (config, setup), the dedicated-etcd tenant's 11 (etcd-certs) + 1 (konnectivity), the rotation: companion tenant's 4 (its CAs, sa, DataStore client)"
     );
     let mut distinct = BTreeSet::new();
     for (name, u) in &secrets {

@@ -155,8 +155,13 @@ pub fn record(t: &Tenant, lock: Option<&TenantLock>, renew_before_fraction: f64)
             .and_then(crate::pki::sa_rotation::extra_record)
             .map(|(name, _)| if name == crate::pki::sa_rotation::NEXT { "add" } else { "sign" }.to_string()),
         rotation: t.pki.companion_rotation.then(|| "companion".to_string()),
-        // The specs were computed once already by the PKI stage, which fails on what fails here.
-        issuance: crate::pki::cert_specs(t).map(|specs| crate::pki::companion_issuance(t, &specs)).unwrap_or_default(),
+        // Only under `rotation: companion` (every render builds every record, cache hits too).
+        // The PKI stage computed the specs already and fails on what fails here.
+        issuance: if t.pki.companion_rotation {
+            crate::pki::cert_specs(t).map(|specs| crate::pki::companion_issuance(t, &specs)).unwrap_or_default()
+        } else {
+            Vec::new()
+        },
         tcpc_version: env!("CARGO_PKG_VERSION").to_string(),
         fingerprint: fingerprint(t),
     }

@@ -30,6 +30,13 @@ pub struct Intent {
     pub sa_min_overlap: time::Duration,
 }
 
+impl Intent {
+    /// Nothing asked beyond rendering what the files say.
+    pub fn is_empty(&self) -> bool {
+        self.allow_removal.is_empty() && self.rotate_ca.is_empty() && self.rotate_sa.is_empty()
+    }
+}
+
 /// TenantControlPlane annotation acknowledging a DataStore move: the name of the DataStore the
 /// tenant's data was migrated from.
 pub const DATASTORE_MIGRATED_FROM: &str = "tcpc.dev/datastore-migrated-from";

@@ -40,6 +40,7 @@ pub mod report;
 pub mod resolve;
 pub mod review;
 pub mod source;
+pub mod stamp;
 pub mod status;
 
 use diag::{Diagnostic, Diagnostics};

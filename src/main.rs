@@ -626,6 +626,10 @@ struct Repo {
     config: tcpc_spec::Config,
     /// The output tree as the previous render left it, when the mode asked for it.
     previous: Option<emit::Previous>,
+    /// Every file the compile read, hashed (`tcpc::stamp`); states only in `Mode::Render`.
+    inputs: tcpc::stamp::InputFiles,
+    /// Reading the repository warned (the stamp is for renders that say nothing).
+    warned: bool,
 }
 
 /// Reads the previous output tree, given the output directory `tcpc.yaml` names (the caller
@@ -679,6 +683,7 @@ fn load_and_compile(dir: &Path, mode: Mode<'_>) -> Result<(Repo, Compiled), Fail
         eprint!("{}", cfg_diags.render(&sources));
         return Err(Failure::Invalid);
     }
+    let warned = !warnings.is_empty();
     for w in warnings {
         eprintln!("warning: {w}");
     }
@@ -699,6 +704,16 @@ fn load_and_compile(dir: &Path, mode: Mode<'_>) -> Result<(Repo, Compiled), Fail
             (Some(KeysIo::load(dir, &config, &state_dir, identity)?), Some(intent), previous)
         }
     };
+    let mut inputs = tcpc::stamp::InputFiles::default();
+    inputs.insert_sources(&sources);
+    inputs.insert_bytes("lock".into(), lock_text.as_bytes());
+    if let Some(k) = &keys_io {
+        inputs.insert_states(&k.states);
+        if let Some(path) = sealer_certificate(dir, config) {
+            let bytes = std::fs::read(&path).map_err(|e| Failure::Io(format!("reading {}: {e}", path.display())))?;
+            inputs.insert_bytes("sealer".into(), &bytes);
+        }
+    }
     let cache = previous.as_ref().map(|p| tcpc::cache::RenderCache::from_previous(&p.marker, &p.tree));
     let no_intent = Intent::default();
     let keys = keys_io.as_ref().map(|k| tcpc::Keys {
@@ -717,7 +732,7 @@ fn load_and_compile(dir: &Path, mode: Mode<'_>) -> Result<(Repo, Compiled), Fail
             if !c.diagnostics.is_empty() {
                 eprint!("{}", c.diagnostics.render(&sources));
             }
-            Ok((Repo { output, lock_path, state_dir, lock, lock_text, config: config_file.config, previous }, c))
+            Ok((Repo { output, lock_path, state_dir, lock, lock_text, config: config_file.config, previous, inputs, warned }, c))
         }
         Err(diags) => {
             eprint!("{}", diags.render(&sources));
@@ -811,6 +826,16 @@ fn read_states(state_dir: &Path) -> Result<std::collections::BTreeMap<String, St
         }
     }
     Ok(states)
+}
+
+/// The sealed-secrets certificate a render reads, if the sealing mode has one.
+fn sealer_certificate(dir: &Path, config: &tcpc_spec::Config) -> Option<PathBuf> {
+    match config.sealing_mode() {
+        Some(tcpc_spec::config::SealingMode::SealedSecrets) => {
+            config.sealing.as_ref().and_then(|s| s.sealed_secrets.as_ref()).map(|ss| dir.join(&ss.certificate))
+        }
+        _ => None,
+    }
 }
 
 fn sealer(dir: &Path, config: &tcpc_spec::Config) -> Result<Option<tcpc::pki::Sealer>, Failure> {
@@ -952,6 +977,17 @@ fn render(
     timeout: std::time::Duration,
 ) -> Result<(), Failure> {
     let mut locks = lock_repo_for_writing(dir, timeout)?;
+    if stdout.is_none()
+        && filter.is_all()
+        && intent.is_empty()
+        && let Some((out, stamp)) = cli::uptodate::check(dir, output.as_deref(), &mut locks, repo_lock::Mode::Exclusive, timeout)?
+    {
+        if verbosity() >= 2 {
+            eprintln!("render cache: {} of {} tenant(s) unchanged since the last render", stamp.tenants, stamp.tenants);
+        }
+        info!("{}: up to date ({} tenant(s), {} files)", out.display(), stamp.tenants, cli::summary::thousands(stamp.files));
+        return Ok(());
+    }
     // Writing a tree: the previous one is read (under the output lock) before the compile, for
     // the render cache and to compare with.
     let mut read_previous = |config_output: &Path| -> Result<emit::Previous, Failure> {
@@ -1014,12 +1050,16 @@ fn render(
     }
     let changes = cli::summary::Changes::between(&previous.tree, &compiled.tree);
     let keys = cache_keys(&compiled, filter, &previous);
+    let same_tree = previous.tree == compiled.tree;
     // The same tree under the same keys has the same marker: no need to hash every file again.
-    let marker = if previous.tree == compiled.tree && tcpc::cache::recorded_keys(&previous.marker) == keys {
-        previous.marker.clone()
+    let marker = if same_tree && tcpc::cache::recorded_keys(&previous.marker) == keys {
+        tcpc::stamp::without_stamp(&previous.marker).to_string()
     } else {
         tcpc::cache::marker_text(&keys, &compiled.tree)
     };
+    let stamp = (filter.is_all() && intent.is_empty() && compiled.pending.is_empty() && compiled.diagnostics.is_empty() && !repo.warned)
+        .then(|| stamp(&mut repo, &compiled));
+    let marker = tcpc::stamp::with_stamp(&marker, stamp.as_ref());
     match emit::write_tree_with(&out, &compiled.tree, &marker, Some(&previous)) {
         Ok(emit::WriteOutcome::Unchanged) => {
             let rendered = compiled.tenants - compiled.pending.len();
@@ -1037,6 +1077,34 @@ fn render(
     }
     fault::point("done").map_err(|e| Failure::Io(e.to_string()))?;
     finish(&compiled)
+}
+
+/// The up-to-date stamp of a full render that wrote `compiled` (`tcpc::stamp`): its inputs as
+/// they are now (the lock and states it committed), its tree's digest, and when the first
+/// certificate falls due.
+fn stamp(repo: &mut Repo, compiled: &Compiled) -> tcpc::stamp::Stamp {
+    if let Some(lock) = &compiled.lock {
+        repo.inputs.insert_bytes("lock".into(), lock.to_text().as_bytes());
+    }
+    for (key, text) in &compiled.new_states {
+        repo.inputs.insert_bytes(format!("state/{key}"), text.as_bytes());
+    }
+    // Hashed again even when the tree did not change: the stamp vouches for exactly this tree.
+    let tree = tcpc::stamp::TreeDigest::of(&compiled.tree).finish();
+    let config = &repo.config;
+    let lock = compiled.lock.as_ref().unwrap_or(&repo.lock);
+    tcpc::stamp::Stamp {
+        inputs: repo.inputs.digest(),
+        tree,
+        until: tcpc::stamp::valid_until(
+            lock,
+            config.renew_before_fraction(),
+            config.check_warn_days() as i64,
+            config.check_fail_days() as i64,
+        ),
+        tenants: compiled.tenants,
+        files: compiled.tree.len(),
+    }
 }
 
 /// `tcpc validate`: parse, resolve, render and type-check; report the selected tenants.

@@ -1,7 +1,10 @@
 //! The render cache (`src/cache.rs`): a render takes the previous files of every tenant whose
 //! template inputs did not change, and what it writes is byte for byte what a cold render (no
 //! previous tree, so no cache) writes — after a spec change, a hand-edited output file, a
-//! filtered render, and with nothing changed at all.
+//! filtered render, and with nothing changed at all. And the up-to-date stamp (`src/stamp.rs`):
+//! a render or check of a repository whose every input is unchanged compiles nothing, and any
+//! changed input, a hand edit of the tree or the clock reaching the stamp's bound makes it
+//! compile again.
 
 mod common;
 
@@ -55,8 +58,8 @@ fn an_unchanged_render_takes_every_tenant_from_the_cache_and_touches_nothing() {
     let (hits, total) = cache_line(&first);
     assert_eq!(hits, 0, "nothing to take from yet");
     assert!(total >= 6, "the examples have at least 6 tenants: {total}");
-    // One entry per tenant after the two header lines.
-    assert_eq!(marker(&out).lines().count(), 2 + total, "{}", marker(&out));
+    // One entry per tenant after the two header lines, then the up-to-date stamp.
+    assert_eq!(marker(&out).lines().count(), 3 + total, "{}", marker(&out));
 
     let before = (snapshot(&out), marker(&out));
     let again = render(&repo, &out, &[]).expect_code(0, "second render");
@@ -150,4 +153,152 @@ fn a_filtered_render_keeps_the_entries_of_the_tenants_it_did_not_render() {
     let r = render(&repo, &out, &[]).expect_code(0, "full render");
     assert_eq!(cache_line(&r), (total - 1, total), "{}", r.describe());
     assert_same_as_cold(&repo, &out, tmp.path(), "filtered then full");
+}
+
+/// Whether the run took the up-to-date stamp (printed under `-v`).
+fn stamped(r: &common::Run) -> bool {
+    r.stderr.contains("up-to-date stamp: ")
+}
+
+fn check(repo: &Path, out: &Path) -> common::Run {
+    run(tcpc().arg("-v").arg("check").arg(repo).arg("-o").arg(out))
+}
+
+#[test]
+fn an_unchanged_repository_is_not_compiled_again_and_a_hand_edit_still_is_found() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = examples_copy(tmp.path());
+    let out = tmp.path().join("out");
+    let first = render(&repo, &out, &[]).expect_code(0, "first render");
+    assert!(!stamped(&first), "{}", first.describe());
+    let stamp = tcpc::stamp::Stamp::parse(&marker(&out)).expect("a full render stamps its marker");
+    assert_eq!(stamp.files, common::read_tree(&out).len());
+
+    let before = (snapshot(&out), marker(&out));
+    let again = render(&repo, &out, &[]).expect_code(0, "second render");
+    assert!(stamped(&again), "an unchanged repository is compiled again\n{}", again.describe());
+    assert!(again.stderr.contains("up to date"), "{}", again.describe());
+    assert_eq!(snapshot_changes(&before.0, &snapshot(&out)), Vec::<String>::new(), "an up-to-date render changed files");
+    assert_eq!(before.1, marker(&out));
+    let c = check(&repo, &out).expect_code(0, "check of an up-to-date tree");
+    assert!(stamped(&c), "{}", c.describe());
+
+    // A hand edit of the tree, the inputs untouched: the stamp no longer holds.
+    let file = out.join("kustomization.yaml");
+    let original = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, format!("{original}# edited\n")).unwrap();
+    let c = check(&repo, &out).expect_code(1, "check of a hand-edited tree");
+    assert!(!stamped(&c), "{}", c.describe());
+    let r = render(&repo, &out, &[]).expect_code(0, "render after a hand edit");
+    assert!(!stamped(&r), "{}", r.describe());
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), original, "the hand edit was not put back");
+    // A file added by hand counts too.
+    std::fs::write(out.join("tenants/extra.yaml"), "x: 1\n").unwrap();
+    check(&repo, &out).expect_code(1, "check of a tree with a file added by hand");
+    render(&repo, &out, &[]).expect_code(0, "render after a file was added");
+    assert!(!out.join("tenants/extra.yaml").exists());
+    assert_same_as_cold(&repo, &out, tmp.path(), "stamp");
+}
+
+/// Every file a render reads is part of the stamp: changing any one of them (in a way the
+/// compile reads as meaningful or not) makes the next render compile. Fails when the stamp
+/// leaves one out (tried: the state files, the sealed-secrets certificate).
+#[test]
+fn every_file_a_render_reads_voids_the_stamp() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = examples_copy(tmp.path());
+    let out = tmp.path().join("out");
+    render(&repo, &out, &[]).expect_code(0, "first render");
+    let state = walkdir::WalkDir::new(repo.join(".tcpc/state"))
+        .sort_by_file_name()
+        .into_iter()
+        .map(|e| e.unwrap().into_path())
+        .find(|p| p.extension().is_some_and(|e| e == "age") && p.to_string_lossy().contains("tenants"))
+        .expect("a tenant's state file");
+    let edits: [(&str, std::path::PathBuf); 5] = [
+        ("a tenant's spec", repo.join("tenants/minimal.yaml")),
+        ("tcpc.yaml", repo.join("tcpc.yaml")),
+        ("the lock", repo.join("tcpc.lock")),
+        ("the sealed-secrets certificate", repo.join("sealed-secrets.crt")),
+        ("a state file", state),
+    ];
+    for (what, path) in edits {
+        let original = std::fs::read(&path).unwrap();
+        let mut edited = original.clone();
+        edited.extend_from_slice(b"\n");
+        std::fs::write(&path, &edited).unwrap();
+        let c = check(&repo, &out);
+        assert!(!stamped(&c), "{what} changed, and check trusted the stamp\n{}", c.describe());
+        let r = render(&repo, &out, &[]);
+        assert!(!stamped(&r), "{what} changed, and the render trusted the stamp\n{}", r.describe());
+        std::fs::write(&path, &original).unwrap();
+        render(&repo, &out, &[]).expect_code(0, &format!("{what} restored"));
+    }
+    let r = render(&repo, &out, &[]).expect_code(0, "all restored");
+    assert!(stamped(&r), "{}", r.describe());
+}
+
+/// The stamp holds until the first certificate's renewal window opens (or it crosses
+/// `check`'s warning threshold): from then on the render compiles again.
+#[test]
+fn the_stamp_ends_where_the_first_renewal_or_warning_begins() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = examples_copy(tmp.path());
+    let out = tmp.path().join("out");
+    render(&repo, &out, &[]).expect_code(0, "first render");
+    let until = tcpc::stamp::Stamp::parse(&marker(&out)).and_then(|s| s.until).expect("the examples' certificates expire");
+    let at = |t: i64, what: &str| {
+        let r = run(tcpc().env("SOURCE_DATE_EPOCH", t.to_string()).arg("-v").arg("check").arg(&repo).arg("-o").arg(&out));
+        assert!(r.code == 0 || r.code == 4 || r.code == 5, "{what}\n{}", r.describe());
+        r
+    };
+    assert!(stamped(&at(until - 1, "a second before")), "the stamp holds before its bound");
+    let r = at(until, "at the bound");
+    assert!(!stamped(&r), "the stamp holds at its bound\n{}", r.describe());
+    // A day later something is due, or warned about: the compile says so.
+    let r = at(until + 86_400, "a day after");
+    assert!(!stamped(&r), "{}", r.describe());
+    assert!(r.code != 0 || r.stderr.contains("warning: "), "a day after the bound, check has nothing to say\n{}", r.describe());
+}
+
+/// The local record of the last verification (`.tcpc/cache/up-to-date`, git-ignored): once a
+/// check found the tree current, the next one trusts `stat` instead of hashing every file, until
+/// any file is written — even with the same size and bytes of the same length.
+#[test]
+fn the_local_record_is_trusted_only_while_no_file_was_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = examples_copy(tmp.path());
+    let out = tmp.path().join("out");
+    render(&repo, &out, &[]).expect_code(0, "first render");
+    let record = repo.join(".tcpc/cache/up-to-date");
+    // Files written less than 2 s ago are never trusted by `stat` (src/stamp.rs: RACY_NS).
+    let c = check(&repo, &out).expect_code(0, "check right after the render");
+    assert!(stamped(&c), "{}", c.describe());
+    assert!(!record.exists(), "a tree written just now was recorded as settled");
+    std::thread::sleep(std::time::Duration::from_millis(2_100));
+    let c = check(&repo, &out).expect_code(0, "check of a settled tree");
+    assert!(stamped(&c), "{}", c.describe());
+    let text = std::fs::read_to_string(&record).expect("the verification is recorded");
+    assert!(text.contains(&format!("tree {}\n", tcpc::stamp::Stamp::parse(&marker(&out)).unwrap().tree)), "{text}");
+    let ignore = std::fs::read_to_string(repo.join(".tcpc/cache/.gitignore")).unwrap();
+    assert!(ignore.lines().any(|l| l == "*"), "the cache is not ignored by Git: {ignore}");
+    let c = check(&repo, &out).expect_code(0, "check trusting the record");
+    assert!(stamped(&c), "{}", c.describe());
+
+    // The same size, one byte different: only `stat` (ctime) tells, and it does.
+    let file = out.join("kustomization.yaml");
+    let original = std::fs::read_to_string(&file).unwrap();
+    let edited = original.replacen("resources:", "resourcez:", 1);
+    assert_eq!(edited.len(), original.len());
+    std::fs::write(&file, &edited).unwrap();
+    let c = check(&repo, &out).expect_code(1, "check after a same-size hand edit");
+    assert!(!stamped(&c), "{}", c.describe());
+    // Put back byte for byte: the record no longer matches, the tree is hashed and found current.
+    std::fs::write(&file, &original).unwrap();
+    let c = check(&repo, &out).expect_code(0, "check after the edit was undone");
+    assert!(stamped(&c), "{}", c.describe());
+    // The record is in no input: a render reads the repository as before and changes nothing.
+    let before = snapshot(&out);
+    render(&repo, &out, &[]).expect_code(0, "render beside the record");
+    assert_eq!(snapshot_changes(&before, &snapshot(&out)), Vec::<String>::new());
 }

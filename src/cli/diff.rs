@@ -106,6 +106,15 @@ fn review_repo(
         }
         return Err(Failure::Stale);
     }
+    if format == Format::Text
+        && filter.is_all()
+        && let Some((out, _)) = super::uptodate::check(dir, output.as_deref(), &mut locks, repo_lock::Mode::Shared, timeout)?
+    {
+        if verbosity() >= 1 {
+            eprintln!("{}: up to date", out.display());
+        }
+        return Ok(());
+    }
     // No identity: an up-to-date repository never needs one.
     // The tree on disk is read first (under the output lock): the render cache takes the files of
     // tenants whose inputs did not change from it.

@@ -10,3 +10,4 @@ pub mod install;
 pub mod keyfiles;
 pub mod summary;
 pub mod token;
+pub mod uptodate;

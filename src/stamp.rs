@@ -1,0 +1,505 @@
+//! The up-to-date stamp: a render whose every input is byte for byte what the last full render
+//! read, at a time before anything of it falls due, compiles to the same tree, so nothing is
+//! compiled at all.
+//!
+//! A full render (no filter, no intent, no pending tenant, no warning) ends its marker
+//! (`emit::MARKER`) with one stamp line:
+//!
+//! ```text
+//! # up to date (tcpc.dev/stamp/v1): inputs <digest> tree <digest> until <unix seconds|never> tenants <n> files <n>
+//! ```
+//!
+//! - `inputs`: SHA-256 over this build's output-shaping code ([`crate::cache::BUILD`]) and the
+//!   SHA-256 of every file a render reads: `tcpc.yaml` and each input file, the lock, each
+//!   encrypted state file, the sealed-secrets certificate ([`InputFiles`]).
+//! - `tree`: SHA-256 over the tree's files, marker aside ([`TreeDigest`]): the next render and
+//!   `tcpc check` hash the tree on disk and compare, so a hand edit is never taken as current.
+//! - `until`: the first instant a render would decide differently from the same bytes — a
+//!   renewal window opening, or a certificate crossing `check`'s warning threshold
+//!   ([`valid_until`]). Time enters a render nowhere else without an intent flag.
+//!
+//! Why that is enough: `compile` is a pure function of those files, `now` and the seed, and
+//! the seed and `now` only reach the output through issuance and sealing, which happen only
+//! when something is due (or asked for by an intent flag, which never takes the stamp).
+//! Invariant: a stamp is written only by a render whose output is exactly what a cold render of
+//! the same files writes (`tests/incremental.rs`).
+
+use std::collections::BTreeMap;
+
+use sha2::{Digest as _, Sha256};
+
+use crate::lock::Lock;
+
+/// The stamp line's prefix (and version).
+pub const PREFIX: &str = "# up to date (tcpc.dev/stamp/v1):";
+
+/// What a full render recorded about its inputs and output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stamp {
+    pub inputs: String,
+    pub tree: String,
+    /// Unix seconds; `None`: nothing of the repository ever falls due.
+    pub until: Option<i64>,
+    pub tenants: usize,
+    pub files: usize,
+}
+
+impl Stamp {
+    pub fn line(&self) -> String {
+        let until = self.until.map_or_else(|| "never".to_string(), |u| u.to_string());
+        format!("{PREFIX} inputs {} tree {} until {until} tenants {} files {}\n", self.inputs, self.tree, self.tenants, self.files)
+    }
+
+    /// The stamp a marker ends with, if any.
+    pub fn parse(marker: &str) -> Option<Stamp> {
+        let rest = marker.lines().last()?.strip_prefix(PREFIX)?;
+        let words: Vec<&str> = rest.split_whitespace().collect();
+        let ["inputs", inputs, "tree", tree, "until", until, "tenants", tenants, "files", files] = words[..] else {
+            return None;
+        };
+        let until = match until {
+            "never" => None,
+            u => Some(u.parse().ok()?),
+        };
+        Some(Stamp { inputs: inputs.into(), tree: tree.into(), until, tenants: tenants.parse().ok()?, files: files.parse().ok()? })
+    }
+
+    /// Whether a render at `now` of inputs hashing to `inputs` may leave the tree as it is.
+    pub fn holds(&self, inputs: &str, now: time::OffsetDateTime) -> bool {
+        self.inputs == inputs && self.until.is_none_or(|u| now.unix_timestamp() < u)
+    }
+}
+
+/// `marker` without its stamp line, if it has one.
+pub fn without_stamp(marker: &str) -> &str {
+    match marker.trim_end_matches('\n').rsplit_once('\n') {
+        Some((head, last)) if last.starts_with(PREFIX) => &marker[..head.len() + 1],
+        _ => marker,
+    }
+}
+
+/// `marker` with `stamp` as its last line (replacing any stamp it had).
+pub fn with_stamp(marker: &str, stamp: Option<&Stamp>) -> String {
+    let mut text = without_stamp(marker).to_string();
+    if let Some(s) = stamp {
+        text.push_str(&s.line());
+    }
+    text
+}
+
+/// The SHA-256 of every file a render reads, by a label naming it (`source/<path>`, `lock`,
+/// `state/<key>`, `sealer`). The IO edge fills it (streaming the large files); [`digest`]
+/// folds it in label order, so it does not depend on the order files were read in.
+///
+/// [`digest`]: InputFiles::digest
+#[derive(Debug, Clone, Default)]
+pub struct InputFiles {
+    files: BTreeMap<String, [u8; 32]>,
+}
+
+impl InputFiles {
+    pub fn insert(&mut self, label: String, sha256: [u8; 32]) {
+        self.files.insert(label, sha256);
+    }
+
+    pub fn insert_bytes(&mut self, label: String, bytes: &[u8]) {
+        self.insert(label, Sha256::digest(bytes).into());
+    }
+
+    /// Every input file of `sources` (`tcpc.yaml` among them).
+    pub fn insert_sources(&mut self, sources: &crate::source::Sources) {
+        for (_, f) in sources.iter() {
+            self.insert_bytes(format!("source/{}", f.display), f.text.as_bytes());
+        }
+    }
+
+    /// Every encrypted state file, keyed as `read_states` keys them.
+    pub fn insert_states<'a>(&mut self, states: impl IntoIterator<Item = (&'a String, &'a String)>) {
+        self.files.retain(|label, _| !label.starts_with("state/"));
+        for (key, text) in states {
+            self.insert_bytes(format!("state/{key}"), text.as_bytes());
+        }
+    }
+
+    /// The digest of this build and the `source/*` entries alone (what the local cache cannot
+    /// vouch for: the cache's record holds for this binary and these specs only).
+    pub fn sources_digest(&self) -> String {
+        let mut h = Sha256::new();
+        h.update(crate::cache::BUILD.as_bytes());
+        for (label, sha) in self.files.iter().filter(|(l, _)| l.starts_with("source/")) {
+            h.update((label.len() as u64).to_le_bytes());
+            h.update(label.as_bytes());
+            h.update(sha);
+        }
+        hex::encode(h.finalize())
+    }
+
+    pub fn digest(&self) -> String {
+        let mut h = Sha256::new();
+        h.update(crate::cache::BUILD.as_bytes());
+        for (label, sha) in &self.files {
+            h.update((label.len() as u64).to_le_bytes());
+            h.update(label.as_bytes());
+            h.update(sha);
+        }
+        hex::encode(h.finalize())
+    }
+}
+
+/// A tree's digest: per file, in path order, its path and the SHA-256 of its bytes. The same
+/// whether computed from a tree in memory or from files hashed on several cores.
+#[derive(Default)]
+pub struct TreeDigest {
+    files: Vec<(String, [u8; 32])>,
+}
+
+impl TreeDigest {
+    /// The digest of a tree in memory, its files hashed on every core.
+    pub fn of(tree: &crate::model::Tree) -> TreeDigest {
+        let files: Vec<(&String, &String)> = tree.iter().collect();
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let chunk = files.len().div_ceil(workers).max(1);
+        let files = std::thread::scope(|scope| {
+            let parts: Vec<_> = files
+                .chunks(chunk)
+                .map(|part| {
+                    scope.spawn(move || part.iter().map(|(p, t)| ((*p).clone(), Sha256::digest(t.as_bytes()).into())).collect::<Vec<_>>())
+                })
+                .collect();
+            parts.into_iter().flat_map(|h| h.join().expect("tree hasher panicked")).collect()
+        });
+        TreeDigest { files }
+    }
+
+    pub fn from_leaves(files: Vec<(String, [u8; 32])>) -> TreeDigest {
+        TreeDigest { files }
+    }
+
+    pub fn push(&mut self, path: String, bytes: &[u8]) {
+        self.files.push(leaf(path, bytes));
+    }
+
+    pub fn extend(&mut self, other: TreeDigest) {
+        self.files.extend(other.files);
+    }
+
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+
+    pub fn finish(mut self) -> String {
+        self.files.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let mut h = Sha256::new();
+        for (path, sha) in &self.files {
+            h.update((path.len() as u64).to_le_bytes());
+            h.update(path.as_bytes());
+            h.update(sha);
+        }
+        hex::encode(h.finalize())
+    }
+}
+
+/// One file of a [`TreeDigest`]: its path and the SHA-256 of its bytes.
+pub fn leaf(path: String, bytes: &[u8]) -> (String, [u8; 32]) {
+    (path, Sha256::digest(bytes).into())
+}
+
+/// What `stat` says of one file: enough to tell it was not written since (git's index trusts
+/// the same fields). `ctime` changes on every write and cannot be set back by a user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileStat {
+    pub label: String,
+    pub dev: u64,
+    pub ino: u64,
+    pub size: u64,
+    pub mtime_ns: i128,
+    pub ctime_ns: i128,
+}
+
+impl FileStat {
+    #[cfg(unix)]
+    pub fn of(label: String, meta: &std::fs::Metadata) -> FileStat {
+        use std::os::unix::fs::MetadataExt as _;
+        let ns = |s: i64, n: i64| i128::from(s) * 1_000_000_000 + i128::from(n);
+        FileStat {
+            label,
+            dev: meta.dev(),
+            ino: meta.ino(),
+            size: meta.size(),
+            mtime_ns: ns(meta.mtime(), meta.mtime_nsec()),
+            ctime_ns: ns(meta.ctime(), meta.ctime_nsec()),
+        }
+    }
+
+    fn update(&self, h: &mut Sha256) {
+        h.update((self.label.len() as u64).to_le_bytes());
+        h.update(self.label.as_bytes());
+        for n in [self.dev, self.ino, self.size] {
+            h.update(n.to_le_bytes());
+        }
+        h.update(self.mtime_ns.to_le_bytes());
+        h.update(self.ctime_ns.to_le_bytes());
+    }
+
+    /// Elsewhere nothing is trusted: every `ctime` is "now", so no print is ever recorded.
+    #[cfg(not(unix))]
+    pub fn of(label: String, meta: &std::fs::Metadata) -> FileStat {
+        FileStat { label, dev: 0, ino: 0, size: meta.len(), mtime_ns: 0, ctime_ns: i128::MAX }
+    }
+}
+
+/// The stat of every file the fast path would otherwise hash (the lock, the state files, the
+/// sealed-secrets certificate, the tree): equal prints mean no file was written since. Only a
+/// print whose files are all older than [`RACY_NS`] when taken is recorded, so a file written
+/// within a timestamp's granularity of being hashed is never trusted ("racily clean" in git).
+#[derive(Debug, Default)]
+pub struct StatPrint {
+    /// Per file or subtree: its label, the digest of its stats, its newest change (ns).
+    parts: Vec<(String, [u8; 32], i128)>,
+}
+
+/// The stats of the files of one subtree, in the order they are fed (the walk's, sorted by
+/// name: the same order for the same tree), folded as they come: nothing per file is held.
+pub struct StatPart {
+    label: String,
+    hash: Sha256,
+    newest: i128,
+}
+
+impl StatPart {
+    pub fn new(label: String) -> StatPart {
+        StatPart { label, hash: Sha256::new(), newest: i128::MIN }
+    }
+
+    pub fn feed(&mut self, stat: &FileStat) {
+        stat.update(&mut self.hash);
+        self.newest = self.newest.max(stat.ctime_ns).max(stat.mtime_ns);
+    }
+}
+
+/// How much older than the print every file must be (2 s: coarser than any file system's
+/// timestamp granularity tcpc runs on).
+pub const RACY_NS: i128 = 2_000_000_000;
+
+impl StatPrint {
+    pub fn push(&mut self, stat: FileStat) {
+        let mut part = StatPart::new(stat.label.clone());
+        part.feed(&stat);
+        self.push_part(part);
+    }
+
+    pub fn push_part(&mut self, part: StatPart) {
+        self.parts.push((part.label, part.hash.finalize().into(), part.newest));
+    }
+
+    /// The print's digest, and whether it may be recorded: every file changed more than
+    /// [`RACY_NS`] before `taken_ns` (the wall clock when the print was started).
+    pub fn finish(mut self, taken_ns: i128) -> (String, bool) {
+        self.parts.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let mut h = Sha256::new();
+        let mut settled = true;
+        for (label, digest, newest) in &self.parts {
+            h.update((label.len() as u64).to_le_bytes());
+            h.update(label.as_bytes());
+            h.update(digest);
+            settled &= *newest < taken_ns - RACY_NS;
+        }
+        (hex::encode(h.finalize()), settled)
+    }
+}
+
+/// The local record of the last verified fast path (`.tcpc/cache/up-to-date`, never committed):
+/// for one output directory, the stat print of its files and what hashing them gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    pub output: String,
+    pub stat: String,
+    /// The digest of the input files not covered by the print (`tcpc.yaml` and the specs,
+    /// always read and hashed).
+    pub sources: String,
+    pub inputs: String,
+    pub tree: String,
+    pub files: usize,
+}
+
+impl Verified {
+    pub fn text(&self) -> String {
+        format!(
+            "# tcpc.dev/verified/v1: a cache of `tcpc render` and `tcpc check`, safe to delete\noutput {}\nstat {}\nsources {}\ninputs {}\ntree {}\nfiles {}\n",
+            self.output, self.stat, self.sources, self.inputs, self.tree, self.files
+        )
+    }
+
+    pub fn parse(text: &str) -> Option<Verified> {
+        let mut lines = text.lines();
+        if lines.next() != Some("# tcpc.dev/verified/v1: a cache of `tcpc render` and `tcpc check`, safe to delete") {
+            return None;
+        }
+        let mut field = |name: &str| lines.next()?.strip_prefix(name)?.strip_prefix(' ').map(str::to_string);
+        Some(Verified {
+            output: field("output")?,
+            stat: field("stat")?,
+            sources: field("sources")?,
+            inputs: field("inputs")?,
+            tree: field("tree")?,
+            files: field("files")?.parse().ok()?,
+        })
+    }
+}
+
+/// The first instant (unix seconds) a render of the same files would decide differently: the
+/// earliest renewal window opening (`pki::reason`: less than `fraction` of a lifetime left) or
+/// certificate crossing `warn_days`/`fail_days` before its `notAfter` (`review::certificates`).
+/// Imported material is never renewed, but `check` still warns about it.
+pub fn valid_until(lock: &Lock, fraction: f64, warn_days: i64, fail_days: i64) -> Option<i64> {
+    let parse =
+        |s: &Option<String>| s.as_deref().and_then(|v| time::OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339).ok());
+    let threshold = time::Duration::days(warn_days.max(fail_days));
+    let mut until: Option<time::OffsetDateTime> = None;
+    let mut earlier = |t: time::OffsetDateTime| until = Some(until.map_or(t, |u| u.min(t)));
+    for t in lock.tenants.values() {
+        for a in t.artefacts.values() {
+            let Some(na) = parse(&a.not_after) else { continue };
+            earlier(na - threshold);
+            if let (false, Some(nb)) = (a.imported, parse(&a.not_before)) {
+                // Due once `na - now < life * fraction`: from `na - life * fraction` on, rounded
+                // down so the stamp never outlives the window.
+                earlier(na - (na - nb) * fraction - time::Duration::seconds(1));
+            }
+        }
+    }
+    until.map(|u| u.unix_timestamp())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stamp() -> Stamp {
+        Stamp { inputs: "a".repeat(64), tree: "b".repeat(64), until: Some(1_800_000_000), tenants: 3, files: 40 }
+    }
+
+    #[test]
+    fn a_stamp_round_trips_through_a_marker_and_replaces_the_old_one() {
+        let marker = "header\n# render cache\nns/a k d\n";
+        let stamped = with_stamp(marker, Some(&stamp()));
+        assert_eq!(Stamp::parse(&stamped), Some(stamp()));
+        assert_eq!(without_stamp(&stamped), marker);
+        let never = Stamp { until: None, ..stamp() };
+        let restamped = with_stamp(&stamped, Some(&never));
+        assert_eq!(Stamp::parse(&restamped), Some(never));
+        assert_eq!(restamped.lines().count(), 4);
+        assert_eq!(with_stamp(&stamped, None), marker);
+        assert_eq!(Stamp::parse(marker), None);
+    }
+
+    #[test]
+    fn a_stamp_holds_for_the_same_inputs_before_until_only() {
+        let s = stamp();
+        let at = |t: i64| time::OffsetDateTime::from_unix_timestamp(t).unwrap();
+        assert!(s.holds(&"a".repeat(64), at(1_799_999_999)));
+        assert!(!s.holds(&"a".repeat(64), at(1_800_000_000)));
+        assert!(!s.holds(&"c".repeat(64), at(0)));
+        assert!(Stamp { until: None, ..s }.holds(&"a".repeat(64), at(i64::from(i32::MAX))));
+    }
+
+    #[test]
+    fn the_inputs_digest_sees_every_file_and_not_the_order_they_were_read_in() {
+        let mut a = InputFiles::default();
+        a.insert_bytes("lock".into(), b"l");
+        a.insert_bytes("source/x.yaml".into(), b"x");
+        let mut b = InputFiles::default();
+        b.insert_bytes("source/x.yaml".into(), b"x");
+        b.insert_bytes("lock".into(), b"l");
+        assert_eq!(a.digest(), b.digest());
+        let mut c = b.clone();
+        c.insert_bytes("state/ns/t".into(), b"s");
+        assert_ne!(c.digest(), b.digest());
+        let mut d = b.clone();
+        d.insert_bytes("lock".into(), b"L");
+        assert_ne!(d.digest(), b.digest());
+    }
+
+    #[test]
+    fn a_tree_digest_is_the_same_in_memory_and_from_files_in_any_order() {
+        let mut tree = crate::model::Tree::new();
+        tree.insert("a/x.yaml".into(), "1\n".into());
+        tree.insert("b/y.yaml".into(), "2\n".into());
+        let mut parts = TreeDigest::default();
+        parts.push("b/y.yaml".into(), b"2\n");
+        let mut other = TreeDigest::default();
+        other.push("a/x.yaml".into(), b"1\n");
+        parts.extend(other);
+        assert_eq!(TreeDigest::of(&tree).finish(), parts.finish());
+        tree.insert("b/y.yaml".into(), "3\n".into());
+        let mut again = TreeDigest::default();
+        again.push("a/x.yaml".into(), b"1\n");
+        again.push("b/y.yaml".into(), b"2\n");
+        assert_ne!(TreeDigest::of(&tree).finish(), again.finish());
+    }
+
+    #[test]
+    fn a_stat_print_sees_every_field_and_trusts_only_settled_files() {
+        let stat = |label: &str, size: u64, ctime_ns: i128| FileStat { label: label.into(), dev: 1, ino: 2, size, mtime_ns: 5, ctime_ns };
+        let print = |stats: Vec<FileStat>, taken: i128| {
+            let mut p = StatPrint::default();
+            for s in stats {
+                p.push(s);
+            }
+            p.finish(taken)
+        };
+        let (a, settled) = print(vec![stat("lock", 1, 10), stat("tree/x", 2, 10)], 10 + RACY_NS + 1);
+        assert!(settled);
+        assert_eq!(a, print(vec![stat("tree/x", 2, 10), stat("lock", 1, 10)], 10 + RACY_NS + 1).0, "order does not matter");
+        assert_ne!(a, print(vec![stat("lock", 1, 10), stat("tree/x", 3, 10)], 10 + RACY_NS + 1).0, "size");
+        assert_ne!(a, print(vec![stat("lock", 1, 11), stat("tree/x", 2, 10)], 10 + RACY_NS + 1).0, "ctime");
+        assert_ne!(a, print(vec![stat("lock", 1, 10)], 10 + RACY_NS + 1).0, "a file less");
+        assert!(!print(vec![stat("lock", 1, 10)], 10 + RACY_NS).1, "a file changed within the granularity is not settled");
+    }
+
+    #[test]
+    fn a_verified_record_round_trips() {
+        let v = Verified {
+            output: "/r/rendered".into(),
+            stat: "s".into(),
+            sources: "o".into(),
+            inputs: "i".into(),
+            tree: "t".into(),
+            files: 7,
+        };
+        assert_eq!(Verified::parse(&v.text()), Some(v.clone()));
+        assert_eq!(Verified::parse(&v.text().replace("files 7", "files x")), None);
+        assert_eq!(Verified::parse(""), None);
+    }
+
+    #[test]
+    fn valid_until_is_the_first_renewal_or_warning() {
+        let mut lock = Lock::new();
+        let art = |nb: &str, na: &str, imported: bool| crate::lock::ArtefactLock {
+            inputs: String::new(),
+            fingerprint: String::new(),
+            not_before: Some(nb.into()),
+            not_after: Some(na.into()),
+            serial: None,
+            imported,
+        };
+        let mut t = crate::lock::TenantLock::default();
+        // 100 days of life, a third left: due 33.3 days before notAfter.
+        t.artefacts.insert("apiserver".into(), art("2026-01-01T00:00:00Z", "2026-04-11T00:00:00Z", false));
+        t.artefacts.insert("ca".into(), art("2026-01-01T00:00:00Z", "2036-01-01T00:00:00Z", false));
+        lock.tenants.insert("ns/a".into(), t);
+        let na = time::macros::datetime!(2026-04-11 00:00 UTC);
+        let renewal = na - time::Duration::seconds(100 * 86_400 / 3) - time::Duration::seconds(1);
+        assert_eq!(valid_until(&lock, 1.0 / 3.0, 30, 7), Some(renewal.unix_timestamp()));
+        // A warning threshold further out than the window comes first.
+        assert_eq!(valid_until(&lock, 1.0 / 3.0, 40, 7), Some((na - time::Duration::days(40)).unix_timestamp()));
+        // Imported material is never renewed: only the warning counts.
+        lock.tenants.get_mut("ns/a").unwrap().artefacts.get_mut("apiserver").unwrap().imported = true;
+        assert_eq!(valid_until(&lock, 1.0 / 3.0, 30, 7), Some((na - time::Duration::days(30)).unix_timestamp()));
+        assert_eq!(valid_until(&Lock::new(), 1.0 / 3.0, 30, 7), None);
+    }
+}

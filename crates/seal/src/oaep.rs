@@ -61,47 +61,47 @@ impl PublicOp {
         PublicOp { k, rr: limbs(&r2, len), n, n0inv: inv.wrapping_neg(), e }
     }
 
-    /// `a·b·R⁻¹ mod n` (CIOS Montgomery multiplication), for `a, b < n`.
+    /// `a·b·R⁻¹ mod n` (FIOS Montgomery multiplication: the product and the reduction of
+    /// each word of `b` in one pass over the limbs), for `a, b < n`.
     fn mont_mul(&self, a: &[u64], b: &[u64]) -> Vec<u64> {
-        let s = self.n.len();
-        let n = &self.n;
-        let mut t = vec![0u64; s + 2];
+        let n = &self.n[..];
+        let s = n.len();
+        let (a, b) = (&a[..s], &b[..s]);
+        // t < 2n throughout: s words and a top word that is 0 or 1.
+        let mut t = vec![0u64; s];
+        let mut top = 0u64;
         for &bi in b {
-            let mut c: u64 = 0;
-            for j in 0..s {
-                let v = u128::from(t[j]) + u128::from(a[j]) * u128::from(bi) + u128::from(c);
-                t[j] = v as u64;
-                c = (v >> 64) as u64;
-            }
-            let v = u128::from(t[s]) + u128::from(c);
-            t[s] = v as u64;
-            t[s + 1] = (v >> 64) as u64;
-            let m = t[0].wrapping_mul(self.n0inv);
-            let v = u128::from(t[0]) + u128::from(m) * u128::from(n[0]);
-            let mut c = (v >> 64) as u64;
+            let v = u128::from(t[0]) + u128::from(a[0]) * u128::from(bi);
+            let m = (v as u64).wrapping_mul(self.n0inv);
+            let w = u128::from(v as u64) + u128::from(m) * u128::from(n[0]);
+            let (mut c1, mut c2) = ((v >> 64) as u64, (w >> 64) as u64);
             for j in 1..s {
-                let v = u128::from(t[j]) + u128::from(m) * u128::from(n[j]) + u128::from(c);
-                t[j - 1] = v as u64;
-                c = (v >> 64) as u64;
+                // Neither sum overflows: (2⁶⁴−1) + (2⁶⁴−1)² + (2⁶⁴−1) = 2¹²⁸ − 1.
+                let v = u128::from(t[j]) + u128::from(a[j]) * u128::from(bi) + u128::from(c1);
+                let w = u128::from(v as u64) + u128::from(m) * u128::from(n[j]) + u128::from(c2);
+                t[j - 1] = w as u64;
+                (c1, c2) = ((v >> 64) as u64, (w >> 64) as u64);
             }
-            let v = u128::from(t[s]) + u128::from(c);
+            let v = u128::from(top) + u128::from(c1) + u128::from(c2);
             t[s - 1] = v as u64;
-            t[s] = t[s + 1] + ((v >> 64) as u64);
+            top = (v >> 64) as u64;
         }
-        t.truncate(s + 1);
-        // t < 2n: subtract n once if t ≥ n.
-        let ge = t[s] != 0 || t[..s].iter().rev().cmp(n.iter().rev()) != std::cmp::Ordering::Less;
-        if ge {
+        self.subtract_if_ge(&mut t, top);
+        t
+    }
+
+    /// `t -= n` if `top·R + t ≥ n` (for `t < 2n`).
+    fn subtract_if_ge(&self, t: &mut [u64], top: u64) {
+        let n = &self.n[..];
+        if top != 0 || t.iter().rev().cmp(n.iter().rev()) != std::cmp::Ordering::Less {
             let mut borrow = 0u64;
-            for j in 0..s {
-                let (d1, b1) = t[j].overflowing_sub(n[j]);
+            for (tj, &nj) in t.iter_mut().zip(n) {
+                let (d1, b1) = tj.overflowing_sub(nj);
                 let (d2, b2) = d1.overflowing_sub(borrow);
-                t[j] = d2;
+                *tj = d2;
                 borrow = u64::from(b1 | b2);
             }
         }
-        t.truncate(s);
-        t
     }
 
     /// `m^e mod n` for `m < n` (public data only: not constant time).

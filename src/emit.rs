@@ -455,7 +455,7 @@ fn for_each_entry<T: Send>(dir: &Path, f: impl Fn(String, Option<&Path>) -> io::
 /// Temp trees left by a killed run (`.<name>.tcpc-tmp-<pid>`). Runs under the output lock
 /// (`repo_lock`), so no other tcpc is writing here; as a second guard, a temp tree whose pid
 /// is a live process other than this one is never touched.
-fn remove_leftovers(parent: &Path, name: &str) -> io::Result<()> {
+pub fn remove_leftovers(parent: &Path, name: &str) -> io::Result<()> {
     let prefix = format!(".{name}.tcpc-tmp-");
     for entry in std::fs::read_dir(parent)? {
         let entry = entry?;

@@ -980,8 +980,11 @@ fn render(
     if stdout.is_none()
         && filter.is_all()
         && intent.is_empty()
-        && let Some((out, stamp)) = cli::uptodate::check(dir, output.as_deref(), &mut locks, repo_lock::Mode::Exclusive, timeout)?
+        && let Some(up) = cli::uptodate::check(dir, output.as_deref(), &mut locks, repo_lock::Mode::Exclusive, timeout)?
     {
+        // As the compile path does: temp files and trees of killed runs go, even with nothing to write.
+        up.remove_temps().map_err(|e| Failure::Io(format!("removing temp files of a killed run: {e}")))?;
+        let (out, stamp) = (up.output, up.stamp);
         if verbosity() >= 2 {
             eprintln!("render cache: {} of {} tenant(s) unchanged since the last render", stamp.tenants, stamp.tenants);
         }

@@ -108,10 +108,10 @@ fn review_repo(
     }
     if format == Format::Text
         && filter.is_all()
-        && let Some((out, _)) = super::uptodate::check(dir, output.as_deref(), &mut locks, repo_lock::Mode::Shared, timeout)?
+        && let Some(up) = super::uptodate::check(dir, output.as_deref(), &mut locks, repo_lock::Mode::Shared, timeout)?
     {
         if verbosity() >= 1 {
-            eprintln!("{}: up to date", out.display());
+            eprintln!("{}: up to date", up.output.display());
         }
         return Ok(());
     }

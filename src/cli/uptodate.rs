@@ -28,6 +28,30 @@ use crate::{Failure, lock_dir, now, verbosity};
 const CACHE_DIR: &str = ".tcpc/cache";
 const RECORD: &str = "up-to-date";
 
+/// An up-to-date tree: where it is, its stamp, and where the state and the lock are.
+pub struct UpToDate {
+    pub output: PathBuf,
+    pub stamp: Stamp,
+    pub state_dir: PathBuf,
+    pub lock_path: PathBuf,
+}
+
+impl UpToDate {
+    /// What a render removes before it writes, the writes aside: temp files and trees of killed
+    /// runs (under the exclusive locks the caller holds).
+    pub fn remove_temps(&self) -> std::io::Result<()> {
+        tcpc::commit::remove_temps(&self.state_dir, usize::MAX)?;
+        if let Some(parent) = self.lock_path.parent().filter(|p| p.is_dir()) {
+            tcpc::commit::remove_temps(parent, 1)?;
+        }
+        let parent = self.output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        match self.output.file_name() {
+            Some(name) => emit::remove_leftovers(parent, &name.to_string_lossy()),
+            None => Ok(()),
+        }
+    }
+}
+
 /// The output directory and its stamp, when the tree there is up to date. Takes the output
 /// directory's lock (`mode`) before reading the tree, as the compile would.
 pub fn check(
@@ -36,7 +60,7 @@ pub fn check(
     locks: &mut Locks,
     mode: repo_lock::Mode,
     timeout: std::time::Duration,
-) -> Result<Option<(PathBuf, Stamp)>, Failure> {
+) -> Result<Option<UpToDate>, Failure> {
     let mut sources = Sources::default();
     let mut diags = tcpc::diag::Diagnostics::default();
     let Ok(config_id) = discover::read_config_into(dir, &mut sources, &mut diags) else { return Ok(None) };
@@ -99,7 +123,7 @@ pub fn check(
     if verbosity() >= 2 {
         eprintln!("up-to-date stamp: every input as the last render read it, the tree as it wrote it; nothing compiled");
     }
-    Ok(Some((out, stamp)))
+    Ok(Some(UpToDate { output: out, stamp, state_dir: dir.join(config.state_dir()), lock_path: dir.join(config.lock_file()) }))
 }
 
 /// The `stat` of the lock, every state file, the sealed-secrets certificate and every entry of

@@ -160,8 +160,8 @@ impl PrivateKey {
 
     /// Generate a fresh key of `alg` from `rng`.
     ///
-    /// RSA generation is deterministic given the RNG state but slow (seconds
-    /// for 4096 bit in debug builds).
+    /// RSA generation is deterministic given the RNG state (`prime`: sieved search, Montgomery
+    /// Miller–Rabin, Baillie–PSW confirmation) but still the slowest thing here.
     pub fn generate(alg: KeyAlgorithm, rng: &mut impl Rng) -> Result<Self, Error> {
         let pkcs8 = match alg {
             KeyAlgorithm::EcdsaP256 => {
@@ -175,7 +175,7 @@ impl PrivateKey {
             }
             _ => {
                 let bits = alg.rsa_bits().expect("rsa");
-                let sk = rsa::RsaPrivateKey::new(rng, bits).map_err(|e| Error::Key(e.to_string()))?;
+                let sk = crate::prime::rsa_key(bits, rng).map_err(|e| Error::Key(e.to_string()))?;
                 der_to_vec(rsa::pkcs8::EncodePrivateKey::to_pkcs8_der(&sk))?
             }
         };

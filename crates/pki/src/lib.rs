@@ -36,6 +36,7 @@ mod key;
 pub mod kubeadm;
 mod kubeconfig;
 mod pem;
+mod prime;
 mod signer;
 
 pub use cert::{

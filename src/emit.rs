@@ -351,94 +351,70 @@ pub fn read_tree(dir: &Path) -> io::Result<Tree> {
 /// it for a tree in memory, with its number of files. The files are read and hashed on every
 /// core and never held: memory stays flat whatever the tree's size.
 pub fn tree_digest(dir: &Path) -> io::Result<(String, usize)> {
-    let leaves = for_each_entry(dir, |rel, entry| match entry {
-        Some(path) => Ok(crate::stamp::leaf(rel, &std::fs::read(path)?)),
-        // Not something tcpc writes: the digest differs, so the tree counts as changed.
-        None => Ok(crate::stamp::leaf(format!("{rel}\0not a file"), b"")),
+    let parts = for_each_top_entry(dir, |top| {
+        let mut leaves = Vec::new();
+        for entry in walkdir::WalkDir::new(dir.join(top)) {
+            let entry = entry.map_err(io::Error::other)?;
+            let kind = entry.file_type();
+            if kind.is_dir() {
+                continue;
+            }
+            let rel = entry.path().strip_prefix(dir).map_err(io::Error::other)?;
+            let rel = rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
+            leaves.push(if kind.is_file() {
+                crate::stamp::leaf(rel, &std::fs::read(entry.path())?)
+            } else {
+                // Not something tcpc writes: the digest differs, so the tree counts as changed.
+                crate::stamp::leaf(format!("{rel}\0not a file"), b"")
+            });
+        }
+        Ok(leaves)
     })?;
+    let leaves: Vec<_> = parts.into_iter().flatten().collect();
     let files = leaves.len();
     Ok((crate::stamp::TreeDigest::from_leaves(leaves).finish(), files))
 }
 
 /// What `stat` says of every entry of the tree in `dir` (marker excluded): the local fast
 /// path's evidence that no file changed since its content was last hashed
-/// ([`crate::stamp::StatPrint`]). One part per top-level entry, each subtree walked in name
-/// order on one of the cores and folded as it is walked.
+/// ([`crate::stamp::StatPrint`]). One part per top-level entry, walked in name order and
+/// folded as it is walked.
 pub fn tree_stat(dir: &Path, print: &mut crate::stamp::StatPrint) -> io::Result<()> {
     use crate::stamp::{FileStat, StatPart};
-    let mut subdirs = Vec::new();
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let name = entry.file_name().into_string().map_err(|n| io::Error::other(format!("non-UTF-8 file name {n:?}")))?;
-        if entry.file_type()?.is_dir() {
-            subdirs.push(name);
-        } else if name != MARKER {
-            print.push(FileStat::of(format!("tree/{name}"), &entry.metadata()?));
+    let parts = for_each_top_entry(dir, |top| {
+        let mut part = StatPart::new(format!("tree/{top}"));
+        for entry in walkdir::WalkDir::new(dir.join(top)).sort_by_file_name() {
+            let entry = entry.map_err(io::Error::other)?;
+            let rel = entry.path().strip_prefix(dir).map_err(io::Error::other)?.to_string_lossy().into_owned();
+            part.feed(&FileStat::of(rel, &entry.metadata().map_err(io::Error::other)?));
         }
-    }
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(subdirs.len()).max(1);
-    let parts: Vec<io::Result<Vec<StatPart>>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut parts = Vec::new();
-                    while let Some(sub) = subdirs.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)) {
-                        let mut part = StatPart::new(format!("tree/{sub}/"));
-                        for entry in walkdir::WalkDir::new(dir.join(sub)).sort_by_file_name() {
-                            let entry = entry.map_err(io::Error::other)?;
-                            let rel = entry.path().strip_prefix(dir).map_err(io::Error::other)?.to_string_lossy().into_owned();
-                            part.feed(&FileStat::of(rel, &entry.metadata().map_err(io::Error::other)?));
-                        }
-                        parts.push(part);
-                    }
-                    Ok(parts)
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().expect("tree walker panicked")).collect()
-    });
+        Ok(part)
+    })?;
     for part in parts {
-        for p in part? {
-            print.push_part(p);
-        }
+        print.push_part(part);
     }
     Ok(())
 }
 
-/// Calls `f` for every entry of the tree in `dir` but directories and the marker, with its
-/// `/`-separated relative path and, for a regular file, its path; spread over every core, one
-/// top-level subdirectory at a time. The results come in no particular order.
-fn for_each_entry<T: Send>(dir: &Path, f: impl Fn(String, Option<&Path>) -> io::Result<T> + Sync) -> io::Result<Vec<T>> {
-    let mut out = Vec::new();
-    let mut subdirs = Vec::new();
+/// `f` of every top-level entry of `dir` but the marker (by name), spread over every core, one
+/// entry at a time; the results in no particular order.
+fn for_each_top_entry<T: Send>(dir: &Path, f: impl Fn(&str) -> io::Result<T> + Sync) -> io::Result<Vec<T>> {
+    let mut names = Vec::new();
     for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let name = entry.file_name().into_string().map_err(|n| io::Error::other(format!("non-UTF-8 file name {n:?}")))?;
-        let kind = entry.file_type()?;
-        if kind.is_dir() {
-            subdirs.push(name);
-        } else if name != MARKER {
-            out.push(f(name, kind.is_file().then(|| entry.path()).as_deref())?);
+        let name = entry?.file_name().into_string().map_err(|n| io::Error::other(format!("non-UTF-8 file name {n:?}")))?;
+        if name != MARKER {
+            names.push(name);
         }
     }
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(subdirs.len()).max(1);
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(names.len()).max(1);
     let parts: Vec<io::Result<Vec<T>>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
                 scope.spawn(|| {
                     let mut part = Vec::new();
-                    while let Some(sub) = subdirs.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)) {
-                        for entry in walkdir::WalkDir::new(dir.join(sub)) {
-                            let entry = entry.map_err(io::Error::other)?;
-                            if entry.file_type().is_dir() {
-                                continue;
-                            }
-                            let rel = entry.path().strip_prefix(dir).map_err(io::Error::other)?;
-                            let rel = rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
-                            part.push(f(rel, entry.file_type().is_file().then(|| entry.path()))?);
-                        }
+                    while let Some(name) = names.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)) {
+                        part.push(f(name)?);
                     }
                     Ok(part)
                 })
@@ -446,6 +422,7 @@ fn for_each_entry<T: Send>(dir: &Path, f: impl Fn(String, Option<&Path>) -> io::
             .collect();
         handles.into_iter().map(|h| h.join().expect("tree walker panicked")).collect()
     });
+    let mut out = Vec::new();
     for part in parts {
         out.extend(part?);
     }

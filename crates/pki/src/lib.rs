@@ -35,6 +35,7 @@ pub mod issuance;
 mod key;
 pub mod kubeadm;
 mod kubeconfig;
+pub mod montgomery;
 mod pem;
 mod prime;
 mod signer;

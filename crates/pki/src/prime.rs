@@ -18,11 +18,11 @@
 
 use std::sync::OnceLock;
 
-use rand_core::RngCore;
 use rsa::BigUint;
 use zeroize::Zeroizing;
 
 use crate::Rng;
+use crate::montgomery::{Montgomery, to_limbs};
 
 /// Odd primes below this sieve the candidates.
 const SIEVE_LIMIT: u32 = 1 << 15;
@@ -97,8 +97,8 @@ fn search(start: &BigUint, bits: usize, rng: &mut impl Rng) -> Option<BigUint> {
 /// Base-2 Miller–Rabin (fast, ours), then `RANDOM_ROUNDS` rounds to bases from `rng`, then
 /// `num-bigint-dig`'s Baillie–PSW test.
 fn is_prime(n: &BigUint, bits: usize, rng: &mut impl Rng) -> bool {
-    let mont = Montgomery::new(n, bits.div_ceil(64));
-    if !mont.strong_probable_prime(&mont.small(2)) {
+    let mr = MillerRabin::new(n);
+    if !mr.strong_probable_prime(&mr.mont.small(2)) {
         return false;
     }
     let n_minus_3 = n - BigUint::from(3u8);
@@ -107,21 +107,11 @@ fn is_prime(n: &BigUint, bits: usize, rng: &mut impl Rng) -> bool {
         rng.fill_bytes(&mut buf);
         // A base in [2, n − 2]; the 64 extra bits make the reduction's bias negligible.
         let base = BigUint::from_bytes_be(&buf) % &n_minus_3 + BigUint::from(2u8);
-        if !mont.strong_probable_prime(&Zeroizing::new(to_limbs(&base, mont.n.len()))) {
+        if !mr.strong_probable_prime(&Zeroizing::new(to_limbs(&base, mr.mont.limbs()))) {
             return false;
         }
     }
     num_bigint_dig::prime::probably_prime(n, 0)
-}
-
-fn to_limbs(x: &BigUint, len: usize) -> Vec<u64> {
-    let mut out = vec![0u64; len];
-    for (i, chunk) in x.to_bytes_le().chunks(8).enumerate() {
-        let mut b = [0u8; 8];
-        b[..chunk.len()].copy_from_slice(chunk);
-        out[i] = u64::from_le_bytes(b);
-    }
-    out
 }
 
 /// `x mod p` for little-endian limbs, 32 bits at a time (`r < p < 2³²`, so every step fits
@@ -134,113 +124,59 @@ fn mod_small(limbs: &[u64], p: u32) -> u64 {
     })
 }
 
-/// Arithmetic modulo an odd `n` in Montgomery form, `R = 2^(64·limbs)`.
-struct Montgomery {
-    n: Vec<u64>,
-    /// `-n⁻¹ mod 2⁶⁴`.
-    n0inv: u64,
-    /// `R² mod n`.
-    rr: Zeroizing<Vec<u64>>,
-    /// `n − 1`, normal form; `d` and `s` with `n − 1 = d·2ˢ`, `d` odd.
-    n_minus_1: Zeroizing<Vec<u64>>,
+/// Miller–Rabin rounds modulo one odd `n`.
+struct MillerRabin {
+    mont: Montgomery,
+    /// `R mod n` and `(n − 1)·R mod n`: 1 and −1 in Montgomery form.
+    one: Zeroizing<Vec<u64>>,
+    minus_one: Zeroizing<Vec<u64>>,
+    /// `n − 1 = d·2ˢ`, `d` odd.
     d: Zeroizing<Vec<u64>>,
     s: u32,
 }
 
-impl Montgomery {
-    fn new(n: &BigUint, len: usize) -> Montgomery {
-        let limbs = to_limbs(n, len);
-        let mut inv: u64 = 1;
-        for _ in 0..6 {
-            inv = inv.wrapping_mul(2u64.wrapping_sub(limbs[0].wrapping_mul(inv)));
-        }
-        let rr = (BigUint::from(1u8) << (128 * len)) % n;
+impl MillerRabin {
+    fn new(n: &BigUint) -> MillerRabin {
+        let mont = Montgomery::new(n);
+        let len = mont.limbs();
         let n_minus_1 = n - BigUint::from(1u8);
         let s = n_minus_1.trailing_zeros().unwrap_or(0) as u32;
-        let d = &n_minus_1 >> s as usize;
-        Montgomery {
-            n0inv: inv.wrapping_neg(),
-            rr: Zeroizing::new(to_limbs(&rr, len)),
-            n_minus_1: Zeroizing::new(to_limbs(&n_minus_1, len)),
-            d: Zeroizing::new(to_limbs(&d, len)),
-            s,
-            n: limbs,
-        }
-    }
-
-    fn small(&self, v: u64) -> Zeroizing<Vec<u64>> {
-        let mut out = Zeroizing::new(vec![0u64; self.n.len()]);
-        out[0] = v;
-        out
-    }
-
-    /// `a·b·R⁻¹ mod n` (FIOS), for `a, b < n`.
-    fn mul(&self, a: &[u64], b: &[u64]) -> Zeroizing<Vec<u64>> {
-        let n = &self.n[..];
-        let s = n.len();
-        let (a, b) = (&a[..s], &b[..s]);
-        let mut t = Zeroizing::new(vec![0u64; s]);
-        let mut top = 0u64;
-        for &bi in b {
-            let v = u128::from(t[0]) + u128::from(a[0]) * u128::from(bi);
-            let m = (v as u64).wrapping_mul(self.n0inv);
-            let w = u128::from(v as u64) + u128::from(m) * u128::from(n[0]);
-            let (mut c1, mut c2) = ((v >> 64) as u64, (w >> 64) as u64);
-            for j in 1..s {
-                let v = u128::from(t[j]) + u128::from(a[j]) * u128::from(bi) + u128::from(c1);
-                let w = u128::from(v as u64) + u128::from(m) * u128::from(n[j]) + u128::from(c2);
-                t[j - 1] = w as u64;
-                (c1, c2) = ((v >> 64) as u64, (w >> 64) as u64);
-            }
-            let v = u128::from(top) + u128::from(c1) + u128::from(c2);
-            t[s - 1] = v as u64;
-            top = (v >> 64) as u64;
-        }
-        if top != 0 || t.iter().rev().cmp(n.iter().rev()) != std::cmp::Ordering::Less {
-            let mut borrow = 0u64;
-            for (tj, &nj) in t.iter_mut().zip(n) {
-                let (d1, b1) = tj.overflowing_sub(nj);
-                let (d2, b2) = d1.overflowing_sub(borrow);
-                *tj = d2;
-                borrow = u64::from(b1 | b2);
-            }
-        }
-        t
+        let d = Zeroizing::new(to_limbs(&(&n_minus_1 >> s as usize), len));
+        let one = mont.to_mont(&mont.small(1));
+        let minus_one = mont.to_mont(&to_limbs(&n_minus_1, len));
+        MillerRabin { mont, one, minus_one, d, s }
     }
 
     /// Whether `n` is a strong probable prime to base `a` (normal form, `1 < a < n − 1`).
     fn strong_probable_prime(&self, a: &[u64]) -> bool {
-        let one = self.small(1);
-        let one_m = self.mul(&one, &self.rr);
-        let minus_one_m = self.mul(&self.n_minus_1, &self.rr);
-        let a_m = self.mul(a, &self.rr);
+        let m = &self.mont;
         // a^d, left to right over a 4-bit window.
-        let mut table: Vec<Zeroizing<Vec<u64>>> = vec![one_m.clone(), a_m];
+        let mut table: Vec<Zeroizing<Vec<u64>>> = vec![self.one.clone(), m.to_mont(a)];
         for i in 2..16 {
-            let next = self.mul(&table[i - 1], &table[1]);
+            let next = m.mul(&table[i - 1], &table[1]);
             table.push(next);
         }
-        let mut x = one_m.clone();
+        let mut x = self.one.clone();
         for limb in self.d.iter().rev() {
             for nibble in (0..16).rev() {
                 for _ in 0..4 {
-                    x = self.mul(&x, &x);
+                    x = m.mul(&x, &x);
                 }
                 let w = ((limb >> (4 * nibble)) & 0xf) as usize;
                 if w != 0 {
-                    x = self.mul(&x, &table[w]);
+                    x = m.mul(&x, &table[w]);
                 }
             }
         }
-        if *x == *one_m || *x == *minus_one_m {
+        if *x == *self.one || *x == *self.minus_one {
             return true;
         }
         for _ in 1..self.s {
-            x = self.mul(&x, &x);
-            if *x == *minus_one_m {
+            x = m.mul(&x, &x);
+            if *x == *self.minus_one {
                 return true;
             }
-            if *x == *one_m {
+            if *x == *self.one {
                 return false;
             }
         }
@@ -271,7 +207,7 @@ pub fn rsa_key(bits: usize, rng: &mut impl Rng) -> Result<rsa::RsaPrivateKey, rs
 
 #[cfg(test)]
 mod tests {
-    use rand_core::SeedableRng as _;
+    use rand_core::{RngCore as _, SeedableRng as _};
     use rsa::traits::{PrivateKeyParts as _, PublicKeyParts as _};
 
     use super::*;
@@ -297,9 +233,8 @@ mod tests {
             values.push(random_prime(512, &mut rng));
         }
         for v in &values {
-            let len = v.bits().div_ceil(64);
-            let m = Montgomery::new(v, len);
-            let ours = m.strong_probable_prime(&m.small(2));
+            let m = MillerRabin::new(v);
+            let ours = m.strong_probable_prime(&m.mont.small(2));
             let theirs = num_bigint_dig::prime::probably_prime_miller_rabin(v, 1, true);
             assert_eq!(ours, theirs, "{v}");
         }

@@ -11,10 +11,10 @@
 //! from the RNG, so the ciphertext is the same byte for byte (the tests compare the two).
 
 use rand_core::{CryptoRng, RngCore};
-use rsa::BigUint;
 use rsa::RsaPublicKey;
 use rsa::traits::PublicKeyParts as _;
 use sha2::{Digest, Sha256};
+use tcpc_pki::montgomery::Montgomery;
 use zeroize::Zeroizing;
 
 use crate::{Result, SealError};
@@ -26,98 +26,30 @@ const H: usize = 32;
 pub(crate) struct PublicOp {
     /// Modulus size in bytes.
     k: usize,
-    /// Modulus, little-endian 64-bit limbs.
-    n: Vec<u64>,
-    /// `-n⁻¹ mod 2⁶⁴`.
-    n0inv: u64,
-    /// `R² mod n`, `R = 2^(64·limbs)`.
-    rr: Vec<u64>,
+    /// The modulus's Montgomery constants (`tcpc_pki::montgomery`).
+    mont: Montgomery,
     /// The public exponent (validated by `RsaPublicKey`: odd, `3 ≤ e < 2³³`).
     e: u64,
 }
 
-fn limbs(x: &BigUint, len: usize) -> Vec<u64> {
-    let mut out = vec![0u64; len];
-    for (i, chunk) in x.to_bytes_le().chunks(8).enumerate() {
-        let mut b = [0u8; 8];
-        b[..chunk.len()].copy_from_slice(chunk);
-        out[i] = u64::from_le_bytes(b);
-    }
-    out
-}
-
 impl PublicOp {
     pub(crate) fn new(key: &RsaPublicKey) -> Self {
-        let k = key.size();
-        let len = k.div_ceil(8);
-        let n = limbs(key.n(), len);
-        // Newton iteration for n⁻¹ mod 2⁶⁴ (n is odd): each step doubles the correct bits.
-        let mut inv: u64 = 1;
-        for _ in 0..6 {
-            inv = inv.wrapping_mul(2u64.wrapping_sub(n[0].wrapping_mul(inv)));
-        }
-        let r2: BigUint = (BigUint::from(1u8) << (128 * len)) % key.n();
         let e = key.e().to_bytes_le().iter().rev().fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
-        PublicOp { k, rr: limbs(&r2, len), n, n0inv: inv.wrapping_neg(), e }
-    }
-
-    /// `a·b·R⁻¹ mod n` (FIOS Montgomery multiplication: the product and the reduction of
-    /// each word of `b` in one pass over the limbs), for `a, b < n`.
-    fn mont_mul(&self, a: &[u64], b: &[u64]) -> Vec<u64> {
-        let n = &self.n[..];
-        let s = n.len();
-        let (a, b) = (&a[..s], &b[..s]);
-        // t < 2n throughout: s words and a top word that is 0 or 1.
-        let mut t = vec![0u64; s];
-        let mut top = 0u64;
-        for &bi in b {
-            let v = u128::from(t[0]) + u128::from(a[0]) * u128::from(bi);
-            let m = (v as u64).wrapping_mul(self.n0inv);
-            let w = u128::from(v as u64) + u128::from(m) * u128::from(n[0]);
-            let (mut c1, mut c2) = ((v >> 64) as u64, (w >> 64) as u64);
-            for j in 1..s {
-                // Neither sum overflows: (2⁶⁴−1) + (2⁶⁴−1)² + (2⁶⁴−1) = 2¹²⁸ − 1.
-                let v = u128::from(t[j]) + u128::from(a[j]) * u128::from(bi) + u128::from(c1);
-                let w = u128::from(v as u64) + u128::from(m) * u128::from(n[j]) + u128::from(c2);
-                t[j - 1] = w as u64;
-                (c1, c2) = ((v >> 64) as u64, (w >> 64) as u64);
-            }
-            let v = u128::from(top) + u128::from(c1) + u128::from(c2);
-            t[s - 1] = v as u64;
-            top = (v >> 64) as u64;
-        }
-        self.subtract_if_ge(&mut t, top);
-        t
-    }
-
-    /// `t -= n` if `top·R + t ≥ n` (for `t < 2n`).
-    fn subtract_if_ge(&self, t: &mut [u64], top: u64) {
-        let n = &self.n[..];
-        if top != 0 || t.iter().rev().cmp(n.iter().rev()) != std::cmp::Ordering::Less {
-            let mut borrow = 0u64;
-            for (tj, &nj) in t.iter_mut().zip(n) {
-                let (d1, b1) = tj.overflowing_sub(nj);
-                let (d2, b2) = d1.overflowing_sub(borrow);
-                *tj = d2;
-                borrow = u64::from(b1 | b2);
-            }
-        }
+        PublicOp { k: key.size(), mont: Montgomery::new(key.n()), e }
     }
 
     /// `m^e mod n` for `m < n` (public data only: not constant time).
-    fn pow_e(&self, m: &[u64]) -> Vec<u64> {
-        let x = self.mont_mul(m, &self.rr);
+    fn pow_e(&self, m: &[u64]) -> Zeroizing<Vec<u64>> {
+        let x = self.mont.to_mont(m);
         let mut acc = x.clone();
         let top = 63 - self.e.leading_zeros();
         for bit in (0..top).rev() {
-            acc = self.mont_mul(&acc, &acc);
+            acc = self.mont.mul(&acc, &acc);
             if (self.e >> bit) & 1 == 1 {
-                acc = self.mont_mul(&acc, &x);
+                acc = self.mont.mul(&acc, &x);
             }
         }
-        let mut one = vec![0u64; self.n.len()];
-        one[0] = 1;
-        self.mont_mul(&acc, &one)
+        self.mont.from_mont(&acc)
     }
 
     /// RSAES-OAEP-ENCRYPT with SHA-256 and MGF1-SHA-256 (RFC 8017 §7.1.1).
@@ -138,8 +70,7 @@ impl PublicOp {
         mgf1_xor(seed, db);
 
         // Big-endian bytes → little-endian limbs (EM < n: its first byte is zero).
-        let len = self.n.len();
-        let mut m = Zeroizing::new(vec![0u64; len]);
+        let mut m = Zeroizing::new(vec![0u64; self.mont.limbs()]);
         for (i, byte) in em.iter().rev().enumerate() {
             m[i / 8] |= u64::from(*byte) << (8 * (i % 8));
         }
@@ -168,7 +99,7 @@ fn mgf1_xor(out: &mut [u8], seed: &[u8]) {
 mod tests {
     use super::*;
     use rand_core::SeedableRng as _;
-    use rsa::{Oaep, RsaPrivateKey};
+    use rsa::{BigUint, Oaep, RsaPrivateKey};
 
     #[test]
     fn same_bytes_as_the_rsa_crate_and_decrypts() {

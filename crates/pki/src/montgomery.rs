@@ -1,0 +1,139 @@
+//! Arithmetic modulo an odd number in Montgomery form, over little-endian 64-bit limbs of a
+//! fixed count: `R = 2^(64·limbs)`, a value `x` is held as `x·R mod n`.
+//!
+//! Used where general big-integer code costs most: Miller–Rabin rounds of the RSA prime search
+//! (`prime`) and RSA-OAEP encryption to the sealed-secrets controller key (`tcpc-seal`). Not
+//! constant time in its final subtraction: the prime search runs on candidates it then discards
+//! or keeps wholly secret, and OAEP works on public data.
+
+use rsa::BigUint;
+use zeroize::Zeroizing;
+
+/// Little-endian 64-bit limbs of `x`, `len` of them (`x < 2^(64·len)`).
+pub fn to_limbs(x: &BigUint, len: usize) -> Vec<u64> {
+    let mut out = vec![0u64; len];
+    for (i, chunk) in x.to_bytes_le().chunks(8).enumerate() {
+        let mut b = [0u8; 8];
+        b[..chunk.len()].copy_from_slice(chunk);
+        out[i] = u64::from_le_bytes(b);
+    }
+    out
+}
+
+/// The constants of one odd modulus.
+#[derive(Clone)]
+pub struct Montgomery {
+    n: Vec<u64>,
+    /// `-n⁻¹ mod 2⁶⁴`.
+    n0inv: u64,
+    /// `R² mod n`.
+    rr: Zeroizing<Vec<u64>>,
+}
+
+impl Montgomery {
+    /// For an odd `n > 1`, with as many limbs as `n` needs.
+    pub fn new(n: &BigUint) -> Montgomery {
+        let len = n.bits().div_ceil(64);
+        let limbs = to_limbs(n, len);
+        // Newton iteration for n⁻¹ mod 2⁶⁴ (n is odd): each step doubles the correct bits.
+        let mut inv: u64 = 1;
+        for _ in 0..6 {
+            inv = inv.wrapping_mul(2u64.wrapping_sub(limbs[0].wrapping_mul(inv)));
+        }
+        let rr = (BigUint::from(1u8) << (128 * len)) % n;
+        Montgomery { n: limbs, n0inv: inv.wrapping_neg(), rr: Zeroizing::new(to_limbs(&rr, len)) }
+    }
+
+    /// The number of limbs of every value.
+    pub fn limbs(&self) -> usize {
+        self.n.len()
+    }
+
+    /// `v` as limbs (normal form).
+    pub fn small(&self, v: u64) -> Zeroizing<Vec<u64>> {
+        let mut out = Zeroizing::new(vec![0u64; self.n.len()]);
+        out[0] = v;
+        out
+    }
+
+    /// `a·R mod n`, for `a < n` in normal form.
+    pub fn to_mont(&self, a: &[u64]) -> Zeroizing<Vec<u64>> {
+        self.mul(a, &self.rr)
+    }
+
+    /// `a·R⁻¹ mod n`: the normal form of `a`.
+    pub fn from_mont(&self, a: &[u64]) -> Zeroizing<Vec<u64>> {
+        self.mul(a, &self.small(1))
+    }
+
+    /// `a·b·R⁻¹ mod n` (FIOS: the product and the reduction of each word of `b` in one pass
+    /// over the limbs), for `a, b < n`.
+    pub fn mul(&self, a: &[u64], b: &[u64]) -> Zeroizing<Vec<u64>> {
+        let n = &self.n[..];
+        let s = n.len();
+        let (a, b) = (&a[..s], &b[..s]);
+        // t < 2n throughout: s words and a top word that is 0 or 1.
+        let mut t = Zeroizing::new(vec![0u64; s]);
+        let mut top = 0u64;
+        for &bi in b {
+            let v = u128::from(t[0]) + u128::from(a[0]) * u128::from(bi);
+            let m = (v as u64).wrapping_mul(self.n0inv);
+            let w = u128::from(v as u64) + u128::from(m) * u128::from(n[0]);
+            let (mut c1, mut c2) = ((v >> 64) as u64, (w >> 64) as u64);
+            for j in 1..s {
+                // Neither sum overflows: (2⁶⁴−1) + (2⁶⁴−1)² + (2⁶⁴−1) = 2¹²⁸ − 1.
+                let v = u128::from(t[j]) + u128::from(a[j]) * u128::from(bi) + u128::from(c1);
+                let w = u128::from(v as u64) + u128::from(m) * u128::from(n[j]) + u128::from(c2);
+                t[j - 1] = w as u64;
+                (c1, c2) = ((v >> 64) as u64, (w >> 64) as u64);
+            }
+            let v = u128::from(top) + u128::from(c1) + u128::from(c2);
+            t[s - 1] = v as u64;
+            top = (v >> 64) as u64;
+        }
+        // t < 2n: subtract n once if t ≥ n.
+        if top != 0 || t.iter().rev().cmp(n.iter().rev()) != std::cmp::Ordering::Less {
+            let mut borrow = 0u64;
+            for (tj, &nj) in t.iter_mut().zip(n) {
+                let (d1, b1) = tj.overflowing_sub(nj);
+                let (d2, b2) = d1.overflowing_sub(borrow);
+                *tj = d2;
+                borrow = u64::from(b1 | b2);
+            }
+        }
+        t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `mul` is multiplication modulo n, checked against `BigUint` on values that exercise
+    /// every carry (0, 1, n − 1, all-ones words) and on others, for moduli of 1 to 5 limbs.
+    #[test]
+    fn mul_is_modular_multiplication() {
+        let moduli = [
+            "3",
+            "18446744073709551557",
+            "340282366920938463463374607431768211297",
+            "1000000000000000000000000000000000000000000000000000000000000000000000000000000000007",
+        ];
+        for text in moduli {
+            let n: BigUint = text.parse().unwrap();
+            let m = Montgomery::new(&n);
+            let len = m.limbs();
+            let mut values = vec![BigUint::from(0u8), BigUint::from(1u8), &n - BigUint::from(1u8)];
+            let all_ones = (BigUint::from(1u8) << (64 * len)) - BigUint::from(1u8);
+            values.push(&all_ones % &n);
+            values.push(&n >> 1usize);
+            values.push((&n * BigUint::from(7u8) / BigUint::from(9u8)) % &n);
+            for a in &values {
+                for b in &values {
+                    let got = m.from_mont(&m.mul(&m.to_mont(&to_limbs(a, len)), &m.to_mont(&to_limbs(b, len))));
+                    assert_eq!(*got, to_limbs(&((a * b) % &n), len), "{a} · {b} mod {n}");
+                }
+            }
+        }
+    }
+}

@@ -262,8 +262,9 @@ fn the_stamp_ends_where_the_first_renewal_or_warning_begins() {
 }
 
 /// The local record of the last verification (`.tcpc/cache/up-to-date`, git-ignored): once a
-/// check found the tree current, the next one trusts `stat` instead of hashing every file, until
-/// any file is written — even with the same size and bytes of the same length.
+/// render found the tree current by hashing it, the next render or check trusts `stat` instead
+/// of hashing every file, until any file is written — even with the same size and bytes of the
+/// same length. `check` reads the record and never writes it.
 #[test]
 fn the_local_record_is_trusted_only_while_no_file_was_written() {
     let tmp = tempfile::tempdir().unwrap();
@@ -272,12 +273,15 @@ fn the_local_record_is_trusted_only_while_no_file_was_written() {
     render(&repo, &out, &[]).expect_code(0, "first render");
     let record = repo.join(".tcpc/cache/up-to-date");
     // Files written less than 2 s ago are never trusted by `stat` (src/stamp.rs: RACY_NS).
-    let c = check(&repo, &out).expect_code(0, "check right after the render");
-    assert!(stamped(&c), "{}", c.describe());
+    let r = render(&repo, &out, &[]).expect_code(0, "render right after the render");
+    assert!(stamped(&r), "{}", r.describe());
     assert!(!record.exists(), "a tree written just now was recorded as settled");
     std::thread::sleep(std::time::Duration::from_millis(2_100));
     let c = check(&repo, &out).expect_code(0, "check of a settled tree");
     assert!(stamped(&c), "{}", c.describe());
+    assert!(!repo.join(".tcpc/cache").exists(), "check wrote to the repository");
+    let r = render(&repo, &out, &[]).expect_code(0, "render of a settled tree");
+    assert!(stamped(&r), "{}", r.describe());
     let text = std::fs::read_to_string(&record).expect("the verification is recorded");
     assert!(text.contains(&format!("tree {}\n", tcpc::stamp::Stamp::parse(&marker(&out)).unwrap().tree)), "{text}");
     let ignore = std::fs::read_to_string(repo.join(".tcpc/cache/.gitignore")).unwrap();

@@ -89,10 +89,9 @@ bench() {
   for _ in $(seq "$ROUNDS"); do run_once "$log-unchanged" "$TCPC" render "$repo"; done
   row "$n" "render (unchanged)" "$log-unchanged"
   # What CI pays: a fresh checkout has no local record, so every file is hashed.
-  for _ in $(seq "$ROUNDS"); do
-    rm -rf "$repo/.tcpc/cache"
-    run_once "$log-fresh" "$TCPC" check "$repo"
-  done
+  mv "$repo/.tcpc/cache" "$repo/.tcpc/cache.kept"
+  for _ in $(seq "$ROUNDS"); do run_once "$log-fresh" "$TCPC" check "$repo"; done
+  mv "$repo/.tcpc/cache.kept" "$repo/.tcpc/cache"
   row "$n" "check (unchanged, fresh clone)" "$log-fresh"
   mapfile -t files < <(find "$repo/tenants" -name '*.yaml' | sort)
   for r in $(seq "$ROUNDS"); do
@@ -100,8 +99,9 @@ bench() {
     run_once "$log-one" "$TCPC" render "$repo"
   done
   row "$n" "render (one tenant changed)" "$log-one"
+  # `check` only reads the local record: one unmeasured render records the settled tree.
   sleep 2.1
-  "$TCPC" check "$repo" >/dev/null 2>&1
+  "$TCPC" render "$repo" >/dev/null 2>&1
   for _ in $(seq "$ROUNDS"); do run_once "$log-check" "$TCPC" check "$repo"; done
   row "$n" "check (unchanged)" "$log-check"
   run_once "$log-validate" "$TCPC" validate "$repo"

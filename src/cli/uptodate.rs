@@ -4,7 +4,7 @@
 //!
 //! Knowing that takes hashing the lock, the state files and the whole tree (at 10,000 tenants
 //! ~2.5 GB in ~370,000 files). So, as git's index does, the last verification is recorded
-//! locally (`.tcpc/cache/up-to-date`, ignored by Git) with the `stat` of every file it hashed:
+//! locally by `render` (`.tcpc/cache/up-to-date`, ignored by Git) with the `stat` of every file it hashed:
 //! while no file's `stat` changed, the digests it found still hold and nothing is read but
 //! `tcpc.yaml` and the specs. A fresh clone (CI) has no record, or other inodes and times, and
 //! hashes everything.
@@ -53,7 +53,9 @@ impl UpToDate {
 }
 
 /// The output directory and its stamp, when the tree there is up to date. Takes the output
-/// directory's lock (`mode`) before reading the tree, as the compile would.
+/// directory's lock (`mode`) before reading the tree, as the compile would. Only a writer
+/// (`render`, `mode` exclusive) records a verification it had to hash; `check` and `diff`
+/// read the record and never write.
 pub fn check(
     dir: &Path,
     output: Option<&Path>,
@@ -61,6 +63,7 @@ pub fn check(
     mode: repo_lock::Mode,
     timeout: std::time::Duration,
 ) -> Result<Option<UpToDate>, Failure> {
+    let writer = matches!(mode, repo_lock::Mode::Exclusive);
     let mut sources = Sources::default();
     let mut diags = tcpc::diag::Diagnostics::default();
     let Ok(config_id) = discover::read_config_into(dir, &mut sources, &mut diags) else { return Ok(None) };
@@ -110,7 +113,7 @@ pub fn check(
             }
             let Ok((tree, files)) = emit::tree_digest(&out) else { return Ok(None) };
             let v = Verified { output: output_label, stat: String::new(), sources: sources_digest, inputs: inputs.digest(), tree, files };
-            if let Some((stat, true)) = &print {
+            if let (true, Some((stat, true))) = (writer, &print) {
                 // Best effort: a read-only checkout simply hashes again next time.
                 let _ = write_record(dir, &Verified { stat: stat.clone(), ..v.clone() });
             }

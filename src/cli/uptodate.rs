@@ -96,23 +96,28 @@ pub fn check(
     let sources_digest = inputs.sources_digest();
     let output_label = out.canonicalize().unwrap_or_else(|_| out.clone()).to_string_lossy().into_owned();
 
-    // The stat print is taken before any file is hashed: a file written after it changes it.
-    let taken = wall_clock_ns();
-    let print = stat_print(dir, config, &out).map(|p| p.finish(taken));
-    let record = dir.join(CACHE_DIR).join(RECORD);
-    let recorded = std::fs::read_to_string(&record)
+    let record = std::fs::read_to_string(dir.join(CACHE_DIR).join(RECORD))
         .ok()
         .as_deref()
         .and_then(Verified::parse)
-        .filter(|v| v.output == output_label && v.sources == sources_digest && print.as_ref().is_some_and(|(stat, _)| *stat == v.stat));
+        .filter(|v| v.output == output_label && v.sources == sources_digest);
+    // The stat print is taken before any file is hashed (a file written after it changes it),
+    // and only when there is a record to compare it with or a writer to record it.
+    let taken = wall_clock_ns();
+    let print = (record.is_some() || writer).then(|| stat_print(dir, config, &out)).flatten().map(|p| p.finish(taken));
+    let recorded = record.filter(|v| print.as_ref().is_some_and(|(stat, _)| *stat == v.stat));
     let verified = match recorded {
         Some(v) => v,
         None => {
-            if !hash_input_files(dir, config, &mut inputs) || !stamp.holds(&inputs.digest(), now) {
+            if !hash_input_files(dir, config, &mut inputs) {
+                return Ok(None);
+            }
+            let inputs = inputs.digest();
+            if !stamp.holds(&inputs, now) {
                 return Ok(None);
             }
             let Ok((tree, files)) = emit::tree_digest(&out) else { return Ok(None) };
-            let v = Verified { output: output_label, stat: String::new(), sources: sources_digest, inputs: inputs.digest(), tree, files };
+            let v = Verified { output: output_label, stat: String::new(), sources: sources_digest, inputs, tree, files };
             if let (true, Some((stat, true))) = (writer, &print) {
                 // Best effort: a read-only checkout simply hashes again next time.
                 let _ = write_record(dir, &Verified { stat: stat.clone(), ..v.clone() });

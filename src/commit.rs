@@ -37,12 +37,19 @@ pub const TMP_DIR: &str = ".tcpc/tmp";
 
 fn tmp_dir(repo: &Path) -> io::Result<PathBuf> {
     let dir = repo.join(TMP_DIR);
-    std::fs::create_dir_all(&dir)?;
+    ignored_dir(&dir, "temp files of tcpc runs (removed by the next run)")?;
+    Ok(dir)
+}
+
+/// Creates `dir` (if needed) holding a `.gitignore` of `*` that says `why`: nothing in it is
+/// ever committed, whatever the repository's own ignore rules.
+pub fn ignored_dir(dir: &Path, why: &str) -> io::Result<()> {
+    std::fs::create_dir_all(dir)?;
     let ignore = dir.join(".gitignore");
     if !ignore.exists() {
-        std::fs::write(&ignore, "# temp files of tcpc runs (removed by the next run)\n*\n")?;
+        std::fs::write(&ignore, format!("# {why}\n*\n"))?;
     }
-    Ok(dir)
+    Ok(())
 }
 
 #[derive(Serialize, Deserialize, Default)]

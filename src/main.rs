@@ -809,23 +809,35 @@ fn now() -> Result<time::OffsetDateTime, Failure> {
     }
 }
 
-/// Every `*.age` file under the state directory, keyed by its relative path without `.age`.
+/// Every `*.age` file under the state directory (`state_files`), with its text.
 fn read_states(state_dir: &Path) -> Result<std::collections::BTreeMap<String, String>, Failure> {
-    let mut states = std::collections::BTreeMap::new();
+    let files = state_files(state_dir).map_err(|e| Failure::Io(format!("reading {}: {e}", state_dir.display())))?;
+    files
+        .into_iter()
+        .map(|(key, path)| {
+            let text = std::fs::read_to_string(&path).map_err(|e| Failure::Io(format!("reading {}: {e}", path.display())))?;
+            Ok((key, text))
+        })
+        .collect()
+}
+
+/// Every `*.age` file under the state directory, keyed by its relative path without `.age`,
+/// in name order (none when the directory does not exist).
+fn state_files(state_dir: &Path) -> Result<Vec<(String, PathBuf)>, walkdir::Error> {
+    let mut out = Vec::new();
     if !state_dir.exists() {
-        return Ok(states);
+        return Ok(out);
     }
     for entry in walkdir::WalkDir::new(state_dir).sort_by_file_name() {
-        let entry = entry.map_err(|e| Failure::Io(format!("reading {}: {e}", state_dir.display())))?;
+        let entry = entry?;
         let path = entry.path();
         if entry.file_type().is_file() && path.extension().is_some_and(|e| e == "age") {
             let rel = path.strip_prefix(state_dir).unwrap_or(path).with_extension("");
             let key = rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
-            let text = std::fs::read_to_string(path).map_err(|e| Failure::Io(format!("reading {}: {e}", path.display())))?;
-            states.insert(key, text);
+            out.push((key, entry.into_path()));
         }
     }
-    Ok(states)
+    Ok(out)
 }
 
 /// The sealed-secrets certificate a render reads, if the sealing mode has one.

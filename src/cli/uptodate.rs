@@ -22,7 +22,7 @@ use tcpc::source::Sources;
 use tcpc::stamp::{FileStat, InputFiles, Stamp, StatPrint, Verified};
 use tcpc::{discover, emit};
 
-use crate::{Failure, lock_dir, now, verbosity};
+use crate::{Failure, lock_dir, now, state_files, verbosity};
 
 /// The local cache directory, and the record in it.
 const CACHE_DIR: &str = ".tcpc/cache";
@@ -147,7 +147,7 @@ fn stat_print(dir: &Path, config: &tcpc_spec::Config, out: &Path) -> Option<Stat
     if let Some(path) = crate::sealer_certificate(dir, config) {
         stat("sealer".into(), &path)?;
     }
-    for (key, path) in state_files(&dir.join(config.state_dir()))? {
+    for (key, path) in state_files(&dir.join(config.state_dir())).ok()? {
         stat(format!("state/{key}"), &path)?;
     }
     emit::tree_stat(out, &mut print).ok()?;
@@ -162,7 +162,7 @@ fn hash_input_files(dir: &Path, config: &tcpc_spec::Config, inputs: &mut InputFi
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => inputs.insert_bytes("lock".into(), b""),
         Err(_) => return false,
     }
-    let Some(states) = state_files(&dir.join(config.state_dir())) else { return false };
+    let Ok(states) = state_files(&dir.join(config.state_dir())) else { return false };
     for (key, path) in states {
         let Ok(sha) = sha256_file(&path) else { return false };
         inputs.insert(format!("state/{key}"), sha);
@@ -172,24 +172,6 @@ fn hash_input_files(dir: &Path, config: &tcpc_spec::Config, inputs: &mut InputFi
         inputs.insert("sealer".into(), sha);
     }
     true
-}
-
-/// Every `*.age` file under the state directory, keyed as `read_states` keys them.
-fn state_files(state_dir: &Path) -> Option<Vec<(String, PathBuf)>> {
-    let mut out = Vec::new();
-    if !state_dir.exists() {
-        return Some(out);
-    }
-    for entry in walkdir::WalkDir::new(state_dir).sort_by_file_name() {
-        let entry = entry.ok()?;
-        let path = entry.path();
-        if entry.file_type().is_file() && path.extension().is_some_and(|e| e == "age") {
-            let rel = path.strip_prefix(state_dir).unwrap_or(path).with_extension("");
-            let key = rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
-            out.push((key, entry.into_path()));
-        }
-    }
-    Some(out)
 }
 
 fn sha256_file(path: &Path) -> std::io::Result<[u8; 32]> {
@@ -207,11 +189,7 @@ fn sha256_file(path: &Path) -> std::io::Result<[u8; 32]> {
 /// The record, written whole (temp file and rename) in a directory Git ignores.
 fn write_record(dir: &Path, verified: &Verified) -> std::io::Result<()> {
     let cache = dir.join(CACHE_DIR);
-    std::fs::create_dir_all(&cache)?;
-    let ignore = cache.join(".gitignore");
-    if !ignore.exists() {
-        std::fs::write(&ignore, "# tcpc's local cache: never committed\n*\n")?;
-    }
+    tcpc::commit::ignored_dir(&cache, "tcpc's local cache: never committed")?;
     let tmp = cache.join(format!(".{RECORD}.{}", std::process::id()));
     std::fs::write(&tmp, verified.text())?;
     std::fs::rename(&tmp, cache.join(RECORD))

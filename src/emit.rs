@@ -153,6 +153,8 @@ pub enum WriteOutcome {
     Unchanged,
     Written {
         files: usize,
+        /// Directories written in the spare tree before the swap (`crate::spare`).
+        dirs: usize,
     },
 }
 
@@ -214,51 +216,33 @@ pub fn write_tree_with(out: &Path, tree: &Tree, marker: &str, previous: Option<&
         }
     }
 
-    let tmp = parent.join(format!(".{name}.tcpc-tmp-{}", std::process::id()));
-    if tmp.exists() {
-        std::fs::remove_dir_all(&tmp)?;
-    }
-    std::fs::create_dir(&tmp)?;
-    let result = (|| {
-        let mut dirs: std::collections::BTreeSet<PathBuf> = std::collections::BTreeSet::new();
-        for (rel, content) in tree {
-            let path = tmp.join(rel);
-            if let Some(d) = path.parent()
-                && dirs.insert(d.to_path_buf())
-            {
-                std::fs::create_dir_all(d)?;
-            }
-            // A file the previous tree holds with the same bytes is linked, not written again:
-            // no file of a tree is ever written in place, so old and new may share the inode.
-            let same = previous.is_some_and(|p| p.tree.get(rel) == Some(content));
-            if !(same && std::fs::hard_link(out.join(rel), &path).is_ok()) {
-                std::fs::write(&path, content)?;
-            }
-        }
-        std::fs::write(tmp.join(MARKER), marker)?;
-        // Every file and directory of the new tree on disk before it becomes visible.
-        sync_tree(&tmp, &dirs)?;
-        crate::fault::point("tree-tmp")?;
-        if exists { exchange(&tmp, out) } else { std::fs::rename(&tmp, out) }
-    })();
-    if let Err(e) = result {
-        // Nothing was swapped: the previous tree is intact; drop the new one.
-        let _ = std::fs::remove_dir_all(&tmp);
-        return Err(e);
+    // The new tree is written into the spare (the tree before last, kept: `crate::spare`), only
+    // where it differs, and swapped in; the old tree becomes the spare.
+    let spare = crate::spare::Spare::beside(parent, &name);
+    let prepared = match spare.prepare(out, tree, marker, previous.map(|p| &p.tree)) {
+        Ok(p) => p,
+        // Nothing was swapped: the live tree is intact, and the spare has no manifest (rebuilt
+        // by the next render).
+        Err(e) => return Err(e),
+    };
+    crate::fault::point("tree-tmp")?;
+    if exists {
+        exchange(&prepared.tree, out)?
+    } else {
+        std::fs::rename(&prepared.tree, out)?
     }
     crate::commit::fsync_dir(parent)?;
-    let injected = crate::fault::point("tree-swapped");
+    crate::fault::point("tree-swapped")?;
+    let dirs = prepared.rewritten;
     if exists {
-        // `tmp` now holds the previous tree.
-        std::fs::remove_dir_all(&tmp)?;
+        spare.record(out, tree, prepared)?;
     }
-    injected?;
-    Ok(WriteOutcome::Written { files: tree.len() })
+    Ok(WriteOutcome::Written { files: tree.len(), dirs })
 }
 
 /// Makes a freshly written tree durable: on Linux one `syncfs` of its file system (thousands
 /// of files cost one call), elsewhere an fsync per file; then an fsync of every directory.
-fn sync_tree(root: &Path, dirs: &std::collections::BTreeSet<PathBuf>) -> io::Result<()> {
+pub(crate) fn sync_tree(root: &Path, dirs: &std::collections::BTreeSet<PathBuf>) -> io::Result<()> {
     #[cfg(target_os = "linux")]
     {
         use std::os::fd::AsRawFd as _;
@@ -575,15 +559,17 @@ mod tests {
         let out = dir.path().join("rendered");
         let mut tree = Tree::new();
         tree.insert("a/x.yaml".into(), "x: 1\n".into());
-        assert_eq!(write_tree(&out, &tree).unwrap(), WriteOutcome::Written { files: 1 });
+        assert_eq!(write_tree(&out, &tree).unwrap(), WriteOutcome::Written { files: 1, dirs: 2 });
         assert_eq!(write_tree(&out, &tree).unwrap(), WriteOutcome::Unchanged);
         let mut tree2 = Tree::new();
         tree2.insert("b/y.yaml".into(), "y: 2\n".into());
         write_tree(&out, &tree2).unwrap();
         assert!(!out.join("a/x.yaml").exists(), "stale files are gone");
         assert_eq!(read_tree(&out).unwrap(), tree2);
-        let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
-        assert_eq!(leftovers, ["rendered"]);
+        // Beside it: the spare (the old tree, kept for the next render), nothing else.
+        let mut beside: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        beside.sort();
+        assert_eq!(beside, [".rendered.tcpc-spare", "rendered"]);
 
         let foreign = dir.path().join("src");
         std::fs::create_dir(&foreign).unwrap();

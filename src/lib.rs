@@ -40,6 +40,7 @@ pub mod report;
 pub mod resolve;
 pub mod review;
 pub mod source;
+pub mod spare;
 pub mod stamp;
 pub mod status;
 

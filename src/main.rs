@@ -1109,6 +1109,7 @@ fn stamp(repo: &mut Repo, compiled: &Compiled) -> tcpc::stamp::Stamp {
     let config = &repo.config;
     let lock = compiled.lock.as_ref().unwrap_or(&repo.lock);
     tcpc::stamp::Stamp {
+        sources: repo.inputs.sources_digest(),
         inputs: repo.inputs.digest(),
         tree,
         until: tcpc::stamp::valid_until(

@@ -6,9 +6,12 @@
 //! (`emit::MARKER`) with one stamp line:
 //!
 //! ```text
-//! # up to date (tcpc.dev/stamp/v1): inputs <digest> tree <digest> until <unix seconds|never> tenants <n> files <n>
+//! # up to date (tcpc.dev/stamp/v2): sources <digest> inputs <digest> tree <digest> until <unix seconds|never> tenants <n> files <n>
 //! ```
 //!
+//! - `sources`: the part of `inputs` read anyway before anything else ([`InputFiles::sources_digest`]:
+//!   this build, `tcpc.yaml` and the specs). When it differs, so do the inputs, and the run goes to
+//!   the compile without hashing the lock, the states or the tree.
 //! - `inputs`: SHA-256 over this build's output-shaping code ([`crate::cache::BUILD`]) and the
 //!   SHA-256 of every file a render reads: `tcpc.yaml` and each input file, the lock, each
 //!   encrypted state file, the sealed-secrets certificate ([`InputFiles`]).
@@ -31,11 +34,12 @@ use sha2::{Digest as _, Sha256};
 use crate::lock::Lock;
 
 /// The stamp line's prefix (and version).
-pub const PREFIX: &str = "# up to date (tcpc.dev/stamp/v1):";
+pub const PREFIX: &str = "# up to date (tcpc.dev/stamp/v2):";
 
 /// What a full render recorded about its inputs and output.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stamp {
+    pub sources: String,
     pub inputs: String,
     pub tree: String,
     /// Unix seconds; `None`: nothing of the repository ever falls due.
@@ -47,21 +51,31 @@ pub struct Stamp {
 impl Stamp {
     pub fn line(&self) -> String {
         let until = self.until.map_or_else(|| "never".to_string(), |u| u.to_string());
-        format!("{PREFIX} inputs {} tree {} until {until} tenants {} files {}\n", self.inputs, self.tree, self.tenants, self.files)
+        format!(
+            "{PREFIX} sources {} inputs {} tree {} until {until} tenants {} files {}\n",
+            self.sources, self.inputs, self.tree, self.tenants, self.files
+        )
     }
 
     /// The stamp a marker ends with, if any.
     pub fn parse(marker: &str) -> Option<Stamp> {
         let rest = marker.lines().last()?.strip_prefix(PREFIX)?;
         let words: Vec<&str> = rest.split_whitespace().collect();
-        let ["inputs", inputs, "tree", tree, "until", until, "tenants", tenants, "files", files] = words[..] else {
+        let ["sources", sources, "inputs", inputs, "tree", tree, "until", until, "tenants", tenants, "files", files] = words[..] else {
             return None;
         };
         let until = match until {
             "never" => None,
             u => Some(u.parse().ok()?),
         };
-        Some(Stamp { inputs: inputs.into(), tree: tree.into(), until, tenants: tenants.parse().ok()?, files: files.parse().ok()? })
+        Some(Stamp {
+            sources: sources.into(),
+            inputs: inputs.into(),
+            tree: tree.into(),
+            until,
+            tenants: tenants.parse().ok()?,
+            files: files.parse().ok()?,
+        })
     }
 
     /// Whether a render at `now` of inputs hashing to `inputs` may leave the tree as it is.
@@ -380,7 +394,7 @@ mod tests {
     use super::*;
 
     fn stamp() -> Stamp {
-        Stamp { inputs: "a".repeat(64), tree: "b".repeat(64), until: Some(1_800_000_000), tenants: 3, files: 40 }
+        Stamp { sources: "s".repeat(64), inputs: "a".repeat(64), tree: "b".repeat(64), until: Some(1_800_000_000), tenants: 3, files: 40 }
     }
 
     #[test]

@@ -94,6 +94,10 @@ pub fn check(
     let mut inputs = InputFiles::default();
     inputs.insert_sources(&sources);
     let sources_digest = inputs.sources_digest();
+    if stamp.sources != sources_digest {
+        // A spec, `tcpc.yaml` or this build changed: the inputs differ, whatever the rest holds.
+        return Ok(None);
+    }
     let output_label = out.canonicalize().unwrap_or_else(|_| out.clone()).to_string_lossy().into_owned();
 
     let record = std::fs::read_to_string(dir.join(CACHE_DIR).join(RECORD))

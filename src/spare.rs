@@ -1,0 +1,482 @@
+//! The spare tree: the output is double-buffered (IO edge, used by `emit::write_tree_with`).
+//!
+//! A render never writes into the live tree `OUT`: it brings a second tree up to date and swaps
+//! the two with one `renameat2(RENAME_EXCHANGE)`. Before, that second tree was built from
+//! nothing on every render and the old one deleted after the swap: at 10,000 tenants 356,000
+//! hard links and 30,000 directories created, then as many removed, for a one-tenant change
+//! (and ext4 makes every later create slow after such a mass delete). Now the old tree is kept,
+//! as the *spare*, at `.<name>.tcpc-spare/tree` beside `OUT` (the wrapper holds a `.gitignore` of
+//! `*`, so Git never sees it), and the next render updates only the directories that differ.
+//!
+//! Which directories differ is recorded, not computed from content: after each swap the
+//! *manifest* (`.<name>.tcpc-spare/manifest`) lists
+//! - `live` — every directory of the live tree with its `stat` (inode, mtime, ctime), and
+//! - `differs` — the directories where live and spare were written differently in that render.
+//!
+//! Invariant: in every directory of the live tree that is not `differs` and whose `stat` is what
+//! the manifest recorded, the spare holds the *same inodes* (hard links) under the same names. So
+//! an edit of a live file in place changes the spare's too, and anything that adds, removes or
+//! renames an entry of a live directory (a `git checkout`, an editor's save) changes that
+//! directory's mtime and ctime. A directory whose recorded times were within 2 s of the record
+//! is never trusted (the granularity of timestamps: git's "racily clean" rule). A render then
+//! rewrites, in the spare, the directories that are `differs`, whose `stat` changed, or whose
+//! files differ between the live tree (read by the caller) and the new tree; every other
+//! directory already holds the new tree's files.
+//!
+//! Crash safety: the manifest is removed (durably) before the spare is touched, and written again
+//! only after the swap; a spare without a manifest is rebuilt from nothing. The live tree is only
+//! ever replaced by the swap, so a killed run leaves the old tree or the new one.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::model::Tree;
+
+const HEADER: &str = "# spare tree of tcpc (tcpc.dev/spare/v1): live <dir> <inode> <mtime ns> <ctime ns> | differs <dir>";
+const MANIFEST: &str = "manifest";
+const TREE: &str = "tree";
+
+/// A directory's identity as `stat` gives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct DirStat {
+    ino: u64,
+    mtime_ns: i128,
+    ctime_ns: i128,
+}
+
+impl DirStat {
+    fn of(path: &Path) -> io::Result<DirStat> {
+        let meta = std::fs::symlink_metadata(path)?;
+        if !meta.is_dir() {
+            return Err(io::Error::other(format!("{} is not a directory", path.display())));
+        }
+        Ok(stat_of(&meta))
+    }
+}
+
+#[cfg(unix)]
+fn stat_of(meta: &std::fs::Metadata) -> DirStat {
+    use std::os::unix::fs::MetadataExt as _;
+    let ns = |s: i64, n: i64| i128::from(s) * 1_000_000_000 + i128::from(n);
+    DirStat { ino: meta.ino(), mtime_ns: ns(meta.mtime(), meta.mtime_nsec()), ctime_ns: ns(meta.ctime(), meta.ctime_nsec()) }
+}
+
+#[cfg(not(unix))]
+fn stat_of(_: &std::fs::Metadata) -> DirStat {
+    // No inode to pin the invariant on: every directory is always rewritten.
+    DirStat { ino: 0, mtime_ns: -1, ctime_ns: -1 }
+}
+
+#[derive(Debug, Default, PartialEq)]
+struct Manifest {
+    /// Every directory of the live tree: its `stat`, and whether that `stat` was taken too soon
+    /// after its last change to be trusted alone (`racy`).
+    live: BTreeMap<String, (DirStat, bool)>,
+    differs: BTreeSet<String>,
+}
+
+impl Manifest {
+    fn text(&self) -> String {
+        let mut s = format!("{HEADER}\n");
+        for (dir, (st, racy)) in &self.live {
+            let kind = if *racy { "racy" } else { "live" };
+            s.push_str(&format!("{kind} {} {} {} {}\n", label(dir), st.ino, st.mtime_ns, st.ctime_ns));
+        }
+        for dir in &self.differs {
+            s.push_str(&format!("differs {}\n", label(dir)));
+        }
+        s
+    }
+
+    /// `None` for anything but a manifest this code wrote (a spare is then rebuilt).
+    fn parse(text: &str) -> Option<Manifest> {
+        let mut lines = text.lines();
+        if lines.next()? != HEADER {
+            return None;
+        }
+        let mut m = Manifest::default();
+        for line in lines {
+            let mut f = line.split(' ');
+            match (f.next()?, f.next()?) {
+                (kind @ ("live" | "racy"), dir) => {
+                    let st = DirStat { ino: f.next()?.parse().ok()?, mtime_ns: f.next()?.parse().ok()?, ctime_ns: f.next()?.parse().ok()? };
+                    m.live.insert(unlabel(dir), (st, kind == "racy"));
+                }
+                ("differs", dir) => {
+                    m.differs.insert(unlabel(dir));
+                }
+                _ => return None,
+            }
+            if f.next().is_some() {
+                return None;
+            }
+        }
+        Some(m)
+    }
+}
+
+/// Whether two directories hold the same files as the same inodes (and subdirectories of the
+/// same names): read from the directory entries, no `stat`.
+#[cfg(unix)]
+fn same_inodes(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::DirEntryExt as _;
+    let entries = |d: &Path| -> io::Result<BTreeMap<std::ffi::OsString, Option<u64>>> {
+        let mut m = BTreeMap::new();
+        for e in std::fs::read_dir(d)? {
+            let e = e?;
+            let ino = if e.file_type()?.is_dir() { None } else { Some(e.ino()) };
+            m.insert(e.file_name(), ino);
+        }
+        Ok(m)
+    };
+    matches!((entries(a), entries(b)), (Ok(x), Ok(y)) if x == y)
+}
+
+#[cfg(not(unix))]
+fn same_inodes(_: &Path, _: &Path) -> bool {
+    false
+}
+
+/// The root directory is `""` in memory and `.` in the manifest.
+fn label(dir: &str) -> &str {
+    if dir.is_empty() { "." } else { dir }
+}
+
+fn unlabel(dir: &str) -> String {
+    if dir == "." { String::new() } else { dir.to_string() }
+}
+
+fn parent_dir(rel: &str) -> &str {
+    rel.rsplit_once('/').map_or("", |(d, _)| d)
+}
+
+fn join(root: &Path, rel: &str) -> PathBuf {
+    if rel.is_empty() { root.to_path_buf() } else { root.join(rel) }
+}
+
+/// Every directory of `tree` (the root `""` included), each with its files' names and its
+/// subdirectories' names.
+#[derive(Default)]
+struct Dirs<'t> {
+    files: BTreeMap<&'t str, BTreeMap<&'t str, &'t String>>,
+    subdirs: BTreeMap<&'t str, BTreeSet<&'t str>>,
+}
+
+impl<'t> Dirs<'t> {
+    fn of(tree: &'t Tree) -> Dirs<'t> {
+        let mut d = Dirs::default();
+        d.files.entry("").or_default();
+        d.subdirs.entry("").or_default();
+        for (rel, content) in tree {
+            let (dir, name) = rel.rsplit_once('/').unwrap_or(("", rel));
+            d.files.entry(dir).or_default().insert(name, content);
+            let mut child = dir;
+            while !child.is_empty() {
+                let up = parent_dir(child);
+                let name = child.rsplit_once('/').map_or(child, |(_, n)| n);
+                d.files.entry(child).or_default();
+                if !d.subdirs.entry(up).or_default().insert(name) {
+                    break;
+                }
+                d.subdirs.entry(child).or_default();
+                child = up;
+            }
+        }
+        d
+    }
+
+    fn contains(&self, dir: &str) -> bool {
+        self.files.contains_key(dir)
+    }
+}
+
+/// The directories whose files differ between two trees (either side's).
+fn differing_dirs(a: &Tree, b: &Tree) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let (mut ia, mut ib) = (a.iter().peekable(), b.iter().peekable());
+    loop {
+        let rel = match (ia.peek(), ib.peek()) {
+            (None, None) => break,
+            (Some((ka, va)), Some((kb, vb))) if ka == kb => {
+                let differs = va != vb;
+                let rel = ka.as_str();
+                ia.next();
+                ib.next();
+                if !differs {
+                    continue;
+                }
+                rel
+            }
+            (Some((ka, _)), Some((kb, _))) if ka < kb => ia.next().map(|(k, _)| k.as_str()).unwrap_or_default(),
+            (Some(_), Some(_)) | (None, Some(_)) => ib.next().map(|(k, _)| k.as_str()).unwrap_or_default(),
+            (Some(_), None) => ia.next().map(|(k, _)| k.as_str()).unwrap_or_default(),
+        };
+        out.insert(parent_dir(rel).to_string());
+    }
+    out
+}
+
+/// The spare of the output directory `out` (`.<name>.tcpc-spare` beside it).
+pub struct Spare {
+    root: PathBuf,
+}
+
+/// What [`Spare::prepare`] did, for the swap and the record after it.
+pub struct Prepared {
+    /// The spare tree, now holding the new tree (marker included).
+    pub tree: PathBuf,
+    /// Where the new tree and the old one do not share inodes: the next manifest's `differs`.
+    /// `None` when the old tree was unknown (no manifest is then recorded).
+    differs: Option<BTreeSet<String>>,
+    /// Directories rewritten (for the figures of a benchmark or a test).
+    pub rewritten: usize,
+}
+
+impl Spare {
+    pub fn beside(parent: &Path, name: &str) -> Spare {
+        Spare { root: parent.join(format!(".{name}.tcpc-spare")) }
+    }
+
+    /// Brings the spare tree to `tree` + `marker`. `live` is the live tree `out` as the caller
+    /// read it (under the output lock), `None` when unknown: every directory is then written.
+    pub fn prepare(&self, out: &Path, tree: &Tree, marker: &str, live: Option<&Tree>) -> io::Result<Prepared> {
+        crate::commit::ignored_dir(&self.root, "the spare copy of the output tree, for the next render (tcpc)")?;
+        let spare = self.root.join(TREE);
+        let manifest_path = self.root.join(MANIFEST);
+        let manifest = match std::fs::read_to_string(&manifest_path) {
+            Ok(text) => Manifest::parse(&text),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e),
+        };
+        // From here on the spare is being changed: without a manifest it is never trusted.
+        if std::fs::symlink_metadata(&manifest_path).is_ok() {
+            std::fs::remove_file(&manifest_path)?;
+            crate::commit::fsync_dir(&self.root)?;
+        }
+        let new = Dirs::of(tree);
+        let changed = live.map(|l| differing_dirs(l, tree));
+        let rewrite: BTreeSet<String> = match (manifest.filter(|_| spare.is_dir()), &changed) {
+            (Some(m), Some(changed)) => {
+                let mut set: BTreeSet<String> = m.differs.iter().chain(changed).cloned().collect();
+                set.insert(String::new());
+                for dir in new.files.keys() {
+                    if set.contains(*dir) {
+                        continue;
+                    }
+                    let trusted = m.live.get(*dir).is_some_and(|(st, racy)| {
+                        DirStat::of(&join(out, dir)).ok() == Some(*st) && (!racy || same_inodes(&join(out, dir), &join(&spare, dir)))
+                    });
+                    if !trusted {
+                        set.insert((*dir).to_string());
+                    }
+                }
+                set.extend(m.live.into_keys().filter(|d| !new.contains(d)));
+                set
+            }
+            _ => {
+                if std::fs::symlink_metadata(&spare).is_ok() {
+                    std::fs::remove_dir_all(&spare)?;
+                }
+                std::fs::create_dir(&spare)?;
+                new.files.keys().map(|d| (*d).to_string()).collect()
+            }
+        };
+        let mut touched = BTreeSet::new();
+        let mut fresh = BTreeSet::new();
+        for dir in &rewrite {
+            let path = join(&spare, dir);
+            let Some(files) = new.files.get(dir.as_str()) else {
+                // Not in the new tree.
+                if std::fs::symlink_metadata(&path).is_ok() {
+                    std::fs::remove_dir_all(&path)?;
+                    if new.contains(parent_dir(dir)) {
+                        touched.insert(join(&spare, parent_dir(dir)));
+                    }
+                }
+                continue;
+            };
+            std::fs::create_dir_all(&path)?;
+            let subdirs = &new.subdirs[dir.as_str()];
+            for entry in std::fs::read_dir(&path)? {
+                let entry = entry?;
+                let is_dir = entry.file_type()?.is_dir();
+                if is_dir && entry.file_name().to_str().is_some_and(|n| subdirs.contains(n)) {
+                    continue;
+                }
+                if is_dir { std::fs::remove_dir_all(entry.path())? } else { std::fs::remove_file(entry.path())? }
+            }
+            for (name, content) in files {
+                let rel = if dir.is_empty() { (*name).to_string() } else { format!("{dir}/{name}") };
+                let target = path.join(name);
+                // The live file, when it holds these bytes, is linked: no file of either tree is
+                // ever written in place, so the two may share the inode.
+                let same = live.is_some_and(|l| l.get(&rel) == Some(*content));
+                if !(same && std::fs::hard_link(out.join(&rel), &target).is_ok()) {
+                    std::fs::write(&target, content)?;
+                    fresh.insert(dir.clone());
+                }
+            }
+            touched.insert(path);
+        }
+        std::fs::write(spare.join(crate::emit::MARKER), marker)?;
+        fresh.insert(String::new());
+        touched.insert(spare.clone());
+        crate::emit::sync_tree(&spare, &touched)?;
+        // Where the new tree (this spare) and the old one (the live tree, the next spare) do not
+        // share inodes under the same names: any file written rather than linked, any file the
+        // two hold differently, and any rewritten directory whose entries in the old tree are
+        // not exactly the new one's (a stray subdirectory, say).
+        let differs = changed.map(|mut c| {
+            c.extend(fresh);
+            for dir in &rewrite {
+                if c.contains(dir) {
+                    continue;
+                }
+                let same_names = new.files.get(dir.as_str()).is_some_and(|files| {
+                    let want: BTreeSet<&str> = files.keys().chain(&new.subdirs[dir.as_str()]).copied().collect();
+                    std::fs::read_dir(join(out, dir)).is_ok_and(|entries| {
+                        let mut have = BTreeSet::new();
+                        for e in entries {
+                            let Ok(e) = e else { return false };
+                            have.insert(e.file_name().to_string_lossy().into_owned());
+                        }
+                        have.iter().map(String::as_str).eq(want.iter().copied())
+                    })
+                });
+                if !same_names {
+                    c.insert(dir.clone());
+                }
+            }
+            c
+        });
+        Ok(Prepared { tree: spare, differs, rewritten: rewrite.len() })
+    }
+
+    /// After the swap (`out` is the new tree, the spare the old one): records the manifest.
+    /// A crash before this leaves no manifest, and the next render rebuilds the spare.
+    pub fn record(&self, out: &Path, tree: &Tree, prepared: Prepared) -> io::Result<()> {
+        let taken_ns = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i128);
+        crate::commit::fsync_dir(&self.root)?;
+        let Some(differs) = prepared.differs else { return Ok(()) };
+        let mut m = Manifest { live: BTreeMap::new(), differs };
+        for dir in Dirs::of(tree).files.keys() {
+            let st = DirStat::of(&join(out, dir))?;
+            let racy = taken_ns - st.mtime_ns.max(st.ctime_ns) < crate::stamp::RACY_NS;
+            m.live.insert((*dir).to_string(), (st, racy));
+        }
+        crate::commit::write_durable(&self.root.join(MANIFEST), m.text().as_bytes(), "spare-manifest", &self.root)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree(files: &[(&str, &str)]) -> Tree {
+        files.iter().map(|(p, c)| ((*p).to_string(), (*c).to_string())).collect()
+    }
+
+    #[test]
+    fn manifest_round_trips_and_refuses_anything_else() {
+        let mut m = Manifest::default();
+        m.live.insert(String::new(), (DirStat { ino: 7, mtime_ns: 1_700_000_000_123_456_789, ctime_ns: -3 }, false));
+        m.live.insert("ns/a".into(), (DirStat { ino: 8, mtime_ns: 1, ctime_ns: 2 }, true));
+        m.differs.insert("ns/a/management".into());
+        assert_eq!(Manifest::parse(&m.text()), Some(m));
+        assert_eq!(Manifest::parse("live . 1 2 3\n"), None);
+        assert_eq!(Manifest::parse(&format!("{HEADER}\nlive . 1 2\n")), None);
+        assert_eq!(Manifest::parse(&format!("{HEADER}\nlive . 1 2 3 4\n")), None);
+        assert_eq!(Manifest::parse(&format!("{HEADER}\nmaybe x\n")), None);
+    }
+
+    #[test]
+    fn dirs_and_differing_dirs() {
+        let a = tree(&[("k.yaml", "1"), ("ns/a/m/x.yaml", "x"), ("ns/b/m/y.yaml", "y")]);
+        let d = Dirs::of(&a);
+        assert_eq!(d.files.keys().copied().collect::<Vec<_>>(), ["", "ns", "ns/a", "ns/a/m", "ns/b", "ns/b/m"]);
+        assert_eq!(d.subdirs["ns"].iter().copied().collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(d.subdirs[""].iter().copied().collect::<Vec<_>>(), ["ns"]);
+        let b = tree(&[("k.yaml", "1"), ("ns/a/m/x.yaml", "x2"), ("ns/c/z.yaml", "z")]);
+        assert_eq!(differing_dirs(&a, &b).into_iter().collect::<Vec<_>>(), ["ns/a/m", "ns/b/m", "ns/c"]);
+        assert!(differing_dirs(&a, &a).is_empty());
+    }
+
+    /// Writes `tree` as `render` does (the live tree read first) and checks what is on disk.
+    fn write(out: &Path, tree: &Tree) -> usize {
+        let previous = crate::emit::read_previous(out).unwrap();
+        let marker = format!("{}\n", crate::cache::MARKER_HEADER);
+        let outcome = crate::emit::write_tree_with(out, tree, &marker, Some(&previous)).unwrap();
+        assert_eq!(crate::emit::read_tree(out).unwrap(), *tree, "the live tree is the new tree");
+        match outcome {
+            crate::emit::WriteOutcome::Written { dirs, .. } => dirs,
+            crate::emit::WriteOutcome::Unchanged => 0,
+        }
+    }
+
+    fn fleet(n: usize, changed: usize, version: &str) -> Tree {
+        let mut t = Tree::new();
+        t.insert("kustomization.yaml".into(), "top\n".into());
+        for i in 0..n {
+            let v = if i == changed { version } else { "0" };
+            t.insert(format!("ns/t{i}/management/deployment.yaml"), format!("t{i} v{v}\n"));
+            t.insert(format!("ns/t{i}/management/service.yaml"), format!("s{i}\n"));
+            t.insert(format!("ns/t{i}/tenant/config.yaml"), format!("c{i}\n"));
+        }
+        t
+    }
+
+    #[test]
+    fn the_spare_tree_is_updated_where_it_differs_and_survives_edits_of_the_live_tree() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("rendered");
+        let spare = dir.path().join(".rendered.tcpc-spare");
+        let all_dirs = Dirs::of(&fleet(20, 0, "0")).files.len();
+        write(&out, &fleet(20, 0, "0"));
+        // The first swap leaves nothing beside; the second builds the spare from nothing.
+        assert!(!spare.join(TREE).exists());
+        assert_eq!(write(&out, &fleet(20, 1, "1")), all_dirs);
+        assert!(spare.join(MANIFEST).exists());
+        assert_eq!(crate::emit::read_tree(&spare.join(TREE)).unwrap(), fleet(20, 0, "0"), "the spare is the old tree");
+        // From now on only what differs is written (here everything is "racy": checked by inode).
+        let few = write(&out, &fleet(20, 2, "1"));
+        assert!(few < all_dirs / 4, "{few} of {all_dirs} directories rewritten");
+        // Gitignored as a whole.
+        assert_eq!(std::fs::read_to_string(spare.join(".gitignore")).unwrap().lines().last(), Some("*"));
+
+        // Edits of the live tree behind tcpc's back, each followed by a render whose tree holds
+        // what the edit wrote (the case a content comparison alone would miss).
+        let live = |rel: &str| out.join(rel);
+        // in place (same inode)
+        std::fs::OpenOptions::new().write(true).truncate(true).open(live("ns/t5/tenant/config.yaml")).unwrap();
+        let mut t = fleet(20, 2, "1");
+        t.insert("ns/t5/tenant/config.yaml".into(), String::new());
+        write(&out, &t);
+        write(&out, &t);
+        // replaced by a rename (a checkout, an editor), after the stat became trustworthy
+        std::thread::sleep(std::time::Duration::from_millis(2100));
+        write(&out, &fleet(20, 3, "1"));
+        write(&out, &fleet(20, 3, "1"));
+        std::fs::write(dir.path().join("x"), "t7 v9\n").unwrap();
+        std::fs::rename(dir.path().join("x"), live("ns/t7/management/deployment.yaml")).unwrap();
+        write(&out, &fleet(20, 7, "9"));
+        write(&out, &fleet(20, 7, "9"));
+        // a stray file, an empty directory, a removed directory
+        std::fs::write(live("ns/t8/tenant/stray.yaml"), "x").unwrap();
+        std::fs::create_dir(live("ns/t9/empty")).unwrap();
+        std::fs::remove_dir_all(live("ns/t10")).unwrap();
+        write(&out, &fleet(20, 7, "9"));
+        assert!(!live("ns/t9/empty").exists());
+        // Both trees are taken in turn, so the spare that still holds the edits is cleaned too.
+        write(&out, &fleet(20, 13, "1"));
+        write(&out, &fleet(20, 13, "2"));
+        for tree in [out.clone(), spare.join(TREE)] {
+            assert!(!tree.join("ns/t9/empty").exists() && !tree.join("ns/t8/tenant/stray.yaml").exists(), "{}", tree.display());
+        }
+        // A spare whose manifest is gone (a killed run) is rebuilt.
+        std::fs::write(spare.join(TREE).join("ns/t11/tenant/config.yaml"), "corrupt").unwrap();
+        std::fs::remove_file(spare.join(MANIFEST)).unwrap();
+        assert_eq!(write(&out, &fleet(20, 12, "1")), all_dirs);
+        write(&out, &fleet(20, 12, "2"));
+    }
+}

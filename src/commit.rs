@@ -59,6 +59,9 @@ pub struct Journal {
     pub kind: String,
     /// Path (relative to the repository, `/`-separated) → full new content, in write order.
     pub files: BTreeMap<String, String>,
+    /// Paths (as `files`) removed after every file is written: lock shards of removed tenants.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub removed: Vec<String>,
 }
 
 /// Writes `content` to `path` durably and atomically: a hidden temp file in `tmp_dir` (or next
@@ -92,6 +95,65 @@ pub fn write_durable(path: &Path, content: &[u8], step: &str, tmp_dir: &Path) ->
     fault::point(step)
 }
 
+/// Writes every `(path, content, step)` durably and atomically, as [`write_durable`] writes one,
+/// with one flush for all of them instead of an fsync per file: every temp file is written, the
+/// file system is flushed once (`syncfs` on Linux, else an fsync per file), each temp file is
+/// renamed over its target, and each directory is fsynced once. At a thousand tenants that is a
+/// few syscalls where the file-by-file way waited for two thousand journal commits. Each file
+/// passes the fault points `<step>-tmp` (written) and `<step>` (renamed). On an error every
+/// temp file not yet renamed is removed.
+pub fn write_all_durable(files: &[(PathBuf, &[u8], &str)], tmp_dir: &Path) -> io::Result<()> {
+    let mut temps: Vec<PathBuf> = Vec::with_capacity(files.len());
+    let result = (|| -> io::Result<()> {
+        for (i, (path, content, step)) in files.iter().enumerate() {
+            std::fs::create_dir_all(parent(path))?;
+            let name = path.file_name().ok_or_else(|| io::Error::other(format!("invalid path {}", path.display())))?;
+            // Unique per file: two targets may share a name (one shard per namespace directory).
+            let tmp = tmp_dir.join(format!(".{}{TMP_MARK}{}.{i}", name.to_string_lossy(), std::process::id()));
+            temps.push(tmp.clone());
+            let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
+            f.write_all(content)?;
+            #[cfg(not(target_os = "linux"))]
+            f.sync_all()?;
+            drop(f);
+            fault::point(&format!("{step}-tmp"))?;
+        }
+        #[cfg(target_os = "linux")]
+        if !files.is_empty() {
+            use std::os::fd::AsRawFd as _;
+            let d = std::fs::File::open(tmp_dir)?;
+            // SAFETY: a valid open descriptor for the duration of the call.
+            if unsafe { libc::syncfs(d.as_raw_fd()) } != 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        let mut dirs = std::collections::BTreeSet::new();
+        for ((path, content, step), tmp) in files.iter().zip(&temps) {
+            match std::fs::rename(tmp, path) {
+                // Another file system than the temp directory's: the file alone, next to its target.
+                Err(e) if e.raw_os_error() == Some(libc::EXDEV) => {
+                    let _ = std::fs::remove_file(tmp);
+                    write_durable(path, content, &format!("{step}-copy"), parent(path))?;
+                }
+                Err(e) => return Err(io::Error::other(format!("{}: {e}", path.display()))),
+                Ok(()) => {}
+            }
+            dirs.insert(parent(path).to_path_buf());
+            fault::point(step)?;
+        }
+        for dir in dirs {
+            fsync_dir(&dir)?;
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        for tmp in &temps {
+            let _ = std::fs::remove_file(tmp);
+        }
+    }
+    result
+}
+
 /// fsync of a directory, so a rename or removal in it survives a power loss.
 pub fn fsync_dir(dir: &Path) -> io::Result<()> {
     #[cfg(unix)]
@@ -117,8 +179,22 @@ fn rel_key(repo: &Path, path: &Path) -> String {
 /// Commits `files` (absolute or repository paths → content) as one unit; see the module doc.
 /// Writes nothing when `files` is empty.
 pub fn commit(repo: &Path, files: &[(PathBuf, String)]) -> io::Result<()> {
-    if files.is_empty() {
+    commit_with_removals(repo, files, &[])
+}
+
+/// [`commit`], also removing `removed` (regular files or absent) in the same unit, after
+/// every file is written.
+pub fn commit_with_removals(repo: &Path, files: &[(PathBuf, String)], removed: &[PathBuf]) -> io::Result<()> {
+    if files.is_empty() && removed.is_empty() {
         return Ok(());
+    }
+    for path in removed {
+        match std::fs::symlink_metadata(path) {
+            Ok(m) if !m.file_type().is_file() => {
+                return Err(io::Error::other(format!("{} exists and is not a regular file", path.display())));
+            }
+            _ => {}
+        }
     }
     // Pre-flight, before the commit point: every target must be a regular file or absent, and
     // its directory must exist (or be creatable). A failure here changes nothing.
@@ -137,6 +213,7 @@ pub fn commit(repo: &Path, files: &[(PathBuf, String)]) -> io::Result<()> {
         api_version: crate::lock::API_VERSION.into(),
         kind: "Journal".into(),
         files: files.iter().map(|(p, c)| (rel_key(repo, p), c.clone())).collect(),
+        removed: removed.iter().map(|p| rel_key(repo, p)).collect(),
     };
     let text = serde_json::to_vec(&journal).map_err(io::Error::other)?;
     let jpath = repo.join(JOURNAL);
@@ -153,10 +230,30 @@ fn apply(repo: &Path, journal: &Journal) -> io::Result<()> {
     // State files first, the lock last: the order does not matter for consistency (the journal
     // is replayed as a whole), but it keeps the fault steps in one predictable sequence.
     let (locks, states): (Vec<_>, Vec<_>) = journal.files.iter().partition(|(p, _)| !p.ends_with(".age"));
-    for (rel, content) in states.into_iter().chain(locks) {
+    let files: Vec<(PathBuf, &[u8], &str)> = states
+        .into_iter()
+        .chain(locks)
+        .map(|(rel, content)| (repo.join(rel), content.as_bytes(), if rel.ends_with(".age") { "state" } else { "lock" }))
+        .collect();
+    write_all_durable(&files, &tmp_dir(repo)?)?;
+    // Removals are idempotent: a replay finds some already gone.
+    let mut dirs = std::collections::BTreeSet::new();
+    for rel in &journal.removed {
         let path = repo.join(rel);
-        let step = if rel.ends_with(".age") { "state" } else { "lock" };
-        write_durable(&path, content.as_bytes(), step, &tmp_dir(repo)?)?;
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io::Error::other(format!("removing {}: {e}", path.display()))),
+        }
+        dirs.insert(parent(&path).to_path_buf());
+    }
+    for dir in dirs {
+        // A namespace's last shard gone: its directory goes too (not if anything else is in it).
+        if std::fs::remove_dir(&dir).is_ok() {
+            fsync_dir(parent(&dir))?;
+        } else if dir.is_dir() {
+            fsync_dir(&dir)?;
+        }
     }
     Ok(())
 }
@@ -242,10 +339,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let repo = dir.path();
         std::fs::write(repo.join("tcpc.lock"), "old").unwrap();
+        std::fs::create_dir_all(repo.join("tcpc.lock.d/ns")).unwrap();
+        std::fs::write(repo.join("tcpc.lock.d/ns/gone.json"), "{}").unwrap();
         let journal = Journal {
             api_version: crate::lock::API_VERSION.into(),
             kind: "Journal".into(),
             files: BTreeMap::from([("tcpc.lock".to_string(), "new".to_string()), (".tcpc/state/x.age".to_string(), "s".to_string())]),
+            // Removed by the replay, and so is the namespace directory it leaves empty.
+            removed: vec!["tcpc.lock.d/ns/gone.json".into()],
         };
         write_durable(&repo.join(JOURNAL), &serde_json::to_vec(&journal).unwrap(), "journal", repo).unwrap();
         std::fs::create_dir_all(repo.join(".tcpc/state")).unwrap();
@@ -253,6 +354,7 @@ mod tests {
         let r = recover(repo).unwrap();
         assert_eq!(r, Recovery { replayed: 2, removed_temps: 1 });
         assert_eq!(std::fs::read_to_string(repo.join("tcpc.lock")).unwrap(), "new");
+        assert!(!repo.join("tcpc.lock.d/ns").exists(), "the removal was not replayed");
         assert_eq!(std::fs::read_to_string(repo.join(".tcpc/state/x.age")).unwrap(), "s");
         assert!(!pending(repo));
     }

@@ -63,6 +63,9 @@ pub struct Compiled {
     pub tenants: usize,
     /// The new lock, or `None` when no tenant's entry changed and no tenant was added or removed.
     pub lock: Option<lock::Lock>,
+    /// The tenants whose lock entry this compile made anew (the others are the previous lock's):
+    /// the only shards a render may have to write.
+    pub lock_changed: std::collections::BTreeSet<String>,
     /// Encrypted state files that changed, by state key.
     pub new_states: std::collections::BTreeMap<String, String>,
     /// What was issued or sealed, one line each.
@@ -227,6 +230,7 @@ pub fn compile_with_progress(
         return Err(diags);
     }
     // The lock changes when an entry changed, or when the set of tenants did.
+    let lock_changed = changed.keys().cloned().collect();
     let new_lock = keys.and_then(|k| {
         let same_set = k.lock.tenants.len() == names.len() && names.iter().all(|n| k.lock.tenants.contains_key(n));
         if changed.is_empty() && same_set && k.lock.teardown == teardown {
@@ -259,6 +263,7 @@ pub fn compile_with_progress(
                 diagnostics: diags,
                 tenants: tenants.len(),
                 lock: new_lock,
+                lock_changed,
                 new_states,
                 report,
                 pending,

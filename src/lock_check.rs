@@ -74,7 +74,7 @@ pub fn secret_labels(t: &Tenant, component: &str) -> BTreeMap<String, String> {
 /// the Secret `name` of `component`. `entry` names where the object came from.
 pub fn check_sealed(t: &Tenant, name: &str, component: &str, sealer: &Sealer, object: &Value, entry: &str) -> Result<(), String> {
     let err = |path: &str, what: &str| {
-        format!("{entry}: {path}: {what}; refusing to emit it (restore tcpc.lock from Git, or re-render with the identity)")
+        format!("{entry}: {path}: {what}; refusing to emit it (restore the lock from Git, or re-render with the identity)")
     };
     let keys = secret_keys(t, component).ok_or_else(|| err("", &format!("unknown Secret component `{component}` (this is a tcpc bug)")))?;
     let labels = secret_labels(t, component);
@@ -219,7 +219,7 @@ fn short(v: &Value) -> String {
 /// Checks the CA bundle recorded in the lock (published in `cluster-info`): PEM certificates
 /// only, the first being the CA the lock records.
 pub fn check_ca_bundle(bundle: &str, ca_fingerprint: Option<&str>, entry: &str) -> Result<(), String> {
-    let err = |what: &str| format!("{entry}.caBundle: {what}; refusing to publish it (restore tcpc.lock from Git)");
+    let err = |what: &str| format!("{entry}: {what}; refusing to publish it (restore the lock from Git)");
     let mut inside = false;
     let mut certs = 0;
     for line in bundle.lines() {

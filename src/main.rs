@@ -621,8 +621,9 @@ struct Repo {
     lock_path: PathBuf,
     state_dir: PathBuf,
     lock: tcpc::lock::Lock,
-    /// The lock file as read (empty when absent), to rewrite it only when its text changes.
-    lock_text: String,
+    /// The lock's files as read (the root and each tenant's shard), to rewrite only those whose
+    /// text changes.
+    lock_files: tcpc::lock::LockFiles,
     config: tcpc_spec::Config,
     /// The output tree as the previous render left it, when the mode asked for it.
     previous: Option<emit::Previous>,
@@ -678,7 +679,7 @@ fn load_and_compile(dir: &Path, mode: Mode<'_>) -> Result<(Repo, Compiled), Fail
     if let Mode::Render { write: Some(w), .. } = &mode {
         check_write_paths(dir, w, &output, &state_dir, &lock_path, &config_file, &sources)?;
     }
-    let warnings = discover::read_inputs(dir, &config, &[PathBuf::from(config.output_dir())], &mut sources, &mut cfg_diags).map_err(io)?;
+    let warnings = discover::read_inputs(dir, &config, &not_inputs(config), &mut sources, &mut cfg_diags).map_err(io)?;
     if cfg_diags.has_errors() {
         eprint!("{}", cfg_diags.render(&sources));
         return Err(Failure::Invalid);
@@ -687,13 +688,9 @@ fn load_and_compile(dir: &Path, mode: Mode<'_>) -> Result<(Repo, Compiled), Fail
     for w in warnings {
         eprintln!("warning: {w}");
     }
-    let lock_text = match std::fs::read_to_string(&lock_path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(Failure::Io(format!("reading {}: {e}", lock_path.display()))),
-    };
-    let lock = tcpc::lock::Lock::parse(&lock_text).map_err(|e| {
-        let (sources, d) = tcpc::limits::json_file_error(config.lock_file(), &lock_text, &e);
+    let lock_files = tcpc::lock::LockFiles::read(&lock_path).map_err(|e| Failure::Io(e.to_string()))?;
+    let lock = lock_files.parse(config.lock_file()).map_err(|e| {
+        let (sources, d) = tcpc::limits::json_file_error(&e.file, &e.text, &e.message);
         eprint!("{}", d.help("restore the lock from Git; tcpc writes it, nobody edits it").render(&sources));
         Failure::Invalid
     })?;
@@ -706,7 +703,9 @@ fn load_and_compile(dir: &Path, mode: Mode<'_>) -> Result<(Repo, Compiled), Fail
     };
     let mut inputs = tcpc::stamp::InputFiles::default();
     inputs.insert_sources(&sources);
-    inputs.insert_bytes("lock".into(), lock_text.as_bytes());
+    for (label, text) in lock_files.labelled() {
+        inputs.insert_bytes(label, text.as_bytes());
+    }
     if let Some(k) = &keys_io {
         inputs.insert_states(&k.states);
         if let Some(path) = sealer_certificate(dir, config) {
@@ -732,7 +731,7 @@ fn load_and_compile(dir: &Path, mode: Mode<'_>) -> Result<(Repo, Compiled), Fail
             if !c.diagnostics.is_empty() {
                 eprint!("{}", c.diagnostics.render(&sources));
             }
-            Ok((Repo { output, lock_path, state_dir, lock, lock_text, config: config_file.config, previous, inputs, warned }, c))
+            Ok((Repo { output, lock_path, state_dir, lock, lock_files, config: config_file.config, previous, inputs, warned }, c))
         }
         Err(diags) => {
             eprint!("{}", diags.render(&sources));
@@ -1051,15 +1050,28 @@ fn render(
     let temps = |e: std::io::Error| Failure::Io(format!("removing temp files of a killed run: {e}"));
     commit::remove_temps(&repo.state_dir, usize::MAX).map_err(temps)?;
     commit::remove_temps(repo.lock_path.parent().unwrap_or(dir), 1).map_err(temps)?;
+    commit::remove_temps(&tcpc::lock::shard_dir(&repo.lock_path), 2).map_err(temps)?;
     // State and lock move together (commit.rs); the tree, a function of both, follows.
     let mut files: Vec<(PathBuf, String)> =
         compiled.new_states.iter().map(|(key, text)| (repo.state_dir.join(format!("{key}.age")), text.clone())).collect();
-    if let Some(lock_text) = compiled.lock.as_ref().map(tcpc::lock::Lock::to_text).filter(|t| *t != repo.lock_text) {
+    let mut removed = Vec::new();
+    {
+        // Only the shards of entries this compile made can differ: every other entry is the
+        // previous lock's (a filter keeps the unselected tenants' entries as they were). An
+        // unchanged lock may still be written: in the single-file format of earlier releases.
+        let new_lock = compiled.lock.as_ref().unwrap_or(&repo.lock);
+        let write = repo.lock_files.plan(&repo.lock_path, new_lock, Some(&compiled.lock_changed));
         // The stamp vouches for the lock as committed (hashed here: it is serialised once).
-        repo.inputs.insert_bytes("lock".into(), lock_text.as_bytes());
-        files.push((repo.lock_path.clone(), lock_text));
+        for (label, path, text) in write.files {
+            repo.inputs.insert_bytes(label, text.as_bytes());
+            files.push((path, text));
+        }
+        for (label, path) in write.removed {
+            repo.inputs.remove(&label);
+            removed.push(path);
+        }
     }
-    commit::commit(dir, &files).map_err(|e| Failure::Io(format!("committing state and lock: {e}")))?;
+    commit::commit_with_removals(dir, &files, &removed).map_err(|e| Failure::Io(format!("committing state and lock: {e}")))?;
     if let Some(bundle) = stdout {
         let text = emit::stream(&compiled.tree, bundle.bundles());
         std::io::stdout().lock().write_all(text.as_bytes()).map_err(|e| Failure::Io(format!("writing to stdout: {e}")))?;
@@ -1495,7 +1507,7 @@ fn load_resolved(dir: &Path) -> Result<(tcpc_spec::Config, Sources, Vec<tcpc::re
     }
     let io = |e: discover::DiscoverError| Failure::Io(e.to_string());
     let LoadedConfig { config, mut sources, mut diags } = load_config(dir)?;
-    discover::read_inputs(dir, &config.config, &[PathBuf::from(config.config.output_dir())], &mut sources, &mut diags).map_err(io)?;
+    discover::read_inputs(dir, &config.config, &not_inputs(&config.config), &mut sources, &mut diags).map_err(io)?;
     if diags.has_errors() {
         eprint!("{}", diags.render(&sources));
         return Err(Failure::Invalid);
@@ -1568,12 +1580,13 @@ fn with_progress_bar<T>(work: impl FnOnce(&tcpc::Progress) -> T) -> T {
 
 /// The lock at `config`'s lock path in `dir` (empty when there is none yet).
 fn read_lock(dir: &Path, config: &tcpc_spec::Config) -> Result<tcpc::lock::Lock, Failure> {
-    let lock_path = dir.join(config.lock_file());
-    match std::fs::read_to_string(&lock_path) {
-        Ok(text) => tcpc::lock::Lock::parse(&text).map_err(|e| Failure::Io(format!("{}: {e}", lock_path.display()))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(tcpc::lock::Lock::new()),
-        Err(e) => Err(Failure::Io(format!("reading {}: {e}", lock_path.display()))),
-    }
+    tcpc::lock::read(&dir.join(config.lock_file())).map_err(Failure::Io)
+}
+
+/// What the walk for input files skips besides hidden directories: the output tree and the
+/// lock's shards.
+fn not_inputs(config: &tcpc_spec::Config) -> [PathBuf; 2] {
+    [PathBuf::from(config.output_dir()), tcpc::lock::shard_dir(Path::new(config.lock_file()))]
 }
 
 /// The status rows of the selected tenants, and the `check` thresholds.

@@ -115,7 +115,8 @@ pub struct Inputs<'a> {
     pub on_disk: &'a Tree,
     pub new: &'a Tree,
     pub old_lock: &'a Lock,
-    pub old_lock_text: &'a str,
+    /// The lock's root file as read (its shards are compared entry by entry).
+    pub old_lock_root: &'a str,
     /// The lock a render would write (`None`: unchanged).
     pub new_lock: Option<&'a Lock>,
     /// File name of the lock, for [`Change::file`].
@@ -197,14 +198,11 @@ pub fn review(i: &Inputs<'_>) -> Review {
     }
     // The lock, entry by entry.
     if let Some(new_lock) = i.new_lock {
-        let keys: BTreeSet<&String> = i.old_lock.tenants.keys().chain(new_lock.tenants.keys()).collect();
-        let pretty = |l: Option<&crate::lock::TenantLock>| {
-            l.map(|e| {
-                let mut s = serde_json::to_string_pretty(e).expect("lock entries serialise");
-                s.push('\n');
-                s
-            })
-        };
+        // The very lock read (nothing changed): no entry to compare, only the root's format.
+        let same = std::ptr::eq(new_lock, i.old_lock);
+        let keys: BTreeSet<&String> =
+            if same { BTreeSet::new() } else { i.old_lock.tenants.keys().chain(new_lock.tenants.keys()).collect() };
+        let pretty = |l: Option<&crate::lock::TenantLock>| l.map(crate::lock::shard_text);
         let mut any_entry = false;
         for key in keys.into_iter().filter(|k| i.filter.tenant(k)) {
             let (a, b) = (pretty(i.old_lock.tenants.get(key)), pretty(new_lock.tenants.get(key)));
@@ -216,7 +214,7 @@ pub fn review(i: &Inputs<'_>) -> Review {
                 (None, None) => continue,
             };
             any_entry = true;
-            let name = format!("{}#{key}", i.lock_file);
+            let name = format!("{}.d/{}", i.lock_file, crate::lock::shard_path(key));
             let diff = unified(
                 a.as_deref().unwrap_or_default(),
                 b.as_deref().unwrap_or_default(),
@@ -227,17 +225,18 @@ pub fn review(i: &Inputs<'_>) -> Review {
                 tenant: Some(key.clone()),
                 bundle: None,
                 object: None,
-                file: i.lock_file.to_string(),
+                file: name.clone(),
                 change,
                 cause: sources.get(key).cloned(),
                 diff,
             });
         }
-        // Same entries, other text (an older lock format): the whole file.
-        let new_text = new_lock.to_text();
-        if !any_entry && !i.filter.by_tenant() && new_text != i.old_lock_text {
-            let change = if i.old_lock_text.is_empty() { ChangeKind::Added } else { ChangeKind::Changed };
-            let diff = unified(i.old_lock_text, &new_text, Some(i.lock_file), Some(i.lock_file));
+        // The root file: teardown records, or the single-file lock of earlier releases (its
+        // entries move to shards).
+        let new_text = new_lock.root_text();
+        if !any_entry && !i.filter.by_tenant() && new_text != i.old_lock_root {
+            let change = if i.old_lock_root.is_empty() { ChangeKind::Added } else { ChangeKind::Changed };
+            let diff = unified(i.old_lock_root, &new_text, Some(i.lock_file), Some(i.lock_file));
             changes.push(Change { tenant: None, bundle: None, object: None, file: i.lock_file.to_string(), change, cause: None, diff });
         }
     }
@@ -428,7 +427,7 @@ mod tests {
             on_disk: &old,
             new: &new,
             old_lock: &lock,
-            old_lock_text: "",
+            old_lock_root: "",
             new_lock: None,
             lock_file: "tcpc.lock",
             filter: &filter,

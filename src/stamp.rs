@@ -120,6 +120,10 @@ impl InputFiles {
         self.insert(label, Sha256::digest(bytes).into());
     }
 
+    pub fn remove(&mut self, label: &str) {
+        self.files.remove(label);
+    }
+
     /// Every input file of `sources` (`tcpc.yaml` among them).
     pub fn insert_sources(&mut self, sources: &crate::source::Sources) {
         for (_, f) in sources.iter() {

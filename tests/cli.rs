@@ -460,7 +460,7 @@ fn new_material_without_identity_names_the_tenant_and_artefacts() {
     // With the identity, the same render succeeds and records the new tenant.
     let r = run(&mut common::render_with_identity(&dir, &out));
     let r = r.expect_code(0, "render of a new tenant with the identity");
-    let lock = tcpc::lock::Lock::parse(&std::fs::read_to_string(dir.join("tcpc.lock")).unwrap()).expect("the new lock parses");
+    let lock = tcpc::lock::read(&dir.join("tcpc.lock")).expect("the new lock parses");
     assert!(lock.tenants.contains_key("tenants/newcomer"), "the lock lacks tenants/newcomer\n{}", r.describe());
     assert!(dir.join(".tcpc/state/tenants/tenants/newcomer.age").exists(), "no encrypted state for the new tenant");
     assert!(out.join("tenants/newcomer").is_dir(), "no output for the new tenant");
@@ -586,7 +586,7 @@ fn moving_a_tenant_to_another_datastore_is_refused_until_acknowledged() {
     render().expect_code(1, "render with an acknowledgement of another DataStore");
     std::fs::write(&sql, ack("postgresql")).unwrap();
     let r = render().expect_code(0, "render of an acknowledged move");
-    let lock = tcpc::lock::Lock::parse(&std::fs::read_to_string(dir.join("tcpc.lock")).unwrap()).expect("the new lock parses");
+    let lock = tcpc::lock::read(&dir.join("tcpc.lock")).expect("the new lock parses");
     let record = lock.tenants["platform/sql"].datastore.clone().expect("the lock records the DataStore");
     assert_eq!((record.name.as_str(), record.driver.as_str()), ("default", "etcd"), "{}", r.describe());
     assert!(
@@ -618,7 +618,7 @@ fn a_tombstone_with_teardown_on_renders_the_job_that_drops_the_tenants_database(
     // Off by default: the tenant's bundle goes, nothing drops its data.
     let r = render().expect_code(0, "render of a tombstone, teardown off");
     assert!(!out.join("platform/sql").exists(), "{}", r.describe());
-    let lock = tcpc::lock::Lock::parse(&std::fs::read_to_string(dir.join("tcpc.lock")).unwrap()).unwrap();
+    let lock = tcpc::lock::read(&dir.join("tcpc.lock")).unwrap();
     assert!(lock.teardown.is_empty() && !lock.tenants.contains_key("platform/sql"));
 
     // On: the same removal, from a fresh copy, renders the teardown Job.
@@ -667,7 +667,7 @@ fn a_tombstone_with_teardown_on_renders_the_job_that_drops_the_tenants_database(
         assert!(job.contains(e), "the teardown Job lacks {e:?}:\n{job}");
     }
     assert!(!job.contains("CREATE"), "{job}");
-    let lock = tcpc::lock::Lock::parse(&std::fs::read_to_string(dir.join("tcpc.lock")).unwrap()).unwrap();
+    let lock = tcpc::lock::read(&dir.join("tcpc.lock")).unwrap();
     let rec = &lock.teardown["platform/sql"];
     assert_eq!((rec.name.as_str(), rec.schema.as_str(), rec.user.as_deref()), ("postgresql", "platform_sql", Some("platform_sql")));
     assert!(!lock.tenants.contains_key("platform/sql") && !lock.teardown.contains_key("tenants/minimal"));
@@ -691,6 +691,6 @@ fn a_tombstone_with_teardown_on_renders_the_job_that_drops_the_tenants_database(
     std::fs::remove_file(dir.join("tenants/sql.yaml")).unwrap();
     render().expect_code(0, "render after the tombstone is deleted");
     assert!(teardown_jobs(&out).is_empty());
-    let lock = tcpc::lock::Lock::parse(&std::fs::read_to_string(dir.join("tcpc.lock")).unwrap()).unwrap();
+    let lock = tcpc::lock::read(&dir.join("tcpc.lock")).unwrap();
     assert!(lock.teardown.is_empty());
 }

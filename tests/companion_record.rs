@@ -162,7 +162,7 @@ fn switching_to_companion_rotation_drops_the_leaves_from_git() {
     let spec = std::fs::read_to_string(&tenant).unwrap();
     std::fs::write(&tenant, spec.replacen("spec:\n", "spec:\n  pki:\n    rotation: companion\n", 1)).unwrap();
     ws.render(None, harness::EPOCH).expect_ok();
-    let lock: serde_json::Value = serde_json::from_slice(&std::fs::read(ws.lock()).unwrap()).unwrap();
+    let lock = ws.lock_value();
     let entry = &lock["tenants"]["tenants/minimal"];
     let artefacts: BTreeSet<&str> = entry["artefacts"].as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(

@@ -146,12 +146,12 @@ fn filtered_render_leaves_other_tenants_alone() {
     let c = Copy::new();
     c.edit(EDIT.0, EDIT.1, EDIT.2);
     c.edit("tenants/nodeport.yaml", "cgroupfs: cgroupfs", "cgroupfs: systemd");
-    let (golden_before, lock_before) = (snapshot(&c.golden()), std::fs::read(c.repo().join("tcpc.lock")).unwrap());
+    let (golden_before, lock_before) = (snapshot(&c.golden()), common::lock_snapshot(&c.repo()));
     c.tcpc(&["render", "examples", "--tenant", "tenants/minimal", "--bundle", "tenant"]).expect_code(0, "filtered render");
     let changes = snapshot_changes(&golden_before, &snapshot(&c.golden()));
     assert!(!changes.is_empty());
     assert!(changes.iter().all(|p| p.starts_with("changed: tenants/minimal/tenant/")), "only the selected bundle: {changes:?}");
-    assert_eq!(std::fs::read(c.repo().join("tcpc.lock")).unwrap(), lock_before, "no lock entry changes");
+    assert_eq!(common::lock_snapshot(&c.repo()), lock_before, "no lock entry changes");
     c.tcpc(&["check", "examples", "--tenant", "tenants/minimal", "--bundle", "tenant"]).expect_code(0, "the selected bundle is up to date");
     // the management bundle's RenderedControlPlane records the input fingerprint: stale until rendered
     c.tcpc(&["check", "examples", "--tenant", "tenants/minimal"]).expect_code(1, "the management bundle's record is stale");

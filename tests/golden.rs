@@ -8,7 +8,7 @@
 //! ```
 //!
 //! which runs `tcpc render examples --identity tests/fixtures/examples-age-identity.txt`
-//! (issuing or sealing what the change needs, updating `examples/tcpc.lock` and
+//! (issuing or sealing what the change needs, updating the lock `examples/tcpc.lock{,.d/}` and
 //! `examples/.tcpc/`) and then runs the checks below against the result.
 
 mod common;
@@ -30,8 +30,9 @@ fn bless_once() {
 }
 
 /// The lock and encrypted state of the examples, whose bytes a plain render must not touch.
-fn pki_snapshot() -> (Vec<u8>, std::collections::BTreeMap<String, Vec<u8>>) {
-    let lock = std::fs::read(root().join("examples/tcpc.lock")).expect("examples/tcpc.lock exists");
+fn pki_snapshot() -> (std::collections::BTreeMap<String, Vec<u8>>, std::collections::BTreeMap<String, Vec<u8>>) {
+    let lock = common::lock_snapshot(&root().join("examples"));
+    assert!(lock.contains_key("tcpc.lock") && lock.len() > 1, "examples/tcpc.lock and its shards exist");
     (lock, snapshot(&root().join("examples/.tcpc")))
 }
 
@@ -50,7 +51,7 @@ fn examples_render_to_golden_without_identity() {
     common::assert_trees_eq(&root().join("golden"), &out, HINT);
 
     let (lock_after, state_after) = pki_snapshot();
-    assert!(lock_before == lock_after, "rendering unchanged inputs rewrote examples/tcpc.lock");
+    assert!(lock_before == lock_after, "rendering unchanged inputs rewrote the lock of examples/");
     let changes = snapshot_changes(&state_before, &state_after);
     assert!(changes.is_empty(), "rendering unchanged inputs touched examples/.tcpc:\n{}", changes.join("\n"));
 }

@@ -103,6 +103,8 @@ fn repeat(path: &str, head: &str, unit: &str, len: usize, tail: &str) -> Edit {
 const TENANT: &str = "tenants/a.yaml";
 const CONFIG: &str = "tcpc.yaml";
 const LOCK: &str = "tcpc.lock";
+/// The tenant's shard of the lock (`tcpc.lock.d/<namespace>/<name>.json`).
+const SHARD: &str = "tcpc.lock.d/tenants/a.json";
 const RECIPIENT: &str = "age1l073q08ujmk99f2ucgt7t46sn26v0n2u89wnk2xnclrwry4ur46ssqpdzg";
 
 /// The valid values of the tenant template, by placeholder.
@@ -678,20 +680,20 @@ fn key_material_cases(base: &Path) -> Vec<Case> {
     let mut out = Vec::new();
     // An input change that forces re-issuance, so the state and the identity are needed.
     let reissue = write(TENANT, tcp(&[("certSANs", "[b.example.com]")]));
-    let lock = std::fs::read(base.join(LOCK)).unwrap();
-    for cut in (0..lock.len()).step_by(lock.len() / 25 + 1) {
-        out.push(case(format!("lock/truncated/{cut}"), vec![write(LOCK, lock[..cut].to_vec())], Expect::LocatedOrOk(LOCK)));
+    // The tenant's shard: where its entry (certificates, sealed objects) is.
+    let shard = std::fs::read(base.join(SHARD)).unwrap();
+    for cut in (0..shard.len()).step_by(shard.len() / 25 + 1) {
+        out.push(case(format!("lock/truncated/{cut}"), vec![write(SHARD, shard[..cut].to_vec())], Expect::LocatedOrOk(SHARD)));
     }
-    let lock_text = String::from_utf8(lock.clone()).unwrap();
+    let shard_text = String::from_utf8(shard.clone()).unwrap();
     for (i, text) in [
-        lock_text.replace("tcpc.dev/v1alpha1", "tcpc.dev/v9"),
-        lock_text.replace("\"tenants\": {", "\"tenants\": [], \"x\": {"),
-        lock_text.replacen("\"notAfter\": \"", "\"notAfter\": \"9999-99-99", 1),
-        lock_text.replacen("\"notAfter\": \"", "\"notAfter\": \"-", 1),
-        lock_text.replacen("sha256:", "sha256:zz", 3),
-        "apiVersion: tcpc.dev/v1alpha1\nkind: Lock\ntenants: {a: &a [x, x], b: [*a, *a]}\n".into(),
+        shard_text.replacen("\"artefacts\": {", "\"artefacts\": [], \"x\": {", 1),
+        shard_text.replacen("\"notAfter\": \"", "\"notAfter\": \"9999-99-99", 1),
+        shard_text.replacen("\"notAfter\": \"", "\"notAfter\": \"-", 1),
+        shard_text.replacen("sha256:", "sha256:zz", 3),
+        "artefacts: {a: &a [x, x], b: [*a, *a]}\n".into(),
         format!("a: &a [x]\n{}", billion_laughs(9, 10).replace("  l", "l")),
-        format!("{{\"apiVersion\": {}}}", "[".repeat(100_000)),
+        format!("{{\"state\": {}}}", "[".repeat(100_000)),
         "[".repeat(200) + &"]".repeat(200),
         "null".into(),
         "{}".into(),
@@ -700,11 +702,34 @@ fn key_material_cases(base: &Path) -> Vec<Case> {
     .into_iter()
     .enumerate()
     {
-        out.push(case(format!("lock/corrupt/{i}"), vec![write(LOCK, text)], Expect::LocatedOrOk(LOCK)));
+        out.push(case(format!("lock/corrupt/{i}"), vec![write(SHARD, text)], Expect::LocatedOrOk(SHARD)));
     }
-    out.push(case("lock/binary", vec![write(LOCK, noise(7, 4096, false))], Expect::Refused(LOCK)));
-    out.push(case("lock/huge-garbage", vec![repeat(LOCK, "", "[", 20_000_000, "")], Expect::Located(LOCK)));
-    out.push(case("lock/directory", vec![Edit::Remove(LOCK.into()), Edit::Mkdir(LOCK.into())], Expect::Refused(LOCK)));
+    out.push(case("lock/binary", vec![write(SHARD, noise(7, 4096, false))], Expect::Refused(SHARD)));
+    out.push(case("lock/huge-garbage", vec![repeat(SHARD, "", "[", 20_000_000, "")], Expect::Located(SHARD)));
+    out.push(case("lock/shard-directory", vec![Edit::Remove(SHARD.into()), Edit::Mkdir(SHARD.into())], Expect::Refused(SHARD)));
+    out.push(case("lock/stray-file", vec![write("tcpc.lock.d/tenants/notes.txt", "hi")], Expect::Refused("notes.txt")));
+    // The root file.
+    let lock = std::fs::read(base.join(LOCK)).unwrap();
+    let lock_text = String::from_utf8(lock.clone()).unwrap();
+    for cut in (0..lock.len()).step_by(lock.len() / 8 + 1) {
+        out.push(case(format!("lock-root/truncated/{cut}"), vec![write(LOCK, lock[..cut].to_vec())], Expect::LocatedOrOk(LOCK)));
+    }
+    for (i, text) in [
+        lock_text.replace("tcpc.dev/v1alpha1", "tcpc.dev/v9"),
+        lock_text.replace("\"kind\": \"Lock\"", "\"kind\": \"Lock\", \"tenants\": [], \"x\": {}"),
+        // A root that still lists tenants, beside the shards: one lock in two places.
+        lock_text.replace("\"kind\": \"Lock\"", "\"kind\": \"Lock\", \"tenants\": {\"tenants/b\": {}}"),
+        "apiVersion: tcpc.dev/v1alpha1\nkind: Lock\ntenants: {a: &a [x, x], b: [*a, *a]}\n".into(),
+        "null".into(),
+        "{}".into(),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        out.push(case(format!("lock-root/corrupt/{i}"), vec![write(LOCK, text)], Expect::LocatedOrOk(LOCK)));
+    }
+    out.push(case("lock-root/binary", vec![write(LOCK, noise(7, 4096, false))], Expect::Refused(LOCK)));
+    out.push(case("lock-root/directory", vec![Edit::Remove(LOCK.into()), Edit::Mkdir(LOCK.into())], Expect::Refused(LOCK)));
     // The tenant's state.
     let state_rel = find_state(base);
     let state = std::fs::read(base.join(&state_rel)).unwrap();

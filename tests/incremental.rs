@@ -215,10 +215,11 @@ fn every_file_a_render_reads_voids_the_stamp() {
         .map(|e| e.unwrap().into_path())
         .find(|p| p.extension().is_some_and(|e| e == "age") && p.to_string_lossy().contains("tenants"))
         .expect("a tenant's state file");
-    let edits: [(&str, std::path::PathBuf); 5] = [
+    let edits: [(&str, std::path::PathBuf); 6] = [
         ("a tenant's spec", repo.join("tenants/minimal.yaml")),
         ("tcpc.yaml", repo.join("tcpc.yaml")),
-        ("the lock", repo.join("tcpc.lock")),
+        ("the lock's root", repo.join("tcpc.lock")),
+        ("a tenant's lock shard", repo.join("tcpc.lock.d/tenants/minimal.json")),
         ("the sealed-secrets certificate", repo.join("sealed-secrets.crt")),
         ("a state file", state),
     ];

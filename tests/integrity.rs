@@ -46,7 +46,7 @@ fn check(repo: &Path) -> Run {
 }
 
 fn lock_of(repo: &Path) -> tcpc::lock::Lock {
-    tcpc::lock::Lock::parse(&std::fs::read_to_string(repo.join("tcpc.lock")).unwrap_or_default()).expect("the lock parses")
+    tcpc::lock::read(&repo.join("tcpc.lock")).expect("the lock parses")
 }
 
 /// Tenant → fingerprint of its CA, as the lock records it.
@@ -386,6 +386,7 @@ fn lost_lock_or_state_never_re_keys_silently() {
 
     // An emptied lock: the state is adopted, the CAs stay, and the lock is rebuilt.
     std::fs::write(repo.join("tcpc.lock"), "").unwrap();
+    std::fs::remove_dir_all(repo.join("tcpc.lock.d")).unwrap();
     let r = render(&repo, &[]).expect_code(1, "an emptied lock without identity");
     assert!(r.stderr.contains("requires the age identity"), "{}", r.describe());
     let r = render_with_identity(&repo, &[]).expect_code(0, "an emptied lock with identity");
@@ -394,10 +395,11 @@ fn lost_lock_or_state_never_re_keys_silently() {
     check(&repo).expect_code(0, "check after rebuilding the lock");
 
     // A state newer than the lock (a commit that stopped between them, merged by hand).
-    let old_lock = std::fs::read_to_string(repo.join("tcpc.lock")).unwrap();
+    let shard = repo.join(MINIMAL_SHARD);
+    let old_entry = std::fs::read_to_string(&shard).unwrap();
     append(&repo, "tenants/minimal.yaml", "  networkProfile:\n    certSANs:\n    - newer.example.com\n");
     render_with_identity(&repo, &[]).expect_code(0, "a new SAN");
-    std::fs::write(repo.join("tcpc.lock"), &old_lock).unwrap();
+    std::fs::write(&shard, &old_entry).unwrap();
     let r = render_with_identity(&repo, &[]).expect_code(0, "a state newer than the lock");
     assert!(!r.stderr.contains("issued ca"), "{}", r.describe());
     assert_eq!(ca_fingerprints(&repo), ca_before, "a state newer than the lock re-keyed a tenant");
@@ -425,11 +427,14 @@ fn lost_lock_or_state_never_re_keys_silently() {
 
 // ---- the lock is data, never trusted output ----
 
+/// The lock shard of `tenants/minimal`.
+const MINIMAL_SHARD: &str = "tcpc.lock.d/tenants/minimal.json";
+
 /// Edits one Secret object of `tenants/minimal` in the lock.
 fn tamper(repo: &Path, secret: &str, f: impl FnOnce(&mut serde_json::Value)) {
-    let path = repo.join("tcpc.lock");
+    let path = repo.join(MINIMAL_SHARD);
     let mut lock: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    let obj = &mut lock["tenants"]["tenants/minimal"]["secrets"][secret]["object"];
+    let obj = &mut lock["secrets"][secret]["object"];
     assert!(obj.is_object(), "the lock has no {secret}");
     f(obj);
     std::fs::write(&path, serde_json::to_string_pretty(&lock).unwrap()).unwrap();
@@ -505,9 +510,9 @@ fn a_tampered_lock_is_refused_and_injects_nothing() {
             "a replaced CA bundle",
             "INJECTED",
             Box::new(|r| {
-                let path = r.join("tcpc.lock");
+                let path = r.join(MINIMAL_SHARD);
                 let mut lock: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-                lock["tenants"]["tenants/minimal"]["caBundle"] = "INJECTED: true\n".into();
+                lock["caBundle"] = "INJECTED: true\n".into();
                 std::fs::write(&path, serde_json::to_string_pretty(&lock).unwrap()).unwrap();
             }),
         ),
@@ -533,14 +538,14 @@ fn a_tampered_lock_is_refused_and_injects_nothing() {
                 // never used, and the rewritten lock no longer holds it.
                 let r = r.expect_code(0, &what);
                 assert!(!common::read_tree(&repo.join("rendered")).values().any(|t| t.contains(marker)), "{what}: {}", r.describe());
-                assert!(!std::fs::read_to_string(repo.join("tcpc.lock")).unwrap().contains(marker), "{what}: the lock kept it");
+                assert!(!std::fs::read_to_string(repo.join(MINIMAL_SHARD)).unwrap().contains(marker), "{what}: the lock kept it");
                 check(&repo).expect_code(0, &format!("{what}: check"));
                 refused += 1;
                 continue;
             }
             let r = r.expect_code(1, &what);
             assert!(
-                r.stderr.contains("tcpc.lock: tenants.\"tenants/minimal\""),
+                r.stderr.contains("tcpc.lock.d/tenants/minimal.json: "),
                 "{what}: the error must name the lock entry\n{}",
                 r.describe()
             );
@@ -551,7 +556,7 @@ fn a_tampered_lock_is_refused_and_injects_nothing() {
             // (With the SAN change, check stops earlier: it has no identity to re-issue, exit 5.)
             let r = check(&repo).expect_code(if with_identity { 5 } else { 1 }, &format!("{what}: check"));
             if !with_identity {
-                assert!(r.stderr.contains("tcpc.lock: tenants.\"tenants/minimal\""), "{what}: check must say why\n{}", r.describe());
+                assert!(r.stderr.contains("tcpc.lock.d/tenants/minimal.json: "), "{what}: check must say why\n{}", r.describe());
             }
             assert!(!r.stderr.contains("no longer found"), "{what}: a failing tenant is not a removed one\n{}", r.describe());
             refused += 1;

@@ -64,6 +64,7 @@ fn join_command_of_an_unrendered_or_unknown_tenant_is_a_clear_error() {
     assert!(r.stdout.is_empty());
 
     std::fs::remove_file(repo.join("tcpc.lock")).unwrap();
+    std::fs::remove_dir_all(repo.join("tcpc.lock.d")).unwrap();
     let r = run(tcpc().args(["join-command", "tenants/minimal"]).current_dir(&repo));
     assert_eq!(r.code, 2, "{}", r.describe());
     assert!(r.stderr.contains("tenants/minimal has no CA in the lock yet: run `tcpc render --identity"), "{}", r.stderr);

@@ -12,7 +12,7 @@ use std::path::Path;
 use common::{EXAMPLES_IDENTITY, replace_once, root, run, snapshot, snapshot_changes, tcpc};
 
 fn lock_tenants(dir: &Path) -> Vec<String> {
-    let lock = tcpc::lock::Lock::parse(&std::fs::read_to_string(dir.join("tcpc.lock")).unwrap()).unwrap();
+    let lock = tcpc::lock::read(&dir.join("tcpc.lock")).unwrap();
     lock.tenants.keys().cloned().collect()
 }
 
@@ -38,7 +38,7 @@ fn tenants_needing_the_identity_do_not_block_the_others() {
     let new_tenant = std::fs::read_to_string(&batch).unwrap().split("---\n").next().unwrap().replace("tcp-00000", "tcp-new");
     std::fs::write(repo.join("tenants/new.yaml"), new_tenant).unwrap();
 
-    let lock_before = std::fs::read(repo.join("tcpc.lock")).unwrap();
+    let lock_before = common::lock_snapshot(&repo);
     let state_before = snapshot(&repo.join(".tcpc"));
     let tree_before = snapshot(&rendered);
     let r = run(tcpc().arg("render").arg(&repo)).expect_code(5, "render without the identity");
@@ -60,7 +60,7 @@ fn tenants_needing_the_identity_do_not_block_the_others() {
     assert_eq!(changes, expected, "{}", r.stderr);
     assert!(r.stderr.contains("2 files changed for 1 tenant, "), "{}", r.stderr);
     // The lock and the state are untouched: 299 entries, tcp-00001's the previous one.
-    assert!(std::fs::read(repo.join("tcpc.lock")).unwrap() == lock_before, "the lock changed");
+    assert!(common::lock_snapshot(&repo) == lock_before, "the lock changed");
     assert!(snapshot_changes(&state_before, &snapshot(&repo.join(".tcpc"))).is_empty(), "the state changed");
 
     // check agrees: nothing stale, two tenants need the identity.

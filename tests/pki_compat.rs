@@ -582,7 +582,7 @@ fn minimal_repo(p: &Peers, config: &str) -> Workspace {
     let ws = Workspace::examples();
     std::fs::remove_dir_all(ws.golden()).unwrap();
     std::fs::remove_dir_all(ws.state()).unwrap();
-    std::fs::remove_file(ws.lock()).unwrap();
+    ws.remove_lock();
     for f in [
         "tenants/full.yaml",
         "tenants/internal-ca.yaml",
@@ -683,7 +683,7 @@ fn sops_sealing_agrees_with_sops() {
 fn render_without_identity_is_byte_stable() {
     let ws = Workspace::examples();
     let golden = snapshot(&ws.golden());
-    let lock = std::fs::read(ws.lock()).unwrap();
+    let lock = ws.lock_files();
     let state = snapshot(&ws.state());
     let first = ws.render(None, EPOCH).expect_ok();
     let t1 = snapshot(&ws.golden());
@@ -695,7 +695,7 @@ fn render_without_identity_is_byte_stable() {
         Vec::<String>::new(),
         "rendering the committed examples changed golden/ (stale golden or unstable render)"
     );
-    assert!(std::fs::read(ws.lock()).unwrap() == lock, "the lock changed");
+    assert!(ws.lock_files() == lock, "the lock changed");
     assert_eq!(changed_paths(&state, &snapshot(&ws.state())), Vec::<String>::new(), "the state changed");
     for run in [&first, &second] {
         assert!(
@@ -729,7 +729,7 @@ fn certsan_change_reissues_only_the_apiserver_cert() {
     let Some(p) = require_base_peers() else { return };
     let ws = Workspace::examples();
     let before = snapshot(&ws.golden());
-    let lock_before = std::fs::read_to_string(ws.lock()).unwrap();
+    let lock_before = ws.lock_files();
     let state_before = snapshot(&ws.state());
     add_cert_sans(&ws, &[EXTRA_SAN]);
     let run = ws.render(Some(&identity_file()), EPOCH).expect_ok();
@@ -773,7 +773,7 @@ fn certsan_change_reissues_only_the_apiserver_cert() {
     );
     // Only minimal's state, and in the lock only minimal's apiserver artefact and Secret.
     assert_eq!(changed_paths(&state_before, &snapshot(&ws.state())), vec!["tenants/tenants/minimal.age".to_string()]);
-    let lock_after = std::fs::read_to_string(ws.lock()).unwrap();
+    let lock_after = ws.lock_files();
     assert_ne!(lock_before, lock_after, "the lock did not record the re-issue");
     // The new certificate has the SAN, keeps the CA, and its key matches.
     let u = unseal_file(&p.kubeseal, &ws.golden().join(secret_file));
@@ -793,7 +793,7 @@ fn certsan_change_reissues_only_the_apiserver_cert() {
         assert!(run.stderr.contains(needle), "message lacks {needle:?}:\n{}", run.stderr);
     }
     assert_eq!(changed_paths(&tree, &snapshot(&ws.golden())), Vec::<String>::new(), "a failed render wrote files");
-    assert_eq!(std::fs::read_to_string(ws.lock()).unwrap(), lock_after, "a failed render wrote the lock");
+    assert_eq!(ws.lock_files(), lock_after, "a failed render wrote the lock");
 }
 
 fn add_cert_sans_more(ws: &Workspace, san: &str) {

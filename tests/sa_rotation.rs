@@ -200,11 +200,11 @@ fn sa_key_rotation_keeps_every_token_valid_until_the_old_key_is_retired() {
 
     // retire before the overlap: refused, nothing written.
     let before = snapshot(&setup.ws.golden());
-    let lock = std::fs::read(setup.ws.lock()).unwrap();
+    let lock = setup.ws.lock_files();
     let run = setup.rotate(e2 + 3600, &[]).expect_fail();
     assert!(run.stderr.contains("stopped signing 1h0m ago") && run.stderr.contains("--min-overlap"), "{}", run.stderr);
     assert_eq!(snapshot(&setup.ws.golden()), before);
-    assert_eq!(std::fs::read(setup.ws.lock()).unwrap(), lock);
+    assert_eq!(setup.ws.lock_files(), lock);
 
     // retire after it: only the new key is left; tokens of the old key stop verifying.
     let e3 = e2 + 24 * 3600 + 1;

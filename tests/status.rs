@@ -70,6 +70,7 @@ fn status_of_an_unrendered_tenant_and_of_no_match() {
     let repo = tmp.path().join("repo");
     copy_dir(&root().join("examples"), &repo);
     std::fs::remove_file(repo.join("tcpc.lock")).unwrap();
+    std::fs::remove_dir_all(repo.join("tcpc.lock.d")).unwrap();
     let r = run(tcpc().arg("status").current_dir(&repo)).expect_code(0, "status without a lock");
     assert_eq!(r.stdout.matches("not rendered yet").count(), 7, "{}", r.stdout);
     let r = run(tcpc().args(["status", "--tenant", "nobody/*"]).current_dir(&repo));

@@ -108,7 +108,7 @@ bench() {
   row "$n" "validate" "$log-validate"
   run_once "$log-cold" "$TCPC" render "$repo" -o "$work/out-$n" --allow-outside
   row "$n" "render (cold, empty -o)" "$log-cold"
-  echo "        $n tenants: $(find "$repo/rendered" -type f | wc -l) files, $(du -sh "$repo/rendered" | cut -f1) rendered, lock $(du -h "$repo/tcpc.lock" | cut -f1), state $(du -sh "$repo/.tcpc" | cut -f1)"
+  echo "        $n tenants: $(find "$repo/rendered" -type f | wc -l) files, $(du -sh "$repo/rendered" | cut -f1) rendered, lock $(du -sh "$repo/tcpc.lock" "$repo/tcpc.lock.d" | awk '{ print $1 }' | paste -sd+), state $(du -sh "$repo/.tcpc" | cut -f1)"
   rm -rf "$work/out-$n"
   [[ "${KEEP:-0}" == 1 ]] || rm -rf "$repo"
 }

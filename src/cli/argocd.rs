@@ -161,7 +161,8 @@ pub fn generate(
         eprintln!("error: refusing to generate a partial manifest list: render with the identity in CI and commit");
         return Err(Failure::NeedsIdentity);
     }
-    if compiled.lock.as_ref().is_some_and(|l| l.to_text() != repo.lock_text) {
+    let new_lock = compiled.lock.as_ref().unwrap_or(&repo.lock);
+    if !repo.lock_files.plan(&repo.lock_path, new_lock, Some(&compiled.lock_changed)).is_empty() {
         eprintln!("warning: {} is stale (run `tcpc render` and commit it); the manifests are complete", repo.lock_path.display());
     }
     let selected = filter.tree(&compiled.tree);

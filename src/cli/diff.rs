@@ -143,8 +143,9 @@ fn review_repo(
         on_disk: &on_disk,
         new: &compiled.tree,
         old_lock: &repo.lock,
-        old_lock_text: &repo.lock_text,
-        new_lock: compiled.lock.as_ref(),
+        old_lock_root: &repo.lock_files.root,
+        // An unchanged lock still compares its root: a single-file lock is rewritten sharded.
+        new_lock: Some(compiled.lock.as_ref().unwrap_or(&repo.lock)),
         lock_file: &lock_name,
         filter,
         pending: &compiled.pending,

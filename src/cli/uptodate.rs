@@ -44,6 +44,7 @@ impl UpToDate {
         if let Some(parent) = self.lock_path.parent().filter(|p| p.is_dir()) {
             tcpc::commit::remove_temps(parent, 1)?;
         }
+        tcpc::commit::remove_temps(&tcpc::lock::shard_dir(&self.lock_path), 2)?;
         let parent = self.output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         match self.output.file_name() {
             Some(name) => emit::remove_leftovers(parent, &name.to_string_lossy()),
@@ -86,7 +87,7 @@ pub fn check(
     let Some(stamp) = std::fs::read_to_string(out.join(emit::MARKER)).ok().as_deref().and_then(Stamp::parse) else {
         return Ok(None);
     };
-    match discover::read_inputs(dir, config, &[PathBuf::from(config.output_dir())], &mut sources, &mut diags) {
+    match discover::read_inputs(dir, config, &crate::not_inputs(config), &mut sources, &mut diags) {
         Ok(warnings) if warnings.is_empty() && !diags.has_errors() => {}
         _ => return Ok(None),
     }
@@ -147,7 +148,11 @@ fn stat_print(dir: &Path, config: &tcpc_spec::Config, out: &Path) -> Option<Stat
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(()),
         Err(_) => None,
     };
-    stat("lock".into(), &dir.join(config.lock_file()))?;
+    let lock_file = dir.join(config.lock_file());
+    stat("lock".into(), &lock_file)?;
+    for (key, path) in tcpc::lock::shard_files(&lock_file).ok()? {
+        stat(format!("lock/{key}"), &path)?;
+    }
     if let Some(path) = crate::sealer_certificate(dir, config) {
         stat("sealer".into(), &path)?;
     }
@@ -161,10 +166,16 @@ fn stat_print(dir: &Path, config: &tcpc_spec::Config, out: &Path) -> Option<Stat
 /// Hashes what `load_and_compile` hashes into the stamp besides the sources, file by file: the
 /// lock and the state files are streamed, never held. `false` if one cannot be read.
 fn hash_input_files(dir: &Path, config: &tcpc_spec::Config, inputs: &mut InputFiles) -> bool {
-    match sha256_file(&dir.join(config.lock_file())) {
+    let lock_file = dir.join(config.lock_file());
+    match sha256_file(&lock_file) {
         Ok(sha) => inputs.insert("lock".into(), sha),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => inputs.insert_bytes("lock".into(), b""),
         Err(_) => return false,
+    }
+    let Ok(shards) = tcpc::lock::shard_files(&lock_file) else { return false };
+    for (key, path) in shards {
+        let Ok(sha) = sha256_file(&path) else { return false };
+        inputs.insert(format!("lock/{key}"), sha);
     }
     let Ok(states) = state_files(&dir.join(config.state_dir())) else { return false };
     for (key, path) in states {

@@ -376,13 +376,13 @@ impl<'a> Subject<'a> {
         crate::lock_check::check_ca_bundle(
             &p.ca_bundle,
             p.artefacts.get("ca").map(|a| a.fingerprint.as_str()),
-            &format!("tcpc.lock: tenants.\"{who}\""),
+            &format!("tcpc.lock.d/{who}.json: caBundle"),
         )?;
         let objects = secrets
             .iter()
             .map(|s| {
                 let object = serde_json::from_str(p.secrets[&s.name].object.get()).map_err(|e| format!("{who}: corrupt lock: {e}"))?;
-                let entry = format!("tcpc.lock: tenants.\"{who}\".secrets.\"{}\".object", s.name);
+                let entry = format!("tcpc.lock.d/{who}.json: secrets.\"{}\".object", s.name);
                 crate::lock_check::check_sealed(t, &s.name, s.component, env.sealer, &object, &entry)?;
                 Ok(rendered(t, object, certificate_annotations(t, &s.name, &self.specs, &p.artefacts, &p.ca_bundle)))
             })
@@ -626,7 +626,7 @@ impl<'a> Subject<'a> {
             let (object, raw) = match reuse {
                 Some(l) => {
                     let object = serde_json::from_str(l.object.get()).map_err(|e| format!("{who}: corrupt lock: {e}"))?;
-                    let entry = format!("tcpc.lock: tenants.\"{who}\".secrets.\"{}\".object", plan.name);
+                    let entry = format!("tcpc.lock.d/{who}.json: secrets.\"{}\".object", plan.name);
                     crate::lock_check::check_sealed(t, &plan.name, plan.component, env.sealer, &object, &entry)?;
                     (object, l.object.clone())
                 }

@@ -118,6 +118,17 @@ pub fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     out
 }
 
+/// The lock of the repository at `repo` as files: the root `tcpc.lock` and every shard of
+/// `tcpc.lock.d/`, keyed by path relative to `repo`.
+pub fn lock_snapshot(repo: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out: BTreeMap<String, Vec<u8>> =
+        snapshot(&repo.join("tcpc.lock.d")).into_iter().map(|(k, v)| (format!("tcpc.lock.d/{k}"), v)).collect();
+    if let Ok(root) = std::fs::read(repo.join("tcpc.lock")) {
+        out.insert("tcpc.lock".into(), root);
+    }
+    out
+}
+
 /// Names the files that differ between two snapshots (empty when equal).
 pub fn snapshot_changes(before: &BTreeMap<String, Vec<u8>>, after: &BTreeMap<String, Vec<u8>>) -> Vec<String> {
     let paths: std::collections::BTreeSet<&String> = before.keys().chain(after.keys()).collect();

@@ -484,7 +484,7 @@ s_sa_rotation() {
     fi
     log "sa-key $step: ${#tokens[@]} tokens issued so far, every earlier one still authenticates; CoreDNS kept watching the API"
   done
-  [[ $(jq -r '.tenants["e2e-alpha/alpha"].artefacts | keys | map(select(startswith("sa"))) | join(",")' "$REPO/tcpc.lock") == sa,sa-previous ]] ||
+  [[ $(jq -r '.artefacts | keys | map(select(startswith("sa"))) | join(",")' "$REPO/tcpc.lock.d/e2e-alpha/alpha.json") == sa,sa-previous ]] ||
     { log "the lock does not record the signing phase"; return 1; }
   kubectl -n e2e-alpha get events --field-selector involvedObject.name=alpha -o json |
     jq -e '[.items[] | select(.reason == "ServiceAccountKeys")] | length >= 1' > /dev/null ||

@@ -288,18 +288,26 @@ impl Spare {
         };
         let mut touched = BTreeSet::new();
         let mut fresh = BTreeSet::new();
+        // Directories the new tree no longer has go first (one thread: a directory and its
+        // subdirectory may both be listed), then the others are written on every core (each
+        // directory by one thread; a parent's entries that a child's thread creates are kept).
+        let mut write = Vec::new();
         for dir in &rewrite {
-            let path = join(&spare, dir);
-            let Some(files) = new.files.get(dir.as_str()) else {
-                // Not in the new tree.
-                if std::fs::symlink_metadata(&path).is_ok() {
-                    std::fs::remove_dir_all(&path)?;
-                    if new.contains(parent_dir(dir)) {
-                        touched.insert(join(&spare, parent_dir(dir)));
-                    }
-                }
+            if new.files.contains_key(dir.as_str()) {
+                write.push(dir);
                 continue;
-            };
+            }
+            let path = join(&spare, dir);
+            match std::fs::remove_dir_all(&path) {
+                Ok(()) if new.contains(parent_dir(dir)) => _ = touched.insert(join(&spare, parent_dir(dir))),
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let write_dir = |dir: &String, touched: &mut BTreeSet<PathBuf>, fresh: &mut BTreeSet<String>| -> io::Result<()> {
+            let path = join(&spare, dir);
+            let files = &new.files[dir.as_str()];
             std::fs::create_dir_all(&path)?;
             let subdirs = &new.subdirs[dir.as_str()];
             for entry in std::fs::read_dir(&path)? {
@@ -322,6 +330,30 @@ impl Spare {
                 }
             }
             touched.insert(path);
+            Ok(())
+        };
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(write.len().max(1));
+        let chunk = write.len().div_ceil(workers).max(1);
+        let write_dir = &write_dir;
+        let written: Vec<io::Result<(BTreeSet<PathBuf>, BTreeSet<String>)>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = write
+                .chunks(chunk)
+                .map(|part| {
+                    scope.spawn(move || {
+                        let (mut touched, mut fresh) = (BTreeSet::new(), BTreeSet::new());
+                        for dir in part {
+                            write_dir(dir, &mut touched, &mut fresh)?;
+                        }
+                        Ok((touched, fresh))
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().expect("a spare writer panicked")).collect()
+        });
+        for result in written {
+            let (t, f) = result?;
+            touched.extend(t);
+            fresh.extend(f);
         }
         std::fs::write(spare.join(crate::emit::MARKER), marker)?;
         fresh.insert(String::new());

@@ -130,10 +130,13 @@ done
 if ((E2E_N > 0)); then
   python3 tools/gen-tenants.py "$E2E_N" "$work/repo"
   for ((r = 1; r <= E2E_ROUNDS; r++)); do
-    rm -rf "$work/run"
-    cp -a "$work/repo" "$work/run"
+    # A fresh copy per round, none removed until the end: on ext4 a file created soon after many
+    # were deleted costs ~15x more (the allocator skips recently freed inodes; docs/benchmarks.md),
+    # which would make each round pay for the cleanup of the one before.
+    cp -a "$work/repo" "$work/run-$r"
+    sync
     t0=$(now_ns)
-    "$TCPC" render "$work/run" --identity tests/fixtures/examples-age-identity.txt >"$work/render.log" 2>&1 || {
+    "$TCPC" render "$work/run-$r" --identity tests/fixtures/examples-age-identity.txt >"$work/render.log" 2>&1 || {
       echo "bench-pki.sh: render failed:" >&2
       tail -n 5 "$work/render.log" >&2
       exit 1

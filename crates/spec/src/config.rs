@@ -368,7 +368,8 @@ pub struct PkiConfig {
     /// Directory of the encrypted PKI state. Default: `.tcpc/state`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state_dir: Option<String>,
-    /// Lock file path. Default: `tcpc.lock`.
+    /// Lock file path; each tenant's entry is a shard in `<lockFile>.d/<namespace>/<name>.json`.
+    /// Default: `tcpc.lock`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lock_file: Option<String>,
 }

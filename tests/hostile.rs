@@ -676,17 +676,29 @@ fn encrypt_to_stranger(plaintext: &[u8]) -> Vec<u8> {
     text.into_bytes()
 }
 
+/// One lock file damaged every way: cut at `cuts` places, replaced by each of `variants`, by
+/// noise, and by a directory. A parse error must point into the file, anything else name it.
+fn damaged_file_cases(what: &str, file: &'static str, bytes: &[u8], cuts: usize, variants: Vec<String>) -> Vec<Case> {
+    let mut out = Vec::new();
+    for cut in (0..bytes.len()).step_by(bytes.len() / cuts + 1) {
+        out.push(case(format!("{what}/truncated/{cut}"), vec![write(file, bytes[..cut].to_vec())], Expect::LocatedOrOk(file)));
+    }
+    for (i, text) in variants.into_iter().enumerate() {
+        out.push(case(format!("{what}/corrupt/{i}"), vec![write(file, text)], Expect::LocatedOrOk(file)));
+    }
+    out.push(case(format!("{what}/binary"), vec![write(file, noise(7, 4096, false))], Expect::Refused(file)));
+    out.push(case(format!("{what}/directory"), vec![Edit::Remove(file.into()), Edit::Mkdir(file.into())], Expect::Refused(file)));
+    out
+}
+
 fn key_material_cases(base: &Path) -> Vec<Case> {
     let mut out = Vec::new();
     // An input change that forces re-issuance, so the state and the identity are needed.
     let reissue = write(TENANT, tcp(&[("certSANs", "[b.example.com]")]));
     // The tenant's shard: where its entry (certificates, sealed objects) is.
     let shard = std::fs::read(base.join(SHARD)).unwrap();
-    for cut in (0..shard.len()).step_by(shard.len() / 25 + 1) {
-        out.push(case(format!("lock/truncated/{cut}"), vec![write(SHARD, shard[..cut].to_vec())], Expect::LocatedOrOk(SHARD)));
-    }
     let shard_text = String::from_utf8(shard.clone()).unwrap();
-    for (i, text) in [
+    let shard_variants = vec![
         shard_text.replacen("\"artefacts\": {", "\"artefacts\": [], \"x\": {", 1),
         shard_text.replacen("\"notAfter\": \"", "\"notAfter\": \"9999-99-99", 1),
         shard_text.replacen("\"notAfter\": \"", "\"notAfter\": \"-", 1),
@@ -698,23 +710,14 @@ fn key_material_cases(base: &Path) -> Vec<Case> {
         "null".into(),
         "{}".into(),
         "\"string\"".into(),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        out.push(case(format!("lock/corrupt/{i}"), vec![write(SHARD, text)], Expect::LocatedOrOk(SHARD)));
-    }
-    out.push(case("lock/binary", vec![write(SHARD, noise(7, 4096, false))], Expect::Refused(SHARD)));
+    ];
+    out.extend(damaged_file_cases("lock", SHARD, &shard, 25, shard_variants));
     out.push(case("lock/huge-garbage", vec![repeat(SHARD, "", "[", 20_000_000, "")], Expect::Located(SHARD)));
-    out.push(case("lock/shard-directory", vec![Edit::Remove(SHARD.into()), Edit::Mkdir(SHARD.into())], Expect::Refused(SHARD)));
     out.push(case("lock/stray-file", vec![write("tcpc.lock.d/tenants/notes.txt", "hi")], Expect::Refused("notes.txt")));
     // The root file.
     let lock = std::fs::read(base.join(LOCK)).unwrap();
     let lock_text = String::from_utf8(lock.clone()).unwrap();
-    for cut in (0..lock.len()).step_by(lock.len() / 8 + 1) {
-        out.push(case(format!("lock-root/truncated/{cut}"), vec![write(LOCK, lock[..cut].to_vec())], Expect::LocatedOrOk(LOCK)));
-    }
-    for (i, text) in [
+    let root_variants = vec![
         lock_text.replace("tcpc.dev/v1alpha1", "tcpc.dev/v9"),
         lock_text.replace("\"kind\": \"Lock\"", "\"kind\": \"Lock\", \"tenants\": [], \"x\": {}"),
         // A root that still lists tenants, beside the shards: one lock in two places.
@@ -722,14 +725,8 @@ fn key_material_cases(base: &Path) -> Vec<Case> {
         "apiVersion: tcpc.dev/v1alpha1\nkind: Lock\ntenants: {a: &a [x, x], b: [*a, *a]}\n".into(),
         "null".into(),
         "{}".into(),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        out.push(case(format!("lock-root/corrupt/{i}"), vec![write(LOCK, text)], Expect::LocatedOrOk(LOCK)));
-    }
-    out.push(case("lock-root/binary", vec![write(LOCK, noise(7, 4096, false))], Expect::Refused(LOCK)));
-    out.push(case("lock-root/directory", vec![Edit::Remove(LOCK.into()), Edit::Mkdir(LOCK.into())], Expect::Refused(LOCK)));
+    ];
+    out.extend(damaged_file_cases("lock-root", LOCK, &lock, 8, root_variants));
     // The tenant's state.
     let state_rel = find_state(base);
     let state = std::fs::read(base.join(&state_rel)).unwrap();

@@ -1,5 +1,5 @@
 //! Micro-benchmarks of the PKI hot paths: key generation, encoding, certificate issuance and a
-//! whole tenant PKI. `cargo bench -p tcpc-pki` (results in docs/benchmarks.md, "PKI").
+//! whole tenant PKI, and RSA's public operation (OAEP's `m^e mod n`) on both Montgomery products. `cargo bench -p tcpc-pki` (results in docs/benchmarks.md, "PKI").
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use rand_chacha::ChaCha20Rng;
@@ -61,5 +61,23 @@ fn tenant(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, keys, certs, tenant);
+/// `m^65537 mod n` for a 4096-bit modulus (the sealed-secrets controller key's size): the IFMA
+/// product where the CPU has it (`pow`) against the scalar one (`pow_scalar`).
+fn rsa_public(c: &mut Criterion) {
+    use tcpc_pki::montgomery::{Montgomery, to_limbs};
+    let mut g = c.benchmark_group("rsa_public_4096");
+    // Any odd 4096-bit modulus costs what an RSA one does.
+    let mut bytes = [0u8; 512];
+    rand_core::RngCore::fill_bytes(&mut ChaCha20Rng::seed_from_u64(4), &mut bytes);
+    bytes[0] |= 0x80;
+    bytes[511] |= 1;
+    let n = rsa::BigUint::from_bytes_be(&bytes);
+    let mont = Montgomery::new(&n);
+    let m = to_limbs(&(&n >> 3usize), mont.limbs());
+    g.bench_function("pow", |b| b.iter(|| mont.pow(black_box(&m), 65537)));
+    g.bench_function("pow_scalar", |b| b.iter(|| mont.pow_scalar(black_box(&m), 65537)));
+    g.finish();
+}
+
+criterion_group!(benches, keys, certs, tenant, rsa_public);
 criterion_main!(benches);

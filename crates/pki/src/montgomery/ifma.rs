@@ -54,7 +54,7 @@ impl Ifma {
 
     fn new_unchecked(n: &BigUint, n64: &[u64], n0inv64: u64) -> Option<Ifma> {
         // R > 4n: two bits of headroom above n.
-        let limbs = (n.bits() as usize + 2).div_ceil(52).next_multiple_of(8);
+        let limbs = (n.bits() + 2).div_ceil(52).next_multiple_of(8);
         if limbs / 8 > MAX_VECTORS {
             return None;
         }

@@ -75,9 +75,12 @@ pub struct Compiled {
     pub pending: Vec<Pending>,
     /// The Namespace objects in the tree (`<ns>/namespace.yaml`), by namespace.
     pub namespaces: std::collections::BTreeMap<String, String>,
-    /// Each rendered tenant's render-cache key (`cache`), by `<namespace>/<name>`: what the
-    /// output's marker records for the next render.
-    pub render_keys: std::collections::BTreeMap<String, String>,
+    /// Each rendered tenant's render-cache key and spec fingerprint (`cache`), by
+    /// `<namespace>/<name>`: what the output's marker records for the next render.
+    pub render_keys: std::collections::BTreeMap<String, cache::Entry>,
+    /// Tenants not rendered because a previous render vouches for them (`validate` given the
+    /// marker's spec fingerprints, [`compile_with`]): their source path, by `<namespace>/<name>`.
+    pub vouched: std::collections::BTreeMap<String, String>,
     /// Tenants whose files came from the render cache.
     pub cache_hits: usize,
     /// The companion's install as a kustomize Component (`companion.image`), or empty.
@@ -135,6 +138,21 @@ pub fn compile_with_progress(
     keys: Option<&Keys<'_>>,
     progress: &Progress,
 ) -> Result<Compiled, Diagnostics> {
+    compile_with(sources, config, keys, None, progress)
+}
+
+/// [`compile_with_progress`]; without keys (`validate`), a tenant whose spec fingerprint
+/// (`cache::spec_fingerprint`) is the one `vouched` records for it is parsed and resolved but
+/// not rendered: a render of this build succeeded on the same resolved tenant, and templates and
+/// the typed check are a function of it. It is listed in [`Compiled::vouched`].
+pub fn compile_with(
+    sources: &Sources,
+    config: &parse::ConfigFile,
+    keys: Option<&Keys<'_>>,
+    vouched: Option<&std::collections::BTreeMap<String, String>>,
+    progress: &Progress,
+) -> Result<Compiled, Diagnostics> {
+    let vouched = if keys.is_some() { None } else { vouched };
     let mut diags = Diagnostics::default();
     let inputs = parse::parse(sources, config, &mut diags);
     let tenants = resolve::resolve(&inputs, &mut diags);
@@ -170,7 +188,7 @@ pub fn compile_with_progress(
         },
     };
     progress.total.store(tenants.len(), std::sync::atomic::Ordering::Relaxed);
-    let results = render_all(sources, &tenants, keys, pki_env.as_ref(), progress);
+    let results = render_all(sources, &tenants, keys, pki_env.as_ref(), vouched, progress);
     let mut objects = Vec::new();
     let mut changed: std::collections::BTreeMap<String, lock::TenantLock> = std::collections::BTreeMap::new();
     let mut names: Vec<String> = Vec::new();
@@ -178,6 +196,7 @@ pub fn compile_with_progress(
     let mut report = Vec::new();
     let mut pending = Vec::new();
     let mut render_keys = std::collections::BTreeMap::new();
+    let mut vouched_tenants = std::collections::BTreeMap::new();
     let mut cache_hits = 0;
     for (t, r) in tenants.iter().zip(results) {
         match r {
@@ -185,8 +204,11 @@ pub fn compile_with_progress(
                 objects.extend(out.objects);
                 let key = t.key();
                 cache_hits += usize::from(out.cached);
+                if out.vouched {
+                    vouched_tenants.insert(key.clone(), sources.get(t.file).display.clone());
+                }
                 if let Some(k) = out.render_key {
-                    render_keys.insert(key.clone(), k);
+                    render_keys.insert(key.clone(), cache::Entry { key: k, spec: out.spec });
                 }
                 if let Some(l) = out.lock {
                     changed.insert(key.clone(), l);
@@ -269,6 +291,7 @@ pub fn compile_with_progress(
                 pending,
                 namespaces,
                 render_keys,
+                vouched: vouched_tenants,
                 cache_hits,
                 component,
             })
@@ -334,8 +357,12 @@ struct TenantOutput {
     report: Vec<String>,
     /// The render-cache key of its templates' inputs (`cache`), when rendered with keys.
     render_key: Option<String>,
+    /// Its spec fingerprint (`cache::spec_fingerprint`).
+    spec: String,
     /// Its template files came from the cache.
     cached: bool,
+    /// Not rendered: a previous render vouches for it (`compile_with`).
+    vouched: bool,
 }
 
 /// Runs PKI, templates and the typed check for every tenant, spread over the available cores.
@@ -345,6 +372,7 @@ fn render_all(
     tenants: &[resolve::Tenant],
     keys: Option<&Keys<'_>>,
     pki_env: Option<&pki::PkiEnv<'_>>,
+    vouched: Option<&std::collections::BTreeMap<String, String>>,
     progress: &Progress,
 ) -> Vec<Result<TenantOutput, pki::PkiError>> {
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(tenants.len().max(1));
@@ -356,7 +384,7 @@ fn render_all(
                 scope.spawn(move || {
                     part.iter()
                         .map(|t| {
-                            let out = render_one(t, &sources.get(t.file).display, keys, pki_env);
+                            let out = render_one(t, &sources.get(t.file).display, keys, pki_env, vouched);
                             progress.done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                             out
                         })
@@ -409,9 +437,23 @@ fn render_one(
     source: &str,
     keys: Option<&Keys<'_>>,
     pki_env: Option<&pki::PkiEnv<'_>>,
+    vouched: Option<&std::collections::BTreeMap<String, String>>,
 ) -> Result<TenantOutput, pki::PkiError> {
+    let spec = cache::spec_fingerprint(t, source);
+    let mut out = TenantOutput {
+        objects: Vec::new(),
+        lock: None,
+        new_state: None,
+        report: Vec::new(),
+        render_key: None,
+        vouched: vouched.and_then(|v| v.get(&t.key())) == Some(&spec),
+        spec,
+        cached: false,
+    };
+    if out.vouched {
+        return Ok(out);
+    }
     let mut annotations = t.deployment.pod_annotations.clone();
-    let mut out = TenantOutput { objects: Vec::new(), lock: None, new_state: None, report: Vec::new(), render_key: None, cached: false };
     let mut ca_cert_b64 = None;
     let mut etcd_checksum = None;
     let mut record = None;
@@ -443,8 +485,7 @@ fn render_one(
     if let Some(keys) = keys {
         let key = cache::KeyInputs {
             secrets: &secrets,
-            tenant: t,
-            source,
+            spec: &out.spec,
             annotations: &annotations,
             ca_cert_b64: ca_cert_b64.as_deref(),
             etcd_checksum: etcd_checksum.as_deref(),

@@ -149,6 +149,11 @@ enum Command {
         /// `json`: one report on stdout (schema: docs/json-output.md).
         #[arg(long, value_enum, default_value_t = cli::diff::Format::Text)]
         format: cli::diff::Format,
+        /// Render every tenant's templates. Without it, a tenant whose resolved spec this build
+        /// already rendered successfully (the output tree's marker records its fingerprint) is
+        /// parsed and resolved only.
+        #[arg(long)]
+        full: bool,
     },
     /// Show what `render` would change in the tree and the lock: a unified diff grouped by
     /// tenant and object, each change naming the input file that caused it. Needs no key;
@@ -581,7 +586,7 @@ fn main() -> ExitCode {
                 .and_then(|filter| render(&dir, output, stdout_bundle, keys.identity.as_deref(), &intent, Some(write), &filter, timeout))
         }
         Command::Rotate { what } => rotate(what, timeout),
-        Command::Validate { dir, filter, format } => validate(&dir, &filter, format),
+        Command::Validate { dir, filter, format, full } => validate(&dir, &filter, format, full),
         Command::Diff(args) => args.run(cli::diff::Command::Diff, timeout),
         Command::Import { what } => import(what, timeout),
         Command::Identity { output } => identity(output.as_deref()),
@@ -638,8 +643,9 @@ struct Repo {
 type ReadPrevious<'a> = &'a mut dyn FnMut(&Path) -> Result<emit::Previous, Failure>;
 
 enum Mode<'a> {
-    /// Parse, resolve, render; no key material.
-    Validate,
+    /// Parse, resolve, render; no key material. Unless `full`, tenants the output's marker
+    /// vouches for are not rendered (`tcpc::compile_with`).
+    Validate { full: bool },
     /// Full render; `identity` is read only if given. `write`: where the render will write,
     /// checked (`tcpc::paths`) before anything else happens.
     Render { identity: Option<&'a Path>, intent: &'a Intent, write: Option<Write>, previous: Option<ReadPrevious<'a>> },
@@ -688,14 +694,26 @@ fn load_and_compile(dir: &Path, mode: Mode<'_>) -> Result<(Repo, Compiled), Fail
     for w in warnings {
         eprintln!("warning: {w}");
     }
-    let lock_files = tcpc::lock::LockFiles::read(&lock_path).map_err(|e| Failure::Io(e.to_string()))?;
-    let lock = lock_files.parse(config.lock_file()).map_err(|e| {
-        let (sources, d) = tcpc::limits::json_file_error(&e.file, &e.text, &e.message);
-        eprint!("{}", d.help("restore the lock from Git; tcpc writes it, nobody edits it").render(&sources));
-        Failure::Invalid
-    })?;
+    // `validate` compiles without keys: the lock (render's own record) plays no part.
+    let (lock_files, lock) = if matches!(mode, Mode::Validate { .. }) {
+        (tcpc::lock::LockFiles::default(), tcpc::lock::Lock::new())
+    } else {
+        let lock_files = tcpc::lock::LockFiles::read(&lock_path).map_err(|e| Failure::Io(e.to_string()))?;
+        let lock = lock_files.parse(config.lock_file()).map_err(|e| {
+            let (sources, d) = tcpc::limits::json_file_error(&e.file, &e.text, &e.message);
+            eprint!("{}", d.help("restore the lock from Git; tcpc writes it, nobody edits it").render(&sources));
+            Failure::Invalid
+        })?;
+        (lock_files, lock)
+    };
+    let vouched = match mode {
+        Mode::Validate { full: false } => {
+            std::fs::read_to_string(output.join(emit::MARKER)).ok().map(|marker| tcpc::cache::recorded_specs(&marker))
+        }
+        _ => None,
+    };
     let (keys_io, intent, previous) = match mode {
-        Mode::Validate => (None, None, None),
+        Mode::Validate { .. } => (None, None, None),
         Mode::Render { identity, intent, previous, .. } => {
             let previous = previous.map(|read| read(&output)).transpose()?;
             (Some(KeysIo::load(dir, &config, &state_dir, identity)?), Some(intent), previous)
@@ -725,7 +743,7 @@ fn load_and_compile(dir: &Path, mode: Mode<'_>) -> Result<(Repo, Compiled), Fail
         intent: intent.unwrap_or(&no_intent),
         cache: cache.as_ref(),
     });
-    let result = with_progress_bar(|progress| tcpc::compile_with_progress(&sources, &config_file, keys.as_ref(), progress));
+    let result = with_progress_bar(|progress| tcpc::compile_with(&sources, &config_file, keys.as_ref(), vouched.as_ref(), progress));
     match result {
         Ok(c) => {
             if !c.diagnostics.is_empty() {
@@ -939,11 +957,15 @@ fn apply_filter(
 /// The render-cache keys the new marker records: this compile's for the tenants whose files it
 /// wrote; the previous marker's for tenants a filter kept as they were (their files are the
 /// previous ones); none for a tenant rendered with `--bundle` (one bundle is new, one kept).
-fn cache_keys(compiled: &Compiled, filter: &tcpc::filter::Filter, previous: &emit::Previous) -> std::collections::BTreeMap<String, String> {
+fn cache_keys(
+    compiled: &Compiled,
+    filter: &tcpc::filter::Filter,
+    previous: &emit::Previous,
+) -> std::collections::BTreeMap<String, tcpc::cache::Entry> {
     if filter.is_all() {
         return compiled.render_keys.clone();
     }
-    let mut keys: std::collections::BTreeMap<String, String> =
+    let mut keys: std::collections::BTreeMap<String, tcpc::cache::Entry> =
         tcpc::cache::recorded_keys(&previous.marker).into_iter().filter(|(t, _)| !filter.tenant(t)).collect();
     if filter.bundle.is_none() {
         keys.extend(compiled.render_keys.iter().filter(|(t, _)| filter.tenant(t)).map(|(t, k)| (t.clone(), k.clone())));
@@ -1134,15 +1156,21 @@ fn stamp(repo: &mut Repo, compiled: &Compiled, leaves: &mut tcpc::stamp::TreeDig
 }
 
 /// `tcpc validate`: parse, resolve, render and type-check; report the selected tenants.
-fn validate(dir: &Path, filter: &FilterArgs, format: cli::diff::Format) -> Result<(), Failure> {
+fn validate(dir: &Path, filter: &FilterArgs, format: cli::diff::Format, full: bool) -> Result<(), Failure> {
     let result = filter.filter().and_then(|f| {
-        let (_, c) = load_and_compile(dir, Mode::Validate)?;
+        let (_, c) = load_and_compile(dir, Mode::Validate { full })?;
         check_filter(&f, &c)?;
         Ok((f, c))
     });
     match (result, format) {
         (Ok((_, c)), cli::diff::Format::Text) => {
-            info!("ok: {} TenantControlPlane(s) valid", c.tenants);
+            match c.vouched.len() {
+                0 => info!("ok: {} TenantControlPlane(s) valid", c.tenants),
+                n => info!(
+                    "ok: {} TenantControlPlane(s) valid ({n} resolved as this build last rendered them, not rendered again; --full renders all)",
+                    c.tenants
+                ),
+            }
             Ok(())
         }
         (Ok((f, c)), cli::diff::Format::Json) => {
@@ -1151,7 +1179,7 @@ fn validate(dir: &Path, filter: &FilterArgs, format: cli::diff::Format) -> Resul
                 command: "validate",
                 status: "ok",
                 exit_code: 0,
-                tenants: tcpc::review::tenants(&c.tree, &f),
+                tenants: tcpc::review::tenants_of(&c, &f),
                 changes: &[],
                 pending: &[],
                 certificates: &[],
@@ -1177,6 +1205,7 @@ fn tenant_keys(compiled: &Compiled) -> std::collections::BTreeSet<String> {
         })
         .collect();
     keys.extend(compiled.pending.iter().map(|p| tcpc::model::tenant_key(&p.namespace, &p.name)));
+    keys.extend(compiled.vouched.keys().cloned());
     keys
 }
 

@@ -391,6 +391,16 @@ pub fn tenants(tree: &Tree, filter: &Filter) -> Vec<TenantSummary> {
     out.into_iter().map(|(tenant, source)| TenantSummary { tenant, source }).collect()
 }
 
+/// The selected tenants of a compile with their spec files: those in its tree and those a
+/// previous render vouched for (`Compiled::vouched`).
+pub fn tenants_of(compiled: &crate::Compiled, filter: &Filter) -> Vec<TenantSummary> {
+    let mut all: BTreeMap<String, Option<String>> = tenants(&compiled.tree, filter).into_iter().map(|t| (t.tenant, t.source)).collect();
+    for (tenant, source) in compiled.vouched.iter().filter(|(t, _)| filter.tenant(t)) {
+        all.insert(tenant.clone(), Some(source.clone()));
+    }
+    all.into_iter().map(|(tenant, source)| TenantSummary { tenant, source }).collect()
+}
+
 impl Report<'_> {
     pub fn to_json(&self) -> String {
         let mut s = serde_json::to_string_pretty(self).expect("reports serialise");

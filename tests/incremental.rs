@@ -156,6 +156,43 @@ fn a_filtered_render_keeps_the_entries_of_the_tenants_it_did_not_render() {
 }
 
 /// Whether the run took the up-to-date stamp (printed under `-v`).
+/// `validate` takes the output marker's spec fingerprints (`cache::spec_fingerprint`) as proof
+/// that this build rendered the same resolved tenant: it renders only the tenants whose resolved
+/// spec changed (or whose entry does not match), and reports exactly what `--full` reports.
+#[test]
+fn validate_renders_only_the_tenants_the_last_render_does_not_vouch_for() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = examples_copy(tmp.path());
+    // The examples render to `../golden` (tcpc.yaml's `output`), where validate reads the marker.
+    run(tcpc().arg("render").arg(&repo).arg("--allow-outside")).expect_code(0, "render into the configured output");
+    let validate = |extra: &[&str]| run(tcpc().arg("validate").arg(&repo).args(extra)).expect_code(0, "validate");
+    // "ok: N TenantControlPlane(s) valid (M resolved as this build last rendered them, …)"
+    let counts = |r: &common::Run| -> (usize, usize) {
+        let line = r.stderr.lines().find_map(|l| l.strip_prefix("ok: ")).unwrap_or_else(|| panic!("no ok line\n{}", r.describe()));
+        let total = line.split(' ').next().unwrap().parse().unwrap();
+        let vouched = line.split_once(" valid (").map_or(0, |(_, rest)| rest.split(' ').next().unwrap().parse().unwrap());
+        (total, vouched)
+    };
+    let (total, vouched) = counts(&validate(&[]));
+    assert!(total >= 6, "the examples have at least 6 tenants: {total}");
+    assert_eq!(vouched, total, "nothing changed since the render");
+    assert_eq!(counts(&validate(&["--full"])), (total, 0), "--full renders every tenant");
+    let json = |extra: &[&str]| validate(&[&["--format", "json"], extra].concat()).stdout;
+    assert_eq!(json(&[]), json(&["--full"]), "a vouched tenant is reported as a rendered one");
+
+    replace_once(&repo.join("tenants/nodeport.yaml"), "      replicas: 1\n", "      replicas: 2\n");
+    assert_eq!(counts(&validate(&[])), (total, total - 1), "the changed tenant is rendered");
+
+    // An entry whose fingerprint is not this tenant's vouches for nothing.
+    let path = tmp.path().join("golden").join(tcpc::emit::MARKER);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let entry = text.lines().find(|l| l.starts_with("tenants/minimal ")).expect("the marker records tenants/minimal").to_string();
+    let (head, spec) = entry.rsplit_once(' ').unwrap();
+    std::fs::write(&path, text.replace(&entry, &format!("{head} {}", "0".repeat(spec.len())))).unwrap();
+    assert_eq!(counts(&validate(&[])), (total, total - 2), "a foreign fingerprint is rendered");
+    assert_eq!(json(&[]), json(&["--full"]));
+}
+
 fn stamped(r: &common::Run) -> bool {
     r.stderr.contains("up-to-date stamp: ")
 }

@@ -183,8 +183,8 @@ pub fn generate(
 /// `tcpc plugin parameters`: the parameters announced to Argo CD's UI (the `dynamic`
 /// parameters command of plugin.yaml), with every TenantControlPlane of the repository.
 pub fn announce(dir: &Path) -> Result<(), Failure> {
-    let (_, compiled) = load_and_compile(dir, Mode::Validate)?;
-    let all = tcpc::review::tenants(&compiled.tree, &Filter::default());
+    let (_, compiled) = load_and_compile(dir, Mode::Validate { full: false })?;
+    let all = tcpc::review::tenants_of(&compiled, &Filter::default());
     let tenants: Vec<String> = all.into_iter().map(|t| t.tenant).collect();
     let json = serde_json::json!([
         {

@@ -27,6 +27,19 @@ pub fn to_limbs(x: &BigUint, len: usize) -> Vec<u64> {
     out
 }
 
+/// `x^e` for `e ≥ 1`, left to right (one squaring per bit of `e` below its top, one product
+/// per set bit), under the Montgomery product `mul` of the form `x` is in.
+fn square_and_multiply<T: Clone>(x: T, e: u64, mul: impl Fn(&T, &T) -> T) -> T {
+    let mut acc = x.clone();
+    for bit in (0..63 - e.leading_zeros()).rev() {
+        acc = mul(&acc, &acc);
+        if (e >> bit) & 1 == 1 {
+            acc = mul(&acc, &x);
+        }
+    }
+    acc
+}
+
 /// The constants of one odd modulus.
 #[derive(Clone)]
 pub struct Montgomery {
@@ -85,15 +98,7 @@ impl Montgomery {
     /// [`Montgomery::pow`] on the scalar product whatever the CPU: the reference (and the
     /// benchmarks' baseline).
     pub fn pow_scalar(&self, m: &[u64], e: u64) -> Zeroizing<Vec<u64>> {
-        let x = self.to_mont(m);
-        let mut acc = x.clone();
-        let top = 63 - e.leading_zeros();
-        for bit in (0..top).rev() {
-            acc = self.mul(&acc, &acc);
-            if (e >> bit) & 1 == 1 {
-                acc = self.mul(&acc, &x);
-            }
-        }
+        let acc = square_and_multiply(self.to_mont(m), e, |a, b| self.mul(a, b));
         self.from_mont(&acc)
     }
 

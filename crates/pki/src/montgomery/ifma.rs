@@ -72,15 +72,7 @@ impl Ifma {
     /// `m^e mod n` for `m < n` in 64-bit limbs, `e ≥ 1`.
     pub(super) fn pow(&self, m: &[u64], e: u64) -> Zeroizing<Vec<u64>> {
         let x = Zeroizing::new(to_52(m, self.n.len()));
-        let xm = self.amm(&x, &self.rr);
-        let mut acc = xm.clone();
-        let top = 63 - e.leading_zeros();
-        for bit in (0..top).rev() {
-            acc = self.amm(&acc, &acc);
-            if (e >> bit) & 1 == 1 {
-                acc = self.amm(&acc, &xm);
-            }
-        }
+        let acc = super::square_and_multiply(self.amm(&x, &self.rr), e, |a, b| self.amm(a, b));
         let mut one = Zeroizing::new(vec![0u64; self.n.len()]);
         one[0] = 1;
         // (acc·1 + k·n)/R < n + 1: at most one subtraction of n left.

@@ -83,6 +83,8 @@ pub struct Compiled {
     pub vouched: std::collections::BTreeMap<String, String>,
     /// Tenants whose files came from the render cache.
     pub cache_hits: usize,
+    /// Of those, tenants whose PKI stage was skipped too (`cache::RenderCache::unchanged`).
+    pub pki_skips: usize,
     /// The companion's install as a kustomize Component (`companion.image`), or empty.
     pub component: model::Tree,
 }
@@ -114,6 +116,10 @@ pub struct Keys<'a> {
     /// The previous render's files and keys (`cache`): tenants whose template inputs did not
     /// change take their files from it.
     pub cache: Option<&'a cache::RenderCache<'a>>,
+    /// The SHA-256 of each file the lock and `states` were read from, and of `tcpc.yaml` and
+    /// the sealer certificate, as the IO edge read them (`stamp::InputFiles` labels): what a
+    /// tenant's PKI fingerprint is made of (`cache::pki_fingerprint`).
+    pub digests: &'a stamp::InputFiles,
 }
 
 /// How far a compile is: tenants rendered so far out of the total. Shared with whoever shows it
@@ -198,17 +204,19 @@ pub fn compile_with(
     let mut render_keys = std::collections::BTreeMap::new();
     let mut vouched_tenants = std::collections::BTreeMap::new();
     let mut cache_hits = 0;
+    let mut pki_skips = 0;
     for (t, r) in tenants.iter().zip(results) {
         match r {
             Ok(out) => {
                 objects.extend(out.objects);
                 let key = t.key();
                 cache_hits += usize::from(out.cached);
+                pki_skips += usize::from(out.pki_skipped);
                 if out.vouched {
                     vouched_tenants.insert(key.clone(), sources.get(t.file).display.clone());
                 }
                 if let Some(k) = out.render_key {
-                    render_keys.insert(key.clone(), cache::Entry { key: k, spec: out.spec });
+                    render_keys.insert(key.clone(), cache::Entry { key: k, spec: out.spec, pki: out.pki, until: out.until });
                 }
                 if let Some(l) = out.lock {
                     changed.insert(key.clone(), l);
@@ -293,6 +301,7 @@ pub fn compile_with(
                 render_keys,
                 vouched: vouched_tenants,
                 cache_hits,
+                pki_skips,
                 component,
             })
         }
@@ -359,8 +368,13 @@ struct TenantOutput {
     render_key: Option<String>,
     /// Its spec fingerprint (`cache::spec_fingerprint`).
     spec: String,
+    /// Its PKI fingerprint after this render, and until when it holds (`cache::Entry`).
+    pki: Option<String>,
+    until: Option<i64>,
     /// Its template files came from the cache.
     cached: bool,
+    /// Its PKI stage was skipped too.
+    pki_skipped: bool,
     /// Not rendered: a previous render vouches for it (`compile_with`).
     vouched: bool,
 }
@@ -448,9 +462,26 @@ fn render_one(
         render_key: None,
         vouched: vouched.and_then(|v| v.get(&t.key())) == Some(&spec),
         spec,
+        pki: None,
+        until: None,
         cached: false,
+        pki_skipped: false,
     };
     if out.vouched {
+        return Ok(out);
+    }
+    if let (Some(keys), Some(cache)) = (keys, keys.and_then(|k| k.cache))
+        && keys.intent.is_empty()
+        && let Some(prev) = keys.lock.tenants.get(&t.key())
+        && let Some(pki) = pki_fingerprint(t, &out.spec, keys, prev, None)
+        && let Some((files, entry)) = cache.unchanged(&t.key(), &pki, keys.now.unix_timestamp())
+    {
+        // The same lock entry, states and spec before a renewal window: the PKI stage would
+        // reuse every sealed object, and the templates render what they did.
+        out.objects = files;
+        out.render_key = Some(entry.key);
+        (out.pki, out.until) = (entry.pki, entry.until);
+        (out.cached, out.pki_skipped) = (true, true);
         return Ok(out);
     }
     let mut annotations = t.deployment.pod_annotations.clone();
@@ -476,6 +507,14 @@ fn render_one(
         ca_cert_b64 = Some(p.ca_cert_b64);
         etcd_checksum = p.etcd_checksum;
         record = t.companion.as_ref().map(|c| record::record(t, p.lock.as_ref().or(prev), c.renew_before_fraction));
+        // The fingerprint of the lock entry and state this render leaves: what the next render
+        // compares with.
+        if let Some(entry) = p.lock.as_ref().or(prev) {
+            let shard = p.lock.as_ref().map(|l| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(lock::shard_text(l))));
+            let state = p.new_state.as_ref().map(|s| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(s)));
+            out.pki = pki_fingerprint(t, &out.spec, keys, entry, Some((shard, state)));
+            out.until = stamp::renewal_from(entry, env.renew_before_fraction);
+        }
         out.lock = p.lock;
         out.new_state = p.new_state;
         out.report = p.report;
@@ -516,6 +555,36 @@ fn render_one(
         out.objects.push(r.emit());
     }
     Ok(out)
+}
+
+/// The PKI fingerprint (`cache::pki_fingerprint`) of tenant `t` with lock entry `entry`:
+/// from the digests of the files as read, or, for `written = Some((shard, state))`, with the
+/// shard and tenant state this render writes (`None`: as read). `None` when its PKI stage may
+/// not be skipped: a service-account key rotation is under way (it is stepped by the clock and
+/// intents), or the lock entry was not read from a shard of its own (a single-file lock of an
+/// earlier release).
+fn pki_fingerprint(
+    t: &resolve::Tenant,
+    spec: &str,
+    keys: &Keys<'_>,
+    entry: &lock::TenantLock,
+    written: Option<(Option<String>, Option<String>)>,
+) -> Option<String> {
+    if pki::sa_rotation::extra_record(entry).is_some() {
+        return None;
+    }
+    let read = |label: String| keys.digests.get(&label).map(hex::encode);
+    let (shard, state) = written.unwrap_or_default();
+    let shard = shard.or_else(|| read(format!("lock/{}", t.key())))?;
+    let ds = &t.datastore.name;
+    let states = [
+        state.or_else(|| read(format!("state/{}", pki::tenant_state_key(t)))),
+        read(format!("state/{}", pki::datastore_state_key(ds))),
+        read(format!("state/{}", pki::datastore_credentials_key(ds))),
+        read(format!("state/{}", pki::datastore_client_certificate_key(ds))),
+    ];
+    let fleet = format!("{}:{}", read("source/tcpc.yaml".into())?, read("sealer".into()).unwrap_or_default());
+    Some(cache::pki_fingerprint(spec, &fleet, &shard, &states))
 }
 
 /// Adds the previous files of `keep` (tenants not rendered this run, see [`Compiled::pending`])

@@ -742,6 +742,7 @@ fn load_and_compile(dir: &Path, mode: Mode<'_>) -> Result<(Repo, Compiled), Fail
         sealer: k.sealer.as_ref(),
         intent: intent.unwrap_or(&no_intent),
         cache: cache.as_ref(),
+        digests: &inputs,
     });
     let result = with_progress_bar(|progress| tcpc::compile_with(&sources, &config_file, keys.as_ref(), vouched.as_ref(), progress));
     match result {
@@ -1019,7 +1020,8 @@ fn render(
         up.remove_temps().map_err(|e| Failure::Io(format!("removing temp files of a killed run: {e}")))?;
         let (out, stamp) = (up.output, up.stamp);
         if verbosity() >= 2 {
-            eprintln!("render cache: {} of {} tenant(s) unchanged since the last render", stamp.tenants, stamp.tenants);
+            let n = stamp.tenants;
+            eprintln!("render cache: {n} of {n} tenant(s) unchanged since the last render ({n} without their PKI stage)");
         }
         info!("{}: up to date ({} tenant(s), {} files)", out.display(), stamp.tenants, cli::summary::thousands(stamp.files));
         return Ok(());
@@ -1040,7 +1042,10 @@ fn render(
         info!("{line}");
     }
     if verbosity() >= 2 && stdout.is_none() {
-        eprintln!("render cache: {} of {} tenant(s) unchanged since the last render", compiled.cache_hits, compiled.tenants);
+        eprintln!(
+            "render cache: {} of {} tenant(s) unchanged since the last render ({} without their PKI stage)",
+            compiled.cache_hits, compiled.tenants, compiled.pki_skips
+        );
     }
     let out = output.unwrap_or(repo.output.clone());
     let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));

@@ -124,6 +124,11 @@ impl InputFiles {
         self.files.remove(label);
     }
 
+    /// The SHA-256 of the file `label`, as read.
+    pub fn get(&self, label: &str) -> Option<&[u8; 32]> {
+        self.files.get(label)
+    }
+
     /// Every input file of `sources` (`tcpc.yaml` among them).
     pub fn insert_sources(&mut self, sources: &crate::source::Sources) {
         for (_, f) in sources.iter() {
@@ -383,20 +388,30 @@ pub fn valid_until(lock: &Lock, fraction: f64, warn_days: i64, fail_days: i64) -
     let parse =
         |s: &Option<String>| s.as_deref().and_then(|v| time::OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339).ok());
     let threshold = time::Duration::days(warn_days.max(fail_days));
-    let mut until: Option<time::OffsetDateTime> = None;
-    let mut earlier = |t: time::OffsetDateTime| until = Some(until.map_or(t, |u| u.min(t)));
+    let mut until: Option<i64> = None;
     for t in lock.tenants.values() {
-        for a in t.artefacts.values() {
-            let Some(na) = parse(&a.not_after) else { continue };
-            earlier(na - threshold);
-            if let (false, Some(nb)) = (a.imported, parse(&a.not_before)) {
-                // Due once `na - now < life * fraction`: from `na - life * fraction` on, rounded
-                // down so the stamp never outlives the window.
-                earlier(na - (na - nb) * fraction - time::Duration::seconds(1));
-            }
-        }
+        let warned = t.artefacts.values().filter_map(|a| parse(&a.not_after)).map(|na| (na - threshold).unix_timestamp());
+        until = warned.chain(renewal_from(t, fraction)).chain(until).min();
     }
-    until.map(|u| u.unix_timestamp())
+    until
+}
+
+/// The first instant (unix seconds) one of `entry`'s certificates enters its renewal window
+/// (`pki::reason`: less than `fraction` of its lifetime left), or `None` if none ever does
+/// (imported material is never renewed). Until then the PKI stage decides nothing new for the
+/// same inputs: the render cache skips it (`cache::RenderCache::unchanged`).
+pub fn renewal_from(entry: &crate::lock::TenantLock, fraction: f64) -> Option<i64> {
+    let parse =
+        |s: &Option<String>| s.as_deref().and_then(|v| time::OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339).ok());
+    entry
+        .artefacts
+        .values()
+        .filter(|a| !a.imported)
+        .filter_map(|a| Some((parse(&a.not_before)?, parse(&a.not_after)?)))
+        // Due once `na - now < life * fraction`: from `na - life * fraction` on, rounded down so
+        // nothing outlives the window.
+        .map(|(nb, na)| (na - (na - nb) * fraction - time::Duration::seconds(1)).unix_timestamp())
+        .min()
 }
 
 #[cfg(test)]

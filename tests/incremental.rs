@@ -155,7 +155,60 @@ fn a_filtered_render_keeps_the_entries_of_the_tenants_it_did_not_render() {
     assert_same_as_cold(&repo, &out, tmp.path(), "filtered then full");
 }
 
-/// Whether the run took the up-to-date stamp (printed under `-v`).
+/// The `render cache` line's count of tenants whose PKI stage was skipped.
+fn pki_skips(r: &common::Run) -> usize {
+    let line = r.stderr.lines().find_map(|l| l.strip_prefix("render cache: ")).unwrap_or_else(|| panic!("no cache line\n{}", r.describe()));
+    let (_, rest) = line.rsplit_once('(').unwrap_or_else(|| panic!("no PKI count: {line}"));
+    rest.split(' ').next().unwrap().parse().unwrap()
+}
+
+/// A tenant's PKI stage is skipped only for the very files the last render left (its spec,
+/// `tcpc.yaml`, the sealer certificate, its lock shard and state files, byte for byte) and only
+/// before the first renewal window of its certificates (the marker's `until`).
+#[test]
+fn the_pki_stage_is_skipped_only_for_the_same_files_before_a_renewal_window() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = examples_copy(tmp.path());
+    let out = tmp.path().join("out");
+    let (_, total) = cache_line(&render(&repo, &out, &[]).expect_code(0, "first render"));
+    let epoch: i64 = common::EXAMPLES_EPOCH.parse().unwrap();
+    // Every render changes tenants/edge (nodeport.yaml), so the repository is compiled.
+    let mut replicas = 1;
+    let mut render_changed = |at: i64| {
+        let path = repo.join("tenants/nodeport.yaml");
+        replace_once(&path, &format!("      replicas: {replicas}\n"), &format!("      replicas: {}\n", replicas + 1));
+        replicas += 1;
+        run(tcpc().env("SOURCE_DATE_EPOCH", at.to_string()).arg("-v").arg("render").arg(&repo).arg("-o").arg(&out).arg("--allow-outside"))
+    };
+    let r = render_changed(epoch).expect_code(0, "a changed spec");
+    assert_eq!(pki_skips(&r), total - 1, "every other tenant skips its PKI stage\n{}", r.describe());
+
+    // The same entry in other bytes: that tenant's PKI stage runs again (and changes nothing).
+    let shard = repo.join("tcpc.lock.d/tenants/minimal.json");
+    let text = std::fs::read_to_string(&shard).unwrap();
+    std::fs::write(&shard, format!("{text}\n")).unwrap();
+    let r = render_changed(epoch).expect_code(0, "a lock shard rewritten");
+    assert_eq!(pki_skips(&r), total - 2, "{}", r.describe());
+    assert_same_as_cold(&repo, &out, tmp.path(), "lock shard bytes");
+
+    // The clock: skipped a second before a tenant's first renewal window, not at it.
+    let until: Vec<(String, i64)> = tcpc::cache::recorded_keys(&marker(&out))
+        .into_iter()
+        .filter(|(t, _)| t != "tenants/edge")
+        .filter_map(|(t, e)| Some((t, e.until?)))
+        .collect();
+    let first = until.iter().map(|(_, u)| *u).min().expect("the examples' certificates are renewed some day");
+    let due = |at: i64| until.iter().filter(|(_, u)| *u <= at).count();
+    let r = render_changed(first - 1);
+    assert_eq!(pki_skips(&r), total - 1, "a second before the first window\n{}", r.describe());
+    let r = render_changed(first);
+    assert!(due(first) >= 1);
+    assert_eq!(pki_skips(&r), total - 1 - due(first), "at the first window\n{}", r.describe());
+    // (`until` is rounded down a second: the window itself opens just after it.)
+    let r = render_changed(first + 86_400);
+    assert_eq!(r.code, 5, "a day later a renewal is due, which needs the identity\n{}", r.describe());
+}
+
 /// `validate` takes the output marker's spec fingerprints (`cache::spec_fingerprint`) as proof
 /// that this build rendered the same resolved tenant: it renders only the tenants whose resolved
 /// spec changed (or whose entry does not match), and reports exactly what `--full` reports.
@@ -187,12 +240,14 @@ fn validate_renders_only_the_tenants_the_last_render_does_not_vouch_for() {
     let path = tmp.path().join("golden").join(tcpc::emit::MARKER);
     let text = std::fs::read_to_string(&path).unwrap();
     let entry = text.lines().find(|l| l.starts_with("tenants/minimal ")).expect("the marker records tenants/minimal").to_string();
-    let (head, spec) = entry.rsplit_once(' ').unwrap();
-    std::fs::write(&path, text.replace(&entry, &format!("{head} {}", "0".repeat(spec.len())))).unwrap();
+    let mut fields: Vec<String> = entry.split(' ').map(String::from).collect();
+    fields[3] = "0".repeat(fields[3].len());
+    std::fs::write(&path, text.replace(&entry, &fields.join(" "))).unwrap();
     assert_eq!(counts(&validate(&[])), (total, total - 2), "a foreign fingerprint is rendered");
     assert_eq!(json(&[]), json(&["--full"]));
 }
 
+/// Whether the run took the up-to-date stamp (printed under `-v`).
 fn stamped(r: &common::Run) -> bool {
     r.stderr.contains("up-to-date stamp: ")
 }

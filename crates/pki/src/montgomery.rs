@@ -40,6 +40,30 @@ fn square_and_multiply<T: Clone>(x: T, e: u64, mul: impl Fn(&T, &T) -> T) -> T {
     acc
 }
 
+/// `x^e` for an exponent of 64-bit limbs (little-endian), left to right over a fixed 4-bit
+/// window (a table of `x⁰…x¹⁵`, four squarings and at most one product per nibble), under the
+/// Montgomery product `mul`; `one` is 1 in the form `x` is in.
+fn fixed_window<T: Clone>(one: T, x: T, e: &[u64], mul: impl Fn(&T, &T) -> T) -> T {
+    let mut table = vec![one.clone(), x];
+    for i in 2..16 {
+        let next = mul(&table[i - 1], &table[1]);
+        table.push(next);
+    }
+    let mut acc = one;
+    for limb in e.iter().rev() {
+        for nibble in (0..16).rev() {
+            for _ in 0..4 {
+                acc = mul(&acc, &acc);
+            }
+            let w = ((limb >> (4 * nibble)) & 0xf) as usize;
+            if w != 0 {
+                acc = mul(&acc, &table[w]);
+            }
+        }
+    }
+    acc
+}
+
 /// The constants of one odd modulus.
 #[derive(Clone)]
 pub struct Montgomery {
@@ -93,6 +117,17 @@ impl Montgomery {
             return ifma.pow(m, e);
         }
         self.pow_scalar(m, e)
+    }
+
+    /// `m^e mod n` for `m < n` in normal form and an exponent of any length (64-bit limbs,
+    /// little-endian): Miller–Rabin's `a^d`. On IFMA where the CPU has it, like [`Montgomery::pow`].
+    pub fn pow_limbs(&self, m: &[u64], e: &[u64]) -> Zeroizing<Vec<u64>> {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(ifma) = &self.ifma {
+            return ifma.pow_limbs(m, e);
+        }
+        let acc = fixed_window(self.to_mont(&self.small(1)), self.to_mont(m), e, |a, b| self.mul(a, b));
+        self.from_mont(&acc)
     }
 
     /// [`Montgomery::pow`] on the scalar product whatever the CPU: the reference (and the
@@ -205,6 +240,8 @@ mod tests {
             for e in [1u64, 2, 17, 65537] {
                 assert_eq!(*m.pow_scalar(&to_limbs(&base, len), e), to_limbs(&base.modpow(&BigUint::from(e), &n), len), "{base}^{e}");
             }
+            let e = &n - BigUint::from(2u8);
+            assert_eq!(*m.pow_limbs(&to_limbs(&base, len), &to_limbs(&e, len)), to_limbs(&base.modpow(&e, &n), len), "{base}^(n-2)");
         }
     }
 }

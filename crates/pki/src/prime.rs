@@ -150,24 +150,8 @@ impl MillerRabin {
     /// Whether `n` is a strong probable prime to base `a` (normal form, `1 < a < n − 1`).
     fn strong_probable_prime(&self, a: &[u64]) -> bool {
         let m = &self.mont;
-        // a^d, left to right over a 4-bit window.
-        let mut table: Vec<Zeroizing<Vec<u64>>> = vec![self.one.clone(), m.to_mont(a)];
-        for i in 2..16 {
-            let next = m.mul(&table[i - 1], &table[1]);
-            table.push(next);
-        }
-        let mut x = self.one.clone();
-        for limb in self.d.iter().rev() {
-            for nibble in (0..16).rev() {
-                for _ in 0..4 {
-                    x = m.mul(&x, &x);
-                }
-                let w = ((limb >> (4 * nibble)) & 0xf) as usize;
-                if w != 0 {
-                    x = m.mul(&x, &table[w]);
-                }
-            }
-        }
+        // a^d (on IFMA where the CPU has it), then the squarings in Montgomery form.
+        let mut x = m.to_mont(&m.pow_limbs(a, &self.d));
         if *x == *self.one || *x == *self.minus_one {
             return true;
         }

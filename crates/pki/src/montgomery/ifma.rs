@@ -73,10 +73,25 @@ impl Ifma {
     pub(super) fn pow(&self, m: &[u64], e: u64) -> Zeroizing<Vec<u64>> {
         let x = Zeroizing::new(to_52(m, self.n.len()));
         let acc = super::square_and_multiply(self.amm(&x, &self.rr), e, |a, b| self.amm(a, b));
+        self.normal(&acc)
+    }
+
+    /// `m^e mod n` for `m < n` and an exponent of any length (64-bit limbs, little-endian),
+    /// over a fixed 4-bit window.
+    pub(super) fn pow_limbs(&self, m: &[u64], e: &[u64]) -> Zeroizing<Vec<u64>> {
+        let x = Zeroizing::new(to_52(m, self.n.len()));
+        let mut one = Zeroizing::new(vec![0u64; self.n.len()]);
+        one[0] = 1;
+        let acc = super::fixed_window(self.amm(&one, &self.rr), self.amm(&x, &self.rr), e, |a, b| self.amm(a, b));
+        self.normal(&acc)
+    }
+
+    /// The normal form, fully reduced, of a Montgomery-form value `< 2n`, in 64-bit limbs.
+    fn normal(&self, acc: &[u64]) -> Zeroizing<Vec<u64>> {
         let mut one = Zeroizing::new(vec![0u64; self.n.len()]);
         one[0] = 1;
         // (acc·1 + k·n)/R < n + 1: at most one subtraction of n left.
-        let r = self.amm(&acc, &one);
+        let r = self.amm(acc, &one);
         let mut out = Zeroizing::new(from_52(&r, self.limbs64));
         if out.iter().rev().cmp(self.n64.iter().rev()) != std::cmp::Ordering::Less {
             let mut borrow = 0u64;
@@ -256,6 +271,11 @@ mod tests {
                     let expected = m.modpow(&BigUint::from(e), &n);
                     let got = ifma.pow(&to_limbs(m, len), e);
                     assert_eq!(*got, to_limbs(&expected, len), "{bits}-bit modulus, e = {e}");
+                }
+                // Miller–Rabin's exponents: as long as the modulus.
+                for e in [&n - &one, &n >> 1usize] {
+                    let got = ifma.pow_limbs(&to_limbs(m, len), &to_limbs(&e, len));
+                    assert_eq!(*got, to_limbs(&m.modpow(&e, &n), len), "{bits}-bit modulus, a long exponent");
                 }
             }
         }

@@ -70,8 +70,7 @@ pub struct Journal {
 pub fn write_durable(path: &Path, content: &[u8], step: &str, tmp_dir: &Path) -> io::Result<()> {
     let dir = parent(path);
     std::fs::create_dir_all(dir)?;
-    let name = path.file_name().ok_or_else(|| io::Error::other(format!("invalid path {}", path.display())))?;
-    let tmp_name = format!(".{}{TMP_MARK}{}", name.to_string_lossy(), std::process::id());
+    let tmp_name = temp_name(path, None)?;
     let write = |tmp: &Path| -> io::Result<()> {
         let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).open(tmp)?;
         f.write_all(content)?;
@@ -95,6 +94,17 @@ pub fn write_durable(path: &Path, content: &[u8], step: &str, tmp_dir: &Path) ->
     fault::point(step)
 }
 
+/// The name of the temp file a write of `path` goes through: hidden, marked for
+/// [`remove_temps`], unique to this process (and to `index` within one batch).
+fn temp_name(path: &Path, index: Option<usize>) -> io::Result<String> {
+    let name = path.file_name().ok_or_else(|| io::Error::other(format!("invalid path {}", path.display())))?;
+    let pid = std::process::id();
+    Ok(match index {
+        None => format!(".{}{TMP_MARK}{pid}", name.to_string_lossy()),
+        Some(i) => format!(".{}{TMP_MARK}{pid}.{i}", name.to_string_lossy()),
+    })
+}
+
 /// Writes every `(path, content, step)` durably and atomically, as [`write_durable`] writes one,
 /// with one flush for all of them instead of an fsync per file: every temp file is written, the
 /// file system is flushed once (`syncfs` on Linux, else an fsync per file), each temp file is
@@ -107,9 +117,8 @@ pub fn write_all_durable(files: &[(PathBuf, &[u8], &str)], tmp_dir: &Path) -> io
     let result = (|| -> io::Result<()> {
         for (i, (path, content, step)) in files.iter().enumerate() {
             std::fs::create_dir_all(parent(path))?;
-            let name = path.file_name().ok_or_else(|| io::Error::other(format!("invalid path {}", path.display())))?;
             // Unique per file: two targets may share a name (one shard per namespace directory).
-            let tmp = tmp_dir.join(format!(".{}{TMP_MARK}{}.{i}", name.to_string_lossy(), std::process::id()));
+            let tmp = tmp_dir.join(temp_name(path, Some(i))?);
             temps.push(tmp.clone());
             let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
             f.write_all(content)?;

@@ -277,7 +277,8 @@ impl LockFiles {
     /// `None`) whose text differs, and the shards of tenants `new` no longer has.
     pub fn plan(&self, lock_file: &Path, new: &Lock, changed: Option<&std::collections::BTreeSet<String>>) -> LockWrite {
         let mut w = LockWrite::default();
-        let legacy = Lock::parse(&self.root).is_ok_and(|l| !l.tenants.is_empty());
+        // A root listing tenants is the single-file format; with shards beside it, `parse` refused it.
+        let legacy = self.shards.is_empty() && Lock::parse(&self.root).is_ok_and(|l| !l.tenants.is_empty());
         let root = new.root_text();
         if root != self.root {
             w.files.push(("lock".into(), lock_file.to_path_buf(), root));

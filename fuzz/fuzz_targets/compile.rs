@@ -170,6 +170,7 @@ fuzz_target!(|repo: Repo| {
     let lock = tcpc::lock::Lock::new();
     let f = fixed();
     let intent = tcpc::intent::Intent::default();
+    let digests = tcpc::stamp::InputFiles::default();
     let keys = repo.keys_at.and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok()).map(|now| tcpc::Keys {
         lock: &lock,
         now,
@@ -179,6 +180,7 @@ fuzz_target!(|repo: Repo| {
         sealer: Some(&f.sealer),
         intent: &intent,
         cache: None,
+        digests: &digests,
     });
     // As the CLI's edge: tcpc.yaml first, parsed once; its errors end the run.
     let mut config_diags = tcpc::diag::Diagnostics::default();

@@ -229,6 +229,12 @@ impl KeyInputs<'_> {
 /// files. `leaves` is the tree's [`crate::stamp::TreeDigest`] (each file's SHA-256, computed once
 /// for the stamp and the marker alike).
 pub fn marker_text(keys: &BTreeMap<String, Entry>, leaves: &crate::stamp::TreeDigest) -> String {
+    marker_text_kept(keys, leaves, &BTreeMap::new())
+}
+
+/// [`marker_text`] for a tree some tenants of which were kept as they are (`Compiled::kept`):
+/// their files digests, as the previous marker recorded them ([`recorded_files`]), in `kept`.
+pub fn marker_text_kept(keys: &BTreeMap<String, Entry>, leaves: &crate::stamp::TreeDigest, kept: &BTreeMap<String, String>) -> String {
     let mut text = format!("{MARKER_HEADER}\n");
     if keys.is_empty() {
         return text;
@@ -241,13 +247,20 @@ pub fn marker_text(keys: &BTreeMap<String, Entry>, leaves: &crate::stamp::TreeDi
             by_tenant.entry(tenant).or_default().push((bundle, file, *sha));
         }
     }
-    for (tenant, files) in by_tenant {
-        if let Some(Entry { key, spec, pki, until }) = keys.get(&tenant) {
+    let mut digests: BTreeMap<&str, String> = by_tenant.iter().map(|(t, files)| (t.as_str(), files_digest(files))).collect();
+    digests.extend(kept.iter().map(|(t, d)| (t.as_str(), d.clone())));
+    for (tenant, digest) in digests {
+        if let Some(Entry { key, spec, pki, until }) = keys.get(tenant) {
             let (pki, until) = (pki.as_deref().unwrap_or("-"), until.map_or_else(|| "never".to_string(), |u| u.to_string()));
-            text.push_str(&format!("{tenant} {key} {} {spec} {pki} {until}\n", files_digest(&files)));
+            text.push_str(&format!("{tenant} {key} {digest} {spec} {pki} {until}\n"));
         }
     }
     text
+}
+
+/// The files digest a marker records for each tenant.
+pub fn recorded_files(marker: &str) -> BTreeMap<String, String> {
+    parse_entries(marker).into_iter().map(|(t, [_, digest, ..])| (t.to_string(), digest.to_string())).collect()
 }
 
 /// The entries a marker records, by tenant (to tell whether a rewrite would change it).

@@ -30,7 +30,7 @@ use crate::model::{Bundle, EmittedFile, Tree};
 pub const MARKER: &str = ".tcpc-generated";
 
 /// Lays emitted files out as a tree plus kustomizations.
-pub fn layout(files: Vec<EmittedFile>) -> Result<Tree, String> {
+pub fn layout(files: Vec<EmittedFile>, kept: &std::collections::BTreeSet<String>) -> Result<Tree, String> {
     let mut tree = Tree::new();
     let mut bundles: BTreeMap<(String, String), BTreeMap<Bundle, Vec<String>>> = BTreeMap::new();
     for r in files {
@@ -52,7 +52,13 @@ pub fn layout(files: Vec<EmittedFile>) -> Result<Tree, String> {
             namespaces.entry(ns).or_default().push(tcp);
         }
     }
-    for (ns, tcps) in &namespaces {
+    // A kept tenant's directory (`Compiled::kept`) is on disk as it was, its kustomizations too;
+    // every tenant has a management bundle.
+    for (ns, tcp) in kept.iter().filter_map(|k| k.split_once('/')) {
+        namespaces.entry(ns).or_default().push(tcp);
+    }
+    for (ns, tcps) in &mut namespaces {
+        tcps.sort_unstable();
         tree.insert(format!("{ns}/kustomization.yaml"), kustomization(tcps.iter().map(|t| t.to_string()).collect()));
     }
     tree.insert("kustomization.yaml".into(), kustomization(namespaces.keys().map(|n| n.to_string()).collect()));
@@ -176,7 +182,7 @@ pub fn read_previous(dir: &Path) -> io::Result<Previous> {
 
 /// [`write_tree_with`] with a marker recording no render cache.
 pub fn write_tree(out: &Path, tree: &Tree) -> io::Result<WriteOutcome> {
-    write_tree_with(out, tree, &format!("{}\n", crate::cache::MARKER_HEADER), None)
+    write_tree_with(out, tree, &format!("{}\n", crate::cache::MARKER_HEADER), None, &Default::default())
 }
 
 /// Replaces `out` with `tree` atomically: the new tree is prepared in the spare beside it
@@ -186,7 +192,15 @@ pub fn write_tree(out: &Path, tree: &Tree) -> io::Result<WriteOutcome> {
 /// `previous`, when given, is what `out` holds (read under the output lock): the tree is
 /// compared with it instead of being read again, and its unchanged files are hard-linked rather
 /// than written. When only the marker differs, the marker alone is replaced (atomically).
-pub fn write_tree_with(out: &Path, tree: &Tree, marker: &str, previous: Option<&Previous>) -> io::Result<WriteOutcome> {
+/// `kept`: groups (`<ns>/<tcp>`) that neither `tree` nor `previous` holds, to stay as they are
+/// (`Compiled::kept`).
+pub fn write_tree_with(
+    out: &Path,
+    tree: &Tree,
+    marker: &str,
+    previous: Option<&Previous>,
+    kept: &std::collections::BTreeSet<String>,
+) -> io::Result<WriteOutcome> {
     let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name =
         out.file_name().ok_or_else(|| io::Error::other(format!("invalid output path {}", out.display())))?.to_string_lossy().to_string();
@@ -220,7 +234,7 @@ pub fn write_tree_with(out: &Path, tree: &Tree, marker: &str, previous: Option<&
     // On an error here nothing was swapped: the live tree is intact, and the spare has no
     // manifest (the next render rebuilds it).
     let spare = crate::spare::Spare::beside(parent, &name);
-    let prepared = spare.prepare(out, tree, marker, previous.map(|p| &p.tree))?;
+    let prepared = spare.prepare(out, tree, marker, previous.map(|p| &p.tree), kept)?;
     crate::fault::point("tree-tmp")?;
     if exists {
         exchange(&prepared.tree, out)?
@@ -355,27 +369,6 @@ pub fn tree_digest(dir: &Path) -> io::Result<(String, usize)> {
     Ok((crate::stamp::TreeDigest::from_leaves(leaves).finish(), files))
 }
 
-/// What `stat` says of every entry of the tree in `dir` (marker excluded): the local fast
-/// path's evidence that no file changed since its content was last hashed
-/// ([`crate::stamp::StatPrint`]). One part per top-level entry, walked in name order and
-/// folded as it is walked.
-pub fn tree_stat(dir: &Path, print: &mut crate::stamp::StatPrint) -> io::Result<()> {
-    use crate::stamp::{FileStat, StatPart};
-    let parts = for_each_top_entry(dir, |top| {
-        let mut part = StatPart::new(format!("tree/{top}"));
-        for entry in walkdir::WalkDir::new(dir.join(top)).sort_by_file_name() {
-            let entry = entry.map_err(io::Error::other)?;
-            let rel = entry.path().strip_prefix(dir).map_err(io::Error::other)?.to_string_lossy().into_owned();
-            part.feed(&FileStat::of(rel, &entry.metadata().map_err(io::Error::other)?));
-        }
-        Ok(part)
-    })?;
-    for part in parts {
-        print.push_part(part);
-    }
-    Ok(())
-}
-
 /// `f` of every top-level entry of `dir` but the marker (by name), spread over every core, one
 /// entry at a time; the results in no particular order.
 fn for_each_top_entry<T: Send>(dir: &Path, f: impl Fn(&str) -> io::Result<T> + Sync) -> io::Result<Vec<T>> {
@@ -489,7 +482,9 @@ pub fn add_component(tree: &mut Tree, component: &Tree) {
     );
 }
 
-pub fn add_namespaces(tree: &mut Tree, objects: BTreeMap<String, String>) {
+/// `kept`: tenants (`<ns>/<tcp>`) whose directories are on disk but not in `tree`
+/// (`Compiled::kept`).
+pub fn add_namespaces(tree: &mut Tree, objects: BTreeMap<String, String>, kept: &std::collections::BTreeSet<String>) {
     for (ns, text) in objects {
         let path = format!("{ns}/kustomization.yaml");
         if !tree.contains_key(&path) {
@@ -501,6 +496,7 @@ pub fn add_namespaces(tree: &mut Tree, objects: BTreeMap<String, String>) {
             .range(prefix.clone()..)
             .take_while(|(p, _)| p.starts_with(&prefix))
             .filter_map(|(p, _)| p[prefix.len()..].strip_suffix("/kustomization.yaml").filter(|tcp| !tcp.contains('/')).map(str::to_string))
+            .chain(kept.iter().filter_map(|k| k.strip_prefix(&prefix)).map(str::to_string))
             .collect();
         tcps.sort();
         let mut resources = vec![NAMESPACE_FILE.to_string()];
@@ -531,7 +527,7 @@ mod tests {
                 object: obj("ClusterRoleBinding", "kubeadm:get-nodes"),
             },
         ];
-        let tree = layout(objects.into_iter().map(Rendered::emit).collect()).unwrap();
+        let tree = layout(objects.into_iter().map(Rendered::emit).collect(), &Default::default()).unwrap();
         let paths: Vec<_> = tree.keys().cloned().collect();
         assert_eq!(
             paths,

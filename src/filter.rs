@@ -153,7 +153,7 @@ pub fn merge_tree(
     };
     take(new, true);
     take(previous, false);
-    let mut out = emit::layout(files)?;
+    let mut out = emit::layout(files, &Default::default())?;
     // Namespaces of tenants kept from the previous tree are in it, not in this compile.
     let mut ns_objects = namespaces.clone();
     for (path, text) in previous {
@@ -161,7 +161,7 @@ pub fn merge_tree(
             ns_objects.entry(ns.to_string()).or_insert_with(|| text.clone());
         }
     }
-    emit::add_namespaces(&mut out, ns_objects);
+    emit::add_namespaces(&mut out, ns_objects, &Default::default());
     emit::add_component(&mut out, component);
     Ok(out)
 }

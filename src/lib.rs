@@ -23,6 +23,7 @@ pub mod emit;
 pub mod fault;
 pub mod filter;
 pub mod flux;
+pub mod index;
 pub mod intent;
 pub mod join;
 pub mod kubeconfig;
@@ -87,6 +88,9 @@ pub struct Compiled {
     pub pki_skips: usize,
     /// The companion's install as a kustomize Component (`companion.image`), or empty.
     pub component: model::Tree,
+    /// Tenants taken as they are ([`Keys::kept`]): `tree` holds none of their files, `lock` none
+    /// of their entries; their directories on disk are the output.
+    pub kept: std::collections::BTreeSet<String>,
 }
 
 /// A tenant left as it was because rendering it needs the age identity.
@@ -120,6 +124,10 @@ pub struct Keys<'a> {
     /// the sealer certificate, as the IO edge read them (`stamp::InputFiles` labels): what a
     /// tenant's PKI fingerprint is made of (`cache::pki_fingerprint`).
     pub digests: &'a stamp::InputFiles,
+    /// Tenants the IO edge takes as they are, by `<namespace>/<name>`, with their marker entry
+    /// ([`keepable`], narrowed by the edge to tenants whose files on disk it vouches for): not
+    /// rendered, their lock entry, state and files not even read. Listed in [`Compiled::kept`].
+    pub kept: Option<&'a std::collections::BTreeMap<String, cache::Entry>>,
 }
 
 /// How far a compile is: tenants rendered so far out of the total. Shared with whoever shows it
@@ -158,7 +166,27 @@ pub fn compile_with(
     vouched: Option<&std::collections::BTreeMap<String, String>>,
     progress: &Progress,
 ) -> Result<Compiled, Diagnostics> {
-    let vouched = if keys.is_some() { None } else { vouched };
+    let prepared = prepare(sources, config)?;
+    compile_prepared(sources, prepared, keys, vouched, progress)
+}
+
+/// The first half of a compile: every document parsed, every tenant resolved (no key
+/// material, no lock). The IO edge may look at the tenants ([`keepable`]) before it reads
+/// the lock and the state for [`compile_prepared`].
+pub struct Prepared<'c> {
+    inputs: parse::Inputs<'c>,
+    tenants: Vec<resolve::Tenant>,
+    diags: Diagnostics,
+}
+
+impl Prepared<'_> {
+    pub fn tenants(&self) -> &[resolve::Tenant] {
+        &self.tenants
+    }
+}
+
+/// Parses and resolves; on errors, every diagnostic found.
+pub fn prepare<'c>(sources: &Sources, config: &'c parse::ConfigFile) -> Result<Prepared<'c>, Diagnostics> {
     let mut diags = Diagnostics::default();
     let inputs = parse::parse(sources, config, &mut diags);
     let tenants = resolve::resolve(&inputs, &mut diags);
@@ -166,6 +194,51 @@ pub fn compile_with(
         diags.sort();
         return Err(diags);
     }
+    Ok(Prepared { inputs, tenants, diags })
+}
+
+/// The tenants of `prepared` whose marker entry (`recorded`) says nothing of them can have
+/// changed: the same PKI fingerprint (spec, `tcpc.yaml`, sealer, lock shard and state files,
+/// by the `digests` of the files as they are) before the entry's `until`. A recorded
+/// fingerprint is one the stage left with no service-account rotation under way (it records
+/// none otherwise), and the same shard holds the same entry: neither has to be read to know.
+/// The edge keeps only those whose files it vouches for ([`Keys::kept`]).
+pub fn keepable(
+    sources: &Sources,
+    prepared: &Prepared<'_>,
+    digests: &stamp::InputFiles,
+    recorded: &std::collections::BTreeMap<String, cache::Entry>,
+    now: i64,
+) -> std::collections::BTreeMap<String, cache::Entry> {
+    let one = |t: &resolve::Tenant| -> Option<(String, cache::Entry)> {
+        let entry = recorded.get(&t.key())?;
+        let (pki, until) = (entry.pki.as_deref()?, entry.until);
+        if until.is_some_and(|u| now >= u) {
+            return None;
+        }
+        let spec = cache::spec_fingerprint(t, &sources.get(t.file).display);
+        (spec == entry.spec && pki_fingerprint_of(t, &spec, digests, None)? == pki).then(|| (t.key(), entry.clone()))
+    };
+    let tenants = &prepared.tenants;
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(tenants.len().max(1));
+    let chunk = tenants.len().div_ceil(workers).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> =
+            tenants.chunks(chunk).map(|part| scope.spawn(move || part.iter().filter_map(one).collect::<Vec<_>>())).collect();
+        handles.into_iter().flat_map(|h| h.join().expect("a fingerprint worker panicked")).collect()
+    })
+}
+
+/// The second half of a compile ([`compile_with`]): PKI, templates, the typed check, the layout.
+pub fn compile_prepared(
+    sources: &Sources,
+    prepared: Prepared<'_>,
+    keys: Option<&Keys<'_>>,
+    vouched: Option<&std::collections::BTreeMap<String, String>>,
+    progress: &Progress,
+) -> Result<Compiled, Diagnostics> {
+    let vouched = if keys.is_some() { None } else { vouched };
+    let Prepared { inputs, tenants, mut diags } = prepared;
     let pki_env = match keys {
         None => None,
         Some(k) => match k.sealer {
@@ -205,6 +278,7 @@ pub fn compile_with(
     let mut vouched_tenants = std::collections::BTreeMap::new();
     let mut cache_hits = 0;
     let mut pki_skips = 0;
+    let mut kept = std::collections::BTreeSet::new();
     for (t, r) in tenants.iter().zip(results) {
         match r {
             Ok(out) => {
@@ -214,6 +288,9 @@ pub fn compile_with(
                 pki_skips += usize::from(out.pki_skipped);
                 if out.vouched {
                     vouched_tenants.insert(key.clone(), sources.get(t.file).display.clone());
+                }
+                if out.kept {
+                    kept.insert(key.clone());
                 }
                 if let Some(k) = out.render_key {
                     render_keys.insert(key.clone(), cache::Entry { key: k, spec: out.spec, pki: out.pki, until: out.until });
@@ -261,14 +338,16 @@ pub fn compile_with(
     }
     // The lock changes when an entry changed, or when the set of tenants did.
     let lock_changed = changed.keys().cloned().collect();
+    // Kept tenants' entries were never read (`Keys::kept`): the lock here is the others'.
     let new_lock = keys.and_then(|k| {
-        let same_set = k.lock.tenants.len() == names.len() && names.iter().all(|n| k.lock.tenants.contains_key(n));
+        let read: Vec<&String> = names.iter().filter(|n| !kept.contains(*n)).collect();
+        let same_set = k.lock.tenants.len() == read.len() && read.iter().all(|n| k.lock.tenants.contains_key(*n));
         if changed.is_empty() && same_set && k.lock.teardown == teardown {
             return None;
         }
         let mut l = lock::Lock::new();
         l.teardown = teardown;
-        for n in &names {
+        for n in read {
             match changed.remove(n) {
                 Some(entry) => l.tenants.insert(n.clone(), entry),
                 None => l.tenants.insert(n.clone(), k.lock.tenants[n].clone()),
@@ -276,14 +355,14 @@ pub fn compile_with(
         }
         Some(l)
     });
-    match emit::layout(objects) {
+    match emit::layout(objects, &kept) {
         Ok(mut tree) => {
             let mut namespaces = std::collections::BTreeMap::new();
             if inputs.config.create_namespaces() {
                 for (ns, _) in names.iter().filter_map(|n| n.split_once('/')) {
                     namespaces.entry(ns.to_string()).or_insert_with(|| namespace_object(ns));
                 }
-                emit::add_namespaces(&mut tree, namespaces.clone());
+                emit::add_namespaces(&mut tree, namespaces.clone(), &kept);
             }
             let component = companion_install::component(&inputs.config);
             emit::add_component(&mut tree, &component);
@@ -303,6 +382,7 @@ pub fn compile_with(
                 cache_hits,
                 pki_skips,
                 component,
+                kept,
             })
         }
         Err(e) => {
@@ -377,6 +457,8 @@ struct TenantOutput {
     pki_skipped: bool,
     /// Not rendered: a previous render vouches for it (`compile_with`).
     vouched: bool,
+    /// Taken as it is ([`Keys::kept`]).
+    kept: bool,
 }
 
 /// Runs PKI, templates and the typed check for every tenant, spread over the available cores.
@@ -453,6 +535,23 @@ fn render_one(
     pki_env: Option<&pki::PkiEnv<'_>>,
     vouched: Option<&std::collections::BTreeMap<String, String>>,
 ) -> Result<TenantOutput, pki::PkiError> {
+    if let Some(entry) = keys.and_then(|k| k.kept).and_then(|kept| kept.get(&t.key())) {
+        // `keepable` found its fingerprints the recorded ones.
+        return Ok(TenantOutput {
+            objects: Vec::new(),
+            lock: None,
+            new_state: None,
+            report: Vec::new(),
+            render_key: Some(entry.key.clone()),
+            spec: entry.spec.clone(),
+            pki: entry.pki.clone(),
+            until: entry.until,
+            cached: true,
+            pki_skipped: true,
+            vouched: false,
+            kept: true,
+        });
+    }
     let spec = cache::spec_fingerprint(t, source);
     let mut out = TenantOutput {
         objects: Vec::new(),
@@ -466,6 +565,7 @@ fn render_one(
         until: None,
         cached: false,
         pki_skipped: false,
+        kept: false,
     };
     if out.vouched {
         return Ok(out);
@@ -573,7 +673,17 @@ fn pki_fingerprint(
     if pki::sa_rotation::extra_record(entry).is_some() {
         return None;
     }
-    let read = |label: String| keys.digests.get(&label).map(hex::encode);
+    pki_fingerprint_of(t, spec, keys.digests, written)
+}
+
+/// [`pki_fingerprint`] from the digests alone, whatever the lock entry holds.
+fn pki_fingerprint_of(
+    t: &resolve::Tenant,
+    spec: &str,
+    digests: &stamp::InputFiles,
+    written: Option<(Option<String>, Option<String>)>,
+) -> Option<String> {
+    let read = |label: String| digests.get(&label).map(hex::encode);
     let (shard, state) = written.unwrap_or_default();
     let shard = shard.or_else(|| read(format!("lock/{}", t.key())))?;
     let ds = &t.datastore.name;
@@ -618,8 +728,8 @@ pub fn keep_previous(tree: Tree, previous: &Tree, compiled: &Compiled) -> Result
             files.push(EmittedFile { namespace: ns.into(), tcp: tcp.into(), bundle, file: file.into(), text: text.clone() });
         }
     }
-    let mut out = emit::layout(files)?;
-    emit::add_namespaces(&mut out, compiled.namespaces.clone());
+    let mut out = emit::layout(files, &compiled.kept)?;
+    emit::add_namespaces(&mut out, compiled.namespaces.clone(), &compiled.kept);
     emit::add_component(&mut out, &compiled.component);
     Ok(out)
 }

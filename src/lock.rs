@@ -221,13 +221,19 @@ impl LockFiles {
     /// such as temp files of a killed run, aside). Anything else in the shard directory is an
     /// error: the lock is written by tcpc only.
     pub fn read(lock_file: &Path) -> std::io::Result<LockFiles> {
+        Self::read_except(lock_file, |_| false)
+    }
+
+    /// [`LockFiles::read`], leaving out the shards of the tenants `skip` names (kept as they
+    /// are: `Compiled::kept`).
+    pub fn read_except(lock_file: &Path, skip: impl Fn(&str) -> bool) -> std::io::Result<LockFiles> {
         let root = match std::fs::read_to_string(lock_file) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
             Err(e) => return Err(std::io::Error::other(format!("reading {}: {e}", lock_file.display()))),
         };
         let mut shards = BTreeMap::new();
-        for (key, path) in shard_files(lock_file)? {
+        for (key, path) in shard_files(lock_file)?.into_iter().filter(|(k, _)| !skip(k)) {
             let text = std::fs::read_to_string(&path).map_err(|e| std::io::Error::other(format!("reading {}: {e}", path.display())))?;
             shards.insert(key, text);
         }

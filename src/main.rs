@@ -636,11 +636,25 @@ struct Repo {
     inputs: tcpc::stamp::InputFiles,
     /// Reading the repository warned (the stamp is for renders that say nothing).
     warned: bool,
+    /// What the incremental render kept (`cli/incremental.rs`), if it applied.
+    plan: Option<cli::incremental::Plan>,
 }
+
+/// Opens the output tree to write, given the output directory `tcpc.yaml` names: applies `-o`,
+/// takes the output lock, and says where it is.
+type OpenOutput<'a> = &'a mut dyn FnMut(&Path) -> Result<PathBuf, Failure>;
 
 /// Reads the previous output tree, given the output directory `tcpc.yaml` names (the caller
 /// applies its `-o` and takes the output lock first).
 type ReadPrevious<'a> = &'a mut dyn FnMut(&Path) -> Result<emit::Previous, Failure>;
+
+/// The output tree a render compares with.
+enum Output<'a> {
+    /// To be written: the compile reads of it what it needs (all, or all but kept tenants').
+    Write(OpenOutput<'a>),
+    /// Only read, as it is.
+    Read(ReadPrevious<'a>),
+}
 
 enum Mode<'a> {
     /// Parse, resolve, render; no key material. Unless `full`, tenants the output's marker
@@ -648,7 +662,9 @@ enum Mode<'a> {
     Validate { full: bool },
     /// Full render; `identity` is read only if given. `write`: where the render will write,
     /// checked (`tcpc::paths`) before anything else happens.
-    Render { identity: Option<&'a Path>, intent: &'a Intent, write: Option<Write>, previous: Option<ReadPrevious<'a>> },
+    /// `open`: the output tree is read (for the render cache and to compare with) and written;
+    /// `incremental`: tenants may be kept as they are (`cli/incremental.rs`).
+    Render { identity: Option<&'a Path>, intent: &'a Intent, write: Option<Write>, output: Option<Output<'a>>, incremental: bool },
 }
 
 /// What `render` was asked to write.
@@ -694,11 +710,39 @@ fn load_and_compile(dir: &Path, mode: Mode<'_>) -> Result<(Repo, Compiled), Fail
     for w in warnings {
         eprintln!("warning: {w}");
     }
+    let vouched = match mode {
+        Mode::Validate { full: false } => {
+            std::fs::read_to_string(output.join(emit::MARKER)).ok().map(|marker| tcpc::cache::recorded_specs(&marker))
+        }
+        _ => None,
+    };
+    let (identity, intent, out_mode, incremental) = match mode {
+        Mode::Validate { .. } => (None, None, None, false),
+        Mode::Render { identity, intent, output, incremental, .. } => (identity, Some(intent), output, incremental),
+    };
     // `validate` compiles without keys: the lock (render's own record) plays no part.
-    let (lock_files, lock) = if matches!(mode, Mode::Validate { .. }) {
+    let render = intent.is_some();
+    let now = if render { now()? } else { time::OffsetDateTime::UNIX_EPOCH };
+    let (out, read) = match out_mode {
+        Some(Output::Write(open)) => (Some(open(&output)?), None),
+        Some(Output::Read(read)) => (None, Some(read(&output)?)),
+        None => (None, None),
+    };
+    // Most tenants of a render may be kept as they are (`cli/incremental.rs`): that takes the
+    // resolved tenants before the lock is read. With errors in the specs, the usual order.
+    let mut prepared = None;
+    let mut plan = None;
+    if let (true, Some(out)) = (incremental, &out)
+        && let Ok(p) = tcpc::prepare(&sources, &config_file)
+    {
+        plan = cli::incremental::plan(dir, config, out, &sources, &p, now.unix_timestamp());
+        prepared = Some(p);
+    }
+    let kept = |key: &str| plan.as_ref().is_some_and(|p| p.kept.contains_key(key));
+    let (lock_files, lock) = if !render {
         (tcpc::lock::LockFiles::default(), tcpc::lock::Lock::new())
     } else {
-        let lock_files = tcpc::lock::LockFiles::read(&lock_path).map_err(|e| Failure::Io(e.to_string()))?;
+        let lock_files = tcpc::lock::LockFiles::read_except(&lock_path, kept).map_err(|e| Failure::Io(e.to_string()))?;
         let lock = lock_files.parse(config.lock_file()).map_err(|e| {
             let (sources, d) = tcpc::limits::json_file_error(&e.file, &e.text, &e.message);
             eprint!("{}", d.help("restore the lock from Git; tcpc writes it, nobody edits it").render(&sources));
@@ -706,29 +750,35 @@ fn load_and_compile(dir: &Path, mode: Mode<'_>) -> Result<(Repo, Compiled), Fail
         })?;
         (lock_files, lock)
     };
-    let vouched = match mode {
-        Mode::Validate { full: false } => {
-            std::fs::read_to_string(output.join(emit::MARKER)).ok().map(|marker| tcpc::cache::recorded_specs(&marker))
-        }
-        _ => None,
+    let keys_io = match render {
+        true => Some(KeysIo::load(dir, config, &state_dir, identity, now, |key| key.strip_prefix("tenants/").is_some_and(kept))?),
+        false => None,
     };
-    let (keys_io, intent, previous) = match mode {
-        Mode::Validate { .. } => (None, None, None),
-        Mode::Render { identity, intent, previous, .. } => {
-            let previous = previous.map(|read| read(&output)).transpose()?;
-            (Some(KeysIo::load(dir, &config, &state_dir, identity)?), Some(intent), previous)
-        }
+    let previous = match (plan.as_mut(), &out) {
+        (Some(p), _) => Some(std::mem::take(&mut p.previous)),
+        (None, Some(out)) => Some(emit::read_previous(out).map_err(|e| Failure::Io(format!("reading {}: {e}", out.display())))?),
+        (None, None) => read,
     };
     let mut inputs = tcpc::stamp::InputFiles::default();
     inputs.insert_sources(&sources);
-    for (label, text) in lock_files.labelled() {
-        inputs.insert_bytes(label, text.as_bytes());
-    }
-    if let Some(k) = &keys_io {
-        inputs.insert_states(&k.states);
-        if let Some(path) = sealer_certificate(dir, config) {
-            let bytes = std::fs::read(&path).map_err(|e| Failure::Io(format!("reading {}: {e}", path.display())))?;
-            inputs.insert_bytes("sealer".into(), &bytes);
+    match &plan {
+        // Every lock, state and sealer file, by the index or hashed: kept tenants' were not read.
+        Some(p) => {
+            for (label, sha) in &p.digests {
+                inputs.insert(label.clone(), *sha);
+            }
+        }
+        None => {
+            for (label, text) in lock_files.labelled() {
+                inputs.insert_bytes(label, text.as_bytes());
+            }
+            if let Some(k) = &keys_io {
+                inputs.insert_states(&k.states);
+                if let Some(path) = sealer_certificate(dir, config) {
+                    let bytes = std::fs::read(&path).map_err(|e| Failure::Io(format!("reading {}: {e}", path.display())))?;
+                    inputs.insert_bytes("sealer".into(), &bytes);
+                }
+            }
         }
     }
     let cache = previous.as_ref().map(|p| tcpc::cache::RenderCache::from_previous(&p.marker, &p.tree));
@@ -743,14 +793,20 @@ fn load_and_compile(dir: &Path, mode: Mode<'_>) -> Result<(Repo, Compiled), Fail
         intent: intent.unwrap_or(&no_intent),
         cache: cache.as_ref(),
         digests: &inputs,
+        kept: plan.as_ref().map(|p| &p.kept),
     });
-    let result = with_progress_bar(|progress| tcpc::compile_with(&sources, &config_file, keys.as_ref(), vouched.as_ref(), progress));
+    let result = with_progress_bar(|progress| match prepared {
+        Some(p) => tcpc::compile_prepared(&sources, p, keys.as_ref(), vouched.as_ref(), progress),
+        None => tcpc::compile_with(&sources, &config_file, keys.as_ref(), vouched.as_ref(), progress),
+    });
+    drop(keys);
+    drop(cache);
     match result {
         Ok(c) => {
             if !c.diagnostics.is_empty() {
                 eprint!("{}", c.diagnostics.render(&sources));
             }
-            Ok((Repo { output, lock_path, state_dir, lock, lock_files, config: config_file.config, previous, inputs, warned }, c))
+            Ok((Repo { output, lock_path, state_dir, lock, lock_files, config: config_file.config, previous, inputs, warned, plan }, c))
         }
         Err(diags) => {
             eprint!("{}", diags.render(&sources));
@@ -799,9 +855,16 @@ struct KeysIo {
 }
 
 impl KeysIo {
-    fn load(dir: &Path, config: &tcpc_spec::Config, state_dir: &Path, identity: Option<&Path>) -> Result<KeysIo, Failure> {
+    /// `skip`: state keys not to read (kept tenants').
+    fn load(
+        dir: &Path,
+        config: &tcpc_spec::Config,
+        state_dir: &Path,
+        identity: Option<&Path>,
+        now: time::OffsetDateTime,
+        skip: impl Fn(&str) -> bool,
+    ) -> Result<KeysIo, Failure> {
         use rand_core::RngCore as _;
-        let now = now()?;
         let mut seed = [0u8; 32];
         rand_core::OsRng.fill_bytes(&mut seed);
         let identity_text = match (identity, std::env::var("TCPC_AGE_IDENTITY")) {
@@ -815,7 +878,7 @@ impl KeysIo {
             Some(text) => tcpc_seal::state::parse_identity_file(&text).map_err(|e| Failure::Io(format!("invalid age identity: {e}")))?,
             None => Vec::new(),
         };
-        Ok(KeysIo { now, seed, identities, states: read_states(state_dir)?, sealer: sealer(dir, config)? })
+        Ok(KeysIo { now, seed, identities, states: read_states(state_dir, skip)?, sealer: sealer(dir, config)? })
     }
 }
 
@@ -828,10 +891,11 @@ fn now() -> Result<time::OffsetDateTime, Failure> {
 }
 
 /// Every `*.age` file under the state directory (`state_files`), with its text.
-fn read_states(state_dir: &Path) -> Result<std::collections::BTreeMap<String, String>, Failure> {
+fn read_states(state_dir: &Path, skip: impl Fn(&str) -> bool) -> Result<std::collections::BTreeMap<String, String>, Failure> {
     let files = state_files(state_dir).map_err(|e| Failure::Io(format!("reading {}: {e}", state_dir.display())))?;
     files
         .into_iter()
+        .filter(|(key, _)| !skip(key))
         .map(|(key, path)| {
             let text = std::fs::read_to_string(&path).map_err(|e| Failure::Io(format!("reading {}: {e}", path.display())))?;
             Ok((key, text))
@@ -1021,30 +1085,34 @@ fn render(
         let (out, stamp) = (up.output, up.stamp);
         if verbosity() >= 2 {
             let n = stamp.tenants;
-            eprintln!("render cache: {n} of {n} tenant(s) unchanged since the last render ({n} without their PKI stage)");
+            eprintln!("render cache: {n} of {n} tenant(s) unchanged since the last render ({n} without their PKI stage; {n} kept unread)");
         }
         info!("{}: up to date ({} tenant(s), {} files)", out.display(), stamp.tenants, cli::summary::thousands(stamp.files));
         return Ok(());
     }
     // Writing a tree: the previous one is read (under the output lock) before the compile, for
     // the render cache and to compare with.
-    let mut read_previous = |config_output: &Path| -> Result<emit::Previous, Failure> {
+    let mut open_output = |config_output: &Path| -> Result<PathBuf, Failure> {
         let out = output.clone().unwrap_or_else(|| config_output.to_path_buf());
         let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         std::fs::create_dir_all(parent).map_err(|e| Failure::Io(format!("creating {}: {e}", parent.display())))?;
         lock_dir(&mut locks, parent, repo_lock::Mode::Exclusive, timeout)?;
-        emit::read_previous(&out).map_err(|e| Failure::Io(format!("reading {}: {e}", out.display())))
+        Ok(out)
     };
-    let previous_reader: Option<ReadPrevious<'_>> = if stdout.is_none() { Some(&mut read_previous) } else { None };
-    let (mut repo, mut compiled) = load_and_compile(dir, Mode::Render { identity, intent, write, previous: previous_reader })?;
+    let output_mode = if stdout.is_none() { Some(Output::Write(&mut open_output)) } else { None };
+    let incremental = stdout.is_none() && filter.is_all() && intent.is_empty();
+    let (mut repo, mut compiled) = load_and_compile(dir, Mode::Render { identity, intent, write, output: output_mode, incremental })?;
     check_filter(filter, &compiled)?;
     for line in &compiled.report {
         info!("{line}");
     }
     if verbosity() >= 2 && stdout.is_none() {
         eprintln!(
-            "render cache: {} of {} tenant(s) unchanged since the last render ({} without their PKI stage)",
-            compiled.cache_hits, compiled.tenants, compiled.pki_skips
+            "render cache: {} of {} tenant(s) unchanged since the last render ({} without their PKI stage; {} kept unread)",
+            compiled.cache_hits,
+            compiled.tenants,
+            compiled.pki_skips,
+            compiled.kept.len()
         );
     }
     let out = output.unwrap_or(repo.output.clone());
@@ -1082,6 +1150,7 @@ fn render(
     let mut files: Vec<(PathBuf, String)> =
         compiled.new_states.iter().map(|(key, text)| (repo.state_dir.join(format!("{key}.age")), text.clone())).collect();
     let mut removed = Vec::new();
+    let mut written: std::collections::BTreeSet<String> = compiled.new_states.keys().map(|k| format!("state/{k}")).collect();
     {
         // Only the shards of entries this compile made can differ: every other entry is the
         // previous lock's (a filter keeps the unselected tenants' entries as they were). An
@@ -1090,7 +1159,8 @@ fn render(
         let write = repo.lock_files.plan(&repo.lock_path, new_lock, Some(&compiled.lock_changed));
         // The stamp vouches for the lock as committed (hashed here: it is serialised once).
         for (label, path, text) in write.files {
-            repo.inputs.insert_bytes(label, text.as_bytes());
+            repo.inputs.insert_bytes(label.clone(), text.as_bytes());
+            written.insert(label);
             files.push((path, text));
         }
         for (label, path) in write.removed {
@@ -1109,16 +1179,32 @@ fn render(
     // The same tree under the same keys has the same marker: no need to hash every file again.
     let same_marker = previous.tree == compiled.tree && tcpc::cache::recorded_keys(&previous.marker) == keys;
     let stamped = filter.is_all() && intent.is_empty() && compiled.pending.is_empty() && compiled.diagnostics.is_empty() && !repo.warned;
-    // Each file hashed once (on every core), for the marker's entries and the stamp alike.
+    // Each file hashed once (on every core), for the marker's entries and the stamp alike; kept
+    // tenants' groups by the digests the incremental render found them to have.
     let mut leaves = (stamped || !same_marker).then(|| tcpc::stamp::TreeDigest::of(&compiled.tree)).unwrap_or_default();
-    let marker =
-        if same_marker { tcpc::stamp::without_stamp(&previous.marker).to_string() } else { tcpc::cache::marker_text(&keys, &leaves) };
-    let stamp = stamped.then(|| stamp(&mut repo, &compiled, &mut leaves));
+    let plan = repo.plan.take();
+    let (kept_files, kept_until) = match &plan {
+        Some(p) => {
+            for (group, (digest, files)) in &p.kept_groups {
+                leaves.add_group(group.clone(), *digest, *files);
+            }
+            (p.kept_files.clone(), p.kept_until)
+        }
+        None => Default::default(),
+    };
+    let files = compiled.tree.len() + plan.as_ref().map_or(0, |p| p.kept_groups.values().map(|g| g.1).sum());
+    let marker = if same_marker {
+        tcpc::stamp::without_stamp(&previous.marker).to_string()
+    } else {
+        tcpc::cache::marker_text_kept(&keys, &leaves, &kept_files)
+    };
+    let groups = stamped.then(|| leaves.groups());
+    let stamp = stamped.then(|| stamp(&mut repo, &compiled, &mut leaves, kept_until));
     let marker = tcpc::stamp::with_stamp(&marker, stamp.as_ref());
-    match emit::write_tree_with(&out, &compiled.tree, &marker, Some(&previous)) {
+    match emit::write_tree_with(&out, &compiled.tree, &marker, Some(&previous), &compiled.kept) {
         Ok(emit::WriteOutcome::Unchanged) => {
             let rendered = compiled.tenants - compiled.pending.len();
-            info!("{}: up to date ({rendered} tenant(s), {} files)", out.display(), cli::summary::thousands(compiled.tree.len()))
+            info!("{}: up to date ({rendered} tenant(s), {} files)", out.display(), cli::summary::thousands(files))
         }
         Ok(emit::WriteOutcome::Written { .. }) => {
             info!("{}: {}", out.display(), changes.line());
@@ -1130,6 +1216,24 @@ fn render(
         }
         Err(e) => return Err(Failure::Io(format!("writing {}: {e}", out.display()))),
     }
+    if let Some(groups) = groups
+        && let Ok(items) = cli::incremental::input_files(dir, &repo.config)
+    {
+        // The local index of what is on disk now, for the next render (best effort).
+        let written = cli::incremental::Written {
+            dir,
+            out: &out,
+            marker: &marker,
+            inputs: &repo.inputs,
+            items,
+            written,
+            groups,
+            kept: &compiled.kept,
+            lock: compiled.lock.as_ref().unwrap_or(&repo.lock),
+            config: &repo.config,
+        };
+        let _ = cli::incremental::record(written, plan);
+    }
     fault::point("done").map_err(|e| Failure::Io(e.to_string()))?;
     finish(&compiled)
 }
@@ -1137,26 +1241,25 @@ fn render(
 /// The up-to-date stamp of a full render that wrote `compiled` (`tcpc::stamp`): its inputs as
 /// they are now (the lock and states it committed), its tree's digest, and when the first
 /// certificate falls due.
-fn stamp(repo: &mut Repo, compiled: &Compiled, leaves: &mut tcpc::stamp::TreeDigest) -> tcpc::stamp::Stamp {
+fn stamp(repo: &mut Repo, compiled: &Compiled, leaves: &mut tcpc::stamp::TreeDigest, kept_until: Option<i64>) -> tcpc::stamp::Stamp {
     for (key, text) in &compiled.new_states {
         repo.inputs.insert_bytes(format!("state/{key}"), text.as_bytes());
     }
     // Hashed again even when the tree did not change: the stamp vouches for exactly this tree.
+    let files = leaves.len();
     let tree = leaves.finish();
     let config = &repo.config;
+    // Without the kept tenants' entries (never read): their `until`s are the index's.
     let lock = compiled.lock.as_ref().unwrap_or(&repo.lock);
+    let until =
+        tcpc::stamp::valid_until(lock, config.renew_before_fraction(), config.check_warn_days() as i64, config.check_fail_days() as i64);
     tcpc::stamp::Stamp {
         sources: repo.inputs.sources_digest(),
         inputs: repo.inputs.digest(),
         tree,
-        until: tcpc::stamp::valid_until(
-            lock,
-            config.renew_before_fraction(),
-            config.check_warn_days() as i64,
-            config.check_fail_days() as i64,
-        ),
+        until: until.into_iter().chain(kept_until).min(),
         tenants: compiled.tenants,
-        files: compiled.tree.len(),
+        files,
     }
 }
 

@@ -189,6 +189,40 @@ impl<'t> Dirs<'t> {
     fn contains(&self, dir: &str) -> bool {
         self.files.contains_key(dir)
     }
+
+    /// Lists a kept group (`<a>/<b>`, written as it is on disk) as a subdirectory of its parent,
+    /// so that rewriting the parent leaves it in place.
+    fn add_kept(&mut self, group: &'t str) {
+        let (parent, name) = group.rsplit_once('/').unwrap_or(("", group));
+        if !self.files.contains_key(parent) {
+            self.files.entry(parent).or_default();
+            self.subdirs.entry(parent).or_default();
+            if !parent.is_empty() {
+                self.add_kept_parent(parent);
+            }
+        }
+        self.subdirs.entry(parent).or_default().insert(name);
+    }
+
+    fn add_kept_parent(&mut self, dir: &'t str) {
+        let (parent, name) = dir.rsplit_once('/').unwrap_or(("", dir));
+        self.files.entry(parent).or_default();
+        self.subdirs.entry(parent).or_default().insert(name);
+    }
+}
+
+/// The group (`<a>/<b>`) a directory is or lies in, if any.
+fn group_dir(dir: &str) -> Option<&str> {
+    let first = dir.find('/')?;
+    Some(match dir[first + 1..].find('/') {
+        Some(second) => &dir[..first + 1 + second],
+        None => dir,
+    })
+}
+
+/// Whether `dir` is a kept group or lies in one.
+fn in_kept(kept: &BTreeSet<String>, dir: &str) -> bool {
+    group_dir(dir).is_some_and(|g| kept.contains(g))
 }
 
 /// The directories whose files differ between two trees (either side's).
@@ -217,6 +251,31 @@ fn differing_dirs(a: &Tree, b: &Tree) -> BTreeSet<String> {
     out
 }
 
+/// Makes the spare's copy of the kept group `group` hold the live tree's inodes (hard links
+/// under the same names); returns its directories.
+fn link_group(out: &Path, spare: &Path, group: &str) -> io::Result<Vec<String>> {
+    let target = join(spare, group);
+    match std::fs::remove_dir_all(&target) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    let mut dirs = Vec::new();
+    let source = join(out, group);
+    for entry in walkdir::WalkDir::new(&source).sort_by_file_name() {
+        let entry = entry.map_err(io::Error::other)?;
+        let rel = entry.path().strip_prefix(&source).map_err(io::Error::other)?;
+        let to = target.join(rel);
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&to)?;
+            let rel = rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
+            dirs.push(if rel.is_empty() { group.to_string() } else { format!("{group}/{rel}") });
+        } else {
+            std::fs::hard_link(entry.path(), &to)?;
+        }
+    }
+    Ok(dirs)
+}
+
 /// The spare of the output directory `out` (`.<name>.tcpc-spare` beside it).
 pub struct Spare {
     root: PathBuf,
@@ -242,7 +301,10 @@ impl Spare {
 
     /// Brings the spare tree to `tree` + `marker`. `live` is the live tree `out` as the caller
     /// read it (under the output lock), `None` when unknown: every directory is then written.
-    pub fn prepare(&self, out: &Path, tree: &Tree, marker: &str, live: Option<&Tree>) -> io::Result<Prepared> {
+    /// `kept` are groups (`<a>/<b>`) the tree does not hold because they stay as they are in
+    /// `out` (`Compiled::kept`; `live` holds none of their files either): the spare's copy is
+    /// trusted as any directory is, or linked anew from the live one.
+    pub fn prepare(&self, out: &Path, tree: &Tree, marker: &str, live: Option<&Tree>, kept: &BTreeSet<String>) -> io::Result<Prepared> {
         crate::commit::ignored_dir(&self.root, "the spare copy of the output tree, for the next render (tcpc)")?;
         let spare = self.root.join(TREE);
         let manifest_path = self.root.join(MANIFEST);
@@ -256,8 +318,14 @@ impl Spare {
             std::fs::remove_file(&manifest_path)?;
             crate::commit::fsync_dir(&self.root)?;
         }
-        let new = Dirs::of(tree);
+        let mut new = Dirs::of(tree);
+        for group in kept {
+            new.add_kept(group);
+        }
         let changed = live.map(|l| differing_dirs(l, tree));
+        // Kept groups whose copy in the spare is not known to hold the live inodes.
+        let mut relink: BTreeSet<&String> = kept.iter().collect();
+        let mut kept_dirs: Vec<String> = Vec::new();
         let rewrite: BTreeSet<String> = match (manifest.filter(|_| spare.is_dir()), &changed) {
             (Some(m), Some(changed)) => {
                 let mut set: BTreeSet<String> = m.differs.iter().chain(changed).cloned().collect();
@@ -275,7 +343,26 @@ impl Spare {
                         set.insert((*dir).to_string());
                     }
                 }
-                set.extend(m.live.into_keys().filter(|d| !new.contains(d)));
+                let trusted = |dir: &str, (st, racy): &(DirStat, bool)| {
+                    cfg!(unix)
+                        && !m.differs.contains(dir)
+                        && DirStat::of(&join(out, dir)).ok() == Some(*st)
+                        && (!racy || same_inodes(&join(out, dir), &join(&spare, dir)))
+                };
+                let mut under: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+                for dir in m.live.keys().filter(|d| in_kept(kept, d)) {
+                    if let Some(g) = group_dir(dir) {
+                        under.entry(g).or_default().push(dir);
+                    }
+                }
+                for group in kept {
+                    let dirs = under.get(group.as_str()).map(Vec::as_slice).unwrap_or_default();
+                    if dirs.contains(&group.as_str()) && dirs.iter().all(|d| trusted(d, &m.live[*d])) {
+                        relink.remove(group);
+                        kept_dirs.extend(dirs.iter().map(|d| (*d).to_string()));
+                    }
+                }
+                set.extend(m.live.keys().filter(|d| !new.contains(d) && !in_kept(kept, d)).cloned());
                 set
             }
             _ => {
@@ -288,6 +375,10 @@ impl Spare {
         };
         let mut touched = BTreeSet::new();
         let mut fresh = BTreeSet::new();
+        for group in relink {
+            kept_dirs.extend(link_group(out, &spare, group)?);
+            touched.insert(join(&spare, parent_dir(group)));
+        }
         // Directories the new tree no longer has go first (one thread: a directory and its
         // subdirectory may both be listed), then the others are written on every core (each
         // directory by one thread; a parent's entries that a child's thread creates are kept).
@@ -386,7 +477,8 @@ impl Spare {
             }
             c
         });
-        let dirs = new.files.keys().map(|d| (*d).to_string()).collect();
+        let mut dirs: Vec<String> = new.files.keys().map(|d| (*d).to_string()).collect();
+        dirs.extend(kept_dirs);
         Ok(Prepared { tree: spare, differs, rewritten: rewrite.len(), dirs })
     }
 
@@ -443,7 +535,7 @@ mod tests {
     fn write(out: &Path, tree: &Tree) -> usize {
         let previous = crate::emit::read_previous(out).unwrap();
         let marker = format!("{}\n", crate::cache::MARKER_HEADER);
-        let outcome = crate::emit::write_tree_with(out, tree, &marker, Some(&previous)).unwrap();
+        let outcome = crate::emit::write_tree_with(out, tree, &marker, Some(&previous), &BTreeSet::new()).unwrap();
         assert_eq!(crate::emit::read_tree(out).unwrap(), *tree, "the live tree is the new tree");
         match outcome {
             crate::emit::WriteOutcome::Written { dirs, .. } => dirs,

@@ -169,11 +169,17 @@ impl InputFiles {
     }
 }
 
-/// A tree's digest: per file, in path order, its path and the SHA-256 of its bytes. The same
-/// whether computed from a tree in memory or from files hashed on several cores.
+/// A tree's digest, in two levels so a directory can be vouched for without reading it: each
+/// *group* (a second-level directory `<a>/<b>`: one tenant's files) folds into one digest
+/// ([`group_digest`] of its files' paths within it and SHA-256s), and the tree's digest is over
+/// the files above the groups and the groups, in path order. The same whether computed from a
+/// tree in memory, from files hashed on several cores, or with groups the IO edge's index
+/// vouches for (`add_group`).
 #[derive(Default)]
 pub struct TreeDigest {
     files: Vec<(String, [u8; 32])>,
+    /// Groups taken whole: path, digest, number of files.
+    groups: Vec<(String, [u8; 32], usize)>,
 }
 
 impl TreeDigest {
@@ -191,16 +197,17 @@ impl TreeDigest {
                 .collect();
             parts.into_iter().flat_map(|h| h.join().expect("tree hasher panicked")).collect()
         });
-        TreeDigest { files }
+        TreeDigest { files, groups: Vec::new() }
     }
 
-    /// Each file's path and SHA-256 (in path order when built by [`TreeDigest::of`]).
+    /// Each file's path and SHA-256 (in path order when built by [`TreeDigest::of`]); the
+    /// groups added whole are not among them.
     pub fn leaves(&self) -> impl Iterator<Item = (&str, &[u8; 32])> {
         self.files.iter().map(|(p, s)| (p.as_str(), s))
     }
 
     pub fn from_leaves(files: Vec<(String, [u8; 32])>) -> TreeDigest {
-        TreeDigest { files }
+        TreeDigest { files, groups: Vec::new() }
     }
 
     pub fn push(&mut self, path: String, bytes: &[u8]) {
@@ -209,21 +216,48 @@ impl TreeDigest {
 
     pub fn extend(&mut self, other: TreeDigest) {
         self.files.extend(other.files);
+        self.groups.extend(other.groups);
     }
 
+    /// A group (`<a>/<b>`) whose files are not in this digest, by its [`group_digest`].
+    pub fn add_group(&mut self, group: String, digest: [u8; 32], files: usize) {
+        self.groups.push((group, digest, files));
+    }
+
+    /// The number of files, those of groups added whole included.
     pub fn len(&self) -> usize {
-        self.files.len()
+        self.files.len() + self.groups.iter().map(|g| g.2).sum::<usize>()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.files.is_empty()
+        self.len() == 0
+    }
+
+    /// Each group's digest and number of files, the groups added whole included.
+    pub fn groups(&self) -> BTreeMap<String, ([u8; 32], usize)> {
+        let mut by_group: BTreeMap<&str, Vec<(&str, [u8; 32])>> = BTreeMap::new();
+        for (path, sha) in &self.files {
+            if let Some((group, rest)) = group_of(path) {
+                by_group.entry(group).or_default().push((rest, *sha));
+            }
+        }
+        let mut out: BTreeMap<String, ([u8; 32], usize)> = by_group
+            .into_iter()
+            .map(|(g, files)| (g.to_string(), (group_digest(files.iter().map(|(p, s)| (*p, s))), files.len())))
+            .collect();
+        out.extend(self.groups.iter().map(|(g, d, n)| (g.clone(), (*d, *n))));
+        out
     }
 
     /// The digest (the leaves are left sorted by path).
     pub fn finish(&mut self) -> String {
         self.files.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let mut entries: Vec<(String, [u8; 32])> =
+            self.files.iter().filter(|(p, _)| group_of(p).is_none()).map(|(p, s)| (p.clone(), *s)).collect();
+        entries.extend(self.groups().into_iter().map(|(g, (d, _))| (format!("{g}/"), d)));
+        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let mut h = Sha256::new();
-        for (path, sha) in &self.files {
+        for (path, sha) in &entries {
             h.update((path.len() as u64).to_le_bytes());
             h.update(path.as_bytes());
             h.update(sha);
@@ -232,168 +266,51 @@ impl TreeDigest {
     }
 }
 
+/// The group (`<a>/<b>`) a tree path belongs to, and its path within it; `None` above the groups.
+pub fn group_of(path: &str) -> Option<(&str, &str)> {
+    let first = path.find('/')?;
+    let second = first + 1 + path[first + 1..].find('/')?;
+    Some((&path[..second], &path[second + 1..]))
+}
+
+/// The digest of one group's files: each one's path within the group and SHA-256, in path order.
+pub fn group_digest<'a>(files: impl IntoIterator<Item = (&'a str, &'a [u8; 32])>) -> [u8; 32] {
+    let mut files: Vec<(&str, &[u8; 32])> = files.into_iter().collect();
+    files.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    let mut h = Sha256::new();
+    for (path, sha) in files {
+        h.update((path.len() as u64).to_le_bytes());
+        h.update(path.as_bytes());
+        h.update(sha);
+    }
+    h.finalize().into()
+}
+
 /// One file of a [`TreeDigest`]: its path and the SHA-256 of its bytes.
 pub fn leaf(path: String, bytes: &[u8]) -> (String, [u8; 32]) {
     (path, Sha256::digest(bytes).into())
 }
 
-/// What `stat` says of one file: enough to tell it was not written since (git's index trusts
-/// the same fields). `ctime` changes on every write and cannot be set back by a user.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileStat {
-    pub label: String,
-    pub dev: u64,
-    pub ino: u64,
-    pub size: u64,
-    pub mtime_ns: i128,
-    pub ctime_ns: i128,
-}
-
-impl FileStat {
-    #[cfg(unix)]
-    pub fn of(label: String, meta: &std::fs::Metadata) -> FileStat {
-        use std::os::unix::fs::MetadataExt as _;
-        let ns = |s: i64, n: i64| i128::from(s) * 1_000_000_000 + i128::from(n);
-        FileStat {
-            label,
-            dev: meta.dev(),
-            ino: meta.ino(),
-            size: meta.size(),
-            mtime_ns: ns(meta.mtime(), meta.mtime_nsec()),
-            ctime_ns: ns(meta.ctime(), meta.ctime_nsec()),
-        }
-    }
-
-    fn update(&self, h: &mut Sha256) {
-        h.update((self.label.len() as u64).to_le_bytes());
-        h.update(self.label.as_bytes());
-        for n in [self.dev, self.ino, self.size] {
-            h.update(n.to_le_bytes());
-        }
-        h.update(self.mtime_ns.to_le_bytes());
-        h.update(self.ctime_ns.to_le_bytes());
-    }
-
-    /// Elsewhere nothing is trusted: every `ctime` is "now", so no print is ever recorded.
-    #[cfg(not(unix))]
-    pub fn of(label: String, meta: &std::fs::Metadata) -> FileStat {
-        FileStat { label, dev: 0, ino: 0, size: meta.len(), mtime_ns: 0, ctime_ns: i128::MAX }
-    }
-}
-
-/// The stat of every file the fast path would otherwise hash (the lock, the state files, the
-/// sealed-secrets certificate, the tree): equal prints mean no file was written since. Only a
-/// print whose files are all older than [`RACY_NS`] when taken is recorded, so a file written
-/// within a timestamp's granularity of being hashed is never trusted ("racily clean" in git).
-#[derive(Debug, Default)]
-pub struct StatPrint {
-    /// Per file or subtree: its label, the digest of its stats, its newest change (ns).
-    parts: Vec<(String, [u8; 32], i128)>,
-}
-
-/// The stats of the files of one subtree, in the order they are fed (the walk's, sorted by
-/// name: the same order for the same tree), folded as they come: nothing per file is held.
-pub struct StatPart {
-    label: String,
-    hash: Sha256,
-    newest: i128,
-}
-
-impl StatPart {
-    pub fn new(label: String) -> StatPart {
-        StatPart { label, hash: Sha256::new(), newest: i128::MIN }
-    }
-
-    pub fn feed(&mut self, stat: &FileStat) {
-        stat.update(&mut self.hash);
-        self.newest = self.newest.max(stat.ctime_ns).max(stat.mtime_ns);
-    }
-}
-
-/// How much older than the print every file must be (2 s: coarser than any file system's
-/// timestamp granularity tcpc runs on).
+/// How much older than the moment a `stat` record (`index`) is taken a file must be for its
+/// `stat` alone to be trusted (2 s: coarser than any file system's timestamp granularity tcpc
+/// runs on; git's "racily clean").
 pub const RACY_NS: i128 = 2_000_000_000;
-
-impl StatPrint {
-    pub fn push(&mut self, stat: FileStat) {
-        let mut part = StatPart::new(stat.label.clone());
-        part.feed(&stat);
-        self.push_part(part);
-    }
-
-    pub fn push_part(&mut self, part: StatPart) {
-        self.parts.push((part.label, part.hash.finalize().into(), part.newest));
-    }
-
-    /// The print's digest, and whether it may be recorded: every file changed more than
-    /// [`RACY_NS`] before `taken_ns` (the wall clock when the print was started).
-    pub fn finish(mut self, taken_ns: i128) -> (String, bool) {
-        self.parts.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let mut h = Sha256::new();
-        let mut settled = true;
-        for (label, digest, newest) in &self.parts {
-            h.update((label.len() as u64).to_le_bytes());
-            h.update(label.as_bytes());
-            h.update(digest);
-            settled &= *newest < taken_ns - RACY_NS;
-        }
-        (hex::encode(h.finalize()), settled)
-    }
-}
-
-/// The local record of the last verified fast path (`.tcpc/cache/up-to-date`, never committed):
-/// for one output directory, the stat print of its files and what hashing them gave.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Verified {
-    pub output: String,
-    pub stat: String,
-    /// The digest of the input files not covered by the print (`tcpc.yaml` and the specs,
-    /// always read and hashed).
-    pub sources: String,
-    pub inputs: String,
-    pub tree: String,
-    pub files: usize,
-}
-
-impl Verified {
-    pub fn text(&self) -> String {
-        format!(
-            "# tcpc.dev/verified/v1: a cache of `tcpc render` and `tcpc check`, safe to delete\noutput {}\nstat {}\nsources {}\ninputs {}\ntree {}\nfiles {}\n",
-            self.output, self.stat, self.sources, self.inputs, self.tree, self.files
-        )
-    }
-
-    pub fn parse(text: &str) -> Option<Verified> {
-        let mut lines = text.lines();
-        if lines.next() != Some("# tcpc.dev/verified/v1: a cache of `tcpc render` and `tcpc check`, safe to delete") {
-            return None;
-        }
-        let mut field = |name: &str| lines.next()?.strip_prefix(name)?.strip_prefix(' ').map(str::to_string);
-        Some(Verified {
-            output: field("output")?,
-            stat: field("stat")?,
-            sources: field("sources")?,
-            inputs: field("inputs")?,
-            tree: field("tree")?,
-            files: field("files")?.parse().ok()?,
-        })
-    }
-}
 
 /// The first instant (unix seconds) a render of the same files would decide differently: the
 /// earliest renewal window opening (`pki::reason`: less than `fraction` of a lifetime left) or
 /// certificate crossing `warn_days`/`fail_days` before its `notAfter` (`review::certificates`).
 /// Imported material is never renewed, but `check` still warns about it.
 pub fn valid_until(lock: &Lock, fraction: f64, warn_days: i64, fail_days: i64) -> Option<i64> {
+    lock.tenants.values().filter_map(|t| tenant_until(t, fraction, warn_days, fail_days)).min()
+}
+
+/// [`valid_until`] of one tenant's lock entry.
+pub fn tenant_until(t: &crate::lock::TenantLock, fraction: f64, warn_days: i64, fail_days: i64) -> Option<i64> {
     let parse =
         |s: &Option<String>| s.as_deref().and_then(|v| time::OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339).ok());
     let threshold = time::Duration::days(warn_days.max(fail_days));
-    let mut until: Option<i64> = None;
-    for t in lock.tenants.values() {
-        let warned = t.artefacts.values().filter_map(|a| parse(&a.not_after)).map(|na| (na - threshold).unix_timestamp());
-        until = warned.chain(renewal_from(t, fraction)).chain(until).min();
-    }
-    until
+    let warned = t.artefacts.values().filter_map(|a| parse(&a.not_after)).map(|na| (na - threshold).unix_timestamp());
+    warned.chain(renewal_from(t, fraction)).min()
 }
 
 /// The first instant (unix seconds) one of `entry`'s certificates enters its renewal window
@@ -479,40 +396,6 @@ mod tests {
         again.push("a/x.yaml".into(), b"1\n");
         again.push("b/y.yaml".into(), b"2\n");
         assert_ne!(TreeDigest::of(&tree).finish(), again.finish());
-    }
-
-    #[test]
-    fn a_stat_print_sees_every_field_and_trusts_only_settled_files() {
-        let stat = |label: &str, size: u64, ctime_ns: i128| FileStat { label: label.into(), dev: 1, ino: 2, size, mtime_ns: 5, ctime_ns };
-        let print = |stats: Vec<FileStat>, taken: i128| {
-            let mut p = StatPrint::default();
-            for s in stats {
-                p.push(s);
-            }
-            p.finish(taken)
-        };
-        let (a, settled) = print(vec![stat("lock", 1, 10), stat("tree/x", 2, 10)], 10 + RACY_NS + 1);
-        assert!(settled);
-        assert_eq!(a, print(vec![stat("tree/x", 2, 10), stat("lock", 1, 10)], 10 + RACY_NS + 1).0, "order does not matter");
-        assert_ne!(a, print(vec![stat("lock", 1, 10), stat("tree/x", 3, 10)], 10 + RACY_NS + 1).0, "size");
-        assert_ne!(a, print(vec![stat("lock", 1, 11), stat("tree/x", 2, 10)], 10 + RACY_NS + 1).0, "ctime");
-        assert_ne!(a, print(vec![stat("lock", 1, 10)], 10 + RACY_NS + 1).0, "a file less");
-        assert!(!print(vec![stat("lock", 1, 10)], 10 + RACY_NS).1, "a file changed within the granularity is not settled");
-    }
-
-    #[test]
-    fn a_verified_record_round_trips() {
-        let v = Verified {
-            output: "/r/rendered".into(),
-            stat: "s".into(),
-            sources: "o".into(),
-            inputs: "i".into(),
-            tree: "t".into(),
-            files: 7,
-        };
-        assert_eq!(Verified::parse(&v.text()), Some(v.clone()));
-        assert_eq!(Verified::parse(&v.text().replace("files 7", "files x")), None);
-        assert_eq!(Verified::parse(""), None);
     }
 
     #[test]

@@ -99,7 +99,13 @@ fn changed_spec(records: bool) {
     replace_once(&repo.join("tenants/nodeport.yaml"), "      replicas: 1\n", "      replicas: 2\n");
     let r = render(&repo, &out, &[]).expect_code(0, "render after a replicas change");
     assert_eq!(cache_line(&r), (total - 1, total), "only the changed tenant is rendered\n{}", r.describe());
+    assert_eq!(kept(&r), total - 1, "the others are not even read\n{}", r.describe());
     assert_same_as_cold(&repo, &out, tmp.path(), "replicas change");
+    // And again, from the tree, lock and index this incremental render left.
+    replace_once(&repo.join("tenants/nodeport.yaml"), "      replicas: 2\n", "      replicas: 3\n");
+    let r = render(&repo, &out, &[]).expect_code(0, "render after a second replicas change");
+    assert_eq!((cache_line(&r), kept(&r)), ((total - 1, total), total - 1), "{}", r.describe());
+    assert_same_as_cold(&repo, &out, tmp.path(), "second replicas change");
 }
 
 #[test]
@@ -123,6 +129,7 @@ fn a_hand_edited_output_file_is_a_miss_and_is_put_back() {
 
     let r = render(&repo, &out, &[]).expect_code(0, "render after a hand edit");
     assert_eq!(cache_line(&r), (total - 1, total), "the edited tenant is rendered again\n{}", r.describe());
+    assert_eq!(kept(&r), total - 1, "the edited tenant is not kept\n{}", r.describe());
     assert_eq!(std::fs::read_to_string(&deployment).unwrap(), original, "the hand edit was not put back");
     assert_same_as_cold(&repo, &out, tmp.path(), "hand edit");
 }
@@ -153,6 +160,14 @@ fn a_filtered_render_keeps_the_entries_of_the_tenants_it_did_not_render() {
     let r = render(&repo, &out, &[]).expect_code(0, "full render");
     assert_eq!(cache_line(&r), (total - 1, total), "{}", r.describe());
     assert_same_as_cold(&repo, &out, tmp.path(), "filtered then full");
+}
+
+/// The `render cache` line's count of tenants kept without reading their lock shard, state and
+/// files (`src/cli/incremental.rs`).
+fn kept(r: &common::Run) -> usize {
+    let line = r.stderr.lines().find_map(|l| l.strip_prefix("render cache: ")).unwrap_or_else(|| panic!("no cache line\n{}", r.describe()));
+    let (_, rest) = line.rsplit_once("; ").unwrap_or_else(|| panic!("no kept count: {line}"));
+    rest.split(' ').next().unwrap().parse().unwrap()
 }
 
 /// The `render cache` line's count of tenants whose PKI stage was skipped.
@@ -354,32 +369,41 @@ fn the_stamp_ends_where_the_first_renewal_or_warning_begins() {
     assert!(r.code != 0 || r.stderr.contains("warning: "), "a day after the bound, check has nothing to say\n{}", r.describe());
 }
 
-/// The local record of the last verification (`.tcpc/cache/up-to-date`, git-ignored): once a
-/// render found the tree current by hashing it, the next render or check trusts `stat` instead
-/// of hashing every file, until any file is written — even with the same size and bytes of the
-/// same length. `check` reads the record and never writes it.
+/// The local index (`.tcpc/cache/index-*`, git-ignored, `src/index.rs`): every render records the
+/// `stat` and digest of what it read and wrote, and the next render or check trusts `stat`
+/// instead of hashing a file, until the file is written — even with the same size and bytes of
+/// the same length. `check` reads the index and never writes it.
 #[test]
-fn the_local_record_is_trusted_only_while_no_file_was_written() {
+fn the_local_index_is_trusted_only_while_no_file_was_written() {
     let tmp = tempfile::tempdir().unwrap();
     let repo = examples_copy(tmp.path());
     let out = tmp.path().join("out");
     render(&repo, &out, &[]).expect_code(0, "first render");
-    let record = repo.join(".tcpc/cache/up-to-date");
-    // Files written less than 2 s ago are never trusted by `stat` (src/stamp.rs: RACY_NS).
+    let indexes: Vec<_> = std::fs::read_dir(repo.join(".tcpc/cache"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("index-"))
+        .collect();
+    assert_eq!(indexes.len(), 1, "one index, of the one output: {indexes:?}");
+    let index = indexes[0].clone();
+    let recorded = std::fs::read_to_string(&index).expect("the render recorded what it wrote");
+    // Files written less than 2 s ago are never trusted by `stat` (src/stamp.rs: RACY_NS): hashed.
     let r = render(&repo, &out, &[]).expect_code(0, "render right after the render");
     assert!(stamped(&r), "{}", r.describe());
-    assert!(!record.exists(), "a tree written just now was recorded as settled");
     std::thread::sleep(std::time::Duration::from_millis(2_100));
+    let before = std::fs::read_to_string(&index).unwrap();
+    assert_ne!(before, recorded, "a verification that hashed records what it found");
     let c = check(&repo, &out).expect_code(0, "check of a settled tree");
     assert!(stamped(&c), "{}", c.describe());
-    assert!(!repo.join(".tcpc/cache").exists(), "check wrote to the repository");
+    assert_eq!(std::fs::read_to_string(&index).unwrap(), before, "check wrote the index");
     let r = render(&repo, &out, &[]).expect_code(0, "render of a settled tree");
     assert!(stamped(&r), "{}", r.describe());
-    let text = std::fs::read_to_string(&record).expect("the verification is recorded");
-    assert!(text.contains(&format!("tree {}\n", tcpc::stamp::Stamp::parse(&marker(&out)).unwrap().tree)), "{text}");
+    let text = std::fs::read_to_string(&index).unwrap();
+    let marker_sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(marker(&out).as_bytes()));
+    assert!(text.contains(&format!("\nmarker {marker_sha}\n")), "the index names the marker it describes: {text}");
     let ignore = std::fs::read_to_string(repo.join(".tcpc/cache/.gitignore")).unwrap();
     assert!(ignore.lines().any(|l| l == "*"), "the cache is not ignored by Git: {ignore}");
-    let c = check(&repo, &out).expect_code(0, "check trusting the record");
+    let c = check(&repo, &out).expect_code(0, "check trusting the index");
     assert!(stamped(&c), "{}", c.describe());
 
     // The same size, one byte different: only `stat` (ctime) tells, and it does.
@@ -390,11 +414,11 @@ fn the_local_record_is_trusted_only_while_no_file_was_written() {
     std::fs::write(&file, &edited).unwrap();
     let c = check(&repo, &out).expect_code(1, "check after a same-size hand edit");
     assert!(!stamped(&c), "{}", c.describe());
-    // Put back byte for byte: the record no longer matches, the tree is hashed and found current.
+    // Put back byte for byte: the `stat` no longer matches, the file is hashed and found current.
     std::fs::write(&file, &original).unwrap();
     let c = check(&repo, &out).expect_code(0, "check after the edit was undone");
     assert!(stamped(&c), "{}", c.describe());
-    // The record is in no input: a render reads the repository as before and changes nothing.
+    // The index is in no input: a render reads the repository as before and changes nothing.
     let before = snapshot(&out);
     render(&repo, &out, &[]).expect_code(0, "render beside the record");
     assert_eq!(snapshot_changes(&before, &snapshot(&out)), Vec::<String>::new());

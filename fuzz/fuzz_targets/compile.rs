@@ -181,6 +181,7 @@ fuzz_target!(|repo: Repo| {
         intent: &intent,
         cache: None,
         digests: &digests,
+        kept: None,
     });
     // As the CLI's edge: tcpc.yaml first, parsed once; its errors end the run.
     let mut config_diags = tcpc::diag::Diagnostics::default();

@@ -152,7 +152,8 @@ pub fn generate(
             tcpc::commit::JOURNAL
         )));
     }
-    let (repo, compiled) = load_and_compile(dir, Mode::Render { identity: None, intent: &Intent::default(), write: None, previous: None })?;
+    let (repo, compiled) =
+        load_and_compile(dir, Mode::Render { identity: None, intent: &Intent::default(), write: None, output: None, incremental: false })?;
     crate::check_filter(&filter, &compiled)?;
     let pending: Vec<_> =
         compiled.pending.iter().filter(|p| filter.tenant(&tcpc::model::tenant_key(&p.namespace, &p.name))).cloned().collect();

@@ -11,7 +11,7 @@ use tcpc::repo_lock::{self, Locks};
 use tcpc::review::{self, ExpiryStatus, Report, Review};
 use tcpc::{commit, emit};
 
-use crate::{Failure, Mode, load_and_compile, lock_dir, now, verbosity};
+use crate::{Failure, Mode, Output, load_and_compile, lock_dir, now, verbosity};
 
 /// `--format`.
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -130,7 +130,13 @@ fn review_repo(
         let tree = emit::read_tree(&out).map_err(|e| Failure::Io(format!("reading {}: {e}", out.display())))?;
         Ok(emit::Previous { tree, marker })
     };
-    let mode = Mode::Render { identity: None, intent: &Intent::default(), write: None, previous: Some(&mut read_on_disk) };
+    let mode = Mode::Render {
+        identity: None,
+        intent: &Intent::default(),
+        write: None,
+        output: Some(Output::Read(&mut read_on_disk)),
+        incremental: false,
+    };
     let (mut repo, mut compiled) = load_and_compile(dir, mode)?;
     crate::check_filter(filter, &compiled)?;
     let on_disk = repo.previous.take().map(|p| p.tree).unwrap_or_default();

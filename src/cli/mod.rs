@@ -5,6 +5,7 @@
 
 pub mod argocd;
 pub mod diff;
+pub mod incremental;
 pub mod init;
 pub mod install;
 pub mod keyfiles;

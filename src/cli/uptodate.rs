@@ -3,30 +3,26 @@
 //! due, and the tree on disk is what it wrote, nothing is compiled.
 //!
 //! Knowing that takes hashing the lock, the state files and the whole tree (at 10,000 tenants
-//! ~2.5 GB in ~370,000 files). So, as git's index does, the last verification is recorded
-//! locally by `render` (`.tcpc/cache/up-to-date`, ignored by Git) with the `stat` of every file it hashed:
-//! while no file's `stat` changed, the digests it found still hold and nothing is read but
-//! `tcpc.yaml` and the specs. A fresh clone (CI) has no record, or other inodes and times, and
-//! hashes everything.
+//! ~1.4 GB in ~370,000 files). So, as git's index does, what was last read and written is
+//! recorded locally with the `stat` of every file (`tcpc::index`, `.tcpc/cache/index-*`, ignored
+//! by Git): while a file's `stat` did not change, its digest still holds, and nothing is read
+//! but `tcpc.yaml`, the specs and what changed. A fresh clone (CI) has no index, or other
+//! inodes and times, and hashes everything. Only a writer (`render`) records what it hashed.
 //!
 //! Any doubt (no stamp, unreadable or invalid `tcpc.yaml`, a warning while reading, another
 //! digest) answers `None` and the caller compiles as usual: this path never reports an error
 //! of its own, and never says more than "up to date".
 
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest as _, Sha256};
+use tcpc::index::Index;
 use tcpc::repo_lock::{self, Locks};
 use tcpc::source::Sources;
-use tcpc::stamp::{FileStat, InputFiles, Stamp, StatPrint, Verified};
+use tcpc::stamp::{InputFiles, Stamp};
 use tcpc::{discover, emit};
 
-use crate::{Failure, lock_dir, now, state_files, verbosity};
-
-/// The local cache directory, and the record in it.
-const CACHE_DIR: &str = ".tcpc/cache";
-const RECORD: &str = "up-to-date";
+use super::incremental;
+use crate::{Failure, lock_dir, now, verbosity};
 
 /// An up-to-date tree: where it is, its stamp, and where the state and the lock are.
 pub struct UpToDate {
@@ -84,9 +80,8 @@ pub fn check(
         return Ok(None);
     };
     lock_dir(locks, parent, mode, timeout)?;
-    let Some(stamp) = std::fs::read_to_string(out.join(emit::MARKER)).ok().as_deref().and_then(Stamp::parse) else {
-        return Ok(None);
-    };
+    let Some(marker) = std::fs::read_to_string(out.join(emit::MARKER)).ok() else { return Ok(None) };
+    let Some(stamp) = Stamp::parse(&marker) else { return Ok(None) };
     match discover::read_inputs(dir, config, &crate::not_inputs(config), &mut sources, &mut diags) {
         Ok(warnings) if warnings.is_empty() && !diags.has_errors() => {}
         _ => return Ok(None),
@@ -99,118 +94,33 @@ pub fn check(
         // A spec, `tcpc.yaml` or this build changed: the inputs differ, whatever the rest holds.
         return Ok(None);
     }
-    let output_label = out.canonicalize().unwrap_or_else(|_| out.clone()).to_string_lossy().into_owned();
-
-    let record = std::fs::read_to_string(dir.join(CACHE_DIR).join(RECORD))
-        .ok()
-        .as_deref()
-        .and_then(Verified::parse)
-        .filter(|v| v.output == output_label && v.sources == sources_digest);
-    // The stat print is taken before any file is hashed (a file written after it changes it),
-    // and only when there is a record to compare it with or a writer to record it.
-    let taken = wall_clock_ns();
-    let print = (record.is_some() || writer).then(|| stat_print(dir, config, &out)).flatten().map(|p| p.finish(taken));
-    let recorded = record.filter(|v| print.as_ref().is_some_and(|(stat, _)| *stat == v.stat));
-    let verified = match recorded {
-        Some(v) => v,
-        None => {
-            if !hash_input_files(dir, config, &mut inputs) {
-                return Ok(None);
-            }
-            let inputs = inputs.digest();
-            if !stamp.holds(&inputs, now) {
-                return Ok(None);
-            }
-            let Ok((tree, files)) = emit::tree_digest(&out) else { return Ok(None) };
-            let v = Verified { output: output_label, stat: String::new(), sources: sources_digest, inputs, tree, files };
-            if let (true, Some((stat, true))) = (writer, &print) {
-                // Best effort: a read-only checkout simply hashes again next time.
-                let _ = write_record(dir, &Verified { stat: stat.clone(), ..v.clone() });
-            }
-            v
-        }
-    };
-    if !stamp.holds(&verified.inputs, now) || verified.tree != stamp.tree || verified.files != stamp.files {
+    // Every other input and the tree by the local index: what did not change since it was
+    // taken is `stat`ed, not read (`tcpc::index`).
+    let mut next = Index::new(incremental::output_label(&out));
+    let old = Index::load(dir, &next.output);
+    let Ok(digests) = incremental::hash_inputs(&old, dir, config, &mut next) else { return Ok(None) };
+    for (label, sha) in digests {
+        inputs.insert(label, sha);
+    }
+    if !stamp.holds(&inputs.digest(), now) {
         return Ok(None);
+    }
+    let marker_sha = incremental::sha_hex(&marker);
+    let Ok(scan) = old.scan_tree(&out, &marker_sha, &mut next) else { return Ok(None) };
+    if scan.digest() != (stamp.tree.clone(), stamp.files) {
+        return Ok(None);
+    }
+    if writer {
+        // Best effort: a read-only checkout simply hashes again next time.
+        next.marker = marker_sha;
+        next.config = inputs.get("source/tcpc.yaml").map(hex::encode).unwrap_or_default();
+        if old.config == next.config {
+            next.all_untils_from(&old);
+        }
+        let _ = next.save(dir);
     }
     if verbosity() >= 2 {
         eprintln!("up-to-date stamp: every input as the last render read it, the tree as it wrote it; nothing compiled");
     }
     Ok(Some(UpToDate { output: out, stamp, state_dir: dir.join(config.state_dir()), lock_path: dir.join(config.lock_file()) }))
-}
-
-/// The `stat` of the lock, every state file, the sealed-secrets certificate and every entry of
-/// the tree, or `None` if one cannot be read.
-fn stat_print(dir: &Path, config: &tcpc_spec::Config, out: &Path) -> Option<StatPrint> {
-    let mut print = StatPrint::default();
-    let mut stat = |label: String, path: &Path| match std::fs::symlink_metadata(path) {
-        Ok(meta) => Some(print.push(FileStat::of(label, &meta))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(()),
-        Err(_) => None,
-    };
-    let lock_file = dir.join(config.lock_file());
-    stat("lock".into(), &lock_file)?;
-    for (key, path) in tcpc::lock::shard_files(&lock_file).ok()? {
-        stat(format!("lock/{key}"), &path)?;
-    }
-    if let Some(path) = crate::sealer_certificate(dir, config) {
-        stat("sealer".into(), &path)?;
-    }
-    for (key, path) in state_files(&dir.join(config.state_dir())).ok()? {
-        stat(format!("state/{key}"), &path)?;
-    }
-    emit::tree_stat(out, &mut print).ok()?;
-    Some(print)
-}
-
-/// Hashes what `load_and_compile` hashes into the stamp besides the sources, file by file: the
-/// lock and the state files are streamed, never held. `false` if one cannot be read.
-fn hash_input_files(dir: &Path, config: &tcpc_spec::Config, inputs: &mut InputFiles) -> bool {
-    let lock_file = dir.join(config.lock_file());
-    match sha256_file(&lock_file) {
-        Ok(sha) => inputs.insert("lock".into(), sha),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => inputs.insert_bytes("lock".into(), b""),
-        Err(_) => return false,
-    }
-    let Ok(shards) = tcpc::lock::shard_files(&lock_file) else { return false };
-    for (key, path) in shards {
-        let Ok(sha) = sha256_file(&path) else { return false };
-        inputs.insert(format!("lock/{key}"), sha);
-    }
-    let Ok(states) = state_files(&dir.join(config.state_dir())) else { return false };
-    for (key, path) in states {
-        let Ok(sha) = sha256_file(&path) else { return false };
-        inputs.insert(format!("state/{key}"), sha);
-    }
-    if let Some(path) = crate::sealer_certificate(dir, config) {
-        let Ok(sha) = sha256_file(&path) else { return false };
-        inputs.insert("sealer".into(), sha);
-    }
-    true
-}
-
-fn sha256_file(path: &Path) -> std::io::Result<[u8; 32]> {
-    let mut file = std::fs::File::open(path)?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        match file.read(&mut buf)? {
-            0 => return Ok(h.finalize().into()),
-            n => h.update(&buf[..n]),
-        }
-    }
-}
-
-/// The record, written whole (temp file and rename) in a directory Git ignores.
-fn write_record(dir: &Path, verified: &Verified) -> std::io::Result<()> {
-    let cache = dir.join(CACHE_DIR);
-    tcpc::commit::ignored_dir(&cache, "tcpc's local cache: never committed")?;
-    let tmp = cache.join(format!(".{RECORD}.{}", std::process::id()));
-    std::fs::write(&tmp, verified.text())?;
-    std::fs::rename(&tmp, cache.join(RECORD))
-}
-
-/// The wall clock (never `SOURCE_DATE_EPOCH`: this compares with file times), in nanoseconds.
-fn wall_clock_ns() -> i128 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i128)
 }

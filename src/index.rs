@@ -142,7 +142,19 @@ impl Index {
         crate::commit::ignored_dir(&dir, "tcpc's local cache: never committed")?;
         let tmp = dir.join(format!(".index.{}", std::process::id()));
         std::fs::write(&tmp, self.text())?;
-        std::fs::rename(&tmp, path)
+        std::fs::rename(&tmp, &path)?;
+        // The indexes of output directories that are gone (a test's, a one-off `-o`) go too.
+        for entry in std::fs::read_dir(&dir)?.flatten() {
+            let other = entry.path();
+            if other == path || !entry.file_name().to_string_lossy().starts_with("index-") {
+                continue;
+            }
+            let output = std::fs::read_to_string(&other).ok().and_then(|t| t.lines().nth(1).and_then(|l| l.strip_prefix("output ")).map(PathBuf::from));
+            if output.is_none_or(|o| !o.exists()) {
+                let _ = std::fs::remove_file(&other);
+            }
+        }
+        Ok(())
     }
 
     fn text(&self) -> String {

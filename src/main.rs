@@ -1174,7 +1174,7 @@ fn render(
         std::io::stdout().lock().write_all(text.as_bytes()).map_err(|e| Failure::Io(format!("writing to stdout: {e}")))?;
         return finish(&compiled);
     }
-    let changes = cli::summary::Changes::between(&previous.tree, &compiled.tree);
+    let mut changes = cli::summary::Changes::between(&previous.tree, &compiled.tree);
     let keys = cache_keys(&compiled, filter, &previous);
     // The same tree under the same keys has the same marker: no need to hash every file again.
     let same_marker = previous.tree == compiled.tree && tcpc::cache::recorded_keys(&previous.marker) == keys;
@@ -1183,7 +1183,7 @@ fn render(
     // tenants' groups by the digests the incremental render found them to have.
     let mut leaves = (stamped || !same_marker).then(|| tcpc::stamp::TreeDigest::of(&compiled.tree)).unwrap_or_default();
     let plan = repo.plan.take();
-    let (kept_files, kept_until) = match &plan {
+    let (kept_digests, kept_until) = match &plan {
         Some(p) => {
             for (group, (digest, files)) in &p.kept_groups {
                 leaves.add_group(group.clone(), *digest, *files);
@@ -1192,11 +1192,13 @@ fn render(
         }
         None => Default::default(),
     };
-    let files = compiled.tree.len() + plan.as_ref().map_or(0, |p| p.kept_groups.values().map(|g| g.1).sum());
+    let kept_files: usize = plan.as_ref().map_or(0, |p| p.kept_groups.values().map(|g| g.1).sum());
+    changes.unchanged += kept_files;
+    let files = compiled.tree.len() + kept_files;
     let marker = if same_marker {
         tcpc::stamp::without_stamp(&previous.marker).to_string()
     } else {
-        tcpc::cache::marker_text_kept(&keys, &leaves, &kept_files)
+        tcpc::cache::marker_text_kept(&keys, &leaves, &kept_digests)
     };
     let groups = stamped.then(|| leaves.groups());
     let stamp = stamped.then(|| stamp(&mut repo, &compiled, &mut leaves, kept_until));

@@ -362,7 +362,9 @@ impl Spare {
                         kept_dirs.extend(dirs.iter().map(|d| (*d).to_string()));
                     }
                 }
-                set.extend(m.live.keys().filter(|d| !new.contains(d) && !in_kept(kept, d)).cloned());
+                set.extend(m.live.keys().filter(|d| !new.contains(d)).cloned());
+                // Kept groups are linked whole (`link_group`), never written or removed here.
+                set.retain(|d| !in_kept(kept, d));
                 set
             }
             _ => {

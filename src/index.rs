@@ -149,7 +149,9 @@ impl Index {
             if other == path || !entry.file_name().to_string_lossy().starts_with("index-") {
                 continue;
             }
-            let output = std::fs::read_to_string(&other).ok().and_then(|t| t.lines().nth(1).and_then(|l| l.strip_prefix("output ")).map(PathBuf::from));
+            let output = std::fs::read_to_string(&other)
+                .ok()
+                .and_then(|t| t.lines().nth(1).and_then(|l| l.strip_prefix("output ")).map(PathBuf::from));
             if output.is_none_or(|o| !o.exists()) {
                 let _ = std::fs::remove_file(&other);
             }
@@ -242,7 +244,7 @@ impl Index {
             };
             Ok(Some((label.clone(), st, sha)))
         };
-        let results = on_every_core(items, one);
+        let results = crate::par::map(items, one);
         let mut out = Vec::with_capacity(items.len());
         for r in results {
             if let Some((label, st, sha)) = r? {
@@ -358,7 +360,7 @@ impl Index {
             Ok((group.clone(), g, recorded.is_some_and(|r| r.digest == digest)))
         };
         let mut scanned = BTreeMap::new();
-        for r in on_every_core(&groups, one) {
+        for r in crate::par::map(&groups, one) {
             let (group, g, as_recorded) = r?;
             next.groups.insert(group.clone(), g);
             scanned.insert(group, GroupScan { digest: g.digest, files: g.files, as_recorded });
@@ -417,7 +419,7 @@ impl TreeScan {
             Ok(files)
         };
         let mut tree = self.top.clone();
-        for part in on_every_core(groups, read_group) {
+        for part in crate::par::map(groups, read_group) {
             tree.extend(part?);
         }
         Ok(tree)
@@ -437,25 +439,37 @@ fn sorted_entries(dir: &Path) -> io::Result<Vec<(String, std::fs::FileType)>> {
 }
 
 /// The digest of a group's files' paths and `stat`s, the newest of their times, and its files
-/// (path within the group, whether a regular file).
+/// (path within the group, whether a regular file), in path order. Each entry is `stat`ed
+/// relative to its directory (`DirEntry::metadata`), not by its whole path.
 fn group_stat(out: &Path, group: &str) -> io::Result<([u8; 32], i128, Vec<(String, bool)>)> {
-    let root = out.join(group);
+    fn walk(dir: &Path, rel: &str, entries: &mut Vec<(String, Stat, bool)>) -> io::Result<()> {
+        let mut list: Vec<std::fs::DirEntry> = std::fs::read_dir(dir)?.collect::<io::Result<_>>()?;
+        list.sort_by_key(|e| e.file_name());
+        for entry in list {
+            let name = entry.file_name().into_string().map_err(|n| io::Error::other(format!("non-UTF-8 file name {n:?}")))?;
+            let path = if rel.is_empty() { name } else { format!("{rel}/{name}") };
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                walk(&entry.path(), &path, entries)?;
+            } else {
+                entries.push((path, Stat::of(&entry.metadata()?), kind.is_file()));
+            }
+        }
+        Ok(())
+    }
+    let mut entries = Vec::new();
+    walk(&out.join(group), "", &mut entries)?;
+    // Path order, as `stamp::group_digest` folds them ("a/b" and "a.b" sort apart from a walk's).
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
     let mut h = Sha256::new();
     let mut newest = i128::MIN;
-    let mut files = Vec::new();
-    for entry in walkdir::WalkDir::new(&root).sort_by_file_name() {
-        let entry = entry.map_err(io::Error::other)?;
-        if entry.file_type().is_dir() {
-            continue;
-        }
-        let rel = entry.path().strip_prefix(&root).map_err(io::Error::other)?;
-        let rel = rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
-        let st = Stat::of(&entry.metadata().map_err(io::Error::other)?);
+    let mut files = Vec::with_capacity(entries.len());
+    for (rel, st, regular) in entries {
         h.update((rel.len() as u64).to_le_bytes());
         h.update(rel.as_bytes());
         st.feed(&mut h);
         newest = newest.max(st.newest());
-        files.push((rel, entry.file_type().is_file()));
+        files.push((rel, regular));
     }
     Ok((h.finalize().into(), newest, files))
 }
@@ -496,17 +510,6 @@ pub fn sha256_file(path: &Path) -> io::Result<[u8; 32]> {
             n => h.update(&buf[..n]),
         }
     }
-}
-
-/// `f` of each item, spread over every core; results in the items' order.
-fn on_every_core<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(items.len().max(1));
-    let chunk = items.len().div_ceil(workers).max(1);
-    let f = &f;
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = items.chunks(chunk).map(|part| scope.spawn(move || part.iter().map(f).collect::<Vec<_>>())).collect();
-        handles.into_iter().flat_map(|h| h.join().expect("an index worker panicked")).collect()
-    })
 }
 
 #[cfg(test)]

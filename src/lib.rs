@@ -31,6 +31,7 @@ pub mod limits;
 pub mod lock;
 pub mod lock_check;
 pub mod model;
+pub mod par;
 pub mod parse;
 pub mod paths;
 pub mod pki;
@@ -219,14 +220,7 @@ pub fn keepable(
         let spec = cache::spec_fingerprint(t, &sources.get(t.file).display);
         (spec == entry.spec && pki_fingerprint_of(t, &spec, digests, None)? == pki).then(|| (t.key(), entry.clone()))
     };
-    let tenants = &prepared.tenants;
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(tenants.len().max(1));
-    let chunk = tenants.len().div_ceil(workers).max(1);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> =
-            tenants.chunks(chunk).map(|part| scope.spawn(move || part.iter().filter_map(one).collect::<Vec<_>>())).collect();
-        handles.into_iter().flat_map(|h| h.join().expect("a fingerprint worker panicked")).collect()
-    })
+    par::map(&prepared.tenants, one).into_iter().flatten().collect()
 }
 
 /// The second half of a compile ([`compile_with`]): PKI, templates, the typed check, the layout.

@@ -149,26 +149,52 @@ pub fn parse<'c>(sources: &Sources, config_file: &'c ConfigFile, diags: &mut Dia
         tombstones: Vec::new(),
     };
     let limits = inputs.config.yaml_limits();
+    // The files within the total size limit, then each parsed on its own (on every core), the
+    // results taken in file order.
     let mut total: u64 = 0;
+    let mut files = Vec::new();
+    let mut exceeded = None;
     for (id, file) in sources.iter() {
         if Some(id) == config_file.id {
             continue;
         }
         total = total.saturating_add(file.text.len() as u64);
         if total > inputs.config.max_total_bytes() {
-            diags.push(crate::limits::total_exceeded(id, total, inputs.config.max_total_bytes()));
+            exceeded = Some(crate::limits::total_exceeded(id, total, inputs.config.max_total_bytes()));
             break;
         }
-        let docs = match tcpc_yaml::parse_stream_limited(&file.text, &limits) {
-            Ok(docs) => docs,
-            Err(e) => {
-                diags.push(yaml_error(id, &e));
-                continue;
-            }
+        files.push((id, file));
+    }
+    let parsed = crate::par::map(&files, |(id, file)| {
+        let mut part = Inputs {
+            tcps: Vec::new(),
+            datastores: Vec::new(),
+            configmaps: Vec::new(),
+            invalid_datastores: Vec::new(),
+            tombstones: Vec::new(),
+            ..inputs
         };
-        for doc in docs {
-            classify(id, doc.root, &mut inputs, diags);
+        let mut part_diags = Diagnostics::default();
+        match tcpc_yaml::parse_stream_limited(&file.text, &limits) {
+            Ok(docs) => {
+                for doc in docs {
+                    classify(*id, doc.root, &mut part, &mut part_diags);
+                }
+            }
+            Err(e) => part_diags.push(yaml_error(*id, &e)),
         }
+        (part, part_diags)
+    });
+    for (part, part_diags) in parsed {
+        inputs.tcps.extend(part.tcps);
+        inputs.datastores.extend(part.datastores);
+        inputs.configmaps.extend(part.configmaps);
+        inputs.invalid_datastores.extend(part.invalid_datastores);
+        inputs.tombstones.extend(part.tombstones);
+        diags.extend(part_diags);
+    }
+    if let Some(d) = exceeded {
+        diags.push(d);
     }
     let ns = inputs.config.default_namespace().to_string();
     inputs.tcps.sort_by(|a, b| {

@@ -175,7 +175,8 @@ pub fn record(w: Written<'_>, plan: Option<Plan>) -> std::io::Result<()> {
             next.record_file(label.clone(), path, *sha)?;
         }
     }
-    next.retain_files(|label| w.items.iter().any(|(l, _)| l == label));
+    let labels: std::collections::BTreeSet<&str> = w.items.iter().map(|(l, _)| l.as_str()).collect();
+    next.retain_files(|label| labels.contains(label));
     for (group, (digest, files)) in &w.groups {
         if !w.kept.contains(group) {
             next.record_group(w.out, group, *digest, *files)?;

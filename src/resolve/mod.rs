@@ -77,19 +77,20 @@ pub fn resolve(inputs: &Inputs, diags: &mut Diagnostics) -> Vec<Tenant> {
     for ds in &inputs.datastores {
         check_datastore(ds, diags);
     }
-    let mut out = Vec::new();
-    for doc in &inputs.tcps {
+    // Each tenant on its own (on every core), the results taken in order.
+    let resolved = crate::par::map(&inputs.tcps, |doc| {
         let mut r = Resolver { doc, inputs, diags: Diagnostics::default() };
         let tenant = r.tenant(&datastores);
         if let Some(t) = tenant.as_ref().filter(|_| !r.diags.has_errors()) {
             sanity::check(doc, t, &mut r.diags);
             sanity::check_tenant_pki(doc, &inputs.config, &mut r.diags);
         }
-        let failed = r.diags.has_errors();
-        diags.extend(r.diags);
-        if let (Some(t), false) = (tenant, failed) {
-            out.push(t);
-        }
+        (tenant.filter(|_| !r.diags.has_errors()), r.diags)
+    });
+    let mut out = Vec::new();
+    for (tenant, d) in resolved {
+        diags.extend(d);
+        out.extend(tenant);
     }
     warn_unused_configmaps(inputs, diags);
     out

@@ -105,7 +105,16 @@ pub struct Index {
     /// Per tenant: the SHA-256 of its lock shard, and the first instant it falls due
     /// (`stamp::tenant_until` of that shard's entry).
     untils: BTreeMap<String, ([u8; 32], Option<i64>)>,
+    /// The build (`cache::BUILD`) the source entries were recorded under.
+    pub build: String,
+    /// Each input file by path: its SHA-256 and, for a file of TenantControlPlanes only, its
+    /// tenants as (`<namespace>/<name>`, DataStore) (`Prepared::tcp_only_files`).
+    sources: BTreeMap<String, ([u8; 32], Option<Vec<(String, String)>>)>,
 }
+
+/// What [`Index::skippable`] found: the unchanged files of tenants only, with their tenants,
+/// and the files to parse that must turn out to hold tenants only.
+pub type Skippable<Id> = (BTreeMap<Id, Vec<(String, String)>>, std::collections::BTreeSet<Id>);
 
 /// The wall clock (never `SOURCE_DATE_EPOCH`: this compares with file times), in ns.
 pub fn wall_clock_ns() -> i128 {
@@ -160,7 +169,10 @@ impl Index {
     }
 
     fn text(&self) -> String {
-        let mut s = format!("{HEADER}\noutput {}\nmarker {}\nconfig {}\ntaken {}\n", self.output, self.marker, self.config, self.taken_ns);
+        let mut s = format!(
+            "{HEADER}\noutput {}\nmarker {}\nconfig {}\nbuild {}\ntaken {}\n",
+            self.output, self.marker, self.config, self.build, self.taken_ns
+        );
         for (label, (st, sha)) in &self.files {
             s.push_str(&format!("f {} {} {} {} {} {} {label}\n", hex::encode(sha), st.dev, st.ino, st.size, st.mtime_ns, st.ctime_ns));
         }
@@ -170,6 +182,16 @@ impl Index {
         for (tenant, (shard, until)) in &self.untils {
             let until = until.map_or_else(|| "never".to_string(), |u| u.to_string());
             s.push_str(&format!("u {} {until} {tenant}\n", hex::encode(shard)));
+        }
+        for (path, (sha, tenants)) in &self.sources {
+            match tenants {
+                None => s.push_str(&format!("n {} {path}\n", hex::encode(sha))),
+                Some(tenants) => {
+                    for (key, ds) in tenants {
+                        s.push_str(&format!("t {} {ds} {key} {path}\n", hex::encode(sha)));
+                    }
+                }
+            }
         }
         s
     }
@@ -184,6 +206,7 @@ impl Index {
             output: field("output")?,
             marker: field("marker")?,
             config: field("config")?,
+            build: field("build")?,
             taken_ns: field("taken")?.parse().ok()?,
             ..Index::default()
         };
@@ -217,6 +240,20 @@ impl Index {
                         u => Some(u.parse().ok()?),
                     };
                     index.untils.insert(tenant.to_string(), (hex32(shard)?, until));
+                }
+                "n" => {
+                    let (sha, path) = rest.split_once(' ')?;
+                    index.sources.insert(path.to_string(), (hex32(sha)?, None));
+                }
+                "t" => {
+                    let f: Vec<&str> = rest.splitn(4, ' ').collect();
+                    let &[sha, ds, key, path] = f.as_slice() else { return None };
+                    let (recorded, tenants) =
+                        index.sources.entry(path.to_string()).or_insert_with(|| (hex32(sha).unwrap_or_default(), Some(Vec::new())));
+                    if *recorded != hex32(sha)? {
+                        return None;
+                    }
+                    tenants.as_mut()?.push((key.to_string(), ds.to_string()));
                 }
                 _ => return None,
             }
@@ -317,6 +354,50 @@ impl Index {
                 self.untils.insert(t, *u);
             }
         }
+    }
+
+    /// Records the input files (path, SHA-256) of a render under `build`, with the tenants of
+    /// those that hold TenantControlPlanes only.
+    pub fn set_sources(&mut self, build: &str, files: &[(String, [u8; 32])], tcp_only: &BTreeMap<String, Vec<(String, String)>>) {
+        self.build = build.to_string();
+        self.sources = files.iter().map(|(path, sha)| (path.clone(), (*sha, tcp_only.get(path).cloned()))).collect();
+    }
+
+    /// The source entries of `other` (the same files: an up-to-date check).
+    pub fn sources_from(&mut self, other: &Index) {
+        self.build = other.build.clone();
+        self.sources = other.sources.clone();
+    }
+
+    /// Which input files (`files`: an id, the path, the SHA-256) need not be parsed: the ones
+    /// recorded, byte for byte, as holding tenants only, while every other recorded file is
+    /// as it was, under the same build and `tcpc.yaml` (their tenants resolve as they did: no
+    /// tenant depends on another's file). The files to parse that were not recorded as other
+    /// files must hold tenants only too (the caller checks). `None`: nothing to skip.
+    pub fn skippable<Id: Ord + Copy>(&self, build: &str, config: &str, files: &[(Id, &str, [u8; 32])]) -> Option<Skippable<Id>> {
+        if self.build != build || self.config != config || self.sources.is_empty() {
+            return None;
+        }
+        let current: BTreeMap<&str, &[u8; 32]> = files.iter().map(|(_, p, s)| (*p, s)).collect();
+        let others_same =
+            self.sources.iter().filter(|(_, (_, t))| t.is_none()).all(|(path, (sha, _))| current.get(path.as_str()) == Some(&sha));
+        if !others_same {
+            return None;
+        }
+        let mut skip = BTreeMap::new();
+        let mut must = std::collections::BTreeSet::new();
+        for (id, path, sha) in files {
+            match self.sources.get(*path) {
+                Some((recorded, Some(tenants))) if recorded == sha => {
+                    skip.insert(*id, tenants.clone());
+                }
+                Some((_, None)) => {}
+                _ => {
+                    must.insert(*id);
+                }
+            }
+        }
+        (!skip.is_empty()).then_some((skip, must))
     }
 
     /// Scans the tree at `out` (marker aside): the files above the groups are read; each group

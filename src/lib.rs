@@ -92,6 +92,8 @@ pub struct Compiled {
     /// Tenants taken as they are ([`Keys::kept`]): `tree` holds none of their files, `lock` none
     /// of their entries; their directories on disk are the output.
     pub kept: std::collections::BTreeSet<String>,
+    /// Of those, how many were not even parsed (`Stub`s).
+    pub unparsed: usize,
 }
 
 /// A tenant left as it was because rendering it needs the age identity.
@@ -177,6 +179,8 @@ pub fn compile_with(
 pub struct Prepared<'c> {
     inputs: parse::Inputs<'c>,
     tenants: Vec<resolve::Tenant>,
+    /// Tenants of files left unparsed ([`prepare_skipping`]).
+    stubs: Vec<Stub>,
     diags: Diagnostics,
 }
 
@@ -184,6 +188,37 @@ impl Prepared<'_> {
     pub fn tenants(&self) -> &[resolve::Tenant] {
         &self.tenants
     }
+
+    pub fn stubs(&self) -> &[Stub] {
+        &self.stubs
+    }
+
+    /// The tenants of each file that holds TenantControlPlanes and nothing else, stubs
+    /// included, as (`<namespace>/<name>`, DataStore): what an index records to skip the file
+    /// next time it is unchanged.
+    pub fn tcp_only_files(&self) -> std::collections::BTreeMap<source::SourceId, Vec<(String, String)>> {
+        let mut out: std::collections::BTreeMap<source::SourceId, Vec<(String, String)>> = std::collections::BTreeMap::new();
+        for t in self.tenants.iter().filter(|t| self.inputs.tcp_only.contains(&t.file)) {
+            out.entry(t.file).or_default().push((t.key(), t.datastore.name.clone()));
+        }
+        for s in &self.stubs {
+            out.entry(s.file).or_default().push((s.key.clone(), s.datastore.clone()));
+        }
+        out
+    }
+}
+
+/// A tenant of a file the IO edge vouches is byte for byte the one the last render parsed,
+/// with the same `tcpc.yaml`, the same other documents (DataStores and the like) and this
+/// build: it resolves as it did then, so it is known by what that render recorded
+/// (`index`), not parsed. It must be kept ([`Keys::kept`]): with nothing resolved, it cannot
+/// be rendered.
+#[derive(Debug, Clone)]
+pub struct Stub {
+    /// `<namespace>/<name>`.
+    pub key: String,
+    pub datastore: String,
+    pub file: source::SourceId,
 }
 
 /// Parses and resolves; on errors, every diagnostic found.
@@ -195,7 +230,42 @@ pub fn prepare<'c>(sources: &Sources, config: &'c parse::ConfigFile) -> Result<P
         diags.sort();
         return Err(diags);
     }
-    Ok(Prepared { inputs, tenants, diags })
+    Ok(Prepared { inputs, tenants, stubs: Vec::new(), diags })
+}
+
+/// [`prepare`] without parsing the files of `skip`, whose tenants are given (`Stub`s). `None`
+/// when that cannot be the same as a full prepare: a file of `tcp_only` (changed or new) holds
+/// more than TenantControlPlanes, a parsed tenant has a stub's name, or the repository has
+/// ConfigMaps (whether one is used depends on every tenant); the caller then prepares in full.
+pub fn prepare_skipping<'c>(
+    sources: &Sources,
+    config: &'c parse::ConfigFile,
+    skip: &std::collections::BTreeMap<source::SourceId, Vec<(String, String)>>,
+    tcp_only: &std::collections::BTreeSet<source::SourceId>,
+) -> Option<Result<Prepared<'c>, Diagnostics>> {
+    let mut diags = Diagnostics::default();
+    let ids = skip.keys().copied().collect();
+    let inputs = parse::parse_except(sources, config, &ids, &mut diags);
+    let stubs: Vec<Stub> = skip
+        .iter()
+        .flat_map(|(file, tenants)| tenants.iter().map(|(key, ds)| Stub { key: key.clone(), datastore: ds.clone(), file: *file }))
+        .collect();
+    let default_ns = config.config.default_namespace();
+    let parsed_keys: std::collections::BTreeSet<String> = inputs
+        .tcps
+        .iter()
+        .map(|d| model::tenant_key(d.value.metadata.namespace.as_deref().unwrap_or(default_ns), &d.value.metadata.name))
+        .collect();
+    let clash = stubs.iter().any(|s| parsed_keys.contains(&s.key));
+    if !inputs.configmaps.is_empty() || clash || tcp_only.iter().any(|id| !inputs.tcp_only.contains(id)) {
+        return None;
+    }
+    let tenants = resolve::resolve(&inputs, &mut diags);
+    if diags.has_errors() {
+        diags.sort();
+        return Some(Err(diags));
+    }
+    Some(Ok(Prepared { inputs, tenants, stubs, diags }))
 }
 
 /// The tenants of `prepared` whose marker entry (`recorded`) says nothing of them can have
@@ -211,16 +281,20 @@ pub fn keepable(
     recorded: &std::collections::BTreeMap<String, cache::Entry>,
     now: i64,
 ) -> std::collections::BTreeMap<String, cache::Entry> {
-    let one = |t: &resolve::Tenant| -> Option<(String, cache::Entry)> {
-        let entry = recorded.get(&t.key())?;
+    let check = |key: String, datastore: &str, spec: Option<String>| -> Option<(String, cache::Entry)> {
+        let entry = recorded.get(&key)?;
         let (pki, until) = (entry.pki.as_deref()?, entry.until);
         if until.is_some_and(|u| now >= u) {
             return None;
         }
-        let spec = cache::spec_fingerprint(t, &sources.get(t.file).display);
-        (spec == entry.spec && pki_fingerprint_of(t, &spec, digests, None)? == pki).then(|| (t.key(), entry.clone()))
+        // A stub resolves as it did: to the recorded spec fingerprint.
+        let spec = spec.unwrap_or_else(|| entry.spec.clone());
+        (spec == entry.spec && pki_fingerprint_by(&key, datastore, &spec, digests, None)? == pki).then(|| (key, entry.clone()))
     };
-    par::map(&prepared.tenants, one).into_iter().flatten().collect()
+    let one = |t: &resolve::Tenant| check(t.key(), &t.datastore.name, Some(cache::spec_fingerprint(t, &sources.get(t.file).display)));
+    let mut kept: std::collections::BTreeMap<String, cache::Entry> = par::map(&prepared.tenants, one).into_iter().flatten().collect();
+    kept.extend(prepared.stubs.iter().filter_map(|s| check(s.key.clone(), &s.datastore, None)));
+    kept
 }
 
 /// The second half of a compile ([`compile_with`]): PKI, templates, the typed check, the layout.
@@ -232,7 +306,13 @@ pub fn compile_prepared(
     progress: &Progress,
 ) -> Result<Compiled, Diagnostics> {
     let vouched = if keys.is_some() { None } else { vouched };
-    let Prepared { inputs, tenants, mut diags } = prepared;
+    let Prepared { inputs, tenants, stubs, mut diags } = prepared;
+    if let (false, Some(kept)) = (stubs.is_empty(), keys.and_then(|k| k.kept))
+        && stubs.iter().any(|s| !kept.contains_key(&s.key))
+    {
+        diags.push(Diagnostic::error("internal error: an unparsed tenant was not kept (this is a tcpc bug)"));
+        return Err(diags);
+    }
     let pki_env = match keys {
         None => None,
         Some(k) => match k.sealer {
@@ -314,6 +394,17 @@ pub fn compile_prepared(
             }
         }
     }
+    // Stubs are kept tenants whose files were not even parsed.
+    for s in &stubs {
+        if let Some(entry) = keys.and_then(|k| k.kept).and_then(|k| k.get(&s.key)) {
+            render_keys.insert(s.key.clone(), entry.clone());
+            kept.insert(s.key.clone());
+            names.push(s.key.clone());
+            cache_hits += 1;
+            pki_skips += 1;
+        }
+    }
+    names.sort();
     // Destruction is explicit: a tenant the lock records may leave the output only on request.
     if let Some(k) = keys {
         let (removal_diags, removal_report) = intent::check_removals(k.lock, &names, k.intent, &inputs.tombstones);
@@ -364,7 +455,7 @@ pub fn compile_prepared(
             Ok(Compiled {
                 tree,
                 diagnostics: diags,
-                tenants: tenants.len(),
+                tenants: tenants.len() + stubs.len(),
                 lock: new_lock,
                 lock_changed,
                 new_states,
@@ -377,6 +468,7 @@ pub fn compile_prepared(
                 pki_skips,
                 component,
                 kept,
+                unparsed: stubs.len(),
             })
         }
         Err(e) => {
@@ -677,12 +769,22 @@ fn pki_fingerprint_of(
     digests: &stamp::InputFiles,
     written: Option<(Option<String>, Option<String>)>,
 ) -> Option<String> {
+    pki_fingerprint_by(&t.key(), &t.datastore.name, spec, digests, written)
+}
+
+/// [`pki_fingerprint_of`] of the tenant `key` (`<namespace>/<name>`) on DataStore `ds`.
+fn pki_fingerprint_by(
+    key: &str,
+    ds: &str,
+    spec: &str,
+    digests: &stamp::InputFiles,
+    written: Option<(Option<String>, Option<String>)>,
+) -> Option<String> {
     let read = |label: String| digests.get(&label).map(hex::encode);
     let (shard, state) = written.unwrap_or_default();
-    let shard = shard.or_else(|| read(format!("lock/{}", t.key())))?;
-    let ds = &t.datastore.name;
+    let shard = shard.or_else(|| read(format!("lock/{key}")))?;
     let states = [
-        state.or_else(|| read(format!("state/{}", pki::tenant_state_key(t)))),
+        state.or_else(|| read(format!("state/tenants/{key}"))),
         read(format!("state/{}", pki::datastore_state_key(ds))),
         read(format!("state/{}", pki::datastore_credentials_key(ds))),
         read(format!("state/{}", pki::datastore_client_certificate_key(ds))),

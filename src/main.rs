@@ -643,6 +643,8 @@ struct Repo {
     warned: bool,
     /// What the incremental render kept (`cli/incremental.rs`), if it applied.
     plan: Option<cli::incremental::Plan>,
+    /// The tenants of each file of tenants only, by path (for the index), when known.
+    tcp_only: Option<std::collections::BTreeMap<String, Vec<(String, String)>>>,
 }
 
 /// Opens the output tree to write, given the output directory `tcpc.yaml` names: applies `-o`,
@@ -737,11 +739,13 @@ fn load_and_compile(dir: &Path, mode: Mode<'_>) -> Result<(Repo, Compiled), Fail
     // resolved tenants before the lock is read. With errors in the specs, the usual order.
     let mut prepared = None;
     let mut plan = None;
+    let mut tcp_only = None;
     if let (true, Some(out)) = (incremental, &out)
-        && let Ok(p) = tcpc::prepare(&sources, &config_file)
+        && let Some((p, pl)) = cli::incremental::prepare_and_plan(dir, &config_file, out, &sources, now.unix_timestamp())
     {
-        plan = cli::incremental::plan(dir, config, out, &sources, &p, now.unix_timestamp());
-        prepared = Some(p);
+        let by_path = p.tcp_only_files().into_iter().map(|(id, tenants)| (sources.get(id).display.clone(), tenants));
+        tcp_only = Some(by_path.collect::<std::collections::BTreeMap<_, _>>());
+        (prepared, plan) = (Some(p), pl);
     }
     let kept = |key: &str| plan.as_ref().is_some_and(|p| p.kept.contains_key(key));
     let (lock_files, lock) = if !render {
@@ -811,7 +815,22 @@ fn load_and_compile(dir: &Path, mode: Mode<'_>) -> Result<(Repo, Compiled), Fail
             if !c.diagnostics.is_empty() {
                 eprint!("{}", c.diagnostics.render(&sources));
             }
-            Ok((Repo { output, lock_path, state_dir, lock, lock_files, config: config_file.config, previous, inputs, warned, plan }, c))
+            Ok((
+                Repo {
+                    output,
+                    lock_path,
+                    state_dir,
+                    lock,
+                    lock_files,
+                    config: config_file.config,
+                    previous,
+                    inputs,
+                    warned,
+                    plan,
+                    tcp_only,
+                },
+                c,
+            ))
         }
         Err(diags) => {
             eprint!("{}", diags.render(&sources));
@@ -1090,7 +1109,9 @@ fn render(
         let (out, stamp) = (up.output, up.stamp);
         if verbosity() >= 2 {
             let n = stamp.tenants;
-            eprintln!("render cache: {n} of {n} tenant(s) unchanged since the last render ({n} without their PKI stage; {n} kept unread)");
+            eprintln!(
+                "render cache: {n} of {n} tenant(s) unchanged since the last render ({n} without their PKI stage; {n} kept unread, {n} unparsed)"
+            );
         }
         info!("{}: up to date ({} tenant(s), {} files)", out.display(), stamp.tenants, cli::summary::thousands(stamp.files));
         return Ok(());
@@ -1113,11 +1134,12 @@ fn render(
     }
     if verbosity() >= 2 && stdout.is_none() {
         eprintln!(
-            "render cache: {} of {} tenant(s) unchanged since the last render ({} without their PKI stage; {} kept unread)",
+            "render cache: {} of {} tenant(s) unchanged since the last render ({} without their PKI stage; {} kept unread, {} unparsed)",
             compiled.cache_hits,
             compiled.tenants,
             compiled.pki_skips,
-            compiled.kept.len()
+            compiled.kept.len(),
+            compiled.unparsed
         );
     }
     let out = output.unwrap_or(repo.output.clone());
@@ -1238,6 +1260,7 @@ fn render(
             kept: &compiled.kept,
             lock: compiled.lock.as_ref().unwrap_or(&repo.lock),
             config: &repo.config,
+            tcp_only: repo.tcp_only.as_ref(),
         };
         let _ = cli::incremental::record(written, plan);
     }

@@ -69,6 +69,9 @@ pub struct Inputs<'c> {
     /// `<namespace>/<name>` of every `tcpc.dev/v1alpha1` `Tombstone`: tenants whose removal is
     /// recorded in the repository (see `intent`).
     pub tombstones: Vec<String>,
+    /// The files that hold TenantControlPlanes and nothing else (and parsed without a
+    /// diagnostic): their tenants depend on no other file of theirs (`index`'s unchanged files).
+    pub tcp_only: std::collections::BTreeSet<SourceId>,
 }
 
 /// One document kind's schema: the validator, and the generated schema itself for the "did
@@ -139,6 +142,16 @@ impl ConfigFile {
 
 /// Parses every input document but tcpc.yaml, which `config` holds already.
 pub fn parse<'c>(sources: &Sources, config_file: &'c ConfigFile, diags: &mut Diagnostics) -> Inputs<'c> {
+    parse_except(sources, config_file, &Default::default(), diags)
+}
+
+/// [`parse`], leaving out the files of `skip` (unchanged files whose tenants are known: `Stub`).
+pub fn parse_except<'c>(
+    sources: &Sources,
+    config_file: &'c ConfigFile,
+    skip: &std::collections::BTreeSet<SourceId>,
+    diags: &mut Diagnostics,
+) -> Inputs<'c> {
     let mut inputs = Inputs {
         config: &config_file.config,
         config_doc: config_file.doc.as_ref(),
@@ -147,6 +160,7 @@ pub fn parse<'c>(sources: &Sources, config_file: &'c ConfigFile, diags: &mut Dia
         configmaps: Vec::new(),
         invalid_datastores: Vec::new(),
         tombstones: Vec::new(),
+        tcp_only: Default::default(),
     };
     let limits = inputs.config.yaml_limits();
     // The files within the total size limit, then each parsed on its own (on every core), the
@@ -163,7 +177,9 @@ pub fn parse<'c>(sources: &Sources, config_file: &'c ConfigFile, diags: &mut Dia
             exceeded = Some(crate::limits::total_exceeded(id, total, inputs.config.max_total_bytes()));
             break;
         }
-        files.push((id, file));
+        if !skip.contains(&id) {
+            files.push((id, file));
+        }
     }
     let parsed = crate::par::map(&files, |(id, file)| {
         let mut part = Inputs {
@@ -172,6 +188,7 @@ pub fn parse<'c>(sources: &Sources, config_file: &'c ConfigFile, diags: &mut Dia
             configmaps: Vec::new(),
             invalid_datastores: Vec::new(),
             tombstones: Vec::new(),
+            tcp_only: Default::default(),
             ..inputs
         };
         let mut part_diags = Diagnostics::default();
@@ -183,6 +200,15 @@ pub fn parse<'c>(sources: &Sources, config_file: &'c ConfigFile, diags: &mut Dia
             }
             Err(e) => part_diags.push(yaml_error(*id, &e)),
         }
+        let only = !part.tcps.is_empty()
+            && part_diags.is_empty()
+            && part.datastores.is_empty()
+            && part.configmaps.is_empty()
+            && part.invalid_datastores.is_empty()
+            && part.tombstones.is_empty();
+        if only {
+            part.tcp_only.insert(*id);
+        }
         (part, part_diags)
     });
     for (part, part_diags) in parsed {
@@ -191,6 +217,7 @@ pub fn parse<'c>(sources: &Sources, config_file: &'c ConfigFile, diags: &mut Dia
         inputs.configmaps.extend(part.configmaps);
         inputs.invalid_datastores.extend(part.invalid_datastores);
         inputs.tombstones.extend(part.tombstones);
+        inputs.tcp_only.extend(part.tcp_only);
         diags.extend(part_diags);
     }
     if let Some(d) = exceeded {

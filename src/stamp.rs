@@ -124,6 +124,11 @@ impl InputFiles {
         self.files.remove(label);
     }
 
+    /// Every file's label and SHA-256, in label order.
+    pub fn labelled(&self) -> impl Iterator<Item = (&str, &[u8; 32])> {
+        self.files.iter().map(|(l, s)| (l.as_str(), s))
+    }
+
     /// The SHA-256 of the file `label`, as read.
     pub fn get(&self, label: &str) -> Option<&[u8; 32]> {
         self.files.get(label)

@@ -170,6 +170,51 @@ fn kept(r: &common::Run) -> usize {
     rest.split(' ').next().unwrap().parse().unwrap()
 }
 
+/// The `render cache` line's count of tenants whose files were not even parsed.
+fn unparsed(r: &common::Run) -> usize {
+    let line = r.stderr.lines().find_map(|l| l.strip_prefix("render cache: ")).unwrap_or_else(|| panic!("no cache line\n{}", r.describe()));
+    let (_, rest) = line.rsplit_once(", ").unwrap_or_else(|| panic!("no unparsed count: {line}"));
+    rest.split(' ').next().unwrap().parse().unwrap()
+}
+
+/// At fleet scale a render parses only the files that changed (src/index.rs, `skippable`): 40
+/// generated tenants in 4 files, one changed, then one file given a DataStore (every file is
+/// parsed again: a tenant may use it), then a new file; each time the output is a cold render's.
+#[test]
+fn unchanged_files_of_tenants_are_not_parsed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    run(std::process::Command::new("python3").arg(root().join("tools/gen-tenants.py")).arg("40").arg(&repo))
+        .expect_code(0, "gen-tenants 40");
+    let out = tmp.path().join("out");
+    let identity = root().join(common::EXAMPLES_IDENTITY);
+    let first = render(&repo, &out, &["--identity", identity.to_str().unwrap()]).expect_code(0, "first render");
+    assert_eq!((cache_line(&first), unparsed(&first)), ((0, 40), 0), "{}", first.describe());
+
+    let batch = repo.join("tenants/team-00/batch-00000.yaml");
+    let text = std::fs::read_to_string(&batch).unwrap();
+    std::fs::write(&batch, text.replacen("replicas: 1", "replicas: 2", 1)).unwrap();
+    let r = render(&repo, &out, &[]).expect_code(0, "one tenant changed");
+    assert_eq!((cache_line(&r), kept(&r), unparsed(&r)), ((39, 40), 39, 30), "three files of ten tenants unparsed\n{}", r.describe());
+    assert_same_as_cold(&repo, &out, tmp.path(), "one tenant changed among unparsed files");
+
+    let other = repo.join("tenants/team-10/batch-00001.yaml");
+    let text = std::fs::read_to_string(&other).unwrap();
+    let datastore = std::fs::read_to_string(repo.join("datastores/default.yaml")).unwrap().replace("name: default", "name: spare");
+    std::fs::write(&other, format!("{text}---\n{datastore}")).unwrap();
+    let r = render(&repo, &out, &[]).expect_code(0, "a DataStore added to a file of tenants");
+    assert_eq!((cache_line(&r), unparsed(&r)), ((40, 40), 0), "every file parsed again\n{}", r.describe());
+    assert_same_as_cold(&repo, &out, tmp.path(), "a DataStore added");
+
+    // A new file of new tenants (their key material needs the identity): parsed, the three
+    // files of tenants only as they were are not.
+    let renamed = std::fs::read_to_string(&batch).unwrap().replace("tcp-000", "tcp-900");
+    std::fs::write(repo.join("tenants/team-00/new.yaml"), renamed).unwrap();
+    let r = render(&repo, &out, &["--identity", identity.to_str().unwrap()]).expect_code(0, "ten new tenants");
+    assert_eq!((cache_line(&r), unparsed(&r)), ((40, 50), 30), "{}", r.describe());
+    assert_same_as_cold(&repo, &out, tmp.path(), "ten new tenants");
+}
+
 /// The `render cache` line's count of tenants whose PKI stage was skipped.
 fn pki_skips(r: &common::Run) -> usize {
     let line = r.stderr.lines().find_map(|l| l.strip_prefix("render cache: ")).unwrap_or_else(|| panic!("no cache line\n{}", r.describe()));

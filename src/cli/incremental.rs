@@ -81,15 +81,45 @@ pub fn output_label(out: &Path) -> String {
     out.canonicalize().unwrap_or_else(|_| out.to_path_buf()).to_string_lossy().into_owned()
 }
 
+/// The tenants resolved (unchanged files of tenants only left unparsed where the index allows:
+/// `tcpc::prepare_skipping`), and the plan of an incremental render of `out` if it applies.
+/// `None` when the specs do not resolve: the caller compiles as usual, and reports.
+pub fn prepare_and_plan<'c>(
+    dir: &Path,
+    config_file: &'c tcpc::parse::ConfigFile,
+    out: &Path,
+    sources: &Sources,
+    now: i64,
+) -> Option<(tcpc::Prepared<'c>, Option<Plan>)> {
+    let label = output_label(out);
+    let index = Index::load(dir, &label);
+    let mut files = tcpc::stamp::InputFiles::default();
+    files.insert_sources(sources);
+    let listed: Vec<(tcpc::source::SourceId, &str, [u8; 32])> =
+        sources.iter().filter_map(|(id, f)| Some((id, f.display.as_str(), *files.get(&format!("source/{}", f.display))?))).collect();
+    let config_sha = files.get("source/tcpc.yaml").map(hex::encode).unwrap_or_default();
+    if let Some((skip, must)) = index.skippable(tcpc::cache::BUILD, &config_sha, &listed)
+        && let Some(Ok(prepared)) = tcpc::prepare_skipping(sources, config_file, &skip, &must)
+        && let Some(plan) = plan(dir, &config_file.config, out, sources, &prepared, now, index.clone())
+    {
+        return Some((prepared, Some(plan)));
+    }
+    // Every file parsed.
+    let prepared = tcpc::prepare(sources, config_file).ok()?;
+    let plan = plan(dir, &config_file.config, out, sources, &prepared, now, index);
+    Some((prepared, plan))
+}
+
 /// The plan of an incremental render of `out`, or `None` when it does not apply (the render
-/// then reads everything). `now`: unix seconds.
-pub fn plan(
+/// then reads everything; with stubs, it must parse everything first). `now`: unix seconds.
+fn plan(
     dir: &Path,
     config: &tcpc_spec::Config,
     out: &Path,
     sources: &Sources,
     prepared: &tcpc::Prepared<'_>,
     now: i64,
+    old: Index,
 ) -> Option<Plan> {
     let marker = std::fs::read_to_string(out.join(tcpc::emit::MARKER)).ok()?;
     let recorded = tcpc::cache::recorded_keys(&marker);
@@ -102,7 +132,6 @@ pub fn plan(
         return None;
     }
     let mut next = Index::new(output_label(out));
-    let old = Index::load(dir, &next.output);
     let digests = hash_inputs(&old, dir, config, &mut next).ok()?;
     let mut files = tcpc::stamp::InputFiles::default();
     files.insert_sources(sources);
@@ -126,7 +155,7 @@ pub fn plan(
         plan.kept_files.insert(tenant.clone(), digest.clone());
         plan.kept.insert(tenant, entry);
     }
-    if plan.kept.is_empty() {
+    if plan.kept.is_empty() || prepared.stubs().iter().any(|s| !plan.kept.contains_key(&s.key)) {
         return None;
     }
     let others: Vec<&str> = scan.groups.keys().map(String::as_str).filter(|g| !plan.kept.contains_key(*g)).collect();
@@ -156,6 +185,8 @@ pub struct Written<'a> {
     /// The lock entries this render holds (all but the kept tenants').
     pub lock: &'a tcpc::lock::Lock,
     pub config: &'a tcpc_spec::Config,
+    /// The tenants of each file of tenants only, by path, when the compile knew them.
+    pub tcp_only: Option<&'a BTreeMap<String, Vec<(String, String)>>>,
 }
 
 pub fn record(w: Written<'_>, plan: Option<Plan>) -> std::io::Result<()> {
@@ -196,6 +227,11 @@ pub fn record(w: Written<'_>, plan: Option<Plan>) -> std::io::Result<()> {
     }
     if old.config == config_sha {
         next.untils_from(&old, w.kept.iter().cloned());
+    }
+    if let Some(tcp_only) = w.tcp_only {
+        let files: Vec<(String, [u8; 32])> =
+            w.inputs.labelled().filter_map(|(label, sha)| Some((label.strip_prefix("source/")?.to_string(), *sha))).collect();
+        next.set_sources(tcpc::cache::BUILD, &files, tcp_only);
     }
     next.save(w.dir)
 }

@@ -617,6 +617,27 @@ mod tests {
     }
 
     #[test]
+    fn only_unchanged_files_of_tenants_are_skipped_and_only_while_every_other_file_is_as_it_was() {
+        let tenants = |k: &str| vec![(format!("ns/{k}"), "default".to_string())];
+        let tcp_only: BTreeMap<String, Vec<(String, String)>> =
+            [("a.yaml".to_string(), tenants("a")), ("b.yaml".to_string(), tenants("b"))].into();
+        let mut i = Index::new("o".into());
+        i.config = "c".into();
+        i.set_sources("build", &[("a.yaml".into(), [1; 32]), ("b.yaml".into(), [2; 32]), ("ds.yaml".into(), [3; 32])], &tcp_only);
+        let i = Index::parse(&i.text()).expect("round trip");
+        let files =
+            |a: u8, b: u8, ds: u8| vec![(0, "a.yaml", [a; 32]), (1, "b.yaml", [b; 32]), (2, "ds.yaml", [ds; 32]), (3, "new.yaml", [9; 32])];
+        let (skip, must) = i.skippable("build", "c", &files(1, 7, 3)).expect("a.yaml is skipped");
+        assert_eq!(skip, [(0, tenants("a"))].into());
+        assert_eq!(must, [1, 3].into(), "a changed file of tenants and a new file must hold tenants only");
+        assert!(i.skippable("build", "c", &files(1, 7, 4)).is_none(), "another file changed: every file is parsed");
+        assert!(i.skippable("build", "c", &files(5, 6, 3)).is_none(), "nothing left to skip");
+        assert!(i.skippable("other", "c", &files(1, 2, 3)).is_none(), "another build");
+        assert!(i.skippable("build", "other", &files(1, 2, 3)).is_none(), "another tcpc.yaml");
+        assert!(i.skippable("build", "c", &[(0, "a.yaml", [1; 32])]).is_none(), "ds.yaml is gone");
+    }
+
+    #[test]
     fn a_file_or_group_is_trusted_by_stat_only_when_settled_and_unchanged() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("out");

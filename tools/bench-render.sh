@@ -84,13 +84,13 @@ bench() {
   FIRST=$MEDIAN
   # The first render after a build of another code writes the marker's new keys and stamp: not
   # measured. Files younger than 2 s are never trusted by stat (src/stamp.rs: RACY_NS), so wait,
-  # and let one unmeasured render record the verification (.tcpc/cache/up-to-date).
+  # and let one unmeasured render record what it verified (the local index, .tcpc/cache/index-*).
   "$TCPC" render "$repo" >/dev/null 2>&1
   sleep 2.1
   "$TCPC" render "$repo" >/dev/null 2>&1
   for _ in $(seq "$ROUNDS"); do run_once "$log-unchanged" "$TCPC" render "$repo"; done
   row "$n" "render (unchanged)" "$log-unchanged"
-  # What CI pays: a fresh checkout has no local record, so every file is hashed.
+  # What CI pays: a fresh checkout has no local index, so every file is hashed.
   mv "$repo/.tcpc/cache" "$repo/.tcpc/cache.kept"
   for _ in $(seq "$ROUNDS"); do run_once "$log-fresh" "$TCPC" check "$repo"; done
   mv "$repo/.tcpc/cache.kept" "$repo/.tcpc/cache"

@@ -557,6 +557,43 @@ mod tests {
         t
     }
 
+    /// Kept groups (`Compiled::kept`) are in neither the new tree nor the live one read: they
+    /// stay in place, in the live tree and the spare, linked anew where the spare's copy is stale.
+    #[test]
+    fn kept_groups_stay_as_they_are_in_both_trees() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("rendered");
+        let spare = dir.path().join(".rendered.tcpc-spare").join(TREE);
+        let marker = format!("{}\n", crate::cache::MARKER_HEADER);
+        let without = |t: &Tree, kept: &BTreeSet<String>| -> Tree {
+            t.iter().filter(|(p, _)| !kept.iter().any(|k| p.starts_with(&format!("{k}/")))).map(|(p, c)| (p.clone(), c.clone())).collect()
+        };
+        // t3 changes in the first renders, so the spare's copy of it is stale ("differs").
+        write(&out, &fleet(6, 3, "0"));
+        write(&out, &fleet(6, 3, "1"));
+        let kept: BTreeSet<String> = ["ns/t3".to_string(), "ns/t4".to_string()].into();
+        for (changed, version) in [(0, "1"), (0, "2"), (1, "1")] {
+            let full = fleet(6, changed, version);
+            let full = {
+                let mut f = full;
+                f.insert("ns/t3/management/deployment.yaml".into(), "t3 v1\n".into());
+                f
+            };
+            let mut previous = crate::emit::read_previous(&out).unwrap();
+            previous.tree = without(&previous.tree, &kept);
+            crate::emit::write_tree_with(&out, &without(&full, &kept), &marker, Some(&previous), &kept).unwrap();
+            assert_eq!(crate::emit::read_tree(&out).unwrap(), full, "the live tree holds the kept groups");
+            if spare.exists() {
+                for group in &kept {
+                    assert!(
+                        same_inodes(&join(&out, &format!("{group}/management")), &join(&spare, &format!("{group}/management"))),
+                        "{group}"
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn the_spare_tree_is_updated_where_it_differs_and_survives_edits_of_the_live_tree() {
         let dir = tempfile::tempdir().unwrap();

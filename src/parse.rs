@@ -74,6 +74,22 @@ pub struct Inputs<'c> {
     pub tcp_only: std::collections::BTreeSet<SourceId>,
 }
 
+impl<'c> Inputs<'c> {
+    /// No document yet, under `tcpc.yaml`'s `config`.
+    fn empty(config: &'c Config, config_doc: Option<&'c Doc<()>>) -> Inputs<'c> {
+        Inputs {
+            config,
+            config_doc,
+            tcps: Vec::new(),
+            datastores: Vec::new(),
+            configmaps: Vec::new(),
+            invalid_datastores: Vec::new(),
+            tombstones: Vec::new(),
+            tcp_only: Default::default(),
+        }
+    }
+}
+
 /// One document kind's schema: the validator, and the generated schema itself for the "did
 /// you mean" look-ups (always in the document's own schema, never another kind's).
 struct Schema {
@@ -152,16 +168,7 @@ pub fn parse_except<'c>(
     skip: &std::collections::BTreeSet<SourceId>,
     diags: &mut Diagnostics,
 ) -> Inputs<'c> {
-    let mut inputs = Inputs {
-        config: &config_file.config,
-        config_doc: config_file.doc.as_ref(),
-        tcps: Vec::new(),
-        datastores: Vec::new(),
-        configmaps: Vec::new(),
-        invalid_datastores: Vec::new(),
-        tombstones: Vec::new(),
-        tcp_only: Default::default(),
-    };
+    let mut inputs = Inputs::empty(&config_file.config, config_file.doc.as_ref());
     let limits = inputs.config.yaml_limits();
     // The files within the total size limit, then each parsed on its own (on every core), the
     // results taken in file order.
@@ -182,15 +189,7 @@ pub fn parse_except<'c>(
         }
     }
     let parsed = crate::par::map(&files, |(id, file)| {
-        let mut part = Inputs {
-            tcps: Vec::new(),
-            datastores: Vec::new(),
-            configmaps: Vec::new(),
-            invalid_datastores: Vec::new(),
-            tombstones: Vec::new(),
-            tcp_only: Default::default(),
-            ..inputs
-        };
+        let mut part = Inputs::empty(inputs.config, inputs.config_doc);
         let mut part_diags = Diagnostics::default();
         match tcpc_yaml::parse_stream_limited(&file.text, &limits) {
             Ok(docs) => {

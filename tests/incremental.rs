@@ -26,13 +26,31 @@ fn render(repo: &Path, out: &Path, extra: &[&str]) -> common::Run {
     run(tcpc().arg("-v").arg("render").arg(repo).arg("-o").arg(out).arg("--allow-outside").args(extra))
 }
 
-/// The `render cache: H of N` line's (H, N).
-fn cache_line(r: &common::Run) -> (usize, usize) {
+/// The numbers of the `render cache` line: hits H, tenants N, PKI stages skipped P, tenants
+/// kept unread K (`src/cli/incremental.rs`) and of those unparsed U:
+/// `H of N tenant(s) unchanged since the last render (P without their PKI stage; K kept unread, U unparsed)`.
+fn cache_counts(r: &common::Run) -> [usize; 5] {
     let line = r.stderr.lines().find_map(|l| l.strip_prefix("render cache: ")).unwrap_or_else(|| panic!("no cache line\n{}", r.describe()));
-    let mut words = line.split(' ');
-    let hits = words.next().unwrap().parse().unwrap();
-    assert_eq!(words.next(), Some("of"), "{line}");
-    (hits, words.next().unwrap().parse().unwrap())
+    let numbers: Vec<usize> = line.split(|c: char| !c.is_ascii_digit()).filter(|w| !w.is_empty()).map(|w| w.parse().unwrap()).collect();
+    numbers.try_into().unwrap_or_else(|n| panic!("not five numbers in {line:?}: {n:?}"))
+}
+
+/// The `render cache` line's (H, N).
+fn cache_line(r: &common::Run) -> (usize, usize) {
+    let c = cache_counts(r);
+    (c[0], c[1])
+}
+
+fn pki_skips(r: &common::Run) -> usize {
+    cache_counts(r)[2]
+}
+
+fn kept(r: &common::Run) -> usize {
+    cache_counts(r)[3]
+}
+
+fn unparsed(r: &common::Run) -> usize {
+    cache_counts(r)[4]
 }
 
 fn marker(out: &Path) -> String {
@@ -162,21 +180,6 @@ fn a_filtered_render_keeps_the_entries_of_the_tenants_it_did_not_render() {
     assert_same_as_cold(&repo, &out, tmp.path(), "filtered then full");
 }
 
-/// The `render cache` line's count of tenants kept without reading their lock shard, state and
-/// files (`src/cli/incremental.rs`).
-fn kept(r: &common::Run) -> usize {
-    let line = r.stderr.lines().find_map(|l| l.strip_prefix("render cache: ")).unwrap_or_else(|| panic!("no cache line\n{}", r.describe()));
-    let (_, rest) = line.rsplit_once("; ").unwrap_or_else(|| panic!("no kept count: {line}"));
-    rest.split(' ').next().unwrap().parse().unwrap()
-}
-
-/// The `render cache` line's count of tenants whose files were not even parsed.
-fn unparsed(r: &common::Run) -> usize {
-    let line = r.stderr.lines().find_map(|l| l.strip_prefix("render cache: ")).unwrap_or_else(|| panic!("no cache line\n{}", r.describe()));
-    let (_, rest) = line.rsplit_once(", ").unwrap_or_else(|| panic!("no unparsed count: {line}"));
-    rest.split(' ').next().unwrap().parse().unwrap()
-}
-
 /// At fleet scale a render parses only the files that changed (src/index.rs, `skippable`): 40
 /// generated tenants in 4 files, one changed, then one file given a DataStore (every file is
 /// parsed again: a tenant may use it), then a new file; each time the output is a cold render's.
@@ -213,13 +216,6 @@ fn unchanged_files_of_tenants_are_not_parsed() {
     let r = render(&repo, &out, &["--identity", identity.to_str().unwrap()]).expect_code(0, "ten new tenants");
     assert_eq!((cache_line(&r), unparsed(&r)), ((40, 50), 30), "{}", r.describe());
     assert_same_as_cold(&repo, &out, tmp.path(), "ten new tenants");
-}
-
-/// The `render cache` line's count of tenants whose PKI stage was skipped.
-fn pki_skips(r: &common::Run) -> usize {
-    let line = r.stderr.lines().find_map(|l| l.strip_prefix("render cache: ")).unwrap_or_else(|| panic!("no cache line\n{}", r.describe()));
-    let (_, rest) = line.rsplit_once('(').unwrap_or_else(|| panic!("no PKI count: {line}"));
-    rest.split(' ').next().unwrap().parse().unwrap()
 }
 
 /// A tenant's PKI stage is skipped only for the very files the last render left (its spec,

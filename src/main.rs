@@ -17,11 +17,6 @@ use tcpc::intent::Intent;
 use tcpc::model::Bundle;
 use tcpc::repo_lock::{self, Locks};
 use tcpc::source::Sources;
-
-/// A compile allocates and frees millions of small values (YAML nodes, JSON values, resolved
-/// tenants); mimalloc's thread-local free lists take a third of glibc's time for them.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use tcpc::{Compiled, commit, discover, fault};
 
 /// `tcpc --version`: the release and the commit it was built from (build.rs).

@@ -735,12 +735,17 @@ fn load_and_compile(dir: &Path, mode: Mode<'_>) -> Result<(Repo, Compiled), Fail
     let mut prepared = None;
     let mut plan = None;
     let mut tcp_only = None;
-    if let (true, Some(out)) = (incremental, &out)
-        && let Some((p, pl)) = cli::incremental::prepare_and_plan(dir, &config_file, out, &sources, now.unix_timestamp())
-    {
-        let by_path = p.tcp_only_files().into_iter().map(|(id, tenants)| (sources.get(id).display.clone(), tenants));
-        tcp_only = Some(by_path.collect::<std::collections::BTreeMap<_, _>>());
-        (prepared, plan) = (Some(p), pl);
+    let mut spec_errors = None;
+    if let (true, Some(out)) = (incremental, &out) {
+        match cli::incremental::prepare_and_plan(dir, &config_file, out, &sources, now.unix_timestamp()) {
+            Ok((p, pl)) => {
+                let by_path = p.tcp_only_files().into_iter().map(|(id, tenants)| (sources.get(id).display.clone(), tenants));
+                tcp_only = Some(by_path.collect::<std::collections::BTreeMap<_, _>>());
+                (prepared, plan) = (Some(p), pl);
+            }
+            // Reported where the compile reports them, after the lock and keys are read.
+            Err(diags) => spec_errors = Some(diags),
+        }
     }
     let kept = |key: &str| plan.as_ref().is_some_and(|p| p.kept.contains_key(key));
     let (lock_files, lock) = if !render {
@@ -799,6 +804,10 @@ fn load_and_compile(dir: &Path, mode: Mode<'_>) -> Result<(Repo, Compiled), Fail
         digests: &inputs,
         kept: plan.as_ref().map(|p| &p.kept),
     });
+    if let Some(diags) = spec_errors {
+        eprint!("{}", diags.render(&sources));
+        return Err(Failure::Invalid);
+    }
     let result = with_progress_bar(|progress| match prepared {
         Some(p) => tcpc::compile_prepared(&sources, p, keys.as_ref(), vouched.as_ref(), progress),
         None => tcpc::compile_with(&sources, &config_file, keys.as_ref(), vouched.as_ref(), progress),

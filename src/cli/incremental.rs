@@ -83,14 +83,15 @@ pub fn output_label(out: &Path) -> String {
 
 /// The tenants resolved (unchanged files of tenants only left unparsed where the index allows:
 /// `tcpc::prepare_skipping`), and the plan of an incremental render of `out` if it applies.
-/// `None` when the specs do not resolve: the caller compiles as usual, and reports.
+/// When the specs do not resolve, their diagnostics: the caller reports them where the
+/// compile would have (nothing is parsed twice).
 pub fn prepare_and_plan<'c>(
     dir: &Path,
     config_file: &'c tcpc::parse::ConfigFile,
     out: &Path,
     sources: &Sources,
     now: i64,
-) -> Option<(tcpc::Prepared<'c>, Option<Plan>)> {
+) -> Result<(tcpc::Prepared<'c>, Option<Plan>), tcpc::diag::Diagnostics> {
     let label = output_label(out);
     let index = Index::load(dir, &label);
     let mut files = tcpc::stamp::InputFiles::default();
@@ -102,12 +103,12 @@ pub fn prepare_and_plan<'c>(
         && let Some(Ok(prepared)) = tcpc::prepare_skipping(sources, config_file, &skip, &must)
         && let Some(plan) = plan(dir, &config_file.config, out, sources, &prepared, now, index.clone())
     {
-        return Some((prepared, Some(plan)));
+        return Ok((prepared, Some(plan)));
     }
     // Every file parsed.
-    let prepared = tcpc::prepare(sources, config_file).ok()?;
+    let prepared = tcpc::prepare(sources, config_file)?;
     let plan = plan(dir, &config_file.config, out, sources, &prepared, now, index);
-    Some((prepared, plan))
+    Ok((prepared, plan))
 }
 
 /// The plan of an incremental render of `out`, or `None` when it does not apply (the render
